@@ -1,0 +1,106 @@
+import type { AnyDecider } from '../domain/catalog.js';
+import type { StoredCommit } from '../envelope.js';
+import { LightdomError } from '../errors.js';
+import type { EventStore } from '../store/eventStore.js';
+
+/** An aggregate's state as folded from its commits. */
+export interface LoadedAggregate<S = unknown> {
+  aggregateType: string;
+  aggregateId: string;
+  state: S;
+  /** Number of events applied. */
+  version: number;
+  /** Position of the last commit applied; 0 when the aggregate has none. */
+  position: number;
+  /** Hash of the last commit applied. */
+  hash: string | null;
+  /** False when the state came from the cache without asking the log. */
+  verified: boolean;
+}
+
+export interface AggregateRepositoryOptions {
+  /** Aggregates kept in memory (LRU). Default 10,000; 0 turns the cache off. */
+  cacheSize: number;
+}
+
+export interface AggregateRepository {
+  /**
+   * Loads an aggregate. With `verify: false` a cached state is returned as is: commands
+   * may decide on it because the append's concurrency check catches a stale one.
+   */
+  load(aggregateType: string, aggregateId: string, opts?: { verify?: boolean }): Promise<LoadedAggregate>;
+  /** Folds the aggregate from the log up to a position, bypassing the cache. */
+  loadAt(aggregateType: string, aggregateId: string, until: number): Promise<LoadedAggregate>;
+  /** Records a commit this process just appended. */
+  remember(loaded: LoadedAggregate, commit: StoredCommit): LoadedAggregate;
+  forget(aggregateType: string, aggregateId: string): void;
+}
+
+export function foldCommits(decider: AnyDecider, start: LoadedAggregate, commits: StoredCommit[]) {
+  let { state, version, position, hash } = start;
+  for (const commit of commits) {
+    for (const event of commit.events) state = decider.evolve(state, { type: event.type, data: event.data });
+    version = commit.version;
+    position = commit.position;
+    hash = commit.hash;
+  }
+  return { ...start, state, version, position, hash };
+}
+
+export function createAggregateRepository(
+  deps: { store: EventStore; deciders: Readonly<Record<string, AnyDecider>> },
+  options: Partial<AggregateRepositoryOptions> = {},
+): AggregateRepository {
+  const { cacheSize } = { cacheSize: 10_000, ...options };
+  const cache = new Map<string, LoadedAggregate>();
+  const keyOf = (t: string, id: string) => `${t}\u0000${id}`;
+
+  const deciderFor = (aggregateType: string): AnyDecider => {
+    const d = deps.deciders[aggregateType];
+    if (!d) throw new LightdomError('NOT_FOUND', `Unknown aggregate type ${aggregateType}`);
+    return d;
+  };
+  const empty = (aggregateType: string, aggregateId: string): LoadedAggregate => ({
+    aggregateType,
+    aggregateId,
+    state: deciderFor(aggregateType).initialState(),
+    version: 0,
+    position: 0,
+    hash: null,
+    verified: true,
+  });
+  const put = (entry: LoadedAggregate) => {
+    if (cacheSize <= 0) return;
+    const key = keyOf(entry.aggregateType, entry.aggregateId);
+    cache.delete(key);
+    cache.set(key, entry);
+    if (cache.size > cacheSize) cache.delete(cache.keys().next().value as string);
+  };
+
+  return {
+    async load(aggregateType, aggregateId, opts = {}) {
+      const cached = cache.get(keyOf(aggregateType, aggregateId));
+      if (cached && !opts.verify) return { ...cached, verified: false };
+      const start = cached ?? empty(aggregateType, aggregateId);
+      const commits = await deps.store.readAggregate(aggregateType, aggregateId, { after: start.position });
+      const loaded = { ...foldCommits(deciderFor(aggregateType), start, commits), verified: true };
+      if (loaded.version > 0) put(loaded);
+      return loaded;
+    },
+
+    async loadAt(aggregateType, aggregateId, until) {
+      const commits = await deps.store.readAggregate(aggregateType, aggregateId, { until });
+      return foldCommits(deciderFor(aggregateType), empty(aggregateType, aggregateId), commits);
+    },
+
+    remember(loaded, commit) {
+      const next = { ...foldCommits(deciderFor(loaded.aggregateType), loaded, [commit]), verified: true };
+      put(next);
+      return next;
+    },
+
+    forget(aggregateType, aggregateId) {
+      cache.delete(keyOf(aggregateType, aggregateId));
+    },
+  };
+}

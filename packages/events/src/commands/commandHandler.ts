@@ -1,0 +1,206 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ZodError } from 'zod';
+import { canonicalJson, sha256Hex } from '../canonical.js';
+import { commandCatalog, deciders, eventVersions } from '../domain/catalog.js';
+import { type CommandEnvelope, type CommandMetadata, type CommandResult, commandEnvelopeSchema } from '../envelope.js';
+import { type FieldIssue, isLightdomError, LightdomError, validationError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { EventStore } from '../store/eventStore.js';
+import { type AggregateRepository, createAggregateRepository, type LoadedAggregate } from './aggregateRepository.js';
+import { type IdempotencyStore, idempotencyStorageKey } from './idempotency.js';
+
+export interface CommandHandlerDeps {
+  store: EventStore;
+  idempotency?: IdempotencyStore;
+  repository?: AggregateRepository;
+  logger?: Logger;
+  /** Source of time for decisions. Default `() => new Date()`. */
+  clock?: () => Date;
+}
+
+export interface CommandHandlerOptions {
+  /** Reload-and-decide attempts after a concurrency conflict. Default 8. */
+  maxConflictRetries: number;
+  /** Base of the jittered back-off between attempts, in ms. Default 5. */
+  retryBaseDelayMs: number;
+  /** Aggregates kept in the in-memory cache. Default 10,000. */
+  cacheSize: number;
+}
+
+export interface CommandHandler {
+  /** Validates, decides and appends one command; the same code path for every gateway. */
+  handle(envelope: unknown, meta: CommandMetadata): Promise<CommandResult>;
+  readonly repository: AggregateRepository;
+}
+
+export function zodIssues(err: ZodError, prefix: string): FieldIssue[] {
+  return err.issues.map((i) => {
+    const field = [prefix, ...i.path].filter((p) => p !== '').join('.');
+    if (i.code === 'unrecognized_keys') {
+      return { field: [field, i.keys[0]].filter(Boolean).join('.'), message: `unknown field(s): ${i.keys.join(', ')}` };
+    }
+    return { field: field || '(body)', message: i.message };
+  });
+}
+
+/** Parses the envelope and its data; every problem names its field. */
+export function parseCommand(envelope: unknown) {
+  const env = commandEnvelopeSchema.safeParse(envelope);
+  if (!env.success) throw validationError(zodIssues(env.error, ''));
+  const spec = commandCatalog[env.data.type];
+  if (!spec) {
+    throw new LightdomError('UNKNOWN_COMMAND', `Unknown command type ${JSON.stringify(env.data.type)}`, {
+      issues: [{ field: 'type', message: `must be one of ${Object.keys(commandCatalog).join(', ')}` }],
+    });
+  }
+  const data = spec.schema.safeParse(env.data.data);
+  if (!data.success) throw validationError(zodIssues(data.error, 'data'));
+  if (spec.kind === 'update' && !env.data.aggregateId) {
+    throw validationError([{ field: 'aggregateId', message: 'is required for ' + env.data.type }]);
+  }
+  return { envelope: env.data, spec, data: data.data as unknown };
+}
+
+const fingerprintOf = (e: CommandEnvelope): string =>
+  sha256Hex(
+    canonicalJson({
+      type: e.type,
+      aggregateId: e.aggregateId ?? null,
+      expectedVersion: e.expectedVersion ?? null,
+      data: e.data,
+    }),
+  );
+
+export function createCommandHandler(
+  deps: CommandHandlerDeps,
+  options: Partial<CommandHandlerOptions> = {},
+): CommandHandler {
+  const opts: CommandHandlerOptions = { maxConflictRetries: 8, retryBaseDelayMs: 5, cacheSize: 10_000, ...options };
+  const clock = deps.clock ?? (() => new Date());
+  const repository =
+    deps.repository ?? createAggregateRepository({ store: deps.store, deciders }, { cacheSize: opts.cacheSize });
+
+  async function decideOn(
+    loaded: LoadedAggregate,
+    command: { type: string; data: unknown },
+    expectedVersion: number | undefined,
+    now: Date,
+  ) {
+    const decider = deciders[loaded.aggregateType];
+    if (!decider) throw new LightdomError('INTERNAL', `no decider for ${loaded.aggregateType}`);
+    if (expectedVersion !== undefined && expectedVersion !== loaded.version) {
+      throw new LightdomError(
+        'VERSION_MISMATCH',
+        `Expected version ${expectedVersion} but the aggregate is at version ${loaded.version}`,
+        { details: { expectedVersion, currentVersion: loaded.version } },
+      );
+    }
+    return decider.decide(command, loaded.state, { now, aggregateId: loaded.aggregateId }) as {
+      type: string;
+      data: unknown;
+    }[];
+  }
+
+  return {
+    repository,
+    async handle(raw, meta) {
+      const { envelope, spec, data } = parseCommand(raw);
+      const fingerprint = fingerprintOf(envelope);
+      const aggregateId = envelope.aggregateId ?? randomUUID();
+      const idemKey = envelope.idempotencyKey ? idempotencyStorageKey(meta.actor, envelope.idempotencyKey) : undefined;
+
+      const checkRemembered = (remembered: { fingerprint: string; result: CommandResult }) => {
+        if (remembered.fingerprint !== fingerprint) {
+          throw new LightdomError('IDEMPOTENCY_KEY_REUSED', undefined, {
+            issues: [{ field: 'idempotencyKey', message: 'was already used for a different command' }],
+          });
+        }
+        return { ...remembered.result, duplicate: true };
+      };
+      if (idemKey && deps.idempotency) {
+        const remembered = await deps.idempotency.get(idemKey).catch((err) => {
+          deps.logger?.warn({ err }, 'idempotency lookup failed; relying on the JetStream window');
+          return null;
+        });
+        if (remembered) return checkRemembered(remembered);
+      }
+
+      const command = { type: envelope.type, data };
+      for (let attempt = 0; ; attempt++) {
+        const now = clock();
+        let loaded = await repository.load(spec.aggregateType, aggregateId, { verify: attempt > 0 });
+        let events: { type: string; data: unknown }[];
+        try {
+          events = await decideOn(loaded, command, envelope.expectedVersion, now);
+        } catch (err) {
+          // A cached state may be stale: confirm a rejection against the log before reporting it.
+          if (!isLightdomError(err) || loaded.verified) throw err;
+          loaded = await repository.load(spec.aggregateType, aggregateId, { verify: true });
+          events = await decideOn(loaded, command, envelope.expectedVersion, now);
+        }
+        if (events.length === 0) {
+          return {
+            id: aggregateId,
+            version: loaded.version,
+            position: loaded.position,
+            duplicate: false,
+            commitId: '',
+            events: [],
+          };
+        }
+        try {
+          const { commit, duplicate } = await deps.store.append({
+            aggregateType: spec.aggregateType,
+            aggregateId,
+            expectedPosition: loaded.position,
+            expectedVersion: loaded.version,
+            prevHash: loaded.hash,
+            events: events.map((e) => ({ type: e.type, schemaVersion: eventVersions[e.type] ?? 1, data: e.data })),
+            metadata: {
+              correlationId: meta.correlationId,
+              causationId: meta.causationId,
+              actor: meta.actor,
+              timestamp: now.toISOString(),
+              commandType: envelope.type,
+              commandFingerprint: fingerprint,
+              ...(envelope.idempotencyKey ? { idempotencyKey: envelope.idempotencyKey, msgId: `idem-${idemKey}` } : {}),
+              ...(meta.traceparent ? { traceparent: meta.traceparent } : {}),
+            },
+          });
+          const result: CommandResult = {
+            id: commit.aggregateId,
+            version: commit.version,
+            position: commit.position,
+            duplicate,
+            commitId: commit.commitId,
+            events: commit.events.map((e) => e.type),
+          };
+          if (duplicate) {
+            repository.forget(commit.aggregateType, commit.aggregateId);
+            return checkRemembered({ fingerprint: commit.commandFingerprint, result });
+          }
+          repository.remember(loaded, commit);
+          if (idemKey && deps.idempotency) {
+            await deps.idempotency.put(idemKey, { fingerprint, result }).catch((err) => {
+              deps.logger?.warn({ err }, 'could not remember the idempotency key');
+            });
+          }
+          return result;
+        } catch (err) {
+          if (!isLightdomError(err, 'CONCURRENCY_CONFLICT')) throw err;
+          repository.forget(spec.aggregateType, aggregateId);
+          if (attempt >= opts.maxConflictRetries) {
+            const current = await repository.load(spec.aggregateType, aggregateId, { verify: true });
+            throw new LightdomError(
+              'CONCURRENCY_CONFLICT',
+              `Gave up after ${attempt + 1} attempts; the aggregate is at version ${current.version}`,
+              { details: { currentVersion: current.version, attempts: attempt + 1 } },
+            );
+          }
+          await sleep(Math.random() * opts.retryBaseDelayMs * 2 ** Math.min(attempt, 6));
+        }
+      }
+    },
+  };
+}

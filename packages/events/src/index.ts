@@ -1,0 +1,73 @@
+export { canonicalJson, sha256Hex } from './canonical.js';
+export {
+  type AggregateRepository,
+  type AggregateRepositoryOptions,
+  createAggregateRepository,
+  foldCommits,
+  type LoadedAggregate,
+} from './commands/aggregateRepository.js';
+export {
+  type CommandHandler,
+  type CommandHandlerDeps,
+  type CommandHandlerOptions,
+  createCommandHandler,
+  parseCommand,
+  zodIssues,
+} from './commands/commandHandler.js';
+export {
+  createKvIdempotencyStore,
+  type IdempotencyStore,
+  idempotencyStorageKey,
+  type KvIdempotencyOptions,
+  type RememberedResult,
+} from './commands/idempotency.js';
+export { ConfigError, parseConfig } from './config/parseConfig.js';
+export { type CampaignCommand, type CampaignCommandType, campaignCommandSchemas } from './domain/campaign/commands.js';
+export { type CampaignState, campaignDecider, initialCampaignState } from './domain/campaign/decider.js';
+export {
+  type CampaignEvent,
+  type CampaignEventData,
+  type CampaignEventType,
+  type CampaignStatus,
+  campaignEventVersions,
+} from './domain/campaign/events.js';
+export { campaignCreatedV1toV2 } from './domain/campaign/upcasters.js';
+export { type AnyDecider, commandCatalog, deciders, eventVersions, upcastEvent } from './domain/catalog.js';
+export type { CommandSpec, DecideContext, Decider, DomainEvent } from './domain/decider.js';
+export { addAmounts, type Money, moneySchema } from './domain/money.js';
+export { createUpcasterChain, type Upcaster, type UpcasterChain } from './domain/upcasting.js';
+export {
+  aggregateIdSchema,
+  type CommandEnvelope,
+  type CommandMetadata,
+  type CommandResult,
+  type Commit,
+  commandEnvelopeSchema,
+  type EventRecord,
+  type RecordedEvent,
+  type StoredCommit,
+  toRecordedEvents,
+} from './envelope.js';
+export {
+  type ErrorCode,
+  ErrorCodes,
+  type FieldIssue,
+  isLightdomError,
+  LightdomError,
+  validationError,
+} from './errors.js';
+export { createLogger, type Logger } from './logger.js';
+export { type ConnectNatsOptions, connectNats, type NatsHandle, trackConnection } from './nats.js';
+export { decodeCommit, encodeCommit, hashCommit } from './store/commitCodec.js';
+export {
+  type AppendInput,
+  type AppendResult,
+  createEventStore,
+  type EventStore,
+  type EventStoreDeps,
+  type EventStoreOptions,
+  type ReadAllOptions,
+} from './store/eventStore.js';
+export { translateNatsError } from './store/natsErrors.js';
+export { defaultStreamOptions, type EventStreamOptions, ensureEventStream, eventStreamConfig } from './stream.js';
+export { aggregateSubject, parseSubject, typeSubject } from './subjects.js';

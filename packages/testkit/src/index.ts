@@ -1,0 +1,4 @@
+export { createNatsTestEnv, type NatsTestEnv } from './natsEnv.js';
+export { createPgTestEnv, type PgTestEnv } from './pgEnv.js';
+export { createRedisTestEnv, type RedisTestEnv } from './redisEnv.js';
+export { assertServersReachable, testServers, uniqueId } from './servers.js';
