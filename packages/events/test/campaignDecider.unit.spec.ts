@@ -3,9 +3,9 @@ import {
   type CampaignCommand,
   type CampaignEvent,
   type CampaignState,
-  LightdomError,
   campaignCommandSchemas,
   campaignDecider,
+  LightdomError,
 } from '../src/index.js';
 
 const now = new Date('2026-03-01T10:00:00Z');
@@ -110,7 +110,10 @@ describe('campaign decider', () => {
 
   it('allows nothing but a rename-free read after archive', () => {
     const archived = given(create(), cmd('ArchiveCampaign'));
-    expectError(() => campaignDecider.decide(cmd('RenameCampaign', { name: 'x' }), archived, ctx), 'INVALID_TRANSITION');
+    expectError(
+      () => campaignDecider.decide(cmd('RenameCampaign', { name: 'x' }), archived, ctx),
+      'INVALID_TRANSITION',
+    );
     expectError(() => campaignDecider.decide(cmd('LaunchCampaign'), archived, ctx), 'INVALID_TRANSITION');
   });
 
@@ -156,9 +159,10 @@ describe('campaign decider', () => {
       'INVARIANT_VIOLATION',
     );
     const draft = given(create(100));
-    expect(
-      given(create(100), cmd('ChangeCampaignBudget', { budget: { amount: 7, currency: 'USD' } })).budget,
-    ).toEqual({ amount: 7, currency: 'USD' });
+    expect(given(create(100), cmd('ChangeCampaignBudget', { budget: { amount: 7, currency: 'USD' } })).budget).toEqual({
+      amount: 7,
+      currency: 'USD',
+    });
     expect(draft.budget.currency).toBe('EUR');
   });
 

@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { type NatsTestEnv, createNatsTestEnv } from '@lightdom/testkit';
+import { createNatsTestEnv, type NatsTestEnv } from '@lightdom/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type CommandHandler,
-  type EventStore,
-  LightdomError,
   createCommandHandler,
   createEventStore,
   createKvIdempotencyStore,
+  type EventStore,
   hashCommit,
+  LightdomError,
 } from '../src/index.js';
 
 let env: NatsTestEnv;

@@ -1,0 +1,11 @@
+export { hostConfig, natsConfig, port, positiveInt, streamName, subjectToken, url } from './configPieces.js';
+export { Fastify } from './fastify.js';
+export { createMetricsRegistry } from './metrics.js';
+export {
+  type OpsRoutesOptions,
+  type OpsServer,
+  type ReadinessCheck,
+  registerOpsRoutes,
+  startOpsServer,
+} from './ops.js';
+export { type RunningService, runService } from './service.js';
