@@ -1,4 +1,5 @@
 export { createNatsTestEnv, type NatsTestEnv } from './natsEnv.js';
 export { createPgTestEnv, type PgTestEnv } from './pgEnv.js';
+export { repoRoot, type ServiceProcess, sourceNodeFlags, spawnService } from './processes.js';
 export { createRedisTestEnv, type RedisTestEnv } from './redisEnv.js';
 export { assertServersReachable, testServers, uniqueId } from './servers.js';

@@ -1,0 +1,28 @@
+import { parseConfig } from '@lightdom/events';
+import { hostConfig, natsConfig, port, positiveInt, url } from '@lightdom/runtime';
+import { z } from 'zod';
+
+export const projectorConfigSchema = z.object({
+  ...natsConfig,
+  ...hostConfig,
+  PORT: port(3003),
+  DATABASE_URL: url(['postgres', 'postgresql'], 'postgres://postgres@127.0.0.1:5432/lightdom'),
+  DB_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*$/, 'must be a lower-case SQL identifier')
+    .default('public'),
+  REDIS_URL: url(['redis', 'rediss'], 'redis://127.0.0.1:6379'),
+  REDIS_KEY_PREFIX: z.string().default('lightdom:'),
+  REDIS_CHANNEL_PREFIX: z.string().default(''),
+  PROJECTOR_DURABLE: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, _ or -')
+    .default('projector'),
+  PROJECTOR_BATCH_SIZE: positiveInt(200),
+  /** Fault-suite switch; see ProjectorOptions.unsafeCheckpointOutsideTransaction. */
+  PROJECTOR_UNSAFE_CHECKPOINT: z.enum(['0', '1']).default('0'),
+});
+
+export type ProjectorConfig = z.infer<typeof projectorConfigSchema>;
+
+export const loadProjectorConfig = (env: NodeJS.ProcessEnv = process.env) => parseConfig(projectorConfigSchema, env);

@@ -1,0 +1,65 @@
+import { type RecordedEvent, type StoredCommit, toRecordedEvents } from '@lightdom/events';
+import type { Redis } from 'ioredis';
+import type { ProjectionChange } from './projection.js';
+
+export interface HotViewOptions {
+  /** Prefix of every key. Default `lightdom:`. */
+  keyPrefix: string;
+  /** Prefix of every Pub/Sub channel. Default empty, so channels read `campaign:events`. */
+  channelPrefix: string;
+}
+
+// Writes a hash only if it moves forward, so a replayed batch never rolls a view back.
+const setIfNewer = `
+local cur = redis.call('HGET', KEYS[1], 'position')
+if cur and tonumber(cur) >= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+return 1`;
+
+export const eventsChannel = (opts: HotViewOptions, aggregateType: string) =>
+  `${opts.channelPrefix}${aggregateType}:events`;
+export const invalidationChannel = (opts: HotViewOptions) => `${opts.channelPrefix}cache:invalidate`;
+export const hotViewKey = (opts: HotViewOptions, aggregateType: string, id: string) =>
+  `${opts.keyPrefix}${aggregateType}:${id}`;
+
+/**
+ * Redis side of the projector: hot views (one hash per aggregate) and the Pub/Sub feed,
+ * written after the Postgres transaction commits. Delivery on the feed is at least once:
+ * a batch replayed after a crash publishes again, and every message carries its
+ * position so subscribers can drop what they have seen.
+ */
+export function createHotViews(redis: Redis, opts: HotViewOptions) {
+  return {
+    async publish(
+      commits: StoredCommit[],
+      changes: ProjectionChange[],
+      checkpoint: { name: string; position: number },
+    ) {
+      const pipeline = redis.pipeline();
+      for (const c of changes) {
+        const fields: (string | number)[] = [];
+        for (const [k, v] of Object.entries(c.view)) {
+          fields.push(k, typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v ?? ''));
+        }
+        pipeline.eval(setIfNewer, 1, hotViewKey(opts, c.aggregateType, c.aggregateId), c.position, ...fields);
+      }
+      pipeline.set(`${opts.keyPrefix}projection:${checkpoint.name}:position`, checkpoint.position);
+      for (const commit of commits) {
+        for (const event of toRecordedEvents(commit)) {
+          pipeline.publish(eventsChannel(opts, event.aggregateType), JSON.stringify(event satisfies RecordedEvent));
+        }
+        pipeline.publish(
+          invalidationChannel(opts),
+          JSON.stringify({
+            aggregateType: commit.aggregateType,
+            aggregateId: commit.aggregateId,
+            position: commit.position,
+          }),
+        );
+      }
+      const results = await pipeline.exec();
+      const failed = results?.find(([err]) => err);
+      if (failed) throw failed[0];
+    },
+  };
+}

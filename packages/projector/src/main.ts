@@ -1,0 +1,62 @@
+import { connectNats, createEventStore } from '@lightdom/events';
+import { createMetricsRegistry, runService, startOpsServer } from '@lightdom/runtime';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { createCampaignsProjection } from './campaigns/campaignsProjection.js';
+import { loadProjectorConfig } from './config.js';
+import { ensureDatabase } from './db.js';
+import { migrate } from './migrations.js';
+import { createProjector } from './projector.js';
+
+runService('projector', async (logger) => {
+  const config = loadProjectorConfig();
+  await ensureDatabase(config.DATABASE_URL);
+  const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 4 });
+  pool.on('error', (err) => logger.warn({ err }, 'idle Postgres client failed'));
+  await migrate(pool, config.DB_SCHEMA);
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, enableOfflineQueue: false });
+  redis.on('error', (err) => logger.warn({ err: err.message }, 'Redis error'));
+  const nats = await connectNats({ url: config.NATS_URL, name: 'lightdom-projector', logger });
+  const store = createEventStore(
+    { nc: nats.nc, isConnected: nats.isConnected, logger },
+    { stream: config.EVENTS_STREAM, subjectPrefix: config.EVENTS_SUBJECT_PREFIX },
+  );
+  await store.ensureStream();
+  const registry = createMetricsRegistry('projector');
+  const projector = createProjector(
+    { nc: nats.nc, pool, redis, logger, registry },
+    {
+      stream: config.EVENTS_STREAM,
+      subjectPrefix: config.EVENTS_SUBJECT_PREFIX,
+      schema: config.DB_SCHEMA,
+      durable: config.PROJECTOR_DURABLE,
+      batchSize: config.PROJECTOR_BATCH_SIZE,
+      projections: [createCampaignsProjection()],
+      hotViews: { keyPrefix: config.REDIS_KEY_PREFIX, channelPrefix: config.REDIS_CHANNEL_PREFIX },
+      unsafeCheckpointOutsideTransaction: config.PROJECTOR_UNSAFE_CHECKPOINT === '1',
+    },
+  );
+  await projector.start();
+  const ops = await startOpsServer({
+    service: 'projector',
+    host: config.HOST,
+    port: config.PORT,
+    logger,
+    registry,
+    checks: {
+      nats: () => (nats.isConnected() ? nats.nc.flush() : Promise.reject(new Error('disconnected'))),
+      postgres: () => pool.query('select 1'),
+      redis: () => redis.ping(),
+    },
+  });
+  logger.info({ ops: ops.url, schema: config.DB_SCHEMA, stream: config.EVENTS_STREAM }, 'projector ready');
+  return {
+    async stop() {
+      await projector.stop();
+      await ops.close();
+      await nats.close();
+      redis.disconnect();
+      await pool.end();
+    },
+  };
+});
