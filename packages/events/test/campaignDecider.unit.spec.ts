@@ -74,6 +74,18 @@ describe('campaign decider', () => {
     expect(given(create(), cmd('RenameCampaign', { name: 'Summer' })).name).toBe('Summer');
   });
 
+  it('updates name, description and budget in one command, skipping what is unchanged', () => {
+    const events = campaignDecider.decide(
+      cmd('UpdateCampaign', { name: 'Spring', description: 'new', budget: { amount: 2000, currency: 'EUR' } }),
+      given(create()),
+      ctx,
+    );
+    expect(types(events)).toEqual(['CampaignDescriptionChanged', 'CampaignBudgetChanged']);
+    const after = events.reduce(campaignDecider.evolve, given(create()));
+    expect(after).toMatchObject({ description: 'new', budget: { amount: 2000, currency: 'EUR' } });
+    expect(campaignCommandSchemas.UpdateCampaign.safeParse({}).success).toBe(false);
+  });
+
   it('walks the whole lifecycle', () => {
     const s = given(
       create(),

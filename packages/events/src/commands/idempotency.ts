@@ -32,7 +32,7 @@ export async function createKvIdempotencyStore(
   return {
     async get(key) {
       const entry = await kv.get(key);
-      if (!entry || entry.operation !== 'PUT' || entry.length === 0) return null;
+      if (entry?.operation !== 'PUT' || entry.length === 0) return null;
       return entry.json<RememberedResult>();
     },
     async put(key, value) {

@@ -28,6 +28,17 @@ export const campaignCommandSchemas = {
     })
     .strict(),
   RenameCampaign: z.object({ name: z.string().trim().min(1).max(200) }).strict(),
+  /** Changes any of name, description and budget atomically (one commit). */
+  UpdateCampaign: z
+    .object({
+      name: z.string().trim().min(1).max(200).optional(),
+      description: z.string().max(5000).optional(),
+      budget: moneySchema.optional(),
+    })
+    .strict()
+    .refine((d) => d.name !== undefined || d.description !== undefined || d.budget !== undefined, {
+      message: 'must change at least one of name, description, budget',
+    }),
   ChangeCampaignBudget: z.object({ budget: moneySchema }).strict(),
   ScheduleCampaign: scheduleSchema,
   LaunchCampaign: z.object({}).strict(),

@@ -45,6 +45,7 @@ const allowedFrom = {
   CompleteCampaign: ['active', 'paused'],
   ArchiveCampaign: ['draft', 'scheduled', 'completed'],
   RenameCampaign: ['draft', 'scheduled', 'active', 'paused', 'completed'],
+  UpdateCampaign: ['draft', 'scheduled', 'active', 'paused', 'completed'],
   ChangeCampaignBudget: ['draft', 'scheduled', 'active', 'paused'],
   RecordCampaignMetrics: ['active', 'paused', 'completed'],
 } as const satisfies Record<string, readonly CampaignStatus[]>;
@@ -58,6 +59,21 @@ function requireStatus(state: CampaignState, type: keyof typeof allowedFrom): vo
       { details: { status: state.status, command: type, allowedFrom: allowed } },
     );
   }
+}
+
+function budgetChange(state: CampaignState, budget: Money): CampaignEvent[] {
+  if (budget.currency !== state.budget.currency && state.spend > 0) {
+    throw new LightdomError('INVARIANT_VIOLATION', 'The currency cannot change once money was spent', {
+      details: { field: 'data.budget.currency', currency: state.budget.currency },
+    });
+  }
+  if (toMinor(budget.amount) < toMinor(state.spend)) {
+    throw new LightdomError('INVARIANT_VIOLATION', `The budget cannot be below the spend so far (${state.spend})`, {
+      details: { field: 'data.budget.amount', spend: state.spend },
+    });
+  }
+  if (budget.amount === state.budget.amount && budget.currency === state.budget.currency) return [];
+  return [{ type: 'CampaignBudgetChanged', data: { budget, previousBudget: state.budget } }];
 }
 
 function decide(command: CampaignCommand, state: CampaignState, ctx: { now: Date }): CampaignEvent[] {
@@ -78,22 +94,22 @@ function decide(command: CampaignCommand, state: CampaignState, ctx: { now: Date
       if (command.data.name === state.name) return [];
       return [{ type: 'CampaignRenamed', data: { name: command.data.name, previousName: state.name } }];
     }
-    case 'ChangeCampaignBudget': {
+    case 'UpdateCampaign': {
       requireStatus(state, command.type);
-      const { budget } = command.data;
-      if (budget.currency !== state.budget.currency && state.spend > 0) {
-        throw new LightdomError('INVARIANT_VIOLATION', 'The currency cannot change once money was spent', {
-          details: { field: 'data.budget.currency', currency: state.budget.currency },
-        });
+      const { name, description, budget } = command.data;
+      const events: CampaignEvent[] = [];
+      if (name !== undefined && name !== state.name) {
+        events.push({ type: 'CampaignRenamed', data: { name, previousName: state.name } });
       }
-      if (toMinor(budget.amount) < toMinor(state.spend)) {
-        throw new LightdomError('INVARIANT_VIOLATION', `The budget cannot be below the spend so far (${state.spend})`, {
-          details: { field: 'data.budget.amount', spend: state.spend },
-        });
+      if (description !== undefined && description !== state.description) {
+        events.push({ type: 'CampaignDescriptionChanged', data: { description } });
       }
-      if (budget.amount === state.budget.amount && budget.currency === state.budget.currency) return [];
-      return [{ type: 'CampaignBudgetChanged', data: { budget, previousBudget: state.budget } }];
+      if (budget !== undefined) events.push(...budgetChange(state, budget));
+      return events;
     }
+    case 'ChangeCampaignBudget':
+      requireStatus(state, command.type);
+      return budgetChange(state, command.data.budget);
     case 'ScheduleCampaign':
       requireStatus(state, command.type);
       return [{ type: 'CampaignScheduled', data: command.data }];
@@ -152,6 +168,8 @@ function evolve(state: CampaignState, event: CampaignEvent): CampaignState {
       return { ...state, ...event.data, exists: true, status: 'draft' };
     case 'CampaignRenamed':
       return { ...state, name: event.data.name };
+    case 'CampaignDescriptionChanged':
+      return { ...state, description: event.data.description };
     case 'CampaignBudgetChanged':
       return { ...state, budget: event.data.budget };
     case 'CampaignScheduled':

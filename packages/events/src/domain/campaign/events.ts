@@ -16,6 +16,7 @@ export interface CampaignEventData {
     owner: string | null;
   };
   CampaignRenamed: { name: string; previousName: string };
+  CampaignDescriptionChanged: { description: string };
   CampaignBudgetChanged: { budget: Money; previousBudget: Money };
   CampaignScheduled: CampaignSchedule;
   CampaignLaunched: { launchedAt: string };
@@ -37,6 +38,7 @@ export type CampaignEvent = {
 export const campaignEventVersions: Record<CampaignEventType, number> = {
   CampaignCreated: 2,
   CampaignRenamed: 1,
+  CampaignDescriptionChanged: 1,
   CampaignBudgetChanged: 1,
   CampaignScheduled: 1,
   CampaignLaunched: 1,
