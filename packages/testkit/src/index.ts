@@ -1,3 +1,9 @@
+export {
+  type FakeOllama,
+  type FakeOllamaOptions,
+  type FakeOllamaRequest,
+  startFakeOllama,
+} from './fakeOllama.js';
 export { createNatsTestEnv, type NatsTestEnv } from './natsEnv.js';
 export { createPgTestEnv, type PgTestEnv } from './pgEnv.js';
 export { repoRoot, type ServiceProcess, sourceNodeFlags, spawnService } from './processes.js';

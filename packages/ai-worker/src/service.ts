@@ -1,0 +1,66 @@
+import { connectNats, type Logger } from '@lightdom/events';
+import { createMetricsRegistry, type RunningService, startOpsServer } from '@lightdom/runtime';
+import { Ollama } from 'ollama';
+import { type AiWorker, createAiWorker } from './aiWorker.js';
+import type { AiWorkerConfig } from './config.js';
+
+export interface AiWorkerService extends RunningService {
+  /** Where /health, /ready and /metrics answer. */
+  url: string;
+  worker: AiWorker;
+}
+
+/**
+ * Connects to NATS, starts the worker and its ops server; `stop` drains all of them.
+ * Ollama being down does not stop it starting: /ready reports it until it answers.
+ */
+export async function startAiWorkerService(config: AiWorkerConfig, logger: Logger): Promise<AiWorkerService> {
+  logger.info({ nats: config.NATS_URL }, 'connecting to NATS');
+  const nats = await connectNats({ url: config.NATS_URL, name: 'ai-worker', logger });
+  const registry = createMetricsRegistry('ai-worker');
+  const worker = createAiWorker(
+    {
+      nc: nats.nc,
+      isConnected: nats.isConnected,
+      ollama: new Ollama({ host: config.OLLAMA_URL }),
+      logger,
+      registry,
+    },
+    {
+      stream: config.EVENTS_STREAM,
+      subjectPrefix: config.EVENTS_SUBJECT_PREFIX,
+      durable: config.AI_WORKER_DURABLE,
+      ollamaUrl: config.OLLAMA_URL,
+      defaultModel: config.AI_DEFAULT_MODEL,
+    },
+  );
+  let ops: Awaited<ReturnType<typeof startOpsServer>>;
+  try {
+    await worker.start();
+    ops = await startOpsServer({
+      service: 'ai-worker',
+      registry,
+      checks: worker.checks,
+      host: config.HOST,
+      port: config.PORT,
+      logger,
+    });
+  } catch (err) {
+    await worker.stop();
+    await nats.close();
+    throw err;
+  }
+  logger.info(
+    { url: ops.url, stream: config.EVENTS_STREAM, durable: config.AI_WORKER_DURABLE, ollama: config.OLLAMA_URL },
+    `ai-worker listening on ${ops.url}`,
+  );
+  return {
+    url: ops.url,
+    worker,
+    async stop() {
+      await worker.stop();
+      await ops.close();
+      await nats.close();
+    },
+  };
+}
