@@ -9,7 +9,7 @@ export default defineConfig({
     alias: [{ find: /^@lightdom\/([a-z-]+)$/, replacement: `${packages}$1/src/index.ts` }],
   },
   test: {
-    include: ['packages/*/src/**/*.spec.ts', 'packages/*/test/**/*.spec.ts'],
+    include: ['packages/*/src/**/*.spec.ts', 'packages/*/test/**/*.spec.ts', 'test/**/*.spec.ts'],
     globalSetup: ['./vitest.global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,

@@ -1,0 +1,95 @@
+import { randomUUID } from 'node:crypto';
+import { type CommandHandler, LightdomError, type Logger } from '@lightdom/events';
+import { Fastify, type ReadinessCheck, registerOpsRoutes } from '@lightdom/runtime';
+import type { FastifyInstance } from 'fastify';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import { registerCommandRoutes } from './http/commandRoutes.js';
+import { sendProblem, toLightdomError } from './http/problems.js';
+import { registerReadRoutes } from './http/readRoutes.js';
+import type { CampaignQueries } from './readModel/campaignQueries.js';
+import type { PositionWaiter } from './readModel/positionWaiter.js';
+
+export interface AppDeps {
+  commands: CommandHandler;
+  campaigns: CampaignQueries;
+  positions: PositionWaiter;
+  registry: Registry;
+  logger: Logger;
+  checks: Record<string, ReadinessCheck>;
+}
+
+export interface AppOptions {
+  /** Largest request body, in bytes. Default 1 MiB. */
+  bodyLimit: number;
+  /** Longest `minPosition` wait, in ms. Default 5000. */
+  maxWaitMs: number;
+  /** Bearer token → actor. Empty: no authentication. */
+  tokens: Map<string, string>;
+}
+
+/** The HTTP edge: command routes, dashboard reads and the ops routes on one fastify. */
+export function buildApp(deps: AppDeps, options: Partial<AppOptions> = {}): FastifyInstance {
+  const opts: AppOptions = { bodyLimit: 1_048_576, maxWaitMs: 5000, tokens: new Map(), ...options };
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    bodyLimit: opts.bodyLimit,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && given.length <= 200 ? given : randomUUID();
+    },
+  }) as unknown as FastifyInstance;
+
+  // Commands are JSON only: any other body type is a 415, not a string to mis-validate.
+  app.removeContentTypeParser('text/plain');
+
+  const httpDuration = new Histogram({
+    name: 'lightdom_http_request_duration_seconds',
+    help: 'HTTP request duration by route and status',
+    labelNames: ['method', 'route', 'status'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [deps.registry],
+  });
+  const commandsTotal = new Counter({
+    name: 'lightdom_commands_total',
+    help: 'Commands handled by type and outcome (accepted, duplicate or an error code)',
+    labelNames: ['type', 'outcome'],
+    registers: [deps.registry],
+  });
+
+  app.addHook('onRequest', async (req, reply) => {
+    const correlationId = (req.headers['x-correlation-id'] as string | undefined) ?? req.id;
+    req.log = req.log.child({ correlationId });
+    reply.header('x-request-id', req.id);
+    reply.header('x-correlation-id', correlationId);
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    httpDuration.observe(
+      { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    const problem = toLightdomError(err);
+    if (problem.code === 'INTERNAL') req.log.error({ err }, 'request failed');
+    else req.log.info({ code: problem.code, detail: problem.message }, 'request rejected');
+    return sendProblem(reply, problem, req.url);
+  });
+  app.setNotFoundHandler((req, reply) =>
+    sendProblem(reply, new LightdomError('NOT_FOUND', `No route ${req.method} ${req.url}`), req.url),
+  );
+
+  registerOpsRoutes(app, { service: 'command-api', registry: deps.registry, checks: deps.checks });
+  registerCommandRoutes(app, {
+    commands: deps.commands,
+    tokens: opts.tokens,
+    onCommand: (type, outcome) => commandsTotal.inc({ type, outcome }),
+  });
+  registerReadRoutes(app, {
+    campaigns: deps.campaigns,
+    positions: deps.positions,
+    tokens: opts.tokens,
+    maxWaitMs: opts.maxWaitMs,
+  });
+  return app;
+}

@@ -1,0 +1,45 @@
+import { parseConfig } from '@lightdom/events';
+import { hostConfig, natsConfig, port, positiveInt, url } from '@lightdom/runtime';
+import { z } from 'zod';
+
+/** `token:actor` pairs, comma-separated. Empty turns authentication off (local development). */
+const apiTokens = z
+  .string()
+  .default('')
+  .transform((v, ctx) => {
+    const map = new Map<string, string>();
+    for (const pair of v.split(',').filter(Boolean)) {
+      const [token, actor] = pair.split(':');
+      if (!token || !actor) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be token:actor pairs separated by commas' });
+        return z.NEVER;
+      }
+      map.set(token.trim(), actor.trim());
+    }
+    return map;
+  });
+
+export const commandApiConfigSchema = z.object({
+  ...natsConfig,
+  ...hostConfig,
+  PORT: port(3001),
+  DATABASE_URL: url(['postgres', 'postgresql'], 'postgres://postgres@127.0.0.1:5432/lightdom'),
+  DB_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*$/, 'must be a lower-case SQL identifier')
+    .default('public'),
+  BODY_LIMIT_BYTES: positiveInt(1_048_576),
+  READ_WAIT_TIMEOUT_MS: positiveInt(5000),
+  PUBLISH_TIMEOUT_MS: positiveInt(1500),
+  IDEMPOTENCY_BUCKET: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, _ or -')
+    .default('LIGHTDOM_IDEMPOTENCY'),
+  IDEMPOTENCY_TTL_MS: positiveInt(24 * 3600_000),
+  DUPLICATE_WINDOW_MS: positiveInt(120_000),
+  API_TOKENS: apiTokens,
+});
+
+export type CommandApiConfig = z.infer<typeof commandApiConfigSchema>;
+
+export const loadCommandApiConfig = (env: NodeJS.ProcessEnv = process.env) => parseConfig(commandApiConfigSchema, env);

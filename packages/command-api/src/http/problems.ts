@@ -1,0 +1,67 @@
+import { type ErrorCode, isLightdomError, LightdomError } from '@lightdom/events';
+import type { FastifyError, FastifyReply } from 'fastify';
+
+/** HTTP status of every error code: the one mapping at this edge. */
+export const httpStatusOf: Record<ErrorCode, number> = {
+  VALIDATION_FAILED: 400,
+  UNKNOWN_COMMAND: 400,
+  UNAUTHORIZED: 401,
+  NOT_FOUND: 404,
+  ALREADY_EXISTS: 409,
+  INVALID_TRANSITION: 409,
+  CONCURRENCY_CONFLICT: 409,
+  VERSION_MISMATCH: 412,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  INVARIANT_VIOLATION: 422,
+  IDEMPOTENCY_KEY_REUSED: 422,
+  INTEGRITY_VIOLATION: 500,
+  INTERNAL: 500,
+  UNAVAILABLE: 503,
+  STALE_READ: 504,
+};
+
+/** Turns fastify's own errors (body parsing, limits) into domain errors. */
+function fromFastify(err: FastifyError): LightdomError {
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new LightdomError('PAYLOAD_TOO_LARGE', err.message);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new LightdomError('UNSUPPORTED_MEDIA_TYPE', 'The body must be application/json', {
+        issues: [{ field: '(body)', message: 'content-type must be application/json' }],
+      });
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new LightdomError('VALIDATION_FAILED', err.message, {
+        issues: [{ field: '(body)', message: err.message }],
+      });
+  }
+  if (err instanceof SyntaxError || (err.statusCode && err.statusCode >= 400 && err.statusCode < 500)) {
+    return new LightdomError('VALIDATION_FAILED', err.message, { issues: [{ field: '(body)', message: err.message }] });
+  }
+  return new LightdomError('INTERNAL', 'An unexpected error happened', { cause: err });
+}
+
+export function toLightdomError(err: unknown): LightdomError {
+  return isLightdomError(err) ? err : fromFastify(err as FastifyError);
+}
+
+/** Sends an RFC 9457 problem document. */
+export function sendProblem(reply: FastifyReply, err: LightdomError, instance?: string) {
+  const status = httpStatusOf[err.code];
+  if (err.code === 'UNAVAILABLE') reply.header('retry-after', '1');
+  return reply
+    .code(status)
+    .type('application/problem+json')
+    .send({
+      type: `https://lightdom.dev/problems/${err.code.toLowerCase().replaceAll('_', '-')}`,
+      title: err.code,
+      status,
+      detail: err.message,
+      code: err.code,
+      retryable: err.retryable,
+      ...(instance ? { instance } : {}),
+      ...(err.issues ? { errors: err.issues } : {}),
+      ...(err.details ? { details: err.details } : {}),
+    });
+}

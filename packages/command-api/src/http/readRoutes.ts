@@ -1,0 +1,93 @@
+import { LightdomError } from '@lightdom/events';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { CampaignQueries } from '../readModel/campaignQueries.js';
+import type { PositionWaiter } from '../readModel/positionWaiter.js';
+import { actorOf } from './context.js';
+
+export interface ReadRoutesDeps {
+  campaigns: CampaignQueries;
+  positions: PositionWaiter;
+  tokens: Map<string, string>;
+  /** Longest wait for `minPosition`, in ms. */
+  maxWaitMs: number;
+}
+
+const consistency = z.object({
+  minPosition: z.coerce.number().int().nonnegative().optional(),
+  waitMs: z.coerce.number().int().nonnegative().optional(),
+  allowStale: z.enum(['true', 'false']).optional(),
+});
+
+function parseQuery<T extends z.ZodTypeAny>(schema: T, query: unknown): z.infer<T> {
+  const r = schema.safeParse(query);
+  if (!r.success) {
+    throw new LightdomError('VALIDATION_FAILED', 'Invalid query parameters', {
+      issues: r.error.issues.map((i) => ({ field: i.path.join('.') || '(query)', message: i.message })),
+    });
+  }
+  return r.data;
+}
+
+/**
+ * Read-your-writes: with `minPosition` the read waits (bounded) until the read model has
+ * applied that position. On time-out it answers 504, or, with `allowStale=true`, the
+ * data it has with `stale: true`.
+ */
+async function awaitPosition(
+  deps: ReadRoutesDeps,
+  q: z.infer<typeof consistency>,
+  reply: FastifyReply,
+): Promise<{ stale: boolean; position: number }> {
+  if (q.minPosition === undefined) return { stale: false, position: await deps.positions.current() };
+  const ok = await deps.positions.waitFor(q.minPosition, Math.min(q.waitMs ?? deps.maxWaitMs, deps.maxWaitMs));
+  const position = await deps.positions.current();
+  reply.header('x-lightdom-position', String(position));
+  if (ok) return { stale: false, position };
+  if (q.allowStale === 'true') {
+    reply.header('x-lightdom-stale', 'true');
+    return { stale: true, position };
+  }
+  throw new LightdomError('STALE_READ', `The read model is at position ${position}, not yet ${q.minPosition}`, {
+    details: { position, minPosition: q.minPosition },
+  });
+}
+
+const listQuery = consistency.extend({
+  status: z.enum(['draft', 'scheduled', 'active', 'paused', 'completed', 'archived']).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().max(400).optional(),
+});
+
+export function registerReadRoutes(app: FastifyInstance, deps: ReadRoutesDeps) {
+  const auth = (req: FastifyRequest) => actorOf(req, deps.tokens);
+
+  app.get('/api/campaigns', async (req, reply) => {
+    auth(req);
+    const q = parseQuery(listQuery, req.query);
+    const consistencyInfo = await awaitPosition(deps, q, reply);
+    const page = await deps.campaigns.list({
+      limit: q.limit,
+      ...(q.status ? { status: q.status } : {}),
+      ...(q.cursor ? { cursor: q.cursor } : {}),
+    });
+    return { ...page, ...consistencyInfo };
+  });
+
+  app.get<{ Params: { id: string } }>('/api/campaigns/:id', async (req, reply) => {
+    auth(req);
+    const q = parseQuery(consistency, req.query);
+    const { stale, position } = await awaitPosition(deps, q, reply);
+    const campaign = await deps.campaigns.get(req.params.id);
+    if (!campaign) throw new LightdomError('NOT_FOUND', `No campaign ${req.params.id}`);
+    reply.header('etag', `"${campaign.version}"`);
+    return { ...campaign, ...(stale ? { stale } : {}), readModelPosition: position };
+  });
+
+  app.get('/api/stats', async (req, reply) => {
+    auth(req);
+    const q = parseQuery(consistency, req.query);
+    const info = await awaitPosition(deps, q, reply);
+    return { campaigns: await deps.campaigns.stats(), ...info };
+  });
+}

@@ -1,0 +1,54 @@
+import { connectNats, createCommandHandler, createEventStore, createKvIdempotencyStore } from '@lightdom/events';
+import { createMetricsRegistry, runService } from '@lightdom/runtime';
+import pg from 'pg';
+import { buildApp } from './app.js';
+import { loadCommandApiConfig } from './config.js';
+import { createCampaignQueries } from './readModel/campaignQueries.js';
+import { createPositionWaiter } from './readModel/positionWaiter.js';
+
+runService('command-api', async (logger) => {
+  const config = loadCommandApiConfig();
+  const nats = await connectNats({ url: config.NATS_URL, name: 'lightdom-command-api', logger });
+  const store = createEventStore(
+    { nc: nats.nc, isConnected: nats.isConnected, logger },
+    {
+      stream: config.EVENTS_STREAM,
+      subjectPrefix: config.EVENTS_SUBJECT_PREFIX,
+      publishTimeoutMs: config.PUBLISH_TIMEOUT_MS,
+      duplicateWindowMs: config.DUPLICATE_WINDOW_MS,
+    },
+  );
+  await store.ensureStream();
+  const idempotency = await createKvIdempotencyStore(nats.nc.jetstream(), {
+    bucket: config.IDEMPOTENCY_BUCKET,
+    ttlMs: config.IDEMPOTENCY_TTL_MS,
+  });
+  const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 10, connectionTimeoutMillis: 2000 });
+  pool.on('error', (err) => logger.warn({ err }, 'idle Postgres client failed'));
+  const positions = createPositionWaiter({ pool, databaseUrl: config.DATABASE_URL, schema: config.DB_SCHEMA, logger });
+  const registry = createMetricsRegistry('command-api');
+  const app = buildApp(
+    {
+      commands: createCommandHandler({ store, idempotency, logger }),
+      campaigns: createCampaignQueries(pool, config.DB_SCHEMA),
+      positions,
+      registry,
+      logger,
+      checks: {
+        nats: () => (nats.isConnected() ? nats.nc.flush() : Promise.reject(new Error('disconnected'))),
+        postgres: () => pool.query('select 1'),
+      },
+    },
+    { bodyLimit: config.BODY_LIMIT_BYTES, maxWaitMs: config.READ_WAIT_TIMEOUT_MS, tokens: config.API_TOKENS },
+  );
+  const url = await app.listen({ host: config.HOST, port: config.PORT });
+  logger.info({ url, stream: config.EVENTS_STREAM, auth: config.API_TOKENS.size > 0 }, 'command-api listening');
+  return {
+    async stop() {
+      await app.close();
+      await positions.close();
+      await nats.close();
+      await pool.end();
+    },
+  };
+});

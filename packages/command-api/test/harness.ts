@@ -1,0 +1,54 @@
+import {
+  createCommandHandler,
+  createEventStore,
+  createKvIdempotencyStore,
+  createLogger,
+  type EventStore,
+} from '@lightdom/events';
+import { createMetricsRegistry } from '@lightdom/runtime';
+import type { NatsTestEnv, PgTestEnv } from '@lightdom/testkit';
+import type { NatsConnection } from 'nats';
+import { type AppOptions, buildApp, createCampaignQueries, createPositionWaiter } from '../src/index.js';
+
+/** The command-api app wired to real NATS and Postgres, as main.ts wires it. */
+export async function buildTestApp(
+  nats: NatsTestEnv,
+  pgEnv: PgTestEnv,
+  options: Partial<AppOptions> & { nc?: NatsConnection; isConnected?: () => boolean } = {},
+) {
+  const logger = createLogger('command-api-test', { level: 'silent' });
+  const nc = options.nc ?? nats.nc;
+  const store: EventStore = createEventStore(
+    { nc, logger, ...(options.isConnected ? { isConnected: options.isConnected } : {}) },
+    { stream: nats.stream, subjectPrefix: nats.subjectPrefix, publishTimeoutMs: 1000, readTimeoutMs: 1500 },
+  );
+  await store.ensureStream();
+  const idempotency = await createKvIdempotencyStore(nc.jetstream(), { bucket: nats.kvBucket, ttlMs: 60_000 });
+  const positions = createPositionWaiter({
+    pool: pgEnv.pool,
+    databaseUrl: pgEnv.databaseUrl,
+    schema: pgEnv.schema,
+    logger,
+  });
+  const app = buildApp(
+    {
+      commands: createCommandHandler({ store, idempotency, logger }),
+      campaigns: createCampaignQueries(pgEnv.pool, pgEnv.schema),
+      positions,
+      registry: createMetricsRegistry('command-api'),
+      logger,
+      checks: { nats: () => nc.flush(), postgres: () => pgEnv.pool.query('select 1') },
+    },
+    options,
+  );
+  await app.ready();
+  return {
+    app,
+    store,
+    positions,
+    async close() {
+      await app.close();
+      await positions.close();
+    },
+  };
+}
