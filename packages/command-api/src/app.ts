@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { type CommandHandler, LightdomError, type Logger } from '@lightdom/events';
+import { type CommandHandler, type EventStore, LightdomError, type Logger } from '@lightdom/events';
 import { Fastify, type ReadinessCheck, registerOpsRoutes } from '@lightdom/runtime';
 import type { FastifyInstance } from 'fastify';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { registerCommandRoutes } from './http/commandRoutes.js';
+import { registerHistoryRoutes } from './http/historyRoutes.js';
 import { sendProblem, toLightdomError } from './http/problems.js';
 import { registerReadRoutes } from './http/readRoutes.js';
 import type { CampaignQueries } from './readModel/campaignQueries.js';
@@ -11,6 +12,7 @@ import type { PositionWaiter } from './readModel/positionWaiter.js';
 
 export interface AppDeps {
   commands: CommandHandler;
+  store: EventStore;
   campaigns: CampaignQueries;
   positions: PositionWaiter;
   registry: Registry;
@@ -85,7 +87,9 @@ export function buildApp(deps: AppDeps, options: Partial<AppOptions> = {}): Fast
     tokens: opts.tokens,
     onCommand: (type, outcome) => commandsTotal.inc({ type, outcome }),
   });
+  registerHistoryRoutes(app, { store: deps.store, tokens: opts.tokens });
   registerReadRoutes(app, {
+    store: deps.store,
     campaigns: deps.campaigns,
     positions: deps.positions,
     tokens: opts.tokens,

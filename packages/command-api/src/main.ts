@@ -1,4 +1,10 @@
-import { connectNats, createCommandHandler, createEventStore, createKvIdempotencyStore } from '@lightdom/events';
+import {
+  connectNats,
+  createCommandHandler,
+  createEventStore,
+  createKvIdempotencyStore,
+  upcastEvent,
+} from '@lightdom/events';
 import { createMetricsRegistry, runService } from '@lightdom/runtime';
 import pg from 'pg';
 import { buildApp } from './app.js';
@@ -16,6 +22,7 @@ runService('command-api', async (logger) => {
       subjectPrefix: config.EVENTS_SUBJECT_PREFIX,
       publishTimeoutMs: config.PUBLISH_TIMEOUT_MS,
       duplicateWindowMs: config.DUPLICATE_WINDOW_MS,
+      upcast: upcastEvent,
     },
   );
   await store.ensureStream();
@@ -30,6 +37,7 @@ runService('command-api', async (logger) => {
   const app = buildApp(
     {
       commands: createCommandHandler({ store, idempotency, logger }),
+      store,
       campaigns: createCampaignQueries(pool, config.DB_SCHEMA),
       positions,
       registry,

@@ -4,6 +4,7 @@ import {
   createKvIdempotencyStore,
   createLogger,
   type EventStore,
+  upcastEvent,
 } from '@lightdom/events';
 import { createMetricsRegistry } from '@lightdom/runtime';
 import type { NatsTestEnv, PgTestEnv } from '@lightdom/testkit';
@@ -20,7 +21,13 @@ export async function buildTestApp(
   const nc = options.nc ?? nats.nc;
   const store: EventStore = createEventStore(
     { nc, logger, ...(options.isConnected ? { isConnected: options.isConnected } : {}) },
-    { stream: nats.stream, subjectPrefix: nats.subjectPrefix, publishTimeoutMs: 1000, readTimeoutMs: 1500 },
+    {
+      stream: nats.stream,
+      subjectPrefix: nats.subjectPrefix,
+      publishTimeoutMs: 1000,
+      readTimeoutMs: 1500,
+      upcast: upcastEvent,
+    },
   );
   await store.ensureStream();
   const idempotency = await createKvIdempotencyStore(nc.jetstream(), { bucket: nats.kvBucket, ttlMs: 60_000 });
@@ -33,6 +40,7 @@ export async function buildTestApp(
   const app = buildApp(
     {
       commands: createCommandHandler({ store, idempotency, logger }),
+      store,
       campaigns: createCampaignQueries(pgEnv.pool, pgEnv.schema),
       positions,
       registry: createMetricsRegistry('command-api'),

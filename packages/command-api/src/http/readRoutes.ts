@@ -1,12 +1,15 @@
-import { LightdomError } from '@lightdom/events';
+import { type EventStore, LightdomError } from '@lightdom/events';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { CampaignQueries } from '../readModel/campaignQueries.js';
 import type { PositionWaiter } from '../readModel/positionWaiter.js';
 import { actorOf } from './context.js';
+import { campaignAsOf } from './historyRoutes.js';
+import { parseQuery } from './query.js';
 
 export interface ReadRoutesDeps {
   campaigns: CampaignQueries;
+  store: EventStore;
   positions: PositionWaiter;
   tokens: Map<string, string>;
   /** Longest wait for `minPosition`, in ms. */
@@ -18,16 +21,6 @@ const consistency = z.object({
   waitMs: z.coerce.number().int().nonnegative().optional(),
   allowStale: z.enum(['true', 'false']).optional(),
 });
-
-function parseQuery<T extends z.ZodTypeAny>(schema: T, query: unknown): z.infer<T> {
-  const r = schema.safeParse(query);
-  if (!r.success) {
-    throw new LightdomError('VALIDATION_FAILED', 'Invalid query parameters', {
-      issues: r.error.issues.map((i) => ({ field: i.path.join('.') || '(query)', message: i.message })),
-    });
-  }
-  return r.data;
-}
 
 /**
  * Read-your-writes: with `minPosition` the read waits (bounded) until the read model has
@@ -76,6 +69,8 @@ export function registerReadRoutes(app: FastifyInstance, deps: ReadRoutesDeps) {
 
   app.get<{ Params: { id: string } }>('/api/campaigns/:id', async (req, reply) => {
     auth(req);
+    const asOf = (req.query as { asOf?: string }).asOf;
+    if (asOf !== undefined) return campaignAsOf(deps.store, req.params.id, asOf);
     const q = parseQuery(consistency, req.query);
     const { stale, position } = await awaitPosition(deps, q, reply);
     const campaign = await deps.campaigns.get(req.params.id);

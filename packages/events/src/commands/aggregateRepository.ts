@@ -1,4 +1,4 @@
-import type { AnyDecider } from '../domain/catalog.js';
+import { type AnyDecider, upcastEvent } from '../domain/catalog.js';
 import type { StoredCommit } from '../envelope.js';
 import { LightdomError } from '../errors.js';
 import type { EventStore } from '../store/eventStore.js';
@@ -39,7 +39,11 @@ export interface AggregateRepository {
 export function foldCommits(decider: AnyDecider, start: LoadedAggregate, commits: StoredCommit[]) {
   let { state, version, position, hash } = start;
   for (const commit of commits) {
-    for (const event of commit.events) state = decider.evolve(state, { type: event.type, data: event.data });
+    // Upcasting here as well as in the store keeps folding right whatever store it came from.
+    for (const stored of commit.events) {
+      const event = upcastEvent(stored);
+      state = decider.evolve(state, { type: event.type, data: event.data });
+    }
     version = commit.version;
     position = commit.position;
     hash = commit.hash;
