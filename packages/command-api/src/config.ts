@@ -36,6 +36,12 @@ export const commandApiConfigSchema = z.object({
     .regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, _ or -')
     .default('LIGHTDOM_IDEMPOTENCY'),
   IDEMPOTENCY_TTL_MS: positiveInt(24 * 3600_000),
+  SNAPSHOT_BUCKET: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, _ or -')
+    .default('LIGHTDOM_SNAPSHOTS'),
+  SNAPSHOT_EVERY: positiveInt(100),
+  AGGREGATE_CACHE_SIZE: z.coerce.number().int().nonnegative().default(10_000),
   DUPLICATE_WINDOW_MS: positiveInt(120_000),
   API_TOKENS: apiTokens,
 });

@@ -3,6 +3,7 @@ import {
   createCommandHandler,
   createEventStore,
   createKvIdempotencyStore,
+  createKvSnapshotStore,
   upcastEvent,
 } from '@lightdom/events';
 import { createMetricsRegistry, runService } from '@lightdom/runtime';
@@ -30,13 +31,17 @@ runService('command-api', async (logger) => {
     bucket: config.IDEMPOTENCY_BUCKET,
     ttlMs: config.IDEMPOTENCY_TTL_MS,
   });
+  const snapshots = await createKvSnapshotStore(nats.nc.jetstream(), { bucket: config.SNAPSHOT_BUCKET });
   const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 10, connectionTimeoutMillis: 2000 });
   pool.on('error', (err) => logger.warn({ err }, 'idle Postgres client failed'));
   const positions = createPositionWaiter({ pool, databaseUrl: config.DATABASE_URL, schema: config.DB_SCHEMA, logger });
   const registry = createMetricsRegistry('command-api');
   const app = buildApp(
     {
-      commands: createCommandHandler({ store, idempotency, logger }),
+      commands: createCommandHandler(
+        { store, idempotency, snapshots, logger },
+        { snapshotEvery: config.SNAPSHOT_EVERY, cacheSize: config.AGGREGATE_CACHE_SIZE },
+      ),
       store,
       campaigns: createCampaignQueries(pool, config.DB_SCHEMA),
       positions,

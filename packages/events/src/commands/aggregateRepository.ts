@@ -1,7 +1,9 @@
 import { type AnyDecider, upcastEvent } from '../domain/catalog.js';
 import type { StoredCommit } from '../envelope.js';
 import { LightdomError } from '../errors.js';
+import type { Logger } from '../logger.js';
 import type { EventStore } from '../store/eventStore.js';
+import type { SnapshotStore } from './snapshots.js';
 
 /** An aggregate's state as folded from its commits. */
 export interface LoadedAggregate<S = unknown> {
@@ -21,6 +23,10 @@ export interface LoadedAggregate<S = unknown> {
 export interface AggregateRepositoryOptions {
   /** Aggregates kept in memory (LRU). Default 10,000; 0 turns the cache off. */
   cacheSize: number;
+  /** Save a snapshot when a commit crosses a multiple of this many events. Default 100. */
+  snapshotEvery: number;
+  /** Shape version of every aggregate's state; bump it when a decider's state changes. Default 1. */
+  stateVersion: number;
 }
 
 export interface AggregateRepository {
@@ -52,10 +58,20 @@ export function foldCommits(decider: AnyDecider, start: LoadedAggregate, commits
 }
 
 export function createAggregateRepository(
-  deps: { store: EventStore; deciders: Readonly<Record<string, AnyDecider>> },
+  deps: {
+    store: EventStore;
+    deciders: Readonly<Record<string, AnyDecider>>;
+    snapshots?: SnapshotStore;
+    logger?: Logger;
+  },
   options: Partial<AggregateRepositoryOptions> = {},
 ): AggregateRepository {
-  const { cacheSize } = { cacheSize: 10_000, ...options };
+  const { cacheSize, snapshotEvery, stateVersion } = {
+    cacheSize: 10_000,
+    snapshotEvery: 100,
+    stateVersion: 1,
+    ...options,
+  };
   const cache = new Map<string, LoadedAggregate>();
   const keyOf = (t: string, id: string) => `${t}\u0000${id}`;
 
@@ -81,11 +97,29 @@ export function createAggregateRepository(
     if (cache.size > cacheSize) cache.delete(cache.keys().next().value as string);
   };
 
+  async function fromSnapshot(aggregateType: string, aggregateId: string): Promise<LoadedAggregate | null> {
+    if (!deps.snapshots) return null;
+    const snap = await deps.snapshots.get(aggregateType, aggregateId).catch((err) => {
+      deps.logger?.warn({ err }, 'snapshot not readable; folding from the log');
+      return null;
+    });
+    if (!snap || snap.stateVersion !== stateVersion) return null;
+    return {
+      aggregateType,
+      aggregateId,
+      state: snap.state,
+      version: snap.version,
+      position: snap.position,
+      hash: snap.hash,
+      verified: true,
+    };
+  }
+
   return {
     async load(aggregateType, aggregateId, opts = {}) {
       const cached = cache.get(keyOf(aggregateType, aggregateId));
       if (cached && !opts.verify) return { ...cached, verified: false };
-      const start = cached ?? empty(aggregateType, aggregateId);
+      const start = cached ?? (await fromSnapshot(aggregateType, aggregateId)) ?? empty(aggregateType, aggregateId);
       const commits = await deps.store.readAggregate(aggregateType, aggregateId, { after: start.position });
       const loaded = { ...foldCommits(deciderFor(aggregateType), start, commits), verified: true };
       if (loaded.version > 0) put(loaded);
@@ -100,6 +134,18 @@ export function createAggregateRepository(
     remember(loaded, commit) {
       const next = { ...foldCommits(deciderFor(loaded.aggregateType), loaded, [commit]), verified: true };
       put(next);
+      if (deps.snapshots && Math.floor(next.version / snapshotEvery) > Math.floor(loaded.version / snapshotEvery)) {
+        // Off the command's path: a lost snapshot only costs a longer read next time.
+        deps.snapshots
+          .put(next.aggregateType, next.aggregateId, {
+            state: next.state,
+            version: next.version,
+            position: next.position,
+            hash: next.hash,
+            stateVersion,
+          })
+          .catch((err) => deps.logger?.warn({ err }, 'snapshot not saved'));
+      }
       return next;
     },
 

@@ -9,10 +9,12 @@ import type { Logger } from '../logger.js';
 import type { EventStore } from '../store/eventStore.js';
 import { type AggregateRepository, createAggregateRepository, type LoadedAggregate } from './aggregateRepository.js';
 import { type IdempotencyStore, idempotencyStorageKey } from './idempotency.js';
+import type { SnapshotStore } from './snapshots.js';
 
 export interface CommandHandlerDeps {
   store: EventStore;
   idempotency?: IdempotencyStore;
+  snapshots?: SnapshotStore;
   repository?: AggregateRepository;
   logger?: Logger;
   /** Source of time for decisions. Default `() => new Date()`. */
@@ -26,6 +28,8 @@ export interface CommandHandlerOptions {
   retryBaseDelayMs: number;
   /** Aggregates kept in the in-memory cache. Default 10,000. */
   cacheSize: number;
+  /** Snapshot interval in events, when a snapshot store is given. Default 100. */
+  snapshotEvery: number;
 }
 
 export interface CommandHandler {
@@ -76,10 +80,25 @@ export function createCommandHandler(
   deps: CommandHandlerDeps,
   options: Partial<CommandHandlerOptions> = {},
 ): CommandHandler {
-  const opts: CommandHandlerOptions = { maxConflictRetries: 8, retryBaseDelayMs: 5, cacheSize: 10_000, ...options };
+  const opts: CommandHandlerOptions = {
+    maxConflictRetries: 8,
+    retryBaseDelayMs: 5,
+    cacheSize: 10_000,
+    snapshotEvery: 100,
+    ...options,
+  };
   const clock = deps.clock ?? (() => new Date());
   const repository =
-    deps.repository ?? createAggregateRepository({ store: deps.store, deciders }, { cacheSize: opts.cacheSize });
+    deps.repository ??
+    createAggregateRepository(
+      {
+        store: deps.store,
+        deciders,
+        ...(deps.snapshots ? { snapshots: deps.snapshots } : {}),
+        ...(deps.logger ? { logger: deps.logger } : {}),
+      },
+      { cacheSize: opts.cacheSize, snapshotEvery: opts.snapshotEvery },
+    );
 
   async function decideOn(
     loaded: LoadedAggregate,
