@@ -21,6 +21,12 @@ export {
   type KvIdempotencyOptions,
   type RememberedResult,
 } from './commands/idempotency.js';
+export {
+  createKvSnapshotStore,
+  type KvSnapshotOptions,
+  type Snapshot,
+  type SnapshotStore,
+} from './commands/snapshots.js';
 export { ConfigError, parseConfig } from './config/parseConfig.js';
 export { type CampaignCommand, type CampaignCommandType, campaignCommandSchemas } from './domain/campaign/commands.js';
 export { type CampaignState, campaignDecider, initialCampaignState } from './domain/campaign/decider.js';

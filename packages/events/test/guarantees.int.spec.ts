@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type NatsTestEnv, createNatsTestEnv } from '@lightdom/testkit';
+import { createNatsTestEnv, type NatsTestEnv } from '@lightdom/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  type EventStore,
   createCommandHandler,
   createEventStore,
   createKvIdempotencyStore,
+  type EventStore,
   upcastEvent,
 } from '../src/index.js';
 
@@ -57,7 +57,11 @@ describe('idempotency beyond the JetStream duplicate window', () => {
 
 describe('concurrency', () => {
   it('lands 50 concurrent budget changes on one campaign with consecutive versions', async () => {
-    const handlers = [createCommandHandler({ store }), createCommandHandler({ store }), createCommandHandler({ store })];
+    const handlers = [
+      createCommandHandler({ store }),
+      createCommandHandler({ store }),
+      createCommandHandler({ store }),
+    ];
     const c = await handlers[0]!.handle(createBody, meta());
     const amounts = Array.from({ length: 50 }, (_, i) => 1000 + i);
     const results = await Promise.all(
