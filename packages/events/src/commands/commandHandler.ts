@@ -7,6 +7,7 @@ import { type CommandEnvelope, type CommandMetadata, type CommandResult, command
 import { type FieldIssue, isLightdomError, LightdomError, validationError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { EventStore } from '../store/eventStore.js';
+import { childTraceparent, parseTraceparent } from '../tracing.js';
 import { type AggregateRepository, createAggregateRepository, type LoadedAggregate } from './aggregateRepository.js';
 import { type IdempotencyStore, idempotencyStorageKey } from './idempotency.js';
 import type { SnapshotStore } from './snapshots.js';
@@ -146,6 +147,8 @@ export function createCommandHandler(
       }
 
       const command = { type: envelope.type, data };
+      // Every commit belongs to a trace: continue the caller's, or start one.
+      const traceparent = parseTraceparent(meta.traceparent) ? (meta.traceparent as string) : childTraceparent(null);
       for (let attempt = 0; ; attempt++) {
         const now = clock();
         let loaded = await repository.load(spec.aggregateType, aggregateId, { verify: attempt > 0 });
@@ -184,7 +187,7 @@ export function createCommandHandler(
               commandType: envelope.type,
               commandFingerprint: fingerprint,
               ...(envelope.idempotencyKey ? { idempotencyKey: envelope.idempotencyKey, msgId: `idem-${idemKey}` } : {}),
-              ...(meta.traceparent ? { traceparent: meta.traceparent } : {}),
+              traceparent,
             },
           });
           const result: CommandResult = {
