@@ -28,6 +28,39 @@ export {
   type SnapshotStore,
 } from './commands/snapshots.js';
 export { ConfigError, parseConfig } from './config/parseConfig.js';
+export {
+  type AiMessage,
+  type AiTaskCommand,
+  type AiTaskCommandType,
+  aiMessageSchema,
+  aiTaskCommandSchemas,
+} from './domain/aiTask/commands.js';
+export { type AiTaskState, aiTaskDecider, initialAiTaskState } from './domain/aiTask/decider.js';
+export {
+  type AiTaskEvent,
+  type AiTaskEventData,
+  type AiTaskEventType,
+  type AiTaskResult,
+  type AiTaskStatus,
+  aiTaskEventVersions,
+} from './domain/aiTask/events.js';
+export {
+  type AuditCheckpointCommand,
+  type AuditCheckpointCommandType,
+  auditCheckpointCommandSchemas,
+} from './domain/auditCheckpoint/commands.js';
+export {
+  type AuditCheckpointState,
+  auditCheckpointDecider,
+  initialAuditCheckpointState,
+} from './domain/auditCheckpoint/decider.js';
+export {
+  type AuditCheckpointEvent,
+  type AuditCheckpointEventData,
+  type AuditCheckpointEventType,
+  type AuditCheckpointStatus,
+  auditCheckpointEventVersions,
+} from './domain/auditCheckpoint/events.js';
 export { type CampaignCommand, type CampaignCommandType, campaignCommandSchemas } from './domain/campaign/commands.js';
 export { type CampaignState, campaignDecider, initialCampaignState } from './domain/campaign/decider.js';
 export {
@@ -38,10 +71,60 @@ export {
   campaignEventVersions,
 } from './domain/campaign/events.js';
 export { campaignCreatedV1toV2 } from './domain/campaign/upcasters.js';
-export { type AnyDecider, commandCatalog, deciders, eventVersions, upcastEvent } from './domain/catalog.js';
+export {
+  type AnyDecider,
+  commandCatalog,
+  commandSchemasByAggregate,
+  createCommands,
+  deciders,
+  eventVersions,
+  upcastEvent,
+} from './domain/catalog.js';
 export type { CommandSpec, DecideContext, Decider, DomainEvent } from './domain/decider.js';
 export { addAmounts, type Money, moneySchema } from './domain/money.js';
 export { createUpcasterChain, type Upcaster, type UpcasterChain } from './domain/upcasting.js';
+export { type WorkflowCommand, type WorkflowCommandType, workflowCommandSchemas } from './domain/workflow/commands.js';
+export { initialWorkflowState, type WorkflowState, workflowDecider } from './domain/workflow/decider.js';
+export {
+  type WorkflowEvent,
+  type WorkflowEventData,
+  type WorkflowEventType,
+  type WorkflowStatus,
+  workflowEventVersions,
+} from './domain/workflow/events.js';
+export {
+  assertWorkflowDag,
+  type RetryPolicy,
+  retryPolicySchema,
+  stepTypeSchema,
+  type WorkflowStep,
+  type WorkflowStepType,
+  workflowDagIssues,
+  workflowStepSchema,
+  workflowStepsSchema,
+} from './domain/workflow/steps.js';
+export {
+  type WorkflowRunCommand,
+  type WorkflowRunCommandType,
+  workflowRunCommandSchemas,
+} from './domain/workflowRun/commands.js';
+export {
+  initialWorkflowRunState,
+  maxRetryDelayMs,
+  retryDelayMs,
+  type WorkflowRunState,
+  type WorkflowStepState,
+  workflowRunDecider,
+} from './domain/workflowRun/decider.js';
+export {
+  type WorkflowRunEvent,
+  type WorkflowRunEventData,
+  type WorkflowRunEventType,
+  type WorkflowRunStatus,
+  type WorkflowStepStatus,
+  workflowRunEventVersions,
+} from './domain/workflowRun/events.js';
+export { nextRunnableSteps } from './domain/workflowRun/nextRunnableSteps.js';
 export {
   aggregateIdSchema,
   type CommandEnvelope,
