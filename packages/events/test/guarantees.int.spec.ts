@@ -75,7 +75,7 @@ describe('concurrency', () => {
     expect(results.map((r) => r.version).sort((a, b) => a - b)).toEqual(amounts.map((_, i) => i + 2));
     const commits = await store.readAggregate('campaign', c.id);
     expect(commits.map((x) => x.version)).toEqual(Array.from({ length: 51 }, (_, i) => i + 1));
-    const applied = commits.slice(1).map((x) => (x.events[0]?.data as { budget: { amount: number } }).budget.amount);
+    const applied = commits.slice(1).map((x) => (x.events[0]!.data as { budget: { amount: number } }).budget.amount);
     expect([...applied].sort((a, b) => a - b)).toEqual(amounts);
   });
 });

@@ -10,6 +10,7 @@ import type { EventStore } from '../store/eventStore.js';
 import { childTraceparent, parseTraceparent } from '../tracing.js';
 import { type AggregateRepository, createAggregateRepository, type LoadedAggregate } from './aggregateRepository.js';
 import { type IdempotencyStore, idempotencyStorageKey } from './idempotency.js';
+import { createKeyedQueue } from './keyedQueue.js';
 import type { SnapshotStore } from './snapshots.js';
 
 export interface CommandHandlerDeps {
@@ -122,107 +123,120 @@ export function createCommandHandler(
     }[];
   }
 
+  const queue = createKeyedQueue();
+
   return {
     repository,
     async handle(raw, meta) {
-      const { envelope, spec, data } = parseCommand(raw);
-      const fingerprint = fingerprintOf(envelope);
-      const aggregateId = envelope.aggregateId ?? randomUUID();
-      const idemKey = envelope.idempotencyKey ? idempotencyStorageKey(meta.actor, envelope.idempotencyKey) : undefined;
-
-      const checkRemembered = (remembered: { fingerprint: string; result: CommandResult }) => {
-        if (remembered.fingerprint !== fingerprint) {
-          throw new LightdomError('IDEMPOTENCY_KEY_REUSED', undefined, {
-            issues: [{ field: 'idempotencyKey', message: 'was already used for a different command' }],
-          });
-        }
-        return { ...remembered.result, duplicate: true };
-      };
-      if (idemKey && deps.idempotency) {
-        const remembered = await deps.idempotency.get(idemKey).catch((err) => {
-          deps.logger?.warn({ err }, 'idempotency lookup failed; relying on the JetStream window');
-          return null;
-        });
-        if (remembered) return checkRemembered(remembered);
-      }
-
-      const command = { type: envelope.type, data };
-      // Every commit belongs to a trace: continue the caller's, or start one.
-      const traceparent = parseTraceparent(meta.traceparent) ? (meta.traceparent as string) : childTraceparent(null);
-      for (let attempt = 0; ; attempt++) {
-        const now = clock();
-        let loaded = await repository.load(spec.aggregateType, aggregateId, { verify: attempt > 0 });
-        let events: { type: string; data: unknown }[];
-        try {
-          events = await decideOn(loaded, command, envelope.expectedVersion, now);
-        } catch (err) {
-          // A cached state may be stale: confirm a rejection against the log before reporting it.
-          if (!isLightdomError(err) || loaded.verified) throw err;
-          loaded = await repository.load(spec.aggregateType, aggregateId, { verify: true });
-          events = await decideOn(loaded, command, envelope.expectedVersion, now);
-        }
-        if (events.length === 0) {
-          return {
-            id: aggregateId,
-            version: loaded.version,
-            position: loaded.position,
-            duplicate: false,
-            commitId: '',
-            events: [],
-          };
-        }
-        try {
-          const { commit, duplicate } = await deps.store.append({
-            aggregateType: spec.aggregateType,
-            aggregateId,
-            expectedPosition: loaded.position,
-            expectedVersion: loaded.version,
-            prevHash: loaded.hash,
-            events: events.map((e) => ({ type: e.type, schemaVersion: eventVersions[e.type] ?? 1, data: e.data })),
-            metadata: {
-              correlationId: meta.correlationId,
-              causationId: meta.causationId,
-              actor: meta.actor,
-              timestamp: now.toISOString(),
-              commandType: envelope.type,
-              commandFingerprint: fingerprint,
-              ...(envelope.idempotencyKey ? { idempotencyKey: envelope.idempotencyKey, msgId: `idem-${idemKey}` } : {}),
-              traceparent,
-            },
-          });
-          const result: CommandResult = {
-            id: commit.aggregateId,
-            version: commit.version,
-            position: commit.position,
-            duplicate,
-            commitId: commit.commitId,
-            events: commit.events.map((e) => e.type),
-          };
-          if (duplicate) {
-            repository.forget(commit.aggregateType, commit.aggregateId);
-            return checkRemembered({ fingerprint: commit.commandFingerprint, result });
-          }
-          repository.remember(loaded, commit);
-          if (idemKey && deps.idempotency) {
-            await deps.idempotency.put(idemKey, { fingerprint, result }).catch((err) => {
-              deps.logger?.warn({ err }, 'could not remember the idempotency key');
-            });
-          }
-          return result;
-        } catch (err) {
-          if (!isLightdomError(err, 'CONCURRENCY_CONFLICT')) throw err;
-          repository.forget(spec.aggregateType, aggregateId);
-          if (attempt >= opts.maxConflictRetries) {
-            const current = await repository.load(spec.aggregateType, aggregateId, { verify: true });
-            throw new LightdomError(
-              'CONCURRENCY_CONFLICT',
-              `Gave up after ${attempt + 1} attempts; the aggregate is at version ${current.version}`,
-              { details: { currentVersion: current.version, attempts: attempt + 1 } },
-            );
-          }
-          await sleep(Math.random() * opts.retryBaseDelayMs * 2 ** Math.min(attempt, 6));
-        }
-      }
+      const parsed = parseCommand(raw);
+      const id = parsed.envelope.aggregateId;
+      // New aggregates without an id cannot collide; everything else queues per aggregate.
+      return id
+        ? queue.run(`${parsed.spec.aggregateType}.${id}`, () => handleParsed(parsed, meta))
+        : handleParsed(parsed, meta);
     },
   };
+
+  async function handleParsed(
+    { envelope, spec, data }: ReturnType<typeof parseCommand>,
+    meta: CommandMetadata,
+  ): Promise<CommandResult> {
+    const fingerprint = fingerprintOf(envelope);
+    const aggregateId = envelope.aggregateId ?? randomUUID();
+    const idemKey = envelope.idempotencyKey ? idempotencyStorageKey(meta.actor, envelope.idempotencyKey) : undefined;
+
+    const checkRemembered = (remembered: { fingerprint: string; result: CommandResult }) => {
+      if (remembered.fingerprint !== fingerprint) {
+        throw new LightdomError('IDEMPOTENCY_KEY_REUSED', undefined, {
+          issues: [{ field: 'idempotencyKey', message: 'was already used for a different command' }],
+        });
+      }
+      return { ...remembered.result, duplicate: true };
+    };
+    if (idemKey && deps.idempotency) {
+      const remembered = await deps.idempotency.get(idemKey).catch((err) => {
+        deps.logger?.warn({ err }, 'idempotency lookup failed; relying on the JetStream window');
+        return null;
+      });
+      if (remembered) return checkRemembered(remembered);
+    }
+
+    const command = { type: envelope.type, data };
+    // Every commit belongs to a trace: continue the caller's, or start one.
+    const traceparent = parseTraceparent(meta.traceparent) ? (meta.traceparent as string) : childTraceparent(null);
+    for (let attempt = 0; ; attempt++) {
+      const now = clock();
+      let loaded = await repository.load(spec.aggregateType, aggregateId, { verify: attempt > 0 });
+      let events: { type: string; data: unknown }[];
+      try {
+        events = await decideOn(loaded, command, envelope.expectedVersion, now);
+      } catch (err) {
+        // A cached state may be stale: confirm a rejection against the log before reporting it.
+        if (!isLightdomError(err) || loaded.verified) throw err;
+        loaded = await repository.load(spec.aggregateType, aggregateId, { verify: true });
+        events = await decideOn(loaded, command, envelope.expectedVersion, now);
+      }
+      if (events.length === 0) {
+        return {
+          id: aggregateId,
+          version: loaded.version,
+          position: loaded.position,
+          duplicate: false,
+          commitId: '',
+          events: [],
+        };
+      }
+      try {
+        const { commit, duplicate } = await deps.store.append({
+          aggregateType: spec.aggregateType,
+          aggregateId,
+          expectedPosition: loaded.position,
+          expectedVersion: loaded.version,
+          prevHash: loaded.hash,
+          events: events.map((e) => ({ type: e.type, schemaVersion: eventVersions[e.type] ?? 1, data: e.data })),
+          metadata: {
+            correlationId: meta.correlationId,
+            causationId: meta.causationId,
+            actor: meta.actor,
+            timestamp: now.toISOString(),
+            commandType: envelope.type,
+            commandFingerprint: fingerprint,
+            ...(envelope.idempotencyKey ? { idempotencyKey: envelope.idempotencyKey, msgId: `idem-${idemKey}` } : {}),
+            traceparent,
+          },
+        });
+        const result: CommandResult = {
+          id: commit.aggregateId,
+          version: commit.version,
+          position: commit.position,
+          duplicate,
+          commitId: commit.commitId,
+          events: commit.events.map((e) => e.type),
+        };
+        if (duplicate) {
+          repository.forget(commit.aggregateType, commit.aggregateId);
+          return checkRemembered({ fingerprint: commit.commandFingerprint, result });
+        }
+        repository.remember(loaded, commit);
+        if (idemKey && deps.idempotency) {
+          await deps.idempotency.put(idemKey, { fingerprint, result }).catch((err) => {
+            deps.logger?.warn({ err }, 'could not remember the idempotency key');
+          });
+        }
+        return result;
+      } catch (err) {
+        if (!isLightdomError(err, 'CONCURRENCY_CONFLICT')) throw err;
+        repository.forget(spec.aggregateType, aggregateId);
+        if (attempt >= opts.maxConflictRetries) {
+          const current = await repository.load(spec.aggregateType, aggregateId, { verify: true });
+          throw new LightdomError(
+            'CONCURRENCY_CONFLICT',
+            `Gave up after ${attempt + 1} attempts; the aggregate is at version ${current.version}`,
+            { details: { currentVersion: current.version, attempts: attempt + 1 } },
+          );
+        }
+        await sleep(Math.random() * opts.retryBaseDelayMs * 2 ** Math.min(attempt, 6));
+      }
+    }
+  }
 }
