@@ -160,3 +160,10 @@ export {
 export { translateNatsError } from './store/natsErrors.js';
 export { defaultStreamOptions, type EventStreamOptions, ensureEventStream, eventStreamConfig } from './stream.js';
 export { aggregateSubject, parseSubject, typeSubject } from './subjects.js';
+export {
+  causedBy,
+  childTraceparent,
+  formatTraceparent,
+  parseTraceparent,
+  type TraceContext,
+} from './tracing.js';
