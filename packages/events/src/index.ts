@@ -1,3 +1,29 @@
+export { type ExportOptions, type ExportSummary, exportLine, exportLog } from './audit/export.js';
+export { type AuditIo, createProgress, type Progress, type ProgressOptions } from './audit/progress.js';
+export {
+  formatVerifyReport,
+  runVerify,
+  type VerifyOptions,
+  type VerifyReport,
+  type VerifySource,
+} from './audit/runVerify.js';
+export {
+  type AuditItem,
+  assertRawStore,
+  type LogRange,
+  type LogSourceDeps,
+  type LogSourceOptions,
+  readLogCommits,
+  readNdjsonCommits,
+} from './audit/source.js';
+export {
+  type ChainSummary,
+  type ChainVerifier,
+  type ChainVerifierOptions,
+  createChainVerifier,
+  type Violation,
+  type ViolationKind,
+} from './audit/verifier.js';
 export { canonicalJson, sha256Hex } from './canonical.js';
 export {
   type AggregateRepository,

@@ -1,0 +1,103 @@
+import { parseArgs } from 'node:util';
+
+export type CliCommand =
+  | { command: 'help' }
+  | { command: 'verify'; from?: number; to?: number; file?: string; json: boolean }
+  | {
+      command: 'export';
+      from?: number;
+      to?: number;
+      aggregate?: { aggregateType: string; aggregateId: string };
+      out?: string;
+    };
+
+/** A mistake in the command line: printed with the usage, exit code 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export const usage = `Usage:
+  lightdom audit verify [--from N] [--to N] [--json]     check every hash chain of the live log
+  lightdom audit verify --file F [--from N] [--to N] [--json]
+                                                        check an NDJSON export offline
+  lightdom audit export [--from N] [--to N] [--aggregate type:id] [--out F]
+                                                        write the log as NDJSON (stdout by default)
+
+Positions are JetStream stream sequences; --from and --to are inclusive.
+Environment: NATS_URL (nats://127.0.0.1:4222), EVENTS_STREAM (EVENTS),
+EVENTS_SUBJECT_PREFIX (events); each also as <NAME>_FILE.
+Exit codes: 0 verified clean (or exported), 1 violations found, 2 usage, configuration
+or connection error (nothing was verified).
+`;
+
+function position(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
+    throw new UsageError(`--${name} must be a position (a whole number from 1), got ${JSON.stringify(value)}`);
+  }
+  return Number(value);
+}
+
+function aggregateRef(value: string | undefined) {
+  if (value === undefined) return undefined;
+  const m = /^([A-Za-z0-9_-]+):([A-Za-z0-9_-]+)$/.exec(value);
+  if (!m) throw new UsageError(`--aggregate must be type:id, e.g. campaign:3f2a…, got ${JSON.stringify(value)}`);
+  return { aggregateType: m[1]!, aggregateId: m[2]! };
+}
+
+/** Parses `audit verify|export …`; throws UsageError on anything it does not understand. */
+export function parseCliArgs(argv: string[]): CliCommand {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { command: 'help' };
+  if (positionals.length === 0) throw new UsageError('No command given');
+  const [group, sub, ...extra] = positionals;
+  if (group !== 'audit' || (sub !== 'verify' && sub !== 'export')) {
+    throw new UsageError(`Unknown command ${JSON.stringify(positionals.slice(0, 2).join(' '))}`);
+  }
+  if (extra.length > 0) throw new UsageError(`Unexpected argument ${JSON.stringify(extra[0])}`);
+  const from = position('from', values.from);
+  const to = position('to', values.to);
+  if (from !== undefined && to !== undefined && from > to) throw new UsageError('--from must not be after --to');
+  const range = { ...(from === undefined ? {} : { from }), ...(to === undefined ? {} : { to }) };
+
+  if (sub === 'verify') {
+    for (const flag of ['aggregate', 'out'] as const) {
+      if (values[flag] !== undefined) throw new UsageError(`--${flag} belongs to audit export`);
+    }
+    if (values.file === '') throw new UsageError('--file needs a path');
+    return { command: 'verify', ...range, ...(values.file ? { file: values.file } : {}), json: values.json ?? false };
+  }
+  for (const flag of ['file', 'json'] as const) {
+    if (values[flag] !== undefined) throw new UsageError(`--${flag} belongs to audit verify`);
+  }
+  const aggregate = aggregateRef(values.aggregate);
+  if (values.out === '') throw new UsageError('--out needs a path');
+  return {
+    command: 'export',
+    ...range,
+    ...(aggregate ? { aggregate } : {}),
+    ...(values.out ? { out: values.out } : {}),
+  };
+}
+
+const parse = (argv: string[]) =>
+  parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      from: { type: 'string' },
+      to: { type: 'string' },
+      file: { type: 'string' },
+      json: { type: 'boolean' },
+      aggregate: { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
