@@ -53,7 +53,7 @@ export async function ensureEventStream(jsm: JetStreamManager, opts: EventStream
     if (!c.deny_purge) problems.push('deny_purge is off');
     if (c.max_age !== 0) problems.push('max_age is set');
     if (c.max_bytes !== -1 || c.max_msgs !== -1) problems.push('a size limit is set');
-    if (!c.subjects.includes(wanted.subjects?.[0] ?? '')) problems.push('subjects differ');
+    if (c.subjects.length !== 1 || c.subjects[0] !== wanted.subjects?.[0]) problems.push('subjects differ');
     if (problems.length > 0) {
       throw new LightdomError('INTEGRITY_VIOLATION', `Stream ${opts.stream} exists but ${problems.join(', ')}`);
     }

@@ -155,7 +155,9 @@ export function createEventStore(deps: EventStoreDeps, options: Partial<EventSto
         ack_policy: AckPolicy.None,
         deliver_policy: DeliverPolicy.StartSequence,
         opt_start_seq: Math.max(1, startSeq),
-        filter_subject: filter,
+        // The stream holds only `<prefix>.>`, so an all-subjects filter is dropped: nats-server
+        // 2.9 delivers unfiltered consumers about four times faster.
+        ...(filter === typeSubject(opts.subjectPrefix) ? {} : { filter_subject: filter }),
         inactive_threshold: nanos(30_000),
         mem_storage: true,
         num_replicas: 1,
