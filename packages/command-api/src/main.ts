@@ -6,7 +6,7 @@ import {
   createKvSnapshotStore,
   upcastEvent,
 } from '@lightdom/events';
-import { createMetricsRegistry, runService } from '@lightdom/runtime';
+import { createMetricsRegistry, natsCheck, runService } from '@lightdom/runtime';
 import pg from 'pg';
 import { buildApp } from './app.js';
 import { loadCommandApiConfig } from './config.js';
@@ -48,7 +48,7 @@ runService('command-api', async (logger) => {
       registry,
       logger,
       checks: {
-        nats: () => (nats.isConnected() ? nats.nc.flush() : Promise.reject(new Error('disconnected'))),
+        nats: natsCheck(nats.nc, nats.isConnected),
         postgres: () => pool.query('select 1'),
       },
     },

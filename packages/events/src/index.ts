@@ -55,6 +55,13 @@ export {
 } from './commands/snapshots.js';
 export { ConfigError, parseConfig } from './config/parseConfig.js';
 export {
+  consumeDurable,
+  type DurableConsumerOptions,
+  ensureDurableConsumer,
+  type RunningConsumer,
+} from './consumers/durableConsumer.js';
+export { readCommit } from './consumers/readCommit.js';
+export {
   type AiMessage,
   type AiTaskCommand,
   type AiTaskCommandType,

@@ -1,10 +1,15 @@
-import { createEventStore, type Logger, typeSubject } from '@lightdom/events';
-import type { ReadinessCheck } from '@lightdom/runtime';
+import {
+  consumeDurable,
+  createEventStore,
+  ensureDurableConsumer,
+  type Logger,
+  type RunningConsumer,
+  readCommit,
+  typeSubject,
+} from '@lightdom/events';
+import { natsCheck, type ReadinessCheck } from '@lightdom/runtime';
 import type { JsMsg, NatsConnection } from 'nats';
 import { Counter, type Registry } from 'prom-client';
-import { natsCheck } from './checks.js';
-import { readCommit } from './commitMessage.js';
-import { consumeDurable, ensureDurableConsumer, type RunningConsumer } from './durableConsumer.js';
 
 export interface ExecutorDeps {
   nc: NatsConnection;

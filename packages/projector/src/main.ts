@@ -1,5 +1,5 @@
 import { connectNats, createEventStore } from '@lightdom/events';
-import { createMetricsRegistry, runService, startOpsServer } from '@lightdom/runtime';
+import { createMetricsRegistry, natsCheck, runService, startOpsServer } from '@lightdom/runtime';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { createCampaignsProjection } from './campaigns/campaignsProjection.js';
@@ -44,7 +44,7 @@ runService('projector', async (logger) => {
     logger,
     registry,
     checks: {
-      nats: () => (nats.isConnected() ? nats.nc.flush() : Promise.reject(new Error('disconnected'))),
+      nats: natsCheck(nats.nc, nats.isConnected),
       postgres: () => pool.query('select 1'),
       redis: () => redis.ping(),
     },

@@ -1,6 +1,7 @@
 export { hostConfig, natsConfig, port, positiveInt, streamName, subjectToken, url } from './configPieces.js';
 export { Fastify } from './fastify.js';
 export { createMetricsRegistry } from './metrics.js';
+export { natsCheck } from './natsCheck.js';
 export {
   type OpsRoutesOptions,
   type OpsServer,

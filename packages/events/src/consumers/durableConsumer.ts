@@ -1,4 +1,3 @@
-import type { Logger } from '@lightdom/events';
 import {
   AckPolicy,
   type ConsumerConfig,
@@ -9,6 +8,7 @@ import {
   type JsMsg,
   nanos,
 } from 'nats';
+import type { Logger } from '../logger.js';
 
 export interface DurableConsumerOptions {
   stream: string;

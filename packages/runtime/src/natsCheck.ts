@@ -1,5 +1,5 @@
-import type { ReadinessCheck } from '@lightdom/runtime';
 import type { NatsConnection } from 'nats';
+import type { ReadinessCheck } from './ops.js';
 
 /**
  * NATS answers a round trip and JetStream answers for the account. Fails at once while

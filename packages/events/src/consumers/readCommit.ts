@@ -1,5 +1,6 @@
-import { decodeCommit, type StoredCommit } from '@lightdom/events';
 import type { JsMsg } from 'nats';
+import type { StoredCommit } from '../envelope.js';
+import { decodeCommit } from '../store/commitCodec.js';
 
 /** The commit a message carries, or undefined when its body is not a commit. */
 export function readCommit(msg: JsMsg): StoredCommit | undefined {
