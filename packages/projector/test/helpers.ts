@@ -7,7 +7,7 @@ const meta = () => ({ actor: 'load', correlationId: randomUUID(), causationId: r
  * Sends a mix of campaign commands until `stop()` is called: creates, renames, launches
  * and many metric recordings, whose counters would show any event applied twice.
  */
-export function startCommandLoad(handler: CommandHandler, campaigns = 8) {
+export function startCommandLoad(handler: CommandHandler, campaigns = 8, pauseMs = 2) {
   let running = true;
   let sent = 0;
   let errors = 0;
@@ -35,6 +35,8 @@ export function startCommandLoad(handler: CommandHandler, campaigns = 8) {
         errors++;
       }
       i++;
+      // A steady stream, not a flood: the point is commits arriving while the projector dies.
+      await new Promise((r) => setTimeout(r, pauseMs));
     }
   })();
   return {

@@ -60,7 +60,7 @@ it('survives kill -9 under load: the table equals a replay from position 0', asy
   const last = spawnService('projector', projectorEnv());
   try {
     await last.waitForLine(/"projecting"/);
-    await expect.poll(checkpoint, { timeout: 20_000, interval: 100 }).toBe(head);
+    await expect.poll(checkpoint, { timeout: 60_000, interval: 100 }).toBe(head);
   } finally {
     await last.kill('SIGTERM');
   }
@@ -81,7 +81,7 @@ it('survives kill -9 under load: the table equals a replay from position 0', asy
       },
     );
     await replay.start();
-    await replay.waitFor(head, 20_000);
+    await replay.waitFor(head, 60_000);
     await replay.stop();
     const live = await pgEnv.pool.query(`select * from "${pgEnv.schema}".campaigns order by id`);
     const rebuilt = await pgEnv.pool.query(`select * from "${replaySchema}".campaigns order by id`);
