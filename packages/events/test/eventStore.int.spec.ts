@@ -148,6 +148,17 @@ describe('command handler', () => {
     expect(commit?.version).toBe(5);
   });
 
+  it('refuses a second create on a client-chosen id, even when deciding without a read', async () => {
+    const id = randomUUID();
+    const head = await store.headPosition();
+    await handler.handle({ ...createBody('first'), aggregateId: id }, meta());
+    const fresh = createCommandHandler({ store });
+    await expect(fresh.handle({ ...createBody('second'), aggregateId: id }, meta())).rejects.toMatchObject({
+      code: 'ALREADY_EXISTS',
+    });
+    expect(await store.headPosition()).toBe(head + 1);
+  });
+
   it('reports a version mismatch without appending', async () => {
     const c = await handler.handle(createBody(), meta());
     const head = await store.headPosition();

@@ -16,6 +16,10 @@ if cur and tonumber(cur) >= tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 return 1`;
 
+interface SetIfNewer {
+  lightdomSetIfNewer(key: string, position: number, ...fields: (string | number)[]): unknown;
+}
+
 export const eventsChannel = (opts: HotViewOptions, aggregateType: string) =>
   `${opts.channelPrefix}${aggregateType}:events`;
 export const invalidationChannel = (opts: HotViewOptions) => `${opts.channelPrefix}cache:invalidate`;
@@ -29,6 +33,10 @@ export const hotViewKey = (opts: HotViewOptions, aggregateType: string, id: stri
  * position so subscribers can drop what they have seen.
  */
 export function createHotViews(redis: Redis, opts: HotViewOptions) {
+  // A named command is sent as EVALSHA: the script body crosses the wire once, not per view.
+  if (!('lightdomSetIfNewer' in redis)) {
+    redis.defineCommand('lightdomSetIfNewer', { numberOfKeys: 1, lua: setIfNewer });
+  }
   return {
     async publish(
       commits: StoredCommit[],
@@ -41,7 +49,11 @@ export function createHotViews(redis: Redis, opts: HotViewOptions) {
         for (const [k, v] of Object.entries(c.view)) {
           fields.push(k, typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v ?? ''));
         }
-        pipeline.eval(setIfNewer, 1, hotViewKey(opts, c.aggregateType, c.aggregateId), c.position, ...fields);
+        (pipeline as unknown as SetIfNewer).lightdomSetIfNewer(
+          hotViewKey(opts, c.aggregateType, c.aggregateId),
+          c.position,
+          ...fields,
+        );
       }
       pipeline.set(`${opts.keyPrefix}projection:${checkpoint.name}:position`, checkpoint.position);
       for (const commit of commits) {

@@ -62,12 +62,17 @@ export function createProjector(
   let messages: ConsumerMessages | undefined;
   let loop: Promise<void> | undefined;
   let applied = 0;
+  let hotPublishing: Promise<void> = Promise.resolve();
 
-  async function checkpoints(client: pg.PoolClient | pg.Pool, lock = false): Promise<Map<string, number>> {
-    await client.query(
+  /** Creates the checkpoint rows once, at start; batches then only read and move them. */
+  async function ensureCheckpointRows(): Promise<void> {
+    await pool.query(
       `insert into ${s}.projection_checkpoints (name, position) select unnest($1::text[]), 0 on conflict do nothing`,
       [names],
     );
+  }
+
+  async function checkpoints(client: pg.PoolClient | pg.Pool, lock = false): Promise<Map<string, number>> {
     const { rows } = await client.query<{ name: string; position: string }>(
       `select name, position from ${s}.projection_checkpoints where name = any($1) ${lock ? 'for update' : ''}`,
       [names],
@@ -157,7 +162,9 @@ export function createProjector(
     metrics?.lag.set(batch[batch.length - 1]!.info.pending);
     metrics?.batchSeconds.observe((performance.now() - started) / 1000);
     if (hot) {
-      await hot.publish(commits, changes, { name: names.join('+'), position: last }).catch((err) => {
+      // Redis work overlaps the next batch's Postgres work, one batch at a time, in order.
+      await hotPublishing;
+      hotPublishing = hot.publish(commits, changes, { name: names.join('+'), position: last }).catch((err) => {
         metrics?.redisErrors.inc();
         logger.warn({ err }, 'hot views not updated; Postgres read model is current');
       });
@@ -165,6 +172,7 @@ export function createProjector(
   }
 
   async function runOnce(): Promise<void> {
+    await ensureCheckpointRows();
     const after = await lowestCheckpoint();
     const consumer = await openConsumer(after);
     logger.info({ after, durable: opts.durable }, 'projecting');
@@ -201,13 +209,14 @@ export function createProjector(
   return {
     async start() {
       stopped = false;
-      await lowestCheckpoint();
+      await ensureCheckpointRows();
       loop = run();
     },
     async stop() {
       stopped = true;
       messages?.stop();
       await loop;
+      await hotPublishing;
       logger.info({ applied }, 'projector stopped');
     },
     position: lowestCheckpoint,

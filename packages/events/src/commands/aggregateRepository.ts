@@ -34,7 +34,11 @@ export interface AggregateRepository {
    * Loads an aggregate. With `verify: false` a cached state is returned as is: commands
    * may decide on it because the append's concurrency check catches a stale one.
    */
-  load(aggregateType: string, aggregateId: string, opts?: { verify?: boolean }): Promise<LoadedAggregate>;
+  load(
+    aggregateType: string,
+    aggregateId: string,
+    opts?: { verify?: boolean; assumeNew?: boolean },
+  ): Promise<LoadedAggregate>;
   /** Folds the aggregate from the log up to a position, bypassing the cache. */
   loadAt(aggregateType: string, aggregateId: string, until: number): Promise<LoadedAggregate>;
   /** Records a commit this process just appended. */
@@ -119,6 +123,9 @@ export function createAggregateRepository(
     async load(aggregateType, aggregateId, opts = {}) {
       const cached = cache.get(keyOf(aggregateType, aggregateId));
       if (cached && !opts.verify) return { ...cached, verified: false };
+      // A create skips the read: if the aggregate exists after all, the append's
+      // expected position (0) fails and the command is decided again on a verified load.
+      if (opts.assumeNew && !opts.verify) return { ...empty(aggregateType, aggregateId), verified: false };
       const start = cached ?? (await fromSnapshot(aggregateType, aggregateId)) ?? empty(aggregateType, aggregateId);
       const commits = await deps.store.readAggregate(aggregateType, aggregateId, { after: start.position });
       const loaded = { ...foldCommits(deciderFor(aggregateType), start, commits), verified: true };

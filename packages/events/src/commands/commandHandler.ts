@@ -166,7 +166,10 @@ export function createCommandHandler(
     const traceparent = parseTraceparent(meta.traceparent) ? (meta.traceparent as string) : childTraceparent(null);
     for (let attempt = 0; ; attempt++) {
       const now = clock();
-      let loaded = await repository.load(spec.aggregateType, aggregateId, { verify: attempt > 0 });
+      let loaded = await repository.load(spec.aggregateType, aggregateId, {
+        verify: attempt > 0,
+        assumeNew: spec.kind === 'create',
+      });
       let events: { type: string; data: unknown }[];
       try {
         events = await decideOn(loaded, command, envelope.expectedVersion, now);
