@@ -1,0 +1,128 @@
+import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { describeMachine } from './lib/machine.js';
+import { type BenchResults, textTable, writeOutputs } from './lib/report.js';
+import { createScope } from './lib/scope.js';
+import { assertBenchServers } from './lib/servers.js';
+import type { Figure, FigureInput, ScenarioContext, Scope, Server } from './lib/types.js';
+import { scenarios } from './scenarios/index.js';
+
+export interface BenchArgs {
+  quick: boolean;
+  only?: string;
+}
+
+const usage = 'usage: npm run bench [-- --quick] [-- --only=<scenario>]';
+
+export function parseArgs(argv: string[]): BenchArgs {
+  const args: BenchArgs = { quick: false };
+  for (const a of argv) {
+    if (a === '--quick') args.quick = true;
+    else if (a.startsWith('--only=')) args.only = a.slice('--only='.length);
+    else if (a === '--help' || a === '-h') {
+      console.log(`${usage}\nscenarios: ${scenarios.map((s) => s.name).join(', ')}`);
+      process.exit(0);
+    } else {
+      console.error(`unknown argument ${a}\n${usage}`);
+      process.exit(2);
+    }
+  }
+  return args;
+}
+
+const outputs = {
+  markdown: fileURLToPath(new URL('../docs/BENCHMARKS.md', import.meta.url)),
+  json: fileURLToPath(new URL('./results/latest.json', import.meta.url)),
+};
+
+const defaultNeeds: Server[] = ['nats', 'postgres', 'redis'];
+
+/** Runs the selected scenarios one after another; returns the exit code. */
+export async function runBench(args: BenchArgs): Promise<number> {
+  const selected = args.only ? scenarios.filter((s) => s.name === args.only) : scenarios;
+  if (selected.length === 0) {
+    console.error(`no scenario named ${args.only}; there are: ${scenarios.map((s) => s.name).join(', ')}`);
+    return 2;
+  }
+  try {
+    await assertBenchServers(new Set(selected.flatMap((s) => s.needs ?? defaultNeeds)));
+  } catch (err) {
+    console.error((err as Error).message);
+    return 2;
+  }
+  const machine = await describeMachine();
+  const mode = args.quick ? 'quick' : 'full';
+  console.log(
+    `bench (${mode}): ${machine.cpus} × ${machine.cpuModel}, node ${machine.node}, nats-server ${machine.natsServer}`,
+  );
+
+  let current: Scope | undefined;
+  const interrupted = async () => {
+    console.error('\ninterrupted: cleaning up');
+    await current?.close();
+    process.exit(130);
+  };
+  process.once('SIGINT', () => void interrupted());
+  process.once('SIGTERM', () => void interrupted());
+
+  const started = performance.now();
+  const figures: Figure[] = [];
+  const done: BenchResults['scenarios'] = [];
+  for (const scenario of selected) {
+    console.log(`\n▶ ${scenario.name}: ${scenario.description}`);
+    const t0 = performance.now();
+    const loadBefore = loadavg()[0]!;
+    const scope = createScope((m) => console.error(`  ${m}`));
+    current = scope;
+    const ctx: ScenarioContext = {
+      quick: args.quick,
+      pick: (quick, full) => (args.quick ? quick : full),
+      scope,
+      log: (m) => console.log(`  ${m}`),
+      figure: (f: FigureInput) => ({
+        scenario: scenario.name,
+        metric: f.metric,
+        unit: f.unit,
+        value: f.value,
+        baseline: { name: f.baseline, value: f.baselineValue },
+        ratio: f.value / f.baselineValue,
+        ...(f.notes ? { notes: f.notes } : {}),
+      }),
+    };
+    try {
+      const result = await scenario.run(ctx);
+      figures.push(...result);
+      const seconds = (performance.now() - t0) / 1000;
+      const loadAverage: [number, number] = [loadBefore, loadavg()[0]!];
+      done.push({ name: scenario.name, description: scenario.description, seconds, loadAverage });
+      const notes = result.filter((f) => f.notes).map((f) => `  · ${f.metric}: ${f.notes}`);
+      console.log(
+        `\n${textTable(result)}\n${notes.join('\n')}\n  (${seconds.toFixed(1)} s; 1-minute load average ${loadAverage.map((l) => l.toFixed(1)).join(' → ')})`,
+      );
+    } catch (err) {
+      console.error(`\n✗ ${scenario.name} failed: ${(err as Error).stack ?? String(err)}`);
+      return 1;
+    } finally {
+      await scope.close();
+      current = undefined;
+    }
+  }
+
+  const durationSeconds = (performance.now() - started) / 1000;
+  console.log(`\nAll figures (${mode}, ${durationSeconds.toFixed(0)} s):\n\n${textTable(figures)}`);
+  if (args.only) {
+    console.log('\n--only: no files written');
+    return 0;
+  }
+  const results: BenchResults = {
+    generatedAt: new Date().toISOString(),
+    mode,
+    durationSeconds,
+    machine,
+    scenarios: done,
+    figures,
+  };
+  writeOutputs(results, outputs);
+  console.log(`\nwrote ${outputs.markdown} and ${outputs.json}`);
+  return 0;
+}
