@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type CommandHandler, type EventStore, LightdomError, type Logger } from '@lightdom/events';
-import { Fastify, type ReadinessCheck, registerOpsRoutes } from '@lightdom/runtime';
+import { Fastify, quietRequestLogs, type ReadinessCheck, registerOpsRoutes } from '@lightdom/runtime';
 import type { FastifyInstance } from 'fastify';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { registerCommandRoutes } from './http/commandRoutes.js';
@@ -36,7 +36,7 @@ export function buildApp(deps: AppDeps, options: Partial<AppOptions> = {}): Fast
     loggerInstance: deps.logger,
     bodyLimit: opts.bodyLimit,
     // One log line per request (below) instead of fastify's two.
-    disableRequestLogging: true,
+    logController: quietRequestLogs(),
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && given.length <= 200 ? given : randomUUID();
@@ -66,11 +66,13 @@ export function buildApp(deps: AppDeps, options: Partial<AppOptions> = {}): Fast
     reply.header('x-request-id', req.id);
     reply.header('x-correlation-id', correlationId);
   });
+  const probes = new Set(['/health', '/ready', '/metrics']);
   app.addHook('onResponse', async (req, reply) => {
-    req.log.info(
-      { method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
-      'request',
-    );
+    if (!probes.has(req.routeOptions.url ?? ''))
+      req.log.info(
+        { method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
+        'request',
+      );
     httpDuration.observe(
       { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
       reply.elapsedTime / 1000,

@@ -1,5 +1,5 @@
 export { hostConfig, natsConfig, port, positiveInt, streamName, subjectToken, url } from './configPieces.js';
-export { Fastify } from './fastify.js';
+export { Fastify, quietRequestLogs } from './fastify.js';
 export { createMetricsRegistry } from './metrics.js';
 export { natsCheck } from './natsCheck.js';
 export {

@@ -1,7 +1,7 @@
 import type { Logger } from '@lightdom/events';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
-import { Fastify } from './fastify.js';
+import { Fastify, quietRequestLogs } from './fastify.js';
 
 /** A readiness check: resolves when the dependency answers, throws when it does not. */
 export type ReadinessCheck = () => Promise<unknown>;
@@ -62,7 +62,8 @@ export interface OpsServer {
 export async function startOpsServer(
   opts: OpsRoutesOptions & { host: string; port: number; logger: Logger },
 ): Promise<OpsServer> {
-  const app = Fastify({ loggerInstance: opts.logger }) as unknown as FastifyInstance;
+  // Probes every few seconds would drown the log; ops servers log no requests.
+  const app = Fastify({ loggerInstance: opts.logger, logController: quietRequestLogs() }) as unknown as FastifyInstance;
   registerOpsRoutes(app, opts);
   const url = await app.listen({ host: opts.host, port: opts.port });
   return { app, url, close: () => app.close() };
