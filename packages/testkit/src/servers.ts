@@ -36,10 +36,10 @@ async function within<T>(ms: number, p: Promise<T>): Promise<T> {
  * Checks that NATS (with JetStream), Postgres and Redis answer. Throws one error that
  * names every server that does not, with the command that starts it.
  */
-export async function assertServersReachable(): Promise<void> {
+export async function assertServersReachable(servers: typeof testServers = testServers): Promise<void> {
   const problems: string[] = [];
   try {
-    const nc = await within(3000, connect({ servers: testServers.natsUrl, timeout: 2000 }));
+    const nc = await within(3000, connect({ servers: servers.natsUrl, timeout: 2000 }));
     try {
       await within(3000, (await nc.jetstreamManager()).getAccountInfo());
     } finally {
@@ -47,27 +47,27 @@ export async function assertServersReachable(): Promise<void> {
     }
   } catch (err) {
     problems.push(
-      `NATS JetStream at ${testServers.natsUrl} is not reachable (${(err as Error).message}); start it: ${hints.nats}`,
+      `NATS JetStream at ${servers.natsUrl} is not reachable (${(err as Error).message}); start it: ${hints.nats}`,
     );
   }
   try {
-    const client = new pg.Client({ connectionString: testServers.databaseUrl, connectionTimeoutMillis: 3000 });
+    const client = new pg.Client({ connectionString: servers.databaseUrl, connectionTimeoutMillis: 3000 });
     await within(4000, client.connect());
     await client.query('select 1');
     await client.end();
   } catch (err) {
     problems.push(
-      `PostgreSQL at ${testServers.databaseUrl} is not reachable (${(err as Error).message}); start it: ${hints.postgres}`,
+      `PostgreSQL at ${servers.databaseUrl} is not reachable (${(err as Error).message}); start it: ${hints.postgres}`,
     );
   }
-  const redis = new Redis(testServers.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 3000 });
+  const redis = new Redis(servers.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 3000 });
   redis.on('error', () => undefined);
   try {
     await within(4000, redis.connect());
     await redis.ping();
   } catch (err) {
     problems.push(
-      `Redis at ${testServers.redisUrl} is not reachable (${(err as Error).message}); start it: ${hints.redis}`,
+      `Redis at ${servers.redisUrl} is not reachable (${(err as Error).message}); start it: ${hints.redis}`,
     );
   } finally {
     redis.disconnect();

@@ -1,0 +1,30 @@
+import { testServers, uniqueId } from '@lightdom/testkit';
+import pg from 'pg';
+import { expect, it } from 'vitest';
+import { ensureDatabase, migrate } from '../src/index.js';
+
+it('creates its database when missing, and migrates it once', async () => {
+  const name = `t_${uniqueId('db')}`;
+  const url = new URL(testServers.databaseUrl);
+  url.pathname = `/${name}`;
+  const admin = new pg.Client({ connectionString: testServers.databaseUrl });
+  await admin.connect();
+  try {
+    await ensureDatabase(url.toString());
+    await ensureDatabase(url.toString()); // a second start finds it
+    const { rows } = await admin.query('select 1 from pg_database where datname = $1', [name]);
+    expect(rows).toHaveLength(1);
+    const pool = new pg.Pool({ connectionString: url.toString() });
+    try {
+      expect(await migrate(pool, 'public')).toEqual([1]);
+      expect(await migrate(pool, 'public')).toEqual([]);
+      const t = await pool.query(`select to_regclass('public.campaigns') as t`);
+      expect(t.rows[0].t).toBe('campaigns');
+    } finally {
+      await pool.end();
+    }
+  } finally {
+    await admin.query(`drop database if exists "${name}" with (force)`);
+    await admin.end();
+  }
+});
