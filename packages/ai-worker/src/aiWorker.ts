@@ -1,14 +1,6 @@
-import {
-  consumeDurable,
-  createEventStore,
-  ensureDurableConsumer,
-  type Logger,
-  type RunningConsumer,
-  readCommit,
-  typeSubject,
-} from '@lightdom/events';
+import { createCommitConsumer, type Logger } from '@lightdom/events';
 import { natsCheck, type ReadinessCheck } from '@lightdom/runtime';
-import type { JsMsg, NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
 import type { Ollama } from 'ollama';
 import { Counter, type Registry } from 'prom-client';
 import { ollamaCheck, ollamaErrorReason } from './checks.js';
@@ -79,30 +71,27 @@ export function createAiWorker(deps: AiWorkerDeps, options: AiWorkerOptions): Ai
     help: 'Messages on AI task subjects that were not a commit; terminated without redelivery',
     registers: [registry],
   });
-  let running: RunningConsumer | undefined;
-
-  async function handle(msg: JsMsg): Promise<void> {
-    const commit = readCommit(msg);
-    if (!commit) {
-      logger.warn({ position: msg.seq, subject: msg.subject }, 'message is not a commit; terminated');
-      // No reason text: nats-server 2.9 does not recognise '+TERM <reason>' and would leave it pending.
-      msg.term();
-      undecodableTotal.inc();
-      return;
-    }
-    await msg.ackAck();
-    for (const event of commit.events) eventsTotal.inc({ type: event.type });
-    logger.info(
-      {
-        correlationId: commit.correlationId,
-        commitId: commit.commitId,
-        position: commit.position,
-        aggregateId: commit.aggregateId,
-        events: commit.events.map((e) => e.type),
+  const consumer = createCommitConsumer(
+    { nc, logger, ...(deps.isConnected ? { isConnected: deps.isConnected } : {}) },
+    { stream, subjectPrefix, durable, aggregateType: aiTaskAggregate, ackWaitMs: options.ackWaitMs ?? 60_000 },
+    {
+      async onCommit(commit, msg) {
+        await msg.ackAck();
+        for (const event of commit.events) eventsTotal.inc({ type: event.type });
+        logger.info(
+          {
+            correlationId: commit.correlationId,
+            commitId: commit.commitId,
+            position: commit.position,
+            aggregateId: commit.aggregateId,
+            events: commit.events.map((e) => e.type),
+          },
+          'AI task commit acknowledged',
+        );
       },
-      'AI task commit acknowledged',
-    );
-  }
+      onUndecodable: () => undecodableTotal.inc(),
+    },
+  );
 
   /** A missing default model is worth a warning, not a refusal: it may be pulled later. */
   async function warnIfDefaultModelMissing(): Promise<void> {
@@ -118,29 +107,13 @@ export function createAiWorker(deps: AiWorkerDeps, options: AiWorkerOptions): Ai
 
   return {
     async start() {
-      if (running) return;
-      await createEventStore({ nc, logger, isConnected: deps.isConnected }, { stream, subjectPrefix }).ensureStream();
-      const jsm = await nc.jetstreamManager();
-      await ensureDurableConsumer(jsm, {
-        stream,
-        durable,
-        filterSubject: typeSubject(subjectPrefix, aiTaskAggregate),
-        ackWaitMs: options.ackWaitMs ?? 60_000,
-      });
-      running = await consumeDurable(nc.jetstream(), { stream, durable, logger }, handle);
+      await consumer.start();
       void warnIfDefaultModelMissing();
     },
-    async stop() {
-      const r = running;
-      running = undefined;
-      await r?.stop();
-    },
+    stop: () => consumer.stop(),
     checks: {
       nats: natsCheck(nc, deps.isConnected),
-      consumer: async () => {
-        if (!running) throw new Error('not consuming');
-        await (await nc.jetstreamManager()).consumers.info(stream, durable);
-      },
+      consumer: () => consumer.check(),
       ollama: ollamaCheck(ollama, options.ollamaUrl),
     },
   };

@@ -55,6 +55,12 @@ export {
 } from './commands/snapshots.js';
 export { ConfigError, parseConfig } from './config/parseConfig.js';
 export {
+  type CommitConsumer,
+  type CommitConsumerOptions,
+  type CommitHandlers,
+  createCommitConsumer,
+} from './consumers/commitConsumer.js';
+export {
   consumeDurable,
   type DurableConsumerOptions,
   ensureDurableConsumer,

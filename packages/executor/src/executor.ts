@@ -1,14 +1,6 @@
-import {
-  consumeDurable,
-  createEventStore,
-  ensureDurableConsumer,
-  type Logger,
-  type RunningConsumer,
-  readCommit,
-  typeSubject,
-} from '@lightdom/events';
+import { createCommitConsumer, type Logger } from '@lightdom/events';
 import { natsCheck, type ReadinessCheck } from '@lightdom/runtime';
-import type { JsMsg, NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
 import { Counter, type Registry } from 'prom-client';
 
 export interface ExecutorDeps {
@@ -65,55 +57,36 @@ export function createExecutor(deps: ExecutorDeps, options: ExecutorOptions): Ex
     help: 'Messages on workflow run subjects that were not a commit; terminated without redelivery',
     registers: [registry],
   });
-  let running: RunningConsumer | undefined;
-
-  async function handle(msg: JsMsg): Promise<void> {
-    const commit = readCommit(msg);
-    if (!commit) {
-      logger.warn({ position: msg.seq, subject: msg.subject }, 'message is not a commit; terminated');
-      // No reason text: nats-server 2.9 does not recognise '+TERM <reason>' and would leave it pending.
-      msg.term();
-      undecodableTotal.inc();
-      return;
-    }
-    await msg.ackAck();
-    for (const event of commit.events) eventsTotal.inc({ type: event.type });
-    logger.info(
-      {
-        correlationId: commit.correlationId,
-        commitId: commit.commitId,
-        position: commit.position,
-        aggregateId: commit.aggregateId,
-        events: commit.events.map((e) => e.type),
+  const consumer = createCommitConsumer(
+    { nc, logger, ...(deps.isConnected ? { isConnected: deps.isConnected } : {}) },
+    { stream, subjectPrefix, durable, aggregateType: workflowRunAggregate, ackWaitMs: options.ackWaitMs ?? 30_000 },
+    {
+      async onCommit(commit, msg) {
+        await msg.ackAck();
+        for (const event of commit.events) eventsTotal.inc({ type: event.type });
+        logger.info(
+          {
+            correlationId: commit.correlationId,
+            commitId: commit.commitId,
+            position: commit.position,
+            aggregateId: commit.aggregateId,
+            events: commit.events.map((e) => e.type),
+          },
+          'workflow run commit acknowledged',
+        );
       },
-      'workflow run commit acknowledged',
-    );
-  }
+      onUndecodable: () => undecodableTotal.inc(),
+    },
+  );
 
   return {
     async start() {
-      if (running) return;
-      await createEventStore({ nc, logger, isConnected: deps.isConnected }, { stream, subjectPrefix }).ensureStream();
-      const jsm = await nc.jetstreamManager();
-      await ensureDurableConsumer(jsm, {
-        stream,
-        durable,
-        filterSubject: typeSubject(subjectPrefix, workflowRunAggregate),
-        ackWaitMs: options.ackWaitMs ?? 30_000,
-      });
-      running = await consumeDurable(nc.jetstream(), { stream, durable, logger }, handle);
+      await consumer.start();
     },
-    async stop() {
-      const r = running;
-      running = undefined;
-      await r?.stop();
-    },
+    stop: () => consumer.stop(),
     checks: {
       nats: natsCheck(nc, deps.isConnected),
-      consumer: async () => {
-        if (!running) throw new Error('not consuming');
-        await (await nc.jetstreamManager()).consumers.info(stream, durable);
-      },
+      consumer: () => consumer.check(),
     },
   };
 }
