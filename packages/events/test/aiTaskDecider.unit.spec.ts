@@ -1,38 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import {
-  type AiTaskCommand,
-  type AiTaskState,
-  aiTaskCommandSchemas,
-  aiTaskDecider,
-  LightdomError,
-  parseCommand,
-} from '../src/index.js';
+import { type AiTaskCommand, aiTaskCommandSchemas, aiTaskDecider, parseCommand } from '../src/index.js';
+import { deciderHarness, expectError } from './support/deciders.js';
 
 const now = new Date('2026-03-01T10:00:00Z');
 const ctx = { now, aggregateId: 't1' };
 
-function cmd<T extends AiTaskCommand['type']>(type: T, data: unknown = {}): AiTaskCommand {
-  return { type, data: aiTaskCommandSchemas[type].parse(data) } as AiTaskCommand;
-}
+const { cmd, given } = deciderHarness(aiTaskDecider, aiTaskCommandSchemas, ctx);
 
-function given(...commands: AiTaskCommand[]): AiTaskState {
-  let state = aiTaskDecider.initialState();
-  for (const c of commands) {
-    for (const e of aiTaskDecider.decide(c, state, ctx)) state = aiTaskDecider.evolve(state, e);
-  }
-  return state;
-}
-
-const expectError = (fn: () => unknown, code: string) => {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(LightdomError);
-    expect((err as LightdomError).code).toBe(code);
-    return err as LightdomError;
-  }
-  throw new Error(`expected ${code}`);
-};
 const fieldsOf = (data: unknown) =>
   expectError(() => parseCommand({ type: 'RequestAiTask', data }), 'VALIDATION_FAILED').issues?.map((i) => i.field);
 

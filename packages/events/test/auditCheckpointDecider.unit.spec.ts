@@ -1,37 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import {
   type AuditCheckpointCommand,
-  type AuditCheckpointState,
   auditCheckpointCommandSchemas,
   auditCheckpointDecider,
-  LightdomError,
   parseCommand,
 } from '../src/index.js';
+import { deciderHarness, expectError } from './support/deciders.js';
 
 const ctx = { now: new Date('2026-03-01T10:00:00Z'), aggregateId: 'cp1' };
 
-function cmd<T extends AuditCheckpointCommand['type']>(type: T, data: unknown = {}): AuditCheckpointCommand {
-  return { type, data: auditCheckpointCommandSchemas[type].parse(data) } as AuditCheckpointCommand;
-}
-
-function given(...commands: AuditCheckpointCommand[]): AuditCheckpointState {
-  let state = auditCheckpointDecider.initialState();
-  for (const c of commands) {
-    for (const e of auditCheckpointDecider.decide(c, state, ctx)) state = auditCheckpointDecider.evolve(state, e);
-  }
-  return state;
-}
-
-const expectError = (fn: () => unknown, code: string) => {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(LightdomError);
-    expect((err as LightdomError).code).toBe(code);
-    return err as LightdomError;
-  }
-  throw new Error(`expected ${code}`);
-};
+const { cmd, given } = deciderHarness(auditCheckpointDecider, auditCheckpointCommandSchemas, ctx);
 
 const root = 'ab'.repeat(32);
 const tx = `0x${'12'.repeat(32)}`;

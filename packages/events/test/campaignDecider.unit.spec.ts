@@ -1,40 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import {
-  type CampaignCommand,
-  type CampaignEvent,
-  type CampaignState,
-  campaignCommandSchemas,
-  campaignDecider,
-  LightdomError,
-} from '../src/index.js';
+import { type CampaignCommand, type CampaignEvent, campaignCommandSchemas, campaignDecider } from '../src/index.js';
+import { deciderHarness, expectError } from './support/deciders.js';
 
 const now = new Date('2026-03-01T10:00:00Z');
 const ctx = { now, aggregateId: 'c1' };
 
-function cmd<T extends CampaignCommand['type']>(type: T, data: unknown = {}): CampaignCommand {
-  return { type, data: campaignCommandSchemas[type].parse(data) } as CampaignCommand;
-}
-
-/** Folds the events of each command in turn, as the command handler does. */
-function given(...commands: CampaignCommand[]): CampaignState {
-  let state = campaignDecider.initialState();
-  for (const c of commands) {
-    for (const e of campaignDecider.decide(c, state, ctx)) state = campaignDecider.evolve(state, e);
-  }
-  return state;
-}
+const { cmd, given } = deciderHarness(campaignDecider, campaignCommandSchemas, ctx);
 
 const create = (amount = 1000) => cmd('CreateCampaign', { name: 'Spring', budget: { amount, currency: 'EUR' } });
-const expectError = (fn: () => unknown, code: string) => {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(LightdomError);
-    expect((err as LightdomError).code).toBe(code);
-    return err as LightdomError;
-  }
-  throw new Error(`expected ${code}`);
-};
 const types = (events: CampaignEvent[]) => events.map((e) => e.type);
 
 describe('campaign decider', () => {

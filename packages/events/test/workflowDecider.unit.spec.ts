@@ -1,37 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import {
-  LightdomError,
-  parseCommand,
-  type WorkflowCommand,
-  type WorkflowState,
-  workflowCommandSchemas,
-  workflowDecider,
-} from '../src/index.js';
+import { parseCommand, type WorkflowCommand, workflowCommandSchemas, workflowDecider } from '../src/index.js';
+import { deciderHarness, expectError } from './support/deciders.js';
 
 const ctx = { now: new Date('2026-03-01T10:00:00Z'), aggregateId: 'w1' };
 
-function cmd<T extends WorkflowCommand['type']>(type: T, data: unknown = {}): WorkflowCommand {
-  return { type, data: workflowCommandSchemas[type].parse(data) } as WorkflowCommand;
-}
-
-function given(...commands: WorkflowCommand[]): WorkflowState {
-  let state = workflowDecider.initialState();
-  for (const c of commands) {
-    for (const e of workflowDecider.decide(c, state, ctx)) state = workflowDecider.evolve(state, e);
-  }
-  return state;
-}
-
-const expectError = (fn: () => unknown, code: string) => {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(LightdomError);
-    expect((err as LightdomError).code).toBe(code);
-    return err as LightdomError;
-  }
-  throw new Error(`expected ${code}`);
-};
+const { cmd, given } = deciderHarness(workflowDecider, workflowCommandSchemas, ctx);
 
 const steps = [
   { id: 'draft', type: 'ai.generate', input: { prompt: 'Write a teaser' }, retry: { maxAttempts: 3, backoffMs: 500 } },

@@ -1,43 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import {
-  LightdomError,
   maxRetryDelayMs,
   nextRunnableSteps,
   parseCommand,
   retryDelayMs,
-  type WorkflowRunCommand,
   type WorkflowRunEvent,
   type WorkflowRunState,
   workflowRunCommandSchemas,
   workflowRunDecider,
 } from '../src/index.js';
+import { deciderHarness, expectError } from './support/deciders.js';
 
 const now = new Date('2026-03-01T10:00:00Z');
 const ctx = { now, aggregateId: 'r1' };
 const later = (ms: number) => new Date(now.getTime() + ms).toISOString();
 
-function cmd<T extends WorkflowRunCommand['type']>(type: T, data: unknown = {}): WorkflowRunCommand {
-  return { type, data: workflowRunCommandSchemas[type].parse(data) } as WorkflowRunCommand;
-}
+const { cmd, given } = deciderHarness(workflowRunDecider, workflowRunCommandSchemas, ctx);
 
-function given(...commands: WorkflowRunCommand[]): WorkflowRunState {
-  let state = workflowRunDecider.initialState();
-  for (const c of commands) {
-    for (const e of workflowRunDecider.decide(c, state, ctx)) state = workflowRunDecider.evolve(state, e);
-  }
-  return state;
-}
-
-const expectError = (fn: () => unknown, code: string) => {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(LightdomError);
-    expect((err as LightdomError).code).toBe(code);
-    return err as LightdomError;
-  }
-  throw new Error(`expected ${code}`);
-};
 const types = (events: WorkflowRunEvent[]) => events.map((e) => e.type);
 
 /** a → (b, c) → d; b retries up to 3 attempts with a doubling back-off; a has a timeout. */
