@@ -1,35 +1,14 @@
-import { createLogger } from '@lightdom/events';
-import { createCampaignsProjection, createProjector, migrate } from '@lightdom/projector';
-import { createNatsTestEnv, createPgTestEnv, type NatsTestEnv, type PgTestEnv } from '@lightdom/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildTestApp } from '../../packages/command-api/test/harness.js';
+import { startStack, type TestStack } from './stack.js';
 
-let nats: NatsTestEnv;
-let pgEnv: PgTestEnv;
-let api: Awaited<ReturnType<typeof buildTestApp>>;
-let projector: ReturnType<typeof createProjector>;
+let stack: TestStack;
+let api: TestStack['api'];
 
 beforeAll(async () => {
-  [nats, pgEnv] = await Promise.all([createNatsTestEnv('ryw'), createPgTestEnv('ryw')]);
-  await migrate(pgEnv.pool, pgEnv.schema);
-  api = await buildTestApp(nats, pgEnv, { maxWaitMs: 5000 });
-  projector = createProjector(
-    { nc: nats.nc, pool: pgEnv.pool, logger: createLogger('projector', { level: 'silent' }) },
-    {
-      stream: nats.stream,
-      subjectPrefix: nats.subjectPrefix,
-      schema: pgEnv.schema,
-      durable: `p-${nats.id}`,
-      projections: [createCampaignsProjection()],
-    },
-  );
-  await projector.start();
+  stack = await startStack('ryw', { maxWaitMs: 5000 });
+  ({ api } = stack);
 });
-afterAll(async () => {
-  await projector?.stop();
-  await api?.close();
-  await Promise.all([nats?.cleanup(), pgEnv?.cleanup()]);
-});
+afterAll(async () => stack?.stop());
 
 const create = async (name: string) => {
   const res = await api.app.inject({
