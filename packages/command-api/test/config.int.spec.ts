@@ -1,0 +1,52 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError } from '@lightdom/events';
+import { spawnService } from '@lightdom/testkit';
+import { describe, expect, it } from 'vitest';
+import { loadCommandApiConfig } from '../src/index.js';
+
+describe('command-api config', () => {
+  it('has a default for every variable', () => {
+    const c = loadCommandApiConfig({});
+    expect(c).toMatchObject({ PORT: 3001, NATS_URL: 'nats://127.0.0.1:4222', EVENTS_STREAM: 'EVENTS' });
+    expect(c.API_TOKENS.size).toBe(0);
+  });
+
+  it('names every bad variable at once', () => {
+    const err = (() => {
+      try {
+        loadCommandApiConfig({ PORT: 'abc', DATABASE_URL: 'mysql://x', API_TOKENS: 'no-actor', NATS_URL: 'http://x' });
+      } catch (e) {
+        return e as ConfigError;
+      }
+    })();
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err?.problems.map((p) => p.split(':')[0]).sort()).toEqual([
+      'API_TOKENS',
+      'DATABASE_URL',
+      'NATS_URL',
+      'PORT',
+    ]);
+  });
+
+  it('reads secrets from *_FILE', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+    writeFileSync(join(dir, 'tokens'), 's3cret:alice\n');
+    const c = loadCommandApiConfig({ API_TOKENS_FILE: join(dir, 'tokens') });
+    expect(c.API_TOKENS.get('s3cret')).toBe('alice');
+    expect(() => loadCommandApiConfig({ API_TOKENS_FILE: join(dir, 'missing') })).toThrow(
+      /API_TOKENS_FILE: cannot read/,
+    );
+  });
+
+  it('refuses to start with a clear message and exit code 2', async () => {
+    const proc = spawnService('command-api', { PORT: 'abc', DATABASE_URL: 'mysql://x' });
+    const code = await new Promise<number | null>((resolve) => proc.child.once('exit', resolve));
+    expect(code).toBe(2);
+    expect(proc.output()).toContain('command-api: Invalid configuration');
+    expect(proc.output()).toMatch(/PORT: .*"abc"/);
+    expect(proc.output()).toContain('DATABASE_URL');
+    expect(proc.output()).not.toMatch(/\n\s+at /); // no stack trace
+  });
+});
