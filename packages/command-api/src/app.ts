@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { registerCommandRoutes } from './http/commandRoutes.js';
 import { registerHistoryRoutes } from './http/historyRoutes.js';
+import { liveFeed } from './http/liveFeed.js';
 import { sendProblem, toLightdomError } from './http/problems.js';
 import { registerReadRoutes } from './http/readRoutes.js';
 import type { CampaignQueries } from './readModel/campaignQueries.js';
@@ -96,6 +97,7 @@ export function buildApp(deps: AppDeps, options: Partial<AppOptions> = {}): Fast
     onCommand: (type, outcome) => commandsTotal.inc({ type, outcome }),
   });
   registerHistoryRoutes(app, { store: deps.store, tokens: opts.tokens });
+  app.register(liveFeed({ store: deps.store, commands: deps.commands, tokens: opts.tokens, logger: deps.logger }));
   registerReadRoutes(app, {
     store: deps.store,
     campaigns: deps.campaigns,

@@ -190,11 +190,13 @@ export { decodeCommit, encodeCommit, hashCommit } from './store/commitCodec.js';
 export {
   type AppendInput,
   type AppendResult,
+  type CommitSubscription,
   createEventStore,
   type EventStore,
   type EventStoreDeps,
   type EventStoreOptions,
   type ReadAllOptions,
+  type SubscribeOptions,
 } from './store/eventStore.js';
 export { translateNatsError } from './store/natsErrors.js';
 export { defaultStreamOptions, type EventStreamOptions, ensureEventStream, eventStreamConfig } from './stream.js';

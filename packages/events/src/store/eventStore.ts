@@ -78,6 +78,19 @@ export interface ReadAllOptions {
   until?: number;
 }
 
+export interface SubscribeOptions {
+  /** Deliver commits with a position greater than this. Default: the log head (live only). */
+  after?: number;
+  aggregateType?: string;
+  /** Needs `aggregateType`. */
+  aggregateId?: string;
+}
+
+/** Commits in position order, historical first and then live, until `stop()`. */
+export interface CommitSubscription extends AsyncIterable<StoredCommit> {
+  stop(): void;
+}
+
 export interface EventStore {
   readonly options: Readonly<EventStoreOptions>;
   ensureStream(): Promise<void>;
@@ -94,6 +107,12 @@ export interface EventStore {
   getCommit(position: number): Promise<StoredCommit | null>;
   /** The log head: the position of the newest commit (0 when empty). */
   headPosition(): Promise<number>;
+  /**
+   * Follows the log from a position: an ordered consumer (server-side state is
+   * ephemeral), so a subscriber that resumes with the last position it saw gets no gap
+   * and no duplicate.
+   */
+  subscribe(opts?: SubscribeOptions): Promise<CommitSubscription>;
 }
 
 export function createEventStore(deps: EventStoreDeps, options: Partial<EventStoreOptions> = {}): EventStore {
@@ -267,6 +286,37 @@ export function createEventStore(deps: EventStoreDeps, options: Partial<EventSto
     },
 
     getCommit,
+
+    async subscribe(so = {}) {
+      assertConnected('subscribe');
+      const after = so.after ?? (await this.headPosition());
+      const filter =
+        so.aggregateType && so.aggregateId
+          ? aggregateSubject(opts.subjectPrefix, so.aggregateType, so.aggregateId)
+          : so.aggregateType
+            ? typeSubject(opts.subjectPrefix, so.aggregateType)
+            : undefined;
+      const consumer = await js.consumers.get(opts.stream, {
+        opt_start_seq: after + 1,
+        ...(filter ? { filterSubjects: filter } : {}),
+      });
+      const messages = await consumer.consume({ max_messages: 256 });
+      const commits = (async function* () {
+        for await (const m of messages) {
+          try {
+            yield upcastCommit(decodeCommit(m.data, m.seq));
+          } catch {
+            deps.logger?.warn({ position: m.seq }, 'skipping a message that is not a commit');
+          }
+        }
+      })();
+      return {
+        stop: () => messages.stop(),
+        // One underlying iterator: leaving a for-await loop early does not end the
+        // subscription, so a reader can take a few commits and come back for more.
+        [Symbol.asyncIterator]: () => ({ next: () => commits.next() }),
+      };
+    },
 
     async headPosition() {
       assertConnected('read');

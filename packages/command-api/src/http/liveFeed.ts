@@ -1,0 +1,179 @@
+import websocket from '@fastify/websocket';
+import {
+  type CommandHandler,
+  type CommitSubscription,
+  type EventStore,
+  isLightdomError,
+  LightdomError,
+  type Logger,
+  toRecordedEvents,
+} from '@lightdom/events';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { WebSocket } from 'ws';
+import { z } from 'zod';
+import { actorOf, commandMetadata } from './context.js';
+
+export interface LiveFeedDeps {
+  store: EventStore;
+  commands: CommandHandler;
+  tokens: Map<string, string>;
+  logger: Logger;
+}
+
+export interface LiveFeedOptions {
+  /** Subscriptions one socket may hold. Default 16. */
+  maxSubscriptions: number;
+  /** A socket whose unsent data passes this many bytes is closed (1013) to resume later. Default 8 MiB. */
+  maxBufferedBytes: number;
+}
+
+const subscribeFrame = z
+  .object({
+    op: z.literal('subscribe'),
+    id: z.string().min(1).max(100),
+    /** Deliver events after this position; omitted: from now on. */
+    after: z.number().int().nonnegative().optional(),
+    /** With `after`: events of that commit with an index up to this one were already seen. */
+    afterIndex: z.number().int().nonnegative().optional(),
+    filter: z
+      .object({
+        aggregateType: z
+          .string()
+          .regex(/^[A-Za-z]+$/)
+          .optional(),
+        aggregateId: z
+          .string()
+          .regex(/^[A-Za-z0-9_-]{1,100}$/)
+          .optional(),
+        types: z.array(z.string()).max(100).optional(),
+      })
+      .strict()
+      .refine((f) => !f.aggregateId || f.aggregateType, {
+        message: 'aggregateId needs aggregateType',
+        path: ['aggregateId'],
+      })
+      .optional(),
+  })
+  .strict();
+
+const frame = z.discriminatedUnion('op', [
+  subscribeFrame,
+  z.object({ op: z.literal('unsubscribe'), id: z.string() }).strict(),
+  // The command handler validates the envelope itself, naming each bad field.
+  z.object({ op: z.literal('command'), id: z.string().min(1).max(100), command: z.unknown() }).strict(),
+  z.object({ op: z.literal('ping') }).strict(),
+]);
+
+const errorBody = (err: unknown) => {
+  const e = isLightdomError(err) ? err : new LightdomError('INTERNAL');
+  return { code: e.code, message: e.message, retryable: e.retryable, ...(e.issues ? { errors: e.issues } : {}) };
+};
+
+/**
+ * `/ws`: live events and commands over one socket. A client subscribes with a filter
+ * and a start position and receives every matching event with its position; after a
+ * reconnect it subscribes again with the last (position, index) it saw and gets no gap
+ * and no duplicate. Commands sent on the socket are acknowledged with the same result
+ * as `POST /api/commands`.
+ */
+export const liveFeed = (deps: LiveFeedDeps, options: Partial<LiveFeedOptions> = {}) =>
+  async function liveFeedPlugin(app: FastifyInstance) {
+    const opts: LiveFeedOptions = { maxSubscriptions: 16, maxBufferedBytes: 8 * 1024 * 1024, ...options };
+    await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
+
+    app.get('/ws', { websocket: true }, (socket: WebSocket, req: FastifyRequest) => {
+      const log = req.log;
+      let actor: string;
+      try {
+        // Browsers cannot set headers on a WebSocket: a token may come as ?token=.
+        const token = (req.query as { token?: string }).token;
+        if (token && !req.headers.authorization) req.headers.authorization = `Bearer ${token}`;
+        actor = actorOf(req, deps.tokens);
+      } catch (err) {
+        socket.send(JSON.stringify({ op: 'error', error: errorBody(err) }));
+        socket.close(4401, 'unauthorized');
+        return;
+      }
+      const subscriptions = new Map<string, CommitSubscription>();
+      const send = (msg: unknown) => {
+        if (socket.readyState !== socket.OPEN) return false;
+        if (socket.bufferedAmount > opts.maxBufferedBytes) {
+          // Too slow to keep up: close and let it resume from its last position.
+          socket.close(1013, 'slow consumer: resume from your last position');
+          return false;
+        }
+        socket.send(JSON.stringify(msg));
+        return true;
+      };
+
+      async function subscribe(f: z.infer<typeof subscribeFrame>) {
+        if (subscriptions.has(f.id)) throw new LightdomError('VALIDATION_FAILED', `Subscription ${f.id} exists`);
+        if (subscriptions.size >= opts.maxSubscriptions) {
+          throw new LightdomError('VALIDATION_FAILED', `At most ${opts.maxSubscriptions} subscriptions per socket`);
+        }
+        const after = f.after ?? (await deps.store.headPosition());
+        const sub = await deps.store.subscribe({
+          // A half-seen commit is delivered again, minus the events already seen (below).
+          after: f.afterIndex !== undefined && f.after !== undefined && f.after > 0 ? f.after - 1 : after,
+          ...(f.filter?.aggregateType ? { aggregateType: f.filter.aggregateType } : {}),
+          ...(f.filter?.aggregateId ? { aggregateId: f.filter.aggregateId } : {}),
+        });
+        subscriptions.set(f.id, sub);
+        send({ op: 'subscribed', id: f.id, after });
+        const types = f.filter?.types ? new Set(f.filter.types) : undefined;
+        void (async () => {
+          for await (const commit of sub) {
+            for (const event of toRecordedEvents(commit)) {
+              if (commit.position === f.after && f.afterIndex !== undefined && event.index <= f.afterIndex) continue;
+              if (types && !types.has(event.type)) continue;
+              if (!send({ op: 'event', sub: f.id, event })) {
+                sub.stop();
+                return;
+              }
+            }
+          }
+        })().catch((err) => log.warn({ err, sub: f.id }, 'subscription ended'));
+      }
+
+      socket.on('message', (raw) => {
+        let parsed: z.infer<typeof frame>;
+        try {
+          const r = frame.safeParse(JSON.parse(raw.toString()));
+          if (!r.success) {
+            throw new LightdomError('VALIDATION_FAILED', 'Invalid frame', {
+              issues: r.error.issues.map((i) => ({ field: i.path.join('.') || '(frame)', message: i.message })),
+            });
+          }
+          parsed = r.data;
+        } catch (err) {
+          const e = err instanceof SyntaxError ? new LightdomError('VALIDATION_FAILED', 'Frames must be JSON') : err;
+          send({ op: 'error', error: errorBody(e) });
+          return;
+        }
+        const f = parsed;
+        switch (f.op) {
+          case 'ping':
+            send({ op: 'pong' });
+            return;
+          case 'unsubscribe':
+            subscriptions.get(f.id)?.stop();
+            subscriptions.delete(f.id);
+            send({ op: 'unsubscribed', id: f.id });
+            return;
+          case 'subscribe':
+            subscribe(f).catch((err) => send({ op: 'error', id: f.id, error: errorBody(err) }));
+            return;
+          case 'command':
+            deps.commands.handle(f.command, { ...commandMetadata(req, actor), causationId: `${req.id}:${f.id}` }).then(
+              (result) => send({ op: 'ack', id: f.id, result }),
+              (err) => send({ op: 'error', id: f.id, error: errorBody(err) }),
+            );
+            return;
+        }
+      });
+      socket.on('close', () => {
+        for (const sub of subscriptions.values()) sub.stop();
+        subscriptions.clear();
+      });
+    });
+  };
