@@ -23,6 +23,10 @@ export const commandApiConfigSchema = z.object({
   ...natsConfig,
   ...hostConfig,
   PORT: port(3001),
+  /** gRPC port; 0 picks a free one. */
+  GRPC_PORT: port(50051),
+  /** gRPC listen address; unset: the same as HOST. */
+  GRPC_HOST: z.string().min(1).optional(),
   DATABASE_URL: url(['postgres', 'postgresql'], 'postgres://postgres@127.0.0.1:5432/lightdom'),
   DB_SCHEMA: z
     .string()

@@ -1,5 +1,21 @@
 export { type AppDeps, type AppOptions, buildApp } from './app.js';
 export { type CommandApiConfig, commandApiConfigSchema, loadCommandApiConfig } from './config.js';
+export {
+  createLightdomClients,
+  type LightdomClientOptions,
+  type LightdomClients,
+  type ServiceClient,
+} from './grpc/client.js';
+export { type CallContext, callContext } from './grpc/context.js';
+export { lightdomProtoDir, lightdomProtoFiles, loadGrpcPackage, protoLoaderOptions } from './grpc/protos.js';
+export {
+  createGrpcServer,
+  type GrpcServer,
+  type GrpcServerDeps,
+  type GrpcServerOptions,
+  lightdomServices,
+} from './grpc/server.js';
+export { errorMetadataKeys, grpcStatusOf, lightdomErrorOf, toServiceError } from './grpc/status.js';
 export { httpStatusOf, sendProblem, toLightdomError } from './http/problems.js';
 export {
   type CampaignQueries,

@@ -10,6 +10,7 @@ import { createMetricsRegistry, natsCheck, runService } from '@lightdom/runtime'
 import pg from 'pg';
 import { buildApp } from './app.js';
 import { loadCommandApiConfig } from './config.js';
+import { createGrpcServer } from './grpc/server.js';
 import { createCampaignQueries } from './readModel/campaignQueries.js';
 import { createPositionWaiter } from './readModel/positionWaiter.js';
 
@@ -36,28 +37,42 @@ runService('command-api', async (logger) => {
   pool.on('error', (err) => logger.warn({ err }, 'idle Postgres client failed'));
   const positions = createPositionWaiter({ pool, databaseUrl: config.DATABASE_URL, schema: config.DB_SCHEMA, logger });
   const registry = createMetricsRegistry('command-api');
-  const app = buildApp(
-    {
-      commands: createCommandHandler(
-        { store, idempotency, snapshots, logger },
-        { snapshotEvery: config.SNAPSHOT_EVERY, cacheSize: config.AGGREGATE_CACHE_SIZE },
-      ),
-      store,
-      campaigns: createCampaignQueries(pool, config.DB_SCHEMA),
-      positions,
-      registry,
-      logger,
-      checks: {
-        nats: natsCheck(nats.nc, nats.isConnected),
-        postgres: () => pool.query('select 1'),
-      },
+  // HTTP and gRPC share one command handler (and so its aggregate cache), queries and checks.
+  const deps = {
+    commands: createCommandHandler(
+      { store, idempotency, snapshots, logger },
+      { snapshotEvery: config.SNAPSHOT_EVERY, cacheSize: config.AGGREGATE_CACHE_SIZE },
+    ),
+    store,
+    campaigns: createCampaignQueries(pool, config.DB_SCHEMA),
+    positions,
+    registry,
+    logger,
+    checks: {
+      nats: natsCheck(nats.nc, nats.isConnected),
+      postgres: () => pool.query('select 1'),
     },
-    { bodyLimit: config.BODY_LIMIT_BYTES, maxWaitMs: config.READ_WAIT_TIMEOUT_MS, tokens: config.API_TOKENS },
-  );
+  };
+  const app = buildApp(deps, {
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    maxWaitMs: config.READ_WAIT_TIMEOUT_MS,
+    tokens: config.API_TOKENS,
+  });
+  const grpc = createGrpcServer(deps, {
+    host: config.GRPC_HOST ?? config.HOST,
+    tokens: config.API_TOKENS,
+    maxWaitMs: config.READ_WAIT_TIMEOUT_MS,
+    maxMessageBytes: config.BODY_LIMIT_BYTES,
+  });
   const url = await app.listen({ host: config.HOST, port: config.PORT });
-  logger.info({ url, stream: config.EVENTS_STREAM, auth: config.API_TOKENS.size > 0 }, 'command-api listening');
+  const grpcPort = await grpc.start(config.GRPC_PORT);
+  logger.info(
+    { url, grpcPort, stream: config.EVENTS_STREAM, auth: config.API_TOKENS.size > 0 },
+    'command-api listening',
+  );
   return {
     async stop() {
+      await grpc.stop();
       await app.close();
       await positions.close();
       await nats.close();

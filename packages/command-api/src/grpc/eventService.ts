@@ -1,0 +1,113 @@
+import type { ServerWritableStream } from '@grpc/grpc-js';
+import { aggregateIdSchema, type EventStore, toRecordedEvents } from '@lightdom/events';
+import { z } from 'zod';
+import { contextHeaders } from './call.js';
+import type { CallContext } from './context.js';
+import {
+  type EventMessage,
+  parseRequest,
+  type ReadRequestMessage,
+  type ReadResponseMessage,
+  type SubscribeRequestMessage,
+  toEventMessage,
+} from './messages.js';
+
+const aggregateType = z.string().regex(/^[A-Za-z]*$/, 'must be an aggregate type such as campaign');
+
+const readRequest = z.object({
+  after: z.number().int().nonnegative(),
+  limit: z
+    .number()
+    .int()
+    .min(0)
+    .max(1000)
+    .transform((n) => n || 100),
+  aggregateType,
+  type: z.string().max(100),
+});
+
+const subscribeRequest = z
+  .object({
+    after: z.number().int().nonnegative().optional(),
+    afterIndex: z.number().int().nonnegative().optional(),
+    aggregateType,
+    aggregateId: z.union([z.literal(''), aggregateIdSchema]),
+    types: z.array(z.string().max(100)).max(100),
+  })
+  .refine((r) => !r.aggregateId || r.aggregateType, { message: 'needs aggregateType', path: ['aggregateId'] })
+  .refine((r) => r.afterIndex === undefined || r.after !== undefined, { message: 'needs after', path: ['afterIndex'] });
+
+/** Resolves when the call can take more messages, or when it is cancelled or aborted. */
+function drained(call: ServerWritableStream<SubscribeRequestMessage, EventMessage>, signal: AbortSignal) {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      call.off('drain', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    call.on('drain', done);
+    signal.addEventListener('abort', done);
+  });
+}
+
+/** `lightdom.v1.EventService`: the log itself, never a read model. */
+export function createEventService(deps: { store: EventStore }) {
+  return {
+    async read(request: ReadRequestMessage): Promise<ReadResponseMessage> {
+      const q = parseRequest(readRequest, request);
+      const commits = await deps.store.readAll({
+        after: q.after,
+        limit: q.limit,
+        ...(q.aggregateType ? { aggregateType: q.aggregateType } : {}),
+      });
+      const events = commits.flatMap(toRecordedEvents).filter((e) => !q.type || e.type === q.type);
+      return {
+        events: events.map(toEventMessage),
+        // Paging is by commit: continue from here even if a type filter left this page short.
+        nextAfter: commits.at(-1)?.position ?? q.after,
+        hasMore: commits.length === q.limit,
+      };
+    },
+
+    /**
+     * The WebSocket feed's semantics: history after `after` (default: the head), then live
+     * events. Resuming with the last event's (position, index) re-reads that commit and
+     * skips what was seen, so a dropped stream leaves no gap and no duplicate. Writes wait
+     * for HTTP/2 flow control, so a slow client slows its own subscription only.
+     */
+    async subscribe(
+      call: ServerWritableStream<SubscribeRequestMessage, EventMessage>,
+      ctx: CallContext,
+      signal: AbortSignal,
+    ): Promise<void> {
+      const r = parseRequest(subscribeRequest, call.request);
+      const resumeInside = r.after !== undefined && r.afterIndex !== undefined && r.after > 0;
+      const after = r.after ?? (await deps.store.headPosition());
+      const sub = await deps.store.subscribe({
+        after: resumeInside ? after - 1 : after,
+        ...(r.aggregateType ? { aggregateType: r.aggregateType } : {}),
+        ...(r.aggregateId ? { aggregateId: r.aggregateId } : {}),
+      });
+      // `lightdom-after`: where the stream starts, so a client that subscribed at the head
+      // can resume from there even if no event arrived.
+      call.sendMetadata(contextHeaders(ctx, { 'lightdom-after': String(after) }));
+      const stop = () => sub.stop();
+      signal.addEventListener('abort', stop);
+      if (signal.aborted) sub.stop();
+      const types = r.types.length > 0 ? new Set(r.types) : undefined;
+      try {
+        for await (const commit of sub) {
+          for (const event of toRecordedEvents(commit)) {
+            if (resumeInside && commit.position === after && event.index <= (r.afterIndex as number)) continue;
+            if (types && !types.has(event.type)) continue;
+            if (signal.aborted) return;
+            if (!call.write(toEventMessage(event))) await drained(call, signal);
+          }
+        }
+      } finally {
+        signal.removeEventListener('abort', stop);
+        sub.stop();
+      }
+    },
+  };
+}
