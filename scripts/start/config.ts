@@ -34,17 +34,20 @@ export interface ServiceSpec {
   required: boolean;
   /** Path of the entry file, relative to the repo root. */
   entry: string;
+  /** More variables the service needs from the supervisor (e.g. a second port). */
+  env: Record<string, string>;
 }
 
-const service = (name: string, port: number, required: boolean): ServiceSpec => ({
+const service = (name: string, port: number, required: boolean, env: Record<string, string> = {}): ServiceSpec => ({
   name,
   port: port + portOffset,
   required,
   entry: `packages/${name}/src/main.ts`,
+  env,
 });
 
 export const services: ServiceSpec[] = [
-  service('command-api', 3001, true),
+  service('command-api', 3001, true, { GRPC_PORT: String(50051 + portOffset) }),
   service('projector', 3003, true),
   service('executor', 3002, false),
   service('ai-worker', 3004, false),

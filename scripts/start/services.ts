@@ -54,7 +54,7 @@ export class ServiceProcess {
     // sources, so a fresh clone runs without a build.
     const child = spawn(process.execPath, ['--conditions=lightdom-src', '--import', 'tsx', this.spec.entry], {
       cwd: repoRoot,
-      env: { ...this.env, PORT: String(this.spec.port) },
+      env: { ...this.env, ...this.spec.env, PORT: String(this.spec.port) },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
