@@ -1,15 +1,32 @@
-import { createCommitConsumer, type Logger } from '@lightdom/events';
+import {
+  type AiTaskState,
+  type CommandMetadata,
+  causedBy,
+  createCommandHandler,
+  createCommitConsumer,
+  createEventStore,
+  type Logger,
+  type StoredCommit,
+} from '@lightdom/events';
 import { natsCheck, type ReadinessCheck } from '@lightdom/runtime';
-import type { NatsConnection } from 'nats';
+import type { JsMsg, NatsConnection, Subscription } from 'nats';
 import type { Ollama } from 'ollama';
-import { Counter, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { ollamaCheck, ollamaErrorReason } from './checks.js';
+import { abandonedFailure } from './failures.js';
+import { createAiWorkerMetrics } from './metrics.js';
+import { answerPresence, askClaimant, presenceSubject } from './presence.js';
+import { type RunningAttempt, runClaimed } from './runClaimed.js';
+import { AttemptLostError, aiTaskAggregate, isRejection } from './taskWriter.js';
+import { type AttemptRequest, requestedAttempt, retryWaitMs } from './triggers.js';
+
+export { aiTaskAggregate };
 
 export interface AiWorkerDeps {
   nc: NatsConnection;
   /** Whether NATS is reachable now (from connectNats); lets /ready fail fast. */
   isConnected?: () => boolean;
-  /** An `ollama` client, e.g. `new Ollama({ host: 'http://127.0.0.1:11434' })`. */
+  /** An `ollama` client for readiness checks; every attempt gets its own client for `ollamaUrl`. */
   ollama: Ollama;
   logger: Logger;
   /** Where the worker's metrics are registered. */
@@ -23,98 +40,239 @@ export interface AiWorkerOptions {
   subjectPrefix: string;
   /** Durable consumer name; workers sharing it compete for tasks. */
   durable: string;
-  /** Base URL the Ollama client talks to; named in readiness errors. */
+  /** Base URL of the Ollama HTTP API, e.g. `http://127.0.0.1:11434`. */
   ollamaUrl: string;
   /** Model used when a task names none, e.g. `deepseek-r1:7b`. */
   defaultModel: string;
+  /** Names this worker in `AiTaskStarted`; unique per running worker. */
+  workerId: string;
+  /** Attempts run at a time. Default 2. */
+  concurrency?: number;
+  /** One attempt's limit, in ms; past it the attempt fails retryable. Default 600 000. */
+  taskTimeoutMs?: number;
+  /** Least time between two progress events of one attempt, in ms. Default 500. */
+  progressIntervalMs?: number;
+  /** Delay before the second attempt, in ms, doubling after each further one. Default 5000. */
+  retryDelayMs?: number;
   /**
-   * How long JetStream waits for an ack before it redelivers, in ms. Default 60 000.
-   * Generation can run longer; the task handler will have to signal progress.
+   * How long JetStream waits for an ack before it redelivers, in ms. Default 60 000. A
+   * running attempt tells JetStream it is working every third of it, so only a dead or
+   * cut-off worker's task is redelivered.
    */
   ackWaitMs?: number;
+  /** When every slot is busy, a newly delivered task goes back to the consumer for this long, in ms. Default 1000. */
+  busyRetryMs?: number;
+  /** How long to wait for another worker to say whether it still runs a task, in ms. Default 2000. */
+  presenceTimeoutMs?: number;
 }
 
 export interface AiWorker {
   /** Ensures the event stream and the durable consumer, then starts consuming. */
   start(): Promise<void>;
-  /** Stops consuming; the NATS connection stays the caller's. */
+  /**
+   * Stops taking tasks, aborts running attempts and records them as failed retryable
+   * (so they go back to `requested` for another worker); the NATS connection stays the caller's.
+   */
   stop(): Promise<void>;
+  /** Task ids running here now. */
+  running(): string[];
   /** Readiness checks for the ops server: `nats`, `consumer` and `ollama`. */
   checks: Record<string, ReadinessCheck>;
 }
 
-/** The aggregate type whose commits carry AI tasks. */
-export const aiTaskAggregate = 'aiTask';
+const actor = 'ai-worker';
 
 /**
- * Runs AI tasks through Ollama. AI task events do not exist yet, so for now it
- * acknowledges and counts every AI task commit it receives.
+ * Runs AI tasks through Ollama. A commit that leaves a task `requested` (its request, or a
+ * retryable failure with attempts left) is claimed with `StartAiTask` at exactly that
+ * version, so of competing workers one wins and the others move on. The winner streams
+ * the completion, records throttled progress, and completes or fails the task; the
+ * message is acked once that outcome is in the log.
  *
  * @example
  * const worker = createAiWorker(
  *   { nc, ollama: new Ollama({ host }), logger, registry },
- *   { stream: 'EVENTS', subjectPrefix: 'events', durable: 'ai-worker', ollamaUrl: host, defaultModel: 'deepseek-r1:7b' },
+ *   { stream: 'EVENTS', subjectPrefix: 'events', durable: 'ai-worker', ollamaUrl: host,
+ *     defaultModel: 'deepseek-r1:7b', workerId: 'ai-1' },
  * );
  * await worker.start();
  */
 export function createAiWorker(deps: AiWorkerDeps, options: AiWorkerOptions): AiWorker {
   const { nc, ollama, logger, registry } = deps;
-  const { stream, subjectPrefix, durable } = options;
-  const eventsTotal = new Counter({
-    name: 'lightdom_ai_worker_events_total',
-    help: 'AI task events the worker received and acknowledged, by event type',
-    labelNames: ['type'],
-    registers: [registry],
-  });
-  const undecodableTotal = new Counter({
-    name: 'lightdom_ai_worker_undecodable_messages_total',
-    help: 'Messages on AI task subjects that were not a commit; terminated without redelivery',
-    registers: [registry],
-  });
+  const opts = {
+    concurrency: 2,
+    taskTimeoutMs: 600_000,
+    progressIntervalMs: 500,
+    retryDelayMs: 5_000,
+    ackWaitMs: 60_000,
+    busyRetryMs: 1_000,
+    presenceTimeoutMs: 2_000,
+    ...options,
+  };
+  const { stream, subjectPrefix, durable, workerId } = opts;
+  const connection = deps.isConnected ? { isConnected: deps.isConnected } : {};
+  const store = createEventStore({ nc, logger, ...connection }, { stream, subjectPrefix });
+  const handler = createCommandHandler({ store, logger }, { cacheSize: 256 });
+  const metrics = createAiWorkerMetrics(registry);
+  const running = new Map<string, RunningAttempt>();
+  const claiming = new Set<string>();
+  const settings = { ...opts, redeliverMs: opts.busyRetryMs };
+  let presence: Subscription | undefined;
+  let stopping = false;
+
   const consumer = createCommitConsumer(
-    { nc, logger, ...(deps.isConnected ? { isConnected: deps.isConnected } : {}) },
-    { stream, subjectPrefix, durable, aggregateType: aiTaskAggregate, ackWaitMs: options.ackWaitMs ?? 60_000 },
-    {
-      async onCommit(commit, msg) {
-        await msg.ackAck();
-        for (const event of commit.events) eventsTotal.inc({ type: event.type });
-        logger.info(
-          {
-            correlationId: commit.correlationId,
-            commitId: commit.commitId,
-            position: commit.position,
-            aggregateId: commit.aggregateId,
-            events: commit.events.map((e) => e.type),
-          },
-          'AI task commit acknowledged',
-        );
-      },
-      onUndecodable: () => undecodableTotal.inc(),
-    },
+    { nc, logger, ...connection },
+    { stream, subjectPrefix, durable, aggregateType: aiTaskAggregate, ackWaitMs: opts.ackWaitMs },
+    { onCommit, onUndecodable: () => metrics.undecodable.inc() },
   );
+
+  async function onCommit(commit: StoredCommit, msg: JsMsg): Promise<void> {
+    for (const event of commit.events) metrics.events.inc({ type: event.type });
+    const active = running.get(commit.aggregateId);
+    // The task's own subscription usually got here first; this covers a missed message.
+    if (active && commit.events.some((e) => e.type === 'AiTaskCancelled')) active.control.stop('cancelled');
+
+    const request = requestedAttempt(commit);
+    if (!request) {
+      msg.ack();
+      return;
+    }
+    if (active?.attempt === request.attempt) {
+      // Redelivered while we still run it (a working signal went missing): keep it.
+      active.msg = msg;
+      return;
+    }
+    const wait = retryWaitMs(commit, request, opts.retryDelayMs, Date.now());
+    if (wait > 0) {
+      msg.nak(wait);
+      return;
+    }
+    if (stopping || running.size >= opts.concurrency) {
+      // Hand it back so an idle worker can take it; the durable's other messages keep flowing.
+      msg.nak(opts.busyRetryMs);
+      return;
+    }
+    await claim(commit, request, msg);
+  }
+
+  async function claim(commit: StoredCommit, request: AttemptRequest, msg: JsMsg): Promise<void> {
+    const taskId = commit.aggregateId;
+    const { attempt } = request;
+    const traceparent = msg.headers?.get('traceparent') || undefined;
+    const meta = causedBy({ commit, event: request.event, traceparent }, actor);
+    const log = logger.child({ taskId, correlationId: commit.correlationId, attempt });
+    // Says "running" to anyone who asks before the claim's reply is in.
+    claiming.add(taskId);
+    let version: number;
+    try {
+      const result = await handler.handle(
+        {
+          type: 'StartAiTask',
+          aggregateId: taskId,
+          expectedVersion: commit.version,
+          idempotencyKey: `${taskId}:start:${attempt}`,
+          data: { workerId },
+        },
+        meta,
+      );
+      version = result.version;
+      if (result.duplicate) throw new AttemptLostError('started');
+    } catch (err) {
+      claiming.delete(taskId);
+      if (!isRejection(err) && !(err instanceof AttemptLostError)) throw err;
+      log.debug({ reason: (err as Error).message }, 'not claimed: another worker has it or it moved on');
+      const verdict = await superviseClaim(taskId, attempt, meta, log);
+      if (verdict === 'recheck') msg.nak(opts.ackWaitMs);
+      else msg.ack();
+      return;
+    }
+    metrics.started.inc();
+    log.info({ workerId }, 'AI task started');
+    runClaimed({ nc, handler, store, metrics, running }, settings, { taskId, attempt, version, meta, msg, log });
+    claiming.delete(taskId);
+  }
+
+  /**
+   * The attempt this message asked for was claimed by someone else (or by an earlier
+   * incarnation of this worker). While its claimant runs it, the message is checked again
+   * later; once the claimant is gone, or alive but no longer running it, the attempt is
+   * failed retryable so the task goes back to `requested` and starts afresh.
+   */
+  async function superviseClaim(
+    taskId: string,
+    attempt: number,
+    meta: CommandMetadata,
+    log: Logger,
+  ): Promise<'done' | 'recheck'> {
+    const loaded = await handler.repository.load(aiTaskAggregate, taskId, { verify: true });
+    const state = loaded.state as AiTaskState;
+    if (state.status !== 'started' || state.attempts !== attempt || running.has(taskId)) return 'done';
+    const claimant = state.workerId ?? '';
+    const answer =
+      claimant === workerId
+        ? 'idle'
+        : await askClaimant(nc, presenceSubject(stream, claimant), taskId, opts.presenceTimeoutMs);
+    if (answer === 'running' || answer === 'unknown') {
+      log.debug({ claimant, answer }, 'the claimant still runs it (or may); checking again later');
+      return 'recheck';
+    }
+    try {
+      await handler.handle(
+        {
+          type: 'FailAiTask',
+          aggregateId: taskId,
+          expectedVersion: loaded.version,
+          idempotencyKey: `${taskId}:fail:${attempt}`,
+          data: abandonedFailure(attempt, state.workerId),
+        },
+        meta,
+      );
+      metrics.failed.inc({ retryable: 'true' });
+      log.warn({ claimant, answer }, 'AI task attempt abandoned by its worker; failed it retryable');
+    } catch (err) {
+      if (!isRejection(err)) throw err;
+    }
+    return 'done';
+  }
 
   /** A missing default model is worth a warning, not a refusal: it may be pulled later. */
   async function warnIfDefaultModelMissing(): Promise<void> {
     try {
       const { models } = await ollama.list();
-      if (!models.some((m) => m.name === options.defaultModel || m.model === options.defaultModel)) {
-        logger.warn({ model: options.defaultModel, ollama: options.ollamaUrl }, 'default model is not pulled');
+      if (!models.some((m) => m.name === opts.defaultModel || m.model === opts.defaultModel)) {
+        logger.warn({ model: opts.defaultModel, ollama: opts.ollamaUrl }, 'default model is not pulled');
       }
     } catch (err) {
-      logger.warn({ ollama: options.ollamaUrl, reason: ollamaErrorReason(err) }, 'Ollama does not answer yet');
+      logger.warn({ ollama: opts.ollamaUrl, reason: ollamaErrorReason(err) }, 'Ollama does not answer yet');
     }
   }
 
   return {
     async start() {
+      stopping = false;
+      presence ??= answerPresence(
+        nc,
+        presenceSubject(stream, workerId),
+        (taskId) => running.has(taskId) || claiming.has(taskId),
+      );
       await consumer.start();
+      logger.info({ workerId, concurrency: opts.concurrency, durable }, 'AI worker consuming');
       void warnIfDefaultModelMissing();
     },
-    stop: () => consumer.stop(),
+    async stop() {
+      stopping = true;
+      await consumer.stop();
+      const attempts = [...running.values()];
+      for (const a of attempts) a.control.stop('shutdown');
+      await Promise.allSettled(attempts.map((a) => a.done));
+      presence?.unsubscribe();
+      presence = undefined;
+    },
+    running: () => [...running.keys()],
     checks: {
       nats: natsCheck(nc, deps.isConnected),
       consumer: () => consumer.check(),
-      ollama: ollamaCheck(ollama, options.ollamaUrl),
+      ollama: ollamaCheck(ollama, opts.ollamaUrl),
     },
   };
 }

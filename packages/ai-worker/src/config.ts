@@ -1,5 +1,6 @@
+import { hostname } from 'node:os';
 import { parseConfig } from '@lightdom/events';
-import { hostConfig, natsConfig, port, subjectToken, url } from '@lightdom/runtime';
+import { hostConfig, natsConfig, port, positiveInt, subjectToken, url } from '@lightdom/runtime';
 import { z } from 'zod';
 
 /** The AI worker's environment; every variable also accepts `<NAME>_FILE`. */
@@ -14,6 +15,23 @@ export const aiWorkerConfigSchema = z.object({
   AI_DEFAULT_MODEL: z.string().min(1).default('deepseek-r1:7b'),
   /** Name of the durable JetStream consumer; workers sharing it compete for tasks. */
   AI_WORKER_DURABLE: subjectToken('ai-worker'),
+  /** Names this worker in `AiTaskStarted`; must differ between running workers. Default `<hostname>-<pid>`. */
+  AI_WORKER_ID: z
+    .string()
+    .trim()
+    .min(1)
+    .max(200)
+    .default(() => `${hostname()}-${process.pid}`),
+  /** Tasks this worker runs at a time. */
+  AI_WORKER_CONCURRENCY: positiveInt(2).pipe(z.number().max(64, 'must be at most 64')),
+  /** One attempt's limit, in ms; past it the stream is aborted and the attempt fails retryable. 10 minutes. */
+  AI_TASK_TIMEOUT_MS: positiveInt(600_000),
+  /** Least time between two progress events of one task, in ms. */
+  AI_PROGRESS_INTERVAL_MS: positiveInt(500),
+  /** Delay before a retry attempt, in ms; doubles with every further attempt, at most 5 minutes. */
+  AI_RETRY_DELAY_MS: positiveInt(5_000),
+  /** How long JetStream waits for an ack (or a working signal) before it redelivers, in ms. */
+  AI_WORKER_ACK_WAIT_MS: positiveInt(60_000).pipe(z.number().min(1_000, 'must be at least 1000')),
 });
 
 export type AiWorkerConfig = z.infer<typeof aiWorkerConfigSchema>;

@@ -32,6 +32,12 @@ export async function startAiWorkerService(config: AiWorkerConfig, logger: Logge
       durable: config.AI_WORKER_DURABLE,
       ollamaUrl: config.OLLAMA_URL,
       defaultModel: config.AI_DEFAULT_MODEL,
+      workerId: config.AI_WORKER_ID,
+      concurrency: config.AI_WORKER_CONCURRENCY,
+      taskTimeoutMs: config.AI_TASK_TIMEOUT_MS,
+      progressIntervalMs: config.AI_PROGRESS_INTERVAL_MS,
+      retryDelayMs: config.AI_RETRY_DELAY_MS,
+      ackWaitMs: config.AI_WORKER_ACK_WAIT_MS,
     },
   );
   let ops: Awaited<ReturnType<typeof startOpsServer>>;
@@ -51,7 +57,14 @@ export async function startAiWorkerService(config: AiWorkerConfig, logger: Logge
     throw err;
   }
   logger.info(
-    { url: ops.url, stream: config.EVENTS_STREAM, durable: config.AI_WORKER_DURABLE, ollama: config.OLLAMA_URL },
+    {
+      url: ops.url,
+      stream: config.EVENTS_STREAM,
+      durable: config.AI_WORKER_DURABLE,
+      ollama: config.OLLAMA_URL,
+      workerId: config.AI_WORKER_ID,
+      concurrency: config.AI_WORKER_CONCURRENCY,
+    },
     `ai-worker listening on ${ops.url}`,
   );
   return {

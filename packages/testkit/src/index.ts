@@ -1,6 +1,8 @@
 export {
   type FakeOllama,
+  type FakeOllamaFault,
   type FakeOllamaOptions,
+  type FakeOllamaPrompt,
   type FakeOllamaRequest,
   startFakeOllama,
 } from './fakeOllama.js';
