@@ -81,7 +81,11 @@ export async function consumeDurable(
         await handle(msg);
       } catch (err) {
         opts.logger.error({ err, position: msg.seq, subject: msg.subject }, 'handling failed; will be redelivered');
-        msg.nak(opts.retryDelayMs ?? 1000);
+        try {
+          msg.nak(opts.retryDelayMs ?? 1000);
+        } catch {
+          // The connection is gone; JetStream redelivers after the ack wait anyway.
+        }
       }
     }
   })();
