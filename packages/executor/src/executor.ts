@@ -1,7 +1,29 @@
-import { createCommitConsumer, type Logger } from '@lightdom/events';
+import {
+  type AnyDecider,
+  createAggregateRepository,
+  createCommandHandler,
+  createCommitConsumer,
+  createEventStore,
+  type IdempotencyStore,
+  type Logger,
+  upcastEvent,
+  type WorkflowStepType,
+} from '@lightdom/events';
 import { natsCheck, type ReadinessCheck } from '@lightdom/runtime';
 import type { NatsConnection } from 'nats';
-import { Counter, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import type { Activity } from './activities/activity.js';
+import { createAiGenerateActivity } from './activities/aiGenerate.js';
+import { campaignCommandActivity } from './activities/campaignCommand.js';
+import { chainAnchorActivity } from './activities/chainAnchor.js';
+import { createHttpActivity } from './activities/httpRequest.js';
+import { createAiTaskCommitHandler } from './consumers/aiTaskCommits.js';
+import { type PullLoop, startPullLoop } from './consumers/pullLoop.js';
+import { createRunCommitHandler } from './consumers/runCommits.js';
+import { runViewDecider } from './engine/runView.js';
+import { createIssuer } from './issuer.js';
+import { createExecutorMetrics } from './metrics.js';
+import { createTimerBook } from './timers.js';
 
 export interface ExecutorDeps {
   nc: NatsConnection;
@@ -10,6 +32,16 @@ export interface ExecutorDeps {
   logger: Logger;
   /** Where the executor's metrics are registered. */
   registry: Registry;
+  /**
+   * Remembers idempotency keys beyond JetStream's duplicate window (2 min by default).
+   * Without it, a command repeated later is refused by its decider instead, which the
+   * executor also treats as done.
+   */
+  idempotency?: IdempotencyStore;
+  /** Source of time for decisions. Default `() => new Date()`. */
+  clock?: () => Date;
+  /** Used by http.request steps. Default the global `fetch`. */
+  fetch?: typeof fetch;
 }
 
 export interface ExecutorOptions {
@@ -17,16 +49,34 @@ export interface ExecutorOptions {
   stream: string;
   /** First subject token of the event stream, e.g. `events`. */
   subjectPrefix: string;
-  /** Durable consumer name; executors sharing it compete for work. */
+  /** Durable consumer of workflowRun commits; executors sharing it compete for work. */
   durable: string;
-  /** How long JetStream waits for an ack before it redelivers, in ms. Default 30 000. */
+  /** Durable consumer of aiTask commits. Default `<durable>-ai-tasks`. */
+  aiDurable?: string;
+  /** workflowRun commits handled at once. Default 16. */
+  concurrency?: number;
+  /** How long JetStream waits for an ack or a heartbeat before it redelivers, in ms. Default 30 000. */
   ackWaitMs?: number;
+  /** Unacknowledged workflowRun commits allowed (running activities plus armed timers). Default 10 000. */
+  maxAckPending?: number;
+  /** Timeout of an http.request step without `timeoutMs`, in ms. Default 30 000. */
+  httpDefaultTimeoutMs?: number;
+  /** Largest http.request response body kept as output, in bytes. Default 1 MiB. */
+  httpMaxResponseBytes?: number;
+  /** Model of an ai.generate step that names none. Default `deepseek-r1:7b`. */
+  aiDefaultModel?: string;
+  /** Actor recorded on every command the executor issues. Default `executor`. */
+  actor?: string;
 }
 
 export interface Executor {
-  /** Ensures the event stream and the durable consumer, then starts consuming. */
+  /** Ensures the event stream and both durable consumers, then starts consuming. */
   start(): Promise<void>;
-  /** Stops consuming; the NATS connection stays the caller's. */
+  /**
+   * Stops consuming. Activities in flight are aborted and their commits handed back to
+   * JetStream, so another executor (or this one restarted) runs them again. The NATS
+   * connection stays the caller's.
+   */
   stop(): Promise<void>;
   /** Readiness checks for the ops server: `nats` and `consumer`. */
   checks: Record<string, ReadinessCheck>;
@@ -36,57 +86,121 @@ export interface Executor {
 export const workflowRunAggregate = 'workflowRun';
 
 /**
- * The workflow engine's process. Workflow run events do not exist yet, so for now it
- * acknowledges and counts every workflow run commit it receives.
+ * The workflow engine: a process manager over workflowRun commits. It decides each run's
+ * next commands with the pure `decideNext`, runs step activities (HTTP calls, campaign
+ * commands, AI task requests), records every outcome as a command, and keeps timers
+ * (delays, retries, deadlines) as messages JetStream redelivers when they fall due.
  *
  * @example
- * const executor = createExecutor({ nc, logger, registry }, { stream: 'EVENTS', subjectPrefix: 'events', durable: 'executor' });
+ * const executor = createExecutor(
+ *   { nc, logger, registry, idempotency },
+ *   { stream: 'EVENTS', subjectPrefix: 'events', durable: 'executor' },
+ * );
  * await executor.start();
  */
 export function createExecutor(deps: ExecutorDeps, options: ExecutorOptions): Executor {
   const { nc, logger, registry } = deps;
-  const { stream, subjectPrefix, durable } = options;
-  const eventsTotal = new Counter({
-    name: 'lightdom_executor_events_total',
-    help: 'Workflow run events the executor received and acknowledged, by event type',
-    labelNames: ['type'],
-    registers: [registry],
+  const clock = deps.clock ?? (() => new Date());
+  const actor = options.actor ?? 'executor';
+  const ackWaitMs = options.ackWaitMs ?? 30_000;
+  const connection = { nc, logger, ...(deps.isConnected ? { isConnected: deps.isConnected } : {}) };
+  const store = createEventStore(connection, {
+    stream: options.stream,
+    subjectPrefix: options.subjectPrefix,
+    upcast: upcastEvent,
   });
-  const undecodableTotal = new Counter({
-    name: 'lightdom_executor_undecodable_messages_total',
-    help: 'Messages on workflow run subjects that were not a commit; terminated without redelivery',
-    registers: [registry],
+  const commands = createCommandHandler({
+    store,
+    logger,
+    clock,
+    ...(deps.idempotency ? { idempotency: deps.idempotency } : {}),
   });
-  const consumer = createCommitConsumer(
-    { nc, logger, ...(deps.isConnected ? { isConnected: deps.isConnected } : {}) },
-    { stream, subjectPrefix, durable, aggregateType: workflowRunAggregate, ackWaitMs: options.ackWaitMs ?? 30_000 },
+  const runs = createAggregateRepository({
+    store,
+    deciders: { workflowRun: runViewDecider as AnyDecider },
+    logger,
+  });
+  const timers = createTimerBook(clock);
+  const metrics = createExecutorMetrics(registry, () => timers.active());
+  const issuer = createIssuer({ commands, metrics, clock });
+  const activities: Record<WorkflowStepType, Activity> = {
+    'http.request': createHttpActivity({
+      defaultTimeoutMs: options.httpDefaultTimeoutMs ?? 30_000,
+      maxResponseBytes: options.httpMaxResponseBytes ?? 1_048_576,
+      ...(deps.fetch ? { fetch: deps.fetch } : {}),
+    }),
+    'campaign.command': campaignCommandActivity,
+    'ai.generate': createAiGenerateActivity({ defaultModel: options.aiDefaultModel ?? 'deepseek-r1:7b' }),
+    'chain.anchor': chainAnchorActivity,
+    // Delays are timers the engine decides on; they have no I/O.
+    delay: async () => ({ kind: 'pending' }),
+  };
+  const onRunCommit = createRunCommitHandler({
+    commands,
+    runs,
+    issuer,
+    activities,
+    metrics,
+    timers,
+    logger,
+    clock,
+    actor,
+  });
+  const aiConsumer = createCommitConsumer(
+    connection,
     {
-      async onCommit(commit, msg) {
-        await msg.ackAck();
-        for (const event of commit.events) eventsTotal.inc({ type: event.type });
-        logger.info(
-          {
-            correlationId: commit.correlationId,
-            commitId: commit.commitId,
-            position: commit.position,
-            aggregateId: commit.aggregateId,
-            events: commit.events.map((e) => e.type),
-          },
-          'workflow run commit acknowledged',
-        );
-      },
-      onUndecodable: () => undecodableTotal.inc(),
+      stream: options.stream,
+      subjectPrefix: options.subjectPrefix,
+      durable: options.aiDurable ?? `${options.durable}-ai-tasks`,
+      aggregateType: 'aiTask',
+      ackWaitMs,
+    },
+    {
+      onCommit: createAiTaskCommitHandler({ commands, runs, issuer, logger, actor }),
+      onUndecodable: () => metrics.undecodable.inc(),
     },
   );
+  let runLoop: PullLoop | undefined;
 
   return {
     async start() {
-      await consumer.start();
+      if (runLoop) return;
+      await store.ensureStream();
+      runLoop = await startPullLoop(
+        {
+          nc,
+          logger,
+          onUndecodable: () => metrics.undecodable.inc(),
+          onError: () => metrics.handlerErrors.inc({ consumer: 'workflowRun' }),
+        },
+        {
+          stream: options.stream,
+          subjectPrefix: options.subjectPrefix,
+          durable: options.durable,
+          aggregateType: workflowRunAggregate,
+          concurrency: options.concurrency ?? 16,
+          ackWaitMs,
+          maxAckPending: options.maxAckPending ?? 10_000,
+        },
+        onRunCommit,
+      );
+      await aiConsumer.start();
+      logger.info(
+        { durable: options.durable, concurrency: options.concurrency ?? 16, ackWaitMs },
+        'executor consuming workflow runs and AI tasks',
+      );
     },
-    stop: () => consumer.stop(),
+    async stop() {
+      const loop = runLoop;
+      runLoop = undefined;
+      await Promise.all([loop?.stop(), aiConsumer.stop()]);
+    },
     checks: {
       nats: natsCheck(nc, deps.isConnected),
-      consumer: () => consumer.check(),
+      consumer: async () => {
+        if (!runLoop) throw new Error('not consuming');
+        await Promise.all([runLoop.check(), aiConsumer.check()]);
+      },
     },
   };
 }

@@ -1,4 +1,4 @@
-import { connectNats, type Logger } from '@lightdom/events';
+import { connectNats, createKvIdempotencyStore, type Logger } from '@lightdom/events';
 import { createMetricsRegistry, type RunningService, startOpsServer } from '@lightdom/runtime';
 import type { ExecutorConfig } from './config.js';
 import { createExecutor, type Executor } from './executor.js';
@@ -14,12 +14,28 @@ export async function startExecutorService(config: ExecutorConfig, logger: Logge
   logger.info({ nats: config.NATS_URL }, 'connecting to NATS');
   const nats = await connectNats({ url: config.NATS_URL, name: 'executor', logger });
   const registry = createMetricsRegistry('executor');
-  const executor = createExecutor(
-    { nc: nats.nc, isConnected: nats.isConnected, logger, registry },
-    { stream: config.EVENTS_STREAM, subjectPrefix: config.EVENTS_SUBJECT_PREFIX, durable: config.EXECUTOR_DURABLE },
-  );
+  let executor: Executor | undefined;
   let ops: Awaited<ReturnType<typeof startOpsServer>>;
   try {
+    const idempotency = await createKvIdempotencyStore(nats.nc.jetstream(), {
+      bucket: config.IDEMPOTENCY_BUCKET,
+      ttlMs: config.IDEMPOTENCY_TTL_MS,
+    });
+    executor = createExecutor(
+      { nc: nats.nc, isConnected: nats.isConnected, logger, registry, idempotency },
+      {
+        stream: config.EVENTS_STREAM,
+        subjectPrefix: config.EVENTS_SUBJECT_PREFIX,
+        durable: config.EXECUTOR_DURABLE,
+        aiDurable: config.EXECUTOR_AI_DURABLE,
+        concurrency: config.EXECUTOR_CONCURRENCY,
+        ackWaitMs: config.EXECUTOR_ACK_WAIT_MS,
+        maxAckPending: config.EXECUTOR_MAX_ACK_PENDING,
+        httpDefaultTimeoutMs: config.HTTP_STEP_DEFAULT_TIMEOUT_MS,
+        httpMaxResponseBytes: config.HTTP_STEP_MAX_RESPONSE_BYTES,
+        aiDefaultModel: config.AI_DEFAULT_MODEL,
+      },
+    );
     await executor.start();
     ops = await startOpsServer({
       service: 'executor',
@@ -30,19 +46,20 @@ export async function startExecutorService(config: ExecutorConfig, logger: Logge
       logger,
     });
   } catch (err) {
-    await executor.stop();
+    await executor?.stop();
     await nats.close();
     throw err;
   }
+  const running = executor;
   logger.info(
     { url: ops.url, stream: config.EVENTS_STREAM, durable: config.EXECUTOR_DURABLE },
     `executor listening on ${ops.url}`,
   );
   return {
     url: ops.url,
-    executor,
+    executor: running,
     async stop() {
-      await executor.stop();
+      await running.stop();
       await ops.close();
       await nats.close();
     },

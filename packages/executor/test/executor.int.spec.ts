@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { createEventStore, type EventStore } from '@lightdom/events';
+import { createCommandHandler, createEventStore, createKvIdempotencyStore, type EventStore } from '@lightdom/events';
 import { createNatsTestEnv, type NatsTestEnv, testServers } from '@lightdom/testkit';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ExecutorService, loadExecutorConfig, startExecutorService } from '../src/index.js';
+import { settleTimeout } from './support/harness.js';
 
 let env: NatsTestEnv;
 let store: EventStore;
+let commands: ReturnType<typeof createCommandHandler>;
 const logLines: string[] = [];
 const logger = pino({ level: 'info' }, { write: (line: string) => void logLines.push(line) });
 const running: ExecutorService[] = [];
@@ -18,43 +20,42 @@ const start = async () => {
     EVENTS_SUBJECT_PREFIX: env.subjectPrefix,
     HOST: '127.0.0.1',
     PORT: '0',
+    IDEMPOTENCY_BUCKET: env.kvBucket,
   });
   const service = await startExecutorService(config, logger);
   running.push(service);
   return service;
 };
 
-const appendRun = (correlationId: string) =>
-  store.append({
-    aggregateType: 'workflowRun',
-    aggregateId: randomUUID(),
-    expectedPosition: 0,
-    expectedVersion: 0,
-    prevHash: null,
-    events: [{ type: 'WorkflowRunRequested', schemaVersion: 1, data: { workflowId: 'w1' } }],
-    metadata: {
-      correlationId,
-      causationId: correlationId,
-      actor: 'tester',
-      timestamp: new Date().toISOString(),
-      commandType: 'RequestWorkflowRun',
-      commandFingerprint: 'f',
+/** A one-step run that the executor finishes on its own (a 1 ms delay). */
+async function requestRun(correlationId: string) {
+  const r = await commands.handle(
+    {
+      type: 'RequestWorkflowRun',
+      data: { workflowId: 'w1', definitionVersion: 1, steps: [{ id: 'tick', type: 'delay', input: { ms: 1 } }] },
     },
-  });
-
-async function counter(url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const line = text
-    .split('\n')
-    .find((l) => l.startsWith('lightdom_executor_events_total{') && l.includes('type="WorkflowRunRequested"'));
-  return line ? Number(line.split(' ').at(-1)) : 0;
+    { actor: 'tester', correlationId, causationId: correlationId },
+  );
+  return r.id;
 }
 
-const ackFloor = async () => (await env.jsm.consumers.info(env.stream, 'executor')).ack_floor.stream_seq;
+const runStatus = async (runId: string) => {
+  const events = (await store.readAggregate('workflowRun', runId)).flatMap((c) => c.events.map((e) => e.type));
+  return events.includes('WorkflowRunSucceeded') ? 'succeeded' : events.at(-1);
+};
+
+async function metric(url: string, name: string, label: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(label));
+  return line ? Number(line.split(' ').at(-1)) : 0;
+}
 
 beforeAll(async () => {
   env = await createNatsTestEnv('executor');
   store = createEventStore({ nc: env.nc }, { stream: env.stream, subjectPrefix: env.subjectPrefix });
+  await store.ensureStream();
+  const idempotency = await createKvIdempotencyStore(env.nc.jetstream(), { bucket: env.kvBucket, ttlMs: 60_000 });
+  commands = createCommandHandler({ store, idempotency });
 });
 afterAll(async () => {
   for (const s of running) await s.stop().catch(() => undefined);
@@ -67,13 +68,16 @@ describe('executor service', () => {
     service = await start();
   });
 
-  it('creates the event stream and a durable explicit-ack consumer on workflow run subjects', async () => {
-    const info = await env.jsm.consumers.info(env.stream, 'executor');
-    expect(info.config).toMatchObject({
+  it('creates the event stream and durable explicit-ack consumers for workflow runs and AI tasks', async () => {
+    const runs = await env.jsm.consumers.info(env.stream, 'executor');
+    expect(runs.config).toMatchObject({
       durable_name: 'executor',
       ack_policy: 'explicit',
       filter_subject: `${env.subjectPrefix}.workflowRun.*`,
+      max_ack_pending: 10_000,
     });
+    const ai = await env.jsm.consumers.info(env.stream, 'executor-ai-tasks');
+    expect(ai.config).toMatchObject({ ack_policy: 'explicit', filter_subject: `${env.subjectPrefix}.aiTask.*` });
     expect((await env.jsm.streams.info(env.stream)).config.deny_delete).toBe(true);
   });
 
@@ -83,34 +87,39 @@ describe('executor service', () => {
     expect(ready.status).toBe(200);
     expect(await ready.json()).toMatchObject({ status: 'ready', checks: { nats: 'ok', consumer: 'ok' } });
     const metrics = await (await fetch(`${service.url}/metrics`)).text();
-    expect(metrics).toContain('# TYPE lightdom_executor_events_total counter');
+    for (const name of [
+      'lightdom_executor_events_total counter',
+      'lightdom_executor_runs_total counter',
+      'lightdom_executor_steps_total counter',
+      'lightdom_executor_step_duration_seconds histogram',
+      'lightdom_executor_active_timers gauge',
+    ]) {
+      expect(metrics).toContain(`# TYPE ${name}`);
+    }
   });
 
-  it('counts and acknowledges a workflow run commit, logging its correlation id', async () => {
+  it('runs a workflow to the end, logging with the correlation and run ids', async () => {
     const correlationId = randomUUID();
-    const before = await counter(service.url);
-    const { commit } = await appendRun(correlationId);
-    await expect.poll(() => counter(service.url)).toBe(before + 1);
-    await expect.poll(ackFloor).toBeGreaterThanOrEqual(commit.position);
-    const line = logLines.find((l) => l.includes(correlationId));
-    expect(line && JSON.parse(line)).toMatchObject({ commitId: commit.commitId, position: commit.position });
+    const runId = await requestRun(correlationId);
+    await expect.poll(() => runStatus(runId), settleTimeout).toBe('succeeded');
+    expect(await metric(service.url, 'lightdom_executor_runs_total', 'outcome="succeeded"')).toBe(1);
+    expect(await metric(service.url, 'lightdom_executor_events_total', 'type="WorkflowRunRequested"')).toBe(1);
+    const lines = logLines.filter((l) => l.includes(correlationId)).map((l) => JSON.parse(l));
+    expect(lines.find((l) => l.command === 'StartWorkflowStep')).toMatchObject({ runId, stepId: 'tick' });
   });
 
-  it('ignores other aggregate types and terminates messages that are not commits', async () => {
-    const before = await counter(service.url);
+  it('terminates messages that are not commits and ignores other aggregate types', async () => {
     await env.nc.jetstream().publish(`${env.subjectPrefix}.campaign.c1`, new TextEncoder().encode('{}'));
     const ack = await env.nc.jetstream().publish(`${env.subjectPrefix}.workflowRun.bad`, new TextEncoder().encode('x'));
-    await expect.poll(ackFloor).toBe(ack.seq);
-    const metrics = await (await fetch(`${service.url}/metrics`)).text();
-    expect(metrics).toMatch(/lightdom_executor_undecodable_messages_total\{[^}]*\} 1/);
-    expect(await counter(service.url)).toBe(before);
+    const ackFloor = async () => (await env.jsm.consumers.info(env.stream, 'executor')).ack_floor.stream_seq;
+    await expect.poll(ackFloor, settleTimeout).toBe(ack.seq);
+    expect(await metric(service.url, 'lightdom_executor_undecodable_messages_total', 'service')).toBe(1);
   });
 
-  it('resumes after a restart without redelivering what it acknowledged', async () => {
+  it('finishes runs requested while it was stopped', async () => {
     await service.stop();
-    const { commit } = await appendRun(randomUUID());
-    const restarted = await start();
-    await expect.poll(() => counter(restarted.url)).toBe(1);
-    await expect.poll(ackFloor).toBeGreaterThanOrEqual(commit.position);
+    const runId = await requestRun(randomUUID());
+    await start();
+    await expect.poll(() => runStatus(runId), settleTimeout).toBe('succeeded');
   });
 });

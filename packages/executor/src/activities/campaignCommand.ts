@@ -1,0 +1,41 @@
+import { commandCatalog, isLightdomError } from '@lightdom/events';
+import { z } from 'zod';
+import { campaignCommandKey } from '../engine/keys.js';
+import { type Activity, errorText, invalidInput } from './activity.js';
+
+/** The input of a `campaign.command` step: a command envelope for a campaign. */
+export const campaignStepInputSchema = z
+  .object({
+    type: z.string().min(1),
+    aggregateId: z.string().optional(),
+    expectedVersion: z.number().int().nonnegative().optional(),
+    data: z.record(z.unknown()).default({}),
+  })
+  .strict();
+
+/**
+ * `campaign.command`: issues the campaign command in the step's input through the command
+ * handler, with one idempotency key per step so a retried or redelivered attempt cannot
+ * apply it twice. A domain rejection is final; an unavailable log is worth a retry.
+ */
+export const campaignCommandActivity: Activity = async ({ runId, work, meta, commands }) => {
+  const parsed = campaignStepInputSchema.safeParse(work.step.input);
+  if (!parsed.success) {
+    return { kind: 'fail', error: invalidInput('campaign.command', parsed.error), retryable: false };
+  }
+  const { type } = parsed.data;
+  if (commandCatalog[type]?.aggregateType !== 'campaign') {
+    return { kind: 'fail', error: `${JSON.stringify(type)} is not a campaign command`, retryable: false };
+  }
+  try {
+    const result = await commands.handle(
+      { ...parsed.data, idempotencyKey: campaignCommandKey(runId, work.step.id) },
+      meta,
+    );
+    return { kind: 'complete', output: { aggregateId: result.id, position: result.position, version: result.version } };
+  } catch (err) {
+    if (!isLightdomError(err)) throw err;
+    const issues = err.issues?.map((i) => ` ${i.field}: ${i.message}`).join(';') ?? '';
+    return { kind: 'fail', error: errorText(`${err.code}: ${err.message}${issues}`), retryable: err.retryable };
+  }
+};

@@ -1,0 +1,91 @@
+import {
+  type AggregateRepository,
+  type AiTaskState,
+  type CommandHandler,
+  causedBy,
+  type Logger,
+  type StoredCommit,
+} from '@lightdom/events';
+import type { JsMsg } from 'nats';
+import { aiTaskOutcome } from '../engine/aiOutcome.js';
+import { aiTaskIdFor, stepKey } from '../engine/keys.js';
+import type { Issuer } from '../issuer.js';
+import { loadRunView } from './runCommits.js';
+
+export interface AiTaskCommitDeps {
+  commands: CommandHandler;
+  runs: AggregateRepository;
+  issuer: Issuer;
+  logger: Logger;
+  actor: string;
+}
+
+/**
+ * Handles one aiTask commit: when it ends an AI task that an `ai.generate` step's current
+ * attempt requested, records the step's outcome. Commits of other tasks, of older attempts
+ * and of runs that moved on are acknowledged and ignored. Acks after recording.
+ */
+export function createAiTaskCommitHandler(deps: AiTaskCommitDeps) {
+  return async (commit: StoredCommit, msg: JsMsg): Promise<void> => {
+    const found = aiTaskOutcome(commit.events);
+    if (!found) {
+      await msg.ackAck();
+      return;
+    }
+    const task = (await deps.commands.repository.load('aiTask', commit.aggregateId, { verify: true }))
+      .state as AiTaskState;
+    const { workflowRunId: runId, stepId } = task;
+    if (!runId || !stepId) {
+      await msg.ackAck();
+      return;
+    }
+    const log = deps.logger.child({ correlationId: commit.correlationId, runId, stepId, aiTaskId: commit.aggregateId });
+    const view = await loadRunView(deps.runs, runId);
+    const step = view.run.steps.find((s) => s.id === stepId);
+    const state = view.run.stepStates[stepId];
+    const current =
+      view.run.status === 'started' &&
+      step?.type === 'ai.generate' &&
+      state?.status === 'running' &&
+      aiTaskIdFor(runId, stepId, state.attempts) === commit.aggregateId;
+    if (!current || !step || !state) {
+      log.debug({ event: found.event.type }, 'AI task ended for a step that moved on; ignored');
+      await msg.ackAck();
+      return;
+    }
+    const attempt = state.attempts;
+    const meta = causedBy(
+      { commit, event: found.event, traceparent: msg.headers?.get('traceparent') || undefined },
+      deps.actor,
+    );
+    const info = { id: stepId, type: step.type, attempt, startedAt: view.stepStartedAt[stepId] };
+    const { outcome } = found;
+    if (outcome.kind === 'complete') {
+      await deps.issuer.record(
+        {
+          type: 'CompleteWorkflowStep',
+          aggregateId: runId,
+          idempotencyKey: stepKey(runId, stepId, attempt, 'complete'),
+          data: { stepId, output: outcome.output },
+        },
+        meta,
+        log,
+        info,
+      );
+    } else {
+      log.info({ error: outcome.error, retryable: outcome.retryable }, 'step attempt failed');
+      await deps.issuer.record(
+        {
+          type: 'FailWorkflowStep',
+          aggregateId: runId,
+          idempotencyKey: stepKey(runId, stepId, attempt, 'fail'),
+          data: { stepId, error: outcome.error, retryable: outcome.retryable },
+        },
+        meta,
+        log,
+        info,
+      );
+    }
+    await msg.ackAck();
+  };
+}

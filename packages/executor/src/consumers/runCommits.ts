@@ -1,0 +1,166 @@
+import {
+  type AggregateRepository,
+  type CommandHandler,
+  causedBy,
+  type EventRecord,
+  type Logger,
+  type StoredCommit,
+  type WorkflowStepType,
+} from '@lightdom/events';
+import type { Activity, ActivityOutcome } from '../activities/activity.js';
+import { activitiesOf, type StepWork, timerOf } from '../engine/commitWork.js';
+import { decideNext, type PlannedCommand } from '../engine/decideNext.js';
+import { stepKey } from '../engine/keys.js';
+import type { RunView } from '../engine/runView.js';
+import type { Issuer, StepInfo } from '../issuer.js';
+import type { ExecutorMetrics } from '../metrics.js';
+import type { TimerBook } from '../timers.js';
+import type { CommitHandler, Disposition } from './pullLoop.js';
+
+export interface RunCommitDeps {
+  commands: CommandHandler;
+  /** Loads RunViews (runViewDecider). */
+  runs: AggregateRepository;
+  issuer: Issuer;
+  activities: Record<WorkflowStepType, Activity>;
+  metrics: ExecutorMetrics;
+  timers: TimerBook;
+  logger: Logger;
+  clock: () => Date;
+  actor: string;
+}
+
+/** Shortest wait before a timer's message comes back, so a timer that is already due cannot spin. */
+const minTimerMs = 20;
+
+export const loadRunView = async (runs: AggregateRepository, runId: string): Promise<RunView> =>
+  (await runs.load('workflowRun', runId, { verify: true })).state as RunView;
+
+export const stepInfo = (view: RunView, stepId: string | undefined, attempt?: number): StepInfo | undefined => {
+  const step = stepId === undefined ? undefined : view.run.steps.find((s) => s.id === stepId);
+  if (!step) return undefined;
+  return { id: step.id, type: step.type, attempt, startedAt: view.stepStartedAt[step.id] };
+};
+
+/**
+ * Handles one workflowRun commit: the engine's loop.
+ *
+ * 1. Load the run (the newest state, not the commit's) and issue what `decideNext` says.
+ * 2. Run the activities the commit asks for (a step it started) and record their outcomes.
+ * 3. Ack, or hand the message back to JetStream until the timer it owns falls due.
+ *
+ * Every command carries `causedBy` metadata and a key from (run, step, attempt, action),
+ * so handling a commit twice (a redelivery, a competing executor) has the effect of once.
+ */
+export function createRunCommitHandler(deps: RunCommitDeps): CommitHandler {
+  const { runs, issuer, metrics, clock } = deps;
+
+  /** Each command gets its own span in the trace of the commit that caused it. */
+  async function issuePlanned(
+    planned: PlannedCommand[],
+    cause: Parameters<typeof causedBy>[0],
+    view: RunView,
+    log: Logger,
+  ) {
+    for (const p of planned) {
+      const step = stepInfo(view, p.stepId, p.attempt);
+      const result = await issuer.issue(
+        { type: p.type, aggregateId: p.aggregateId, idempotencyKey: p.idempotencyKey, data: p.data },
+        causedBy(cause, deps.actor),
+        log,
+        p.aggregateType === 'workflowRun' ? step : undefined,
+      );
+      if (result && !result.duplicate && p.reason === 'deadline-passed' && p.type === 'FailWorkflowStep' && step) {
+        metrics.timeouts.inc({ type: step.type });
+      }
+    }
+  }
+
+  async function runActivity(
+    runId: string,
+    work: StepWork,
+    cause: { commit: StoredCommit; traceparent: string | undefined },
+    signal: AbortSignal,
+    log: Logger,
+  ): Promise<ActivityOutcome> {
+    const { step, attempt } = work;
+    const stepLog = log.child({ stepId: step.id, attempt, stepType: step.type });
+    const meta = causedBy({ commit: cause.commit, event: work.event, traceparent: cause.traceparent }, deps.actor);
+    metrics.activities.inc({ type: step.type });
+    let outcome: ActivityOutcome;
+    try {
+      outcome = await deps.activities[step.type]({
+        runId,
+        work,
+        meta,
+        commands: deps.commands,
+        signal,
+        now: clock,
+        logger: stepLog,
+      });
+    } finally {
+      metrics.activities.dec({ type: step.type });
+    }
+    const info: StepInfo = { id: step.id, type: step.type, attempt, startedAt: work.startedAt };
+    if (outcome.kind === 'complete') {
+      await issuer.record(
+        {
+          type: 'CompleteWorkflowStep',
+          aggregateId: runId,
+          idempotencyKey: stepKey(runId, step.id, attempt, 'complete'),
+          data: { stepId: step.id, output: outcome.output },
+        },
+        meta,
+        stepLog,
+        info,
+      );
+    } else if (outcome.kind === 'fail') {
+      stepLog.info({ error: outcome.error, retryable: outcome.retryable }, 'step attempt failed');
+      const result = await issuer.record(
+        {
+          type: 'FailWorkflowStep',
+          aggregateId: runId,
+          idempotencyKey: stepKey(runId, step.id, attempt, outcome.timedOut ? 'timeout' : 'fail'),
+          data: { stepId: step.id, error: outcome.error, retryable: outcome.retryable },
+        },
+        meta,
+        stepLog,
+        info,
+      );
+      if (outcome.timedOut && result && !result.duplicate) metrics.timeouts.inc({ type: step.type });
+    } else if (outcome.kind === 'abandoned') {
+      stepLog.info('activity abandoned: the executor is stopping; the step will run again');
+    }
+    return outcome;
+  }
+
+  return async (commit, msg, signal): Promise<Disposition> => {
+    const runId = commit.aggregateId;
+    const log = deps.logger.child({ correlationId: commit.correlationId, runId, position: commit.position });
+    if (msg.info.redeliveryCount === 1) for (const e of commit.events) metrics.events.inc({ type: e.type });
+    const last: EventRecord | undefined = commit.events.at(-1);
+    if (!last) return { kind: 'ack' };
+    const traceparent = msg.headers?.get('traceparent') || undefined;
+
+    let view = await loadRunView(runs, runId);
+    const planned = decideNext(runId, view, clock());
+    if (planned.length > 0) {
+      await issuePlanned(planned, { commit, event: last, traceparent }, view, log);
+      view = await loadRunView(runs, runId);
+    }
+
+    const works = activitiesOf(commit.events, view);
+    for (const work of works) {
+      const outcome = await runActivity(runId, work, { commit, traceparent }, signal, log);
+      if (outcome.kind === 'abandoned') return { kind: 'redeliver', delayMs: 0 };
+    }
+    if (works.length > 0) view = await loadRunView(runs, runId);
+
+    const wake = timerOf(commit.events, view);
+    if (!wake) return { kind: 'ack' };
+    deps.timers.arm(commit.position, wake);
+    const delayMs = Math.max(minTimerMs, wake.getTime() - clock().getTime());
+    log.debug({ wakeAt: wake.toISOString(), delayMs }, 'timer armed');
+    return { kind: 'redeliver', delayMs };
+  };
+}

@@ -1,0 +1,79 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  type CommandHandler,
+  type CommandMetadata,
+  type CommandResult,
+  isLightdomError,
+  type Logger,
+} from '@lightdom/events';
+import { countResult, type ExecutorMetrics } from './metrics.js';
+
+/** A command for the command handler, with the idempotency key every executor command carries. */
+export interface IssuedCommand {
+  type: string;
+  aggregateId: string;
+  idempotencyKey: string;
+  data: Record<string, unknown>;
+}
+
+/** The step a command concerns, for metrics and logs. */
+export interface StepInfo {
+  id: string;
+  type: string;
+  attempt?: number | undefined;
+  startedAt?: string | undefined;
+}
+
+export interface Issuer {
+  /**
+   * Issues a command. Returns null when the domain refuses it (the run moved on: another
+   * executor or an earlier delivery already did it, or the run ended); throws when it may
+   * succeed later (UNAVAILABLE, a conflict that outlasted the handler's retries).
+   */
+  issue(command: IssuedCommand, meta: CommandMetadata, log: Logger, step?: StepInfo): Promise<CommandResult | null>;
+  /**
+   * Like `issue`, for an activity's outcome: retries a few times in process before
+   * throwing, because the alternative (redelivery) runs the activity again.
+   */
+  record(command: IssuedCommand, meta: CommandMetadata, log: Logger, step: StepInfo): Promise<CommandResult | null>;
+}
+
+/** Codes that mean a bug rather than a race; logged as warnings. */
+const suspicious = new Set(['VALIDATION_FAILED', 'UNKNOWN_COMMAND']);
+
+export function createIssuer(deps: { commands: CommandHandler; metrics: ExecutorMetrics; clock: () => Date }): Issuer {
+  const { commands, metrics, clock } = deps;
+
+  async function issue(command: IssuedCommand, meta: CommandMetadata, log: Logger, step?: StepInfo) {
+    try {
+      const result = await commands.handle(command, meta);
+      countResult(metrics, command, result, step, clock());
+      const fields = { command: command.type, stepId: step?.id, attempt: step?.attempt, events: result.events };
+      if (result.duplicate) log.debug(fields, 'command already issued; first result returned');
+      else log.info({ ...fields, position: result.position }, 'command issued');
+      return result;
+    } catch (err) {
+      if (!isLightdomError(err) || err.retryable) throw err;
+      metrics.commands.inc({ type: command.type, result: 'stale' });
+      const fields = { command: command.type, stepId: step?.id, attempt: step?.attempt, code: err.code };
+      if (suspicious.has(err.code)) log.warn({ ...fields, err }, 'command refused');
+      else log.debug({ ...fields, reason: err.message }, 'command refused; the run moved on');
+      return null;
+    }
+  }
+
+  return {
+    issue,
+    async record(command, meta, log, step) {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await issue(command, meta, log, step);
+        } catch (err) {
+          if (attempt >= 4) throw err;
+          log.warn({ err, command: command.type, stepId: step.id }, 'recording the outcome failed; retrying');
+          await sleep(250 * 2 ** (attempt - 1));
+        }
+      }
+    },
+  };
+}
