@@ -51,7 +51,13 @@ async function connect(target = url) {
       const i = frames.findIndex(pred);
       if (i >= 0) return resolve(frames.splice(i, 1)[0]!);
       const timer = setTimeout(() => reject(new Error('no matching frame')), ms);
-      waiters.push({ pred, resolve: (f) => (clearTimeout(timer), resolve(f)) });
+      waiters.push({
+        pred,
+        resolve: (f) => {
+          clearTimeout(timer);
+          resolve(f);
+        },
+      });
     });
   const events = async (n: number) => {
     const out: RecordedEvent[] = [];

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { decodeCommit, type Logger, type StoredCommit, typeSubject, upcastEvent } from '@lightdom/events';
+import { decodeCommit, type Logger, type StoredCommit, upcastEvent } from '@lightdom/events';
 import type { Redis } from 'ioredis';
 import { AckPolicy, type ConsumerMessages, DeliverPolicy, type JsMsg, type NatsConnection, nanos } from 'nats';
 import type pg from 'pg';
