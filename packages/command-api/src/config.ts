@@ -27,6 +27,25 @@ export const commandApiConfigSchema = z.object({
   GRPC_PORT: port(50051),
   /** gRPC listen address; unset: the same as HOST. */
   GRPC_HOST: z.string().min(1).optional(),
+  /** AMQP 0-9-1 port; 0 picks a free one. 5672 stays free for a real RabbitMQ. */
+  AMQP_PORT: port(5673),
+  /** AMQP listen address; unset: the same as HOST. */
+  AMQP_HOST: z.string().min(1).optional(),
+  /** JetStream stream holding durable AMQP queues' messages. */
+  AMQP_STREAM: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, _ or -')
+    .default('AMQP_QUEUES'),
+  /** Subject prefix of that stream: `<prefix>.q.<queue>`. */
+  AMQP_SUBJECT_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'must be one subject token')
+    .default('amqp'),
+  /** KV bucket holding durable exchanges, queues and bindings. */
+  AMQP_TOPOLOGY_BUCKET: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, _ or -')
+    .default('AMQP_TOPOLOGY'),
   DATABASE_URL: url(['postgres', 'postgresql'], 'postgres://postgres@127.0.0.1:5432/lightdom'),
   DB_SCHEMA: z
     .string()

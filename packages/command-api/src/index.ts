@@ -1,3 +1,9 @@
+export { type Binding, Broker, COMMANDS_EXCHANGE, EVENTS_EXCHANGE, REPLY_TO_QUEUE } from './amqp/broker.js';
+export { AmqpError, amqpReplyCodeOf } from './amqp/errors.js';
+export { errorReply, eventMessage, eventRoutingKey } from './amqp/lightdom.js';
+export { type AmqpServer, type AmqpServerDeps, type AmqpServerOptions, createAmqpServer } from './amqp/server.js';
+export { type AmqpStoreOptions, createAmqpStore } from './amqp/store.js';
+export { topicMatches } from './amqp/topic.js';
 export { type AppDeps, type AppOptions, buildApp } from './app.js';
 export { type CommandApiConfig, commandApiConfigSchema, loadCommandApiConfig } from './config.js';
 export {

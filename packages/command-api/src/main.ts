@@ -8,6 +8,7 @@ import {
 } from '@lightdom/events';
 import { createMetricsRegistry, natsCheck, runService } from '@lightdom/runtime';
 import pg from 'pg';
+import { createAmqpServer } from './amqp/server.js';
 import { buildApp } from './app.js';
 import { loadCommandApiConfig } from './config.js';
 import { createGrpcServer } from './grpc/server.js';
@@ -64,14 +65,26 @@ runService('command-api', async (logger) => {
     maxWaitMs: config.READ_WAIT_TIMEOUT_MS,
     maxMessageBytes: config.BODY_LIMIT_BYTES,
   });
+  const amqp = createAmqpServer(
+    { nc: nats.nc, commands: deps.commands, store, logger },
+    {
+      host: config.AMQP_HOST ?? config.HOST,
+      tokens: config.API_TOKENS,
+      stream: config.AMQP_STREAM,
+      subjectPrefix: config.AMQP_SUBJECT_PREFIX,
+      topologyBucket: config.AMQP_TOPOLOGY_BUCKET,
+    },
+  );
   const url = await app.listen({ host: config.HOST, port: config.PORT });
   const grpcPort = await grpc.start(config.GRPC_PORT);
+  const amqpPort = await amqp.start(config.AMQP_PORT);
   logger.info(
-    { url, grpcPort, stream: config.EVENTS_STREAM, auth: config.API_TOKENS.size > 0 },
+    { url, grpcPort, amqpPort, stream: config.EVENTS_STREAM, auth: config.API_TOKENS.size > 0 },
     'command-api listening',
   );
   return {
     async stop() {
+      await amqp.stop();
       await grpc.stop();
       await app.close();
       await positions.close();

@@ -1,0 +1,316 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '@lightdom/events';
+import { AmqpError, accessRefused, notFound, preconditionFailed, resourceLocked } from './errors.js';
+import { type Delivery, Queue } from './queue.js';
+import type { AmqpMessage, AmqpStore, ExchangeDefinition, QueueDefinition } from './store.js';
+import { topicMatches } from './topic.js';
+
+export const EVENTS_EXCHANGE = 'lightdom.events';
+export const COMMANDS_EXCHANGE = 'lightdom.commands';
+export const REPLY_TO_QUEUE = 'amq.rabbitmq.reply-to';
+
+export interface Binding {
+  queue: string;
+  routingKey: string;
+  /** lightdom.events only: the log position when the binding was made; older events do not match. */
+  fromPosition?: number;
+}
+
+export interface Exchange {
+  def: ExchangeDefinition;
+  bindings: Binding[];
+  /** Built in: cannot be deleted or redeclared with other settings. */
+  builtIn: boolean;
+}
+
+export const exchangeTypes = new Set(['direct', 'fanout', 'topic']);
+
+const builtInExchanges: [string, string][] = [
+  ['', 'direct'],
+  ['amq.direct', 'direct'],
+  ['amq.fanout', 'fanout'],
+  ['amq.topic', 'topic'],
+  [EVENTS_EXCHANGE, 'topic'],
+  [COMMANDS_EXCHANGE, 'direct'],
+];
+
+const vhost = "in vhost '/'";
+
+/** A receiver of direct reply-to messages: a channel consuming `amq.rabbitmq.reply-to`. */
+export interface ReplySink {
+  deliverReply(routingKey: string, exchange: string, message: AmqpMessage): void;
+}
+
+/** Exchanges, queues and bindings of the one virtual host, with messages of durable queues in JetStream. */
+export class Broker {
+  readonly exchanges = new Map<string, Exchange>();
+  readonly queues = new Map<string, Queue>();
+  readonly replySinks = new Map<string, ReplySink>();
+  /** Called when a queue is bound to or unbound from lightdom.events. */
+  eventsBindingChanged: (b: Binding, bound: boolean) => Promise<void> = async () => undefined;
+
+  constructor(
+    readonly store: AmqpStore,
+    private readonly logger: Logger,
+  ) {
+    for (const [name, type] of builtInExchanges) {
+      this.exchanges.set(name, { def: { name, type, durable: true, autoDelete: false }, bindings: [], builtIn: true });
+    }
+  }
+
+  /** Restores durable exchanges, queues, bindings and stored messages. */
+  async recover() {
+    const topology = await this.store.init();
+    for (const x of topology.exchanges) {
+      if (!this.exchanges.has(x.name)) this.exchanges.set(x.name, { def: x, bindings: [], builtIn: false });
+    }
+    for (const q of topology.queues) this.queues.set(q.name, this.newQueue(q, undefined));
+    for (const b of topology.bindings) {
+      const x = this.exchanges.get(b.exchange);
+      if (!x || !this.queues.has(b.queue) || b.exchange === EVENTS_EXCHANGE) continue;
+      x.bindings.push({ queue: b.queue, routingKey: b.routingKey });
+    }
+    await this.store.load((queue, seq, message) => {
+      this.queues.get(queue)?.ready.push({ message, seq, redelivered: false });
+    });
+    // Bindings to lightdom.events resume at the head: events during the downtime are not delivered.
+    for (const b of topology.bindings) {
+      if (b.exchange === EVENTS_EXCHANGE && this.queues.has(b.queue))
+        await this.bind(b.queue, b.exchange, b.routingKey);
+    }
+  }
+
+  private newQueue(def: QueueDefinition, owner: object | undefined) {
+    return new Queue(def, owner, (q) => {
+      this.deleteQueue(q.name).catch((err) => this.logger.warn({ err, queue: q.name }, 'auto-delete failed'));
+    });
+  }
+
+  exchange(name: string): Exchange {
+    const x = this.exchanges.get(name);
+    if (!x) throw notFound(`no exchange '${name}' ${vhost}`);
+    return x;
+  }
+
+  /** The queue, if the connection may use it (an exclusive queue belongs to its connection). */
+  queue(name: string, connection: object): Queue {
+    const q = this.queues.get(name);
+    if (!q) throw notFound(`no queue '${name}' ${vhost}`);
+    if (q.owner && q.owner !== connection) {
+      throw resourceLocked(`cannot obtain exclusive access to locked queue '${name}' ${vhost}`);
+    }
+    return q;
+  }
+
+  async declareExchange(def: ExchangeDefinition, passive: boolean) {
+    const existing = this.exchanges.get(def.name);
+    if (passive) {
+      if (!existing) throw notFound(`no exchange '${def.name}' ${vhost}`);
+      return;
+    }
+    if (existing) {
+      if (existing.def.type !== def.type) {
+        throw preconditionFailed(
+          `inequivalent arg 'type' for exchange '${def.name}' ${vhost}: received '${def.type}' but current is '${existing.def.type}'`,
+        );
+      }
+      if (existing.def.durable !== def.durable) {
+        throw preconditionFailed(
+          `inequivalent arg 'durable' for exchange '${def.name}' ${vhost}: received '${def.durable}' but current is '${existing.def.durable}'`,
+        );
+      }
+      return;
+    }
+    if (def.name.startsWith('amq.')) {
+      throw accessRefused(`exchange name '${def.name}' contains reserved prefix 'amq.*'`);
+    }
+    if (!exchangeTypes.has(def.type)) {
+      throw new AmqpError(503, `COMMAND_INVALID - invalid exchange type '${def.type}'`, 'connection');
+    }
+    this.exchanges.set(def.name, { def, bindings: [], builtIn: false });
+    if (def.durable) await this.store.saveExchange(def);
+  }
+
+  async deleteExchange(name: string, ifUnused: boolean) {
+    const x = this.exchanges.get(name);
+    if (!x) return; // RabbitMQ: deleting a missing exchange succeeds.
+    if (x.builtIn) throw accessRefused(`operation not permitted on the default exchange or built-in '${name}'`);
+    if (ifUnused && x.bindings.length > 0) throw preconditionFailed(`exchange '${name}' ${vhost} in use`);
+    this.exchanges.delete(name);
+    if (x.def.durable) {
+      await this.store.deleteExchange(name);
+      for (const b of x.bindings) await this.store.deleteBinding({ exchange: name, ...b });
+    }
+  }
+
+  /** Declares or checks a queue; returns it with its ready count and consumer count. */
+  async declareQueue(
+    def: QueueDefinition & { exclusive: boolean },
+    passive: boolean,
+    connection: object,
+  ): Promise<Queue> {
+    let name = def.name;
+    if (!name) {
+      if (passive) throw notFound(`no queue '' ${vhost}`);
+      name = `amq.gen-${randomBytes(16).toString('base64url')}`;
+    }
+    const existing = this.queues.get(name);
+    if (existing) {
+      if (existing.owner && existing.owner !== connection) {
+        throw resourceLocked(`cannot obtain exclusive access to locked queue '${name}' ${vhost}`);
+      }
+      if (!passive) {
+        for (const [arg, received, current] of [
+          ['durable', def.durable, existing.def.durable],
+          ['exclusive', def.exclusive, existing.owner !== undefined],
+          ['auto_delete', def.autoDelete, existing.def.autoDelete],
+        ] as const) {
+          if (received !== current) {
+            throw preconditionFailed(
+              `inequivalent arg '${arg}' for queue '${name}' ${vhost}: received '${received}' but current is '${current}'`,
+            );
+          }
+        }
+      }
+      return existing;
+    }
+    if (passive) throw notFound(`no queue '${name}' ${vhost}`);
+    if (def.name.startsWith('amq.')) throw accessRefused(`queue name '${name}' contains reserved prefix 'amq.*'`);
+    const q = this.newQueue({ ...def, name }, def.exclusive ? connection : undefined);
+    this.queues.set(name, q);
+    if (def.durable && !def.exclusive) await this.store.saveQueue(q.def);
+    // Every queue is bound to the default exchange by its name; routing does that implicitly.
+    return q;
+  }
+
+  /** Deletes a queue: its consumers are cancelled, its messages dropped. Returns the ready count. */
+  async deleteQueue(name: string, opts: { ifUnused?: boolean; ifEmpty?: boolean; connection?: object } = {}) {
+    const q = this.queues.get(name);
+    if (!q) return 0;
+    if (opts.connection && q.owner && q.owner !== opts.connection) {
+      throw resourceLocked(`cannot obtain exclusive access to locked queue '${name}' ${vhost}`);
+    }
+    if (opts.ifUnused && q.consumers.length > 0) throw preconditionFailed(`queue '${name}' ${vhost} in use`);
+    if (opts.ifEmpty && q.ready.length > 0) throw preconditionFailed(`queue '${name}' ${vhost} not empty`);
+    this.queues.delete(name);
+    q.deleted = true;
+    const count = q.ready.clear();
+    for (const c of q.consumers) c.cancelledByServer();
+    q.consumers = [];
+    for (const x of this.exchanges.values()) {
+      const mine = x.bindings.filter((b) => b.queue === name);
+      if (mine.length === 0) continue;
+      x.bindings = x.bindings.filter((b) => b.queue !== name);
+      if (x.def.name === EVENTS_EXCHANGE) for (const b of mine) await this.eventsBindingChanged(b, false);
+      if (q.def.durable) for (const b of mine) await this.store.deleteBinding({ exchange: x.def.name, ...b });
+    }
+    if (q.def.durable && !q.owner) {
+      await q.tail;
+      await this.store.deleteQueue(name);
+      await this.store.purge(name);
+    }
+    return count;
+  }
+
+  async purgeQueue(q: Queue) {
+    const dropped = q.ready.drainAll();
+    if (q.def.durable) {
+      await q.tail;
+      await Promise.all(dropped.map((d) => (d.seq ? this.store.remove(d.seq) : undefined)));
+    }
+    return dropped.length;
+  }
+
+  async bind(queueName: string, exchangeName: string, routingKey: string, connection?: object) {
+    if (exchangeName === '') throw accessRefused(`operation not permitted on the default exchange`);
+    const q = connection ? this.queue(queueName, connection) : this.queues.get(queueName);
+    const x = this.exchange(exchangeName);
+    if (!q) throw notFound(`no queue '${queueName}' ${vhost}`);
+    if (exchangeName === COMMANDS_EXCHANGE) {
+      throw accessRefused(`queues cannot be bound to '${COMMANDS_EXCHANGE}': publish commands to it`);
+    }
+    if (x.bindings.some((b) => b.queue === queueName && b.routingKey === routingKey)) return;
+    const binding: Binding = { queue: queueName, routingKey };
+    if (exchangeName === EVENTS_EXCHANGE) await this.eventsBindingChanged(binding, true);
+    x.bindings.push(binding);
+    if (q.def.durable && x.def.durable && !q.owner) {
+      await this.store.saveBinding({ exchange: exchangeName, queue: queueName, routingKey });
+    }
+  }
+
+  async unbind(queueName: string, exchangeName: string, routingKey: string, connection: object) {
+    if (exchangeName === '') throw accessRefused(`operation not permitted on the default exchange`);
+    const q = this.queue(queueName, connection);
+    const x = this.exchange(exchangeName);
+    const b = x.bindings.find((b) => b.queue === queueName && b.routingKey === routingKey);
+    if (!b) return;
+    x.bindings = x.bindings.filter((o) => o !== b);
+    if (exchangeName === EVENTS_EXCHANGE) await this.eventsBindingChanged(b, false);
+    if (q.def.durable) await this.store.deleteBinding({ exchange: exchangeName, queue: queueName, routingKey });
+  }
+
+  /** The queues a message goes to, each once. */
+  route(x: Exchange, routingKey: string, position?: number): Queue[] {
+    if (x.def.name === '') {
+      const q = this.queues.get(routingKey);
+      return q ? [q] : [];
+    }
+    const out = new Set<Queue>();
+    for (const b of x.bindings) {
+      if (position !== undefined && b.fromPosition !== undefined && position <= b.fromPosition) continue;
+      const matches =
+        x.def.type === 'fanout' ||
+        (x.def.type === 'direct' && b.routingKey === routingKey) ||
+        (x.def.type === 'topic' && topicMatches(b.routingKey, routingKey));
+      const q = matches ? this.queues.get(b.queue) : undefined;
+      if (q) out.add(q);
+    }
+    return [...out];
+  }
+
+  /**
+   * Puts a message into queues. Durable queues append to JetStream first (pipelined, in
+   * order per queue); the promise resolves when every queue holds the message.
+   */
+  enqueue(queues: Queue[], message: AmqpMessage): Promise<void> {
+    const pending: Promise<void>[] = [];
+    for (const q of queues) {
+      if (!q.def.durable || q.owner) {
+        q.enqueue({ message, redelivered: false });
+        continue;
+      }
+      const stored = this.store.append(q.name, message);
+      const done = q.tail.then(async () => {
+        const seq = await stored;
+        if (q.deleted) return;
+        q.enqueue({ message, seq, redelivered: false });
+      });
+      q.tail = done.catch(() => undefined);
+      pending.push(done);
+    }
+    return pending.length === 0 ? Promise.resolve() : Promise.all(pending).then(() => undefined);
+  }
+
+  /** An acknowledged (or no-ack) delivery: gone for good. */
+  settle(q: Queue | undefined, d: Delivery, counted: boolean) {
+    if (q && counted) q.unacked--;
+    if (d.seq !== undefined && q && !q.deleted) {
+      this.store
+        .remove(d.seq)
+        .catch((err) => this.logger.warn({ err, seq: d.seq }, 'AMQP: deleting an acked message failed'));
+    }
+  }
+
+  /** Returns deliveries to the head of their queue, in order, marked redelivered. */
+  requeue(q: Queue, ds: Delivery[]) {
+    q.unacked -= ds.length;
+    if (!q.deleted) q.requeue(ds);
+  }
+
+  /** Exclusive queues of a closing connection go with it. */
+  async dropExclusive(connection: object) {
+    for (const q of [...this.queues.values()]) {
+      if (q.owner === connection) await this.deleteQueue(q.name);
+    }
+  }
+}

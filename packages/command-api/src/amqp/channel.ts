@@ -1,0 +1,525 @@
+import { randomBytes } from 'node:crypto';
+import { type Broker, COMMANDS_EXCHANGE, EVENTS_EXCHANGE, REPLY_TO_QUEUE, type ReplySink } from './broker.js';
+import { type Args, type BasicProperties, decodeMethod, decodeProperties, encodeProperties } from './codec.js';
+import { AmqpError, accessRefused, notAllowed, notImplemented, preconditionFailed, unexpectedFrame } from './errors.js';
+import type { Frame } from './frames.js';
+import type { Consumer, Delivery, Queue } from './queue.js';
+import { FrameType, type MethodName } from './spec.js';
+import type { AmqpMessage } from './store.js';
+
+/** What a channel needs from its connection. */
+export interface ChannelHost {
+  readonly broker: Broker;
+  readonly actor: string;
+  readonly frameMax: number;
+  /** The connection, as the owner of its exclusive queues. */
+  readonly owner: object;
+  sendMethod(channel: number, name: MethodName, args?: Args): void;
+  sendContent(channel: number, properties: Buffer, body: Buffer): void;
+  /** True while the socket buffer is below its high-water mark. */
+  writable(): boolean;
+  connectionError(err: AmqpError): void;
+  channelClosed(id: number): void;
+  /** Runs a command published to lightdom.commands; resolves with the reply's properties and body. */
+  runCommand(body: Buffer, props: BasicProperties): Promise<{ properties: Buffer; body: Buffer }>;
+}
+
+interface ChannelConsumer extends Consumer {
+  queue: Queue | undefined;
+  prefetch: number;
+  unacked: number;
+}
+
+interface Unacked {
+  queue: Queue;
+  delivery: Delivery;
+  consumer: ChannelConsumer | undefined;
+}
+
+interface PendingPublish {
+  exchange: string;
+  routingKey: string;
+  mandatory: boolean;
+  size: number;
+  properties?: Buffer;
+  chunks: Buffer[];
+  received: number;
+}
+
+const str = (a: Args, k: string) => String(a[k] ?? '');
+const bool = (a: Args, k: string) => a[k] === true;
+const num = (a: Args, k: string) => Number(a[k] ?? 0);
+
+/** One AMQP channel: its consumers, unacknowledged deliveries, prefetch, publisher confirms. */
+export class Channel implements ReplySink {
+  private state: 'open' | 'closing' | 'closed' = 'open';
+  private readonly consumers = new Map<string, ChannelConsumer>();
+  private readonly unacked = new Map<number, Unacked>();
+  private deliveryTag = 0;
+  private consumerPrefetch = 0;
+  private channelPrefetch = 0;
+  private flowActive = true;
+  private confirming = false;
+  private publishSeq = 0;
+  private confirmTail: Promise<void> = Promise.resolve();
+  private publish: PendingPublish | undefined;
+  private replyKey: string | undefined;
+  private replyTag: string | undefined;
+  private readonly inbox: Frame[] = [];
+  private running = false;
+
+  constructor(
+    readonly id: number,
+    private readonly host: ChannelHost,
+  ) {}
+
+  get broker() {
+    return this.host.broker;
+  }
+
+  /** Frames are handled one at a time, in order, even when one needs JetStream. */
+  receive(f: Frame) {
+    this.inbox.push(f);
+    if (!this.running) this.pump();
+  }
+
+  private pump() {
+    this.running = true;
+    while (this.inbox.length > 0) {
+      const f = this.inbox.shift()!;
+      let result: void | Promise<void>;
+      try {
+        result = this.handle(f);
+      } catch (err) {
+        this.fail(err);
+        continue;
+      }
+      if (result instanceof Promise) {
+        result.then(
+          () => this.pump(),
+          (err) => {
+            this.fail(err);
+            this.pump();
+          },
+        );
+        return;
+      }
+    }
+    this.running = false;
+  }
+
+  private fail(err: unknown) {
+    const e =
+      err instanceof AmqpError ? err : new AmqpError(541, `INTERNAL_ERROR - ${(err as Error).message}`, 'connection');
+    if (e.scope === 'connection') {
+      this.host.connectionError(e);
+      return;
+    }
+    if (this.state !== 'open') return;
+    this.state = 'closing';
+    this.inbox.length = 0;
+    this.cleanup();
+    this.host.sendMethod(this.id, 'channel.close', { replyCode: e.code, replyText: e.text, ...this.failing });
+  }
+
+  private failing = { classId: 0, methodId: 0 };
+
+  private handle(f: Frame): void | Promise<void> {
+    if (this.state === 'closed') return;
+    if (f.type === FrameType.METHOD) {
+      const { spec, args } = decodeMethod(f.payload);
+      if (this.state === 'closing') {
+        if (spec.name === 'channel.closeOk') this.closed();
+        else if (spec.name === 'channel.close') this.host.sendMethod(this.id, 'channel.closeOk');
+        return;
+      }
+      if (this.publish) throw unexpectedFrame(`expected content header for class 60, got ${spec.name}`);
+      this.failing = { classId: spec.classId, methodId: spec.methodId };
+      return this.method(spec.name as MethodName, args);
+    }
+    if (this.state === 'closing') return;
+    const p = this.publish;
+    if (!p) throw unexpectedFrame(`content frame with no basic.publish on channel ${this.id}`);
+    if (f.type === FrameType.HEADER) {
+      if (p.properties) throw unexpectedFrame('second content header');
+      p.size = Number(f.payload.readBigUInt64BE(4));
+      p.properties = Buffer.from(f.payload.subarray(12));
+    } else if (f.type === FrameType.BODY) {
+      if (!p.properties) throw unexpectedFrame('content body before the header');
+      p.chunks.push(f.payload);
+      p.received += f.payload.length;
+      if (p.received > p.size) throw unexpectedFrame('content body larger than the header said');
+    } else {
+      throw unexpectedFrame(`frame type ${f.type}`);
+    }
+    if (p.properties && p.received === p.size) {
+      this.publish = undefined;
+      return this.published(p, { properties: p.properties, body: Buffer.concat(p.chunks, p.size) });
+    }
+  }
+
+  private ok(name: MethodName, args: Args, a?: Args) {
+    if (a && a.nowait === true) return;
+    this.host.sendMethod(this.id, name, args);
+  }
+
+  private async method(name: MethodName, a: Args): Promise<void> {
+    const b = this.broker;
+    const owner = this.host.owner;
+    switch (name) {
+      case 'channel.close':
+        this.cleanup();
+        this.host.sendMethod(this.id, 'channel.closeOk');
+        this.closed();
+        return;
+      case 'channel.flow':
+        this.flowActive = bool(a, 'active');
+        this.host.sendMethod(this.id, 'channel.flowOk', { active: this.flowActive });
+        if (this.flowActive) this.drainAll();
+        return;
+      case 'channel.flowOk':
+        return;
+      case 'exchange.declare': {
+        const nameX = str(a, 'exchange');
+        if (nameX === '' && !bool(a, 'passive')) throw accessRefused(`operation not permitted on the default exchange`);
+        if (nameX !== '') {
+          await b.declareExchange(
+            { name: nameX, type: str(a, 'type'), durable: bool(a, 'durable'), autoDelete: bool(a, 'autoDelete') },
+            bool(a, 'passive'),
+          );
+        }
+        return this.ok('exchange.declareOk', {}, a);
+      }
+      case 'exchange.delete':
+        await b.deleteExchange(str(a, 'exchange'), bool(a, 'ifUnused'));
+        return this.ok('exchange.deleteOk', {}, a);
+      case 'exchange.bind':
+      case 'exchange.unbind':
+        throw notImplemented('exchange-to-exchange bindings');
+      case 'queue.declare': {
+        const q = await b.declareQueue(
+          {
+            name: str(a, 'queue'),
+            durable: bool(a, 'durable'),
+            exclusive: bool(a, 'exclusive'),
+            autoDelete: bool(a, 'autoDelete'),
+            arguments: (a.arguments as Record<string, unknown>) ?? {},
+          },
+          bool(a, 'passive'),
+          owner,
+        );
+        return this.ok(
+          'queue.declareOk',
+          { queue: q.name, messageCount: q.ready.length, consumerCount: q.consumers.length },
+          a,
+        );
+      }
+      case 'queue.bind':
+        await b.bind(str(a, 'queue'), str(a, 'exchange'), str(a, 'routingKey'), owner);
+        return this.ok('queue.bindOk', {}, a);
+      case 'queue.unbind':
+        await b.unbind(str(a, 'queue'), str(a, 'exchange'), str(a, 'routingKey'), owner);
+        return this.ok('queue.unbindOk', {});
+      case 'queue.purge': {
+        const count = await b.purgeQueue(b.queue(str(a, 'queue'), owner));
+        return this.ok('queue.purgeOk', { messageCount: count }, a);
+      }
+      case 'queue.delete': {
+        const count = await b.deleteQueue(str(a, 'queue'), {
+          ifUnused: bool(a, 'ifUnused'),
+          ifEmpty: bool(a, 'ifEmpty'),
+          connection: owner,
+        });
+        return this.ok('queue.deleteOk', { messageCount: count }, a);
+      }
+      case 'basic.qos':
+        if (num(a, 'prefetchSize') !== 0) throw notImplemented(`prefetch_size!=0 (${num(a, 'prefetchSize')})`);
+        if (bool(a, 'global')) this.channelPrefetch = num(a, 'prefetchCount');
+        else this.consumerPrefetch = num(a, 'prefetchCount');
+        this.host.sendMethod(this.id, 'basic.qosOk');
+        this.drainAll();
+        return;
+      case 'basic.consume':
+        return this.consume(a);
+      case 'basic.cancel': {
+        const tag = str(a, 'consumerTag');
+        this.cancel(tag);
+        return this.ok('basic.cancelOk', { consumerTag: tag }, a);
+      }
+      case 'basic.publish':
+        if (bool(a, 'immediate')) throw notImplemented('immediate=true');
+        this.publish = {
+          exchange: str(a, 'exchange'),
+          routingKey: str(a, 'routingKey'),
+          mandatory: bool(a, 'mandatory'),
+          size: 0,
+          chunks: [],
+          received: 0,
+        };
+        return;
+      case 'basic.get':
+        return this.get(a);
+      case 'basic.ack':
+        this.settle(num(a, 'deliveryTag'), bool(a, 'multiple'), 'ack');
+        return;
+      case 'basic.nack':
+        this.settle(num(a, 'deliveryTag'), bool(a, 'multiple'), bool(a, 'requeue') ? 'requeue' : 'drop');
+        return;
+      case 'basic.reject':
+        this.settle(num(a, 'deliveryTag'), false, bool(a, 'requeue') ? 'requeue' : 'drop');
+        return;
+      case 'basic.recover':
+      case 'basic.recoverAsync':
+        this.requeueAll();
+        if (name === 'basic.recover') this.host.sendMethod(this.id, 'basic.recoverOk');
+        return;
+      case 'confirm.select':
+        this.confirming = true;
+        return this.ok('confirm.selectOk', {}, a);
+      case 'tx.select':
+      case 'tx.commit':
+      case 'tx.rollback':
+        throw notImplemented('transactions (tx.*): use publisher confirms');
+      case 'channel.open':
+        throw channelAlreadyOpen(this.id);
+      default:
+        throw new AmqpError(540, `NOT_IMPLEMENTED - ${name}`, 'connection');
+    }
+  }
+
+  private consume(a: Args) {
+    const queueName = str(a, 'queue');
+    const tag = str(a, 'consumerTag') || `amq.ctag-${randomBytes(16).toString('base64url')}`;
+    if (this.consumers.has(tag)) throw notAllowed(`attempt to reuse consumer tag '${tag}'`);
+    const consumer: ChannelConsumer = {
+      tag,
+      noAck: bool(a, 'noAck'),
+      exclusive: bool(a, 'exclusive'),
+      queue: undefined,
+      prefetch: this.consumerPrefetch,
+      unacked: 0,
+      ready: () =>
+        this.state === 'open' &&
+        this.flowActive &&
+        this.host.writable() &&
+        (consumer.prefetch === 0 || consumer.unacked < consumer.prefetch) &&
+        (this.channelPrefetch === 0 || this.unacked.size < this.channelPrefetch),
+      deliver: (q, d) => this.deliver(consumer, q, d),
+      cancelledByServer: () => {
+        this.consumers.delete(tag);
+        if (this.state === 'open') this.host.sendMethod(this.id, 'basic.cancel', { consumerTag: tag, nowait: true });
+      },
+    };
+    if (queueName === REPLY_TO_QUEUE) {
+      if (!consumer.noAck) throw preconditionFailed('reply consumer cannot acknowledge');
+      if (this.replyKey) throw preconditionFailed('reply consumer already set');
+      this.replyKey = randomBytes(18).toString('base64url');
+      this.replyTag = tag;
+      this.broker.replySinks.set(this.replyKey, this);
+      this.consumers.set(tag, consumer);
+      this.ok('basic.consumeOk', { consumerTag: tag }, a);
+      return;
+    }
+    const q = this.broker.queue(queueName, this.host.owner);
+    if (q.consumers.some((c) => c.exclusive) || (consumer.exclusive && q.consumers.length > 0)) {
+      throw accessRefused(`queue '${queueName}' in vhost '/' in exclusive use`);
+    }
+    consumer.queue = q;
+    this.consumers.set(tag, consumer);
+    this.ok('basic.consumeOk', { consumerTag: tag }, a);
+    q.addConsumer(consumer);
+  }
+
+  private cancel(tag: string) {
+    const c = this.consumers.get(tag);
+    if (!c) return;
+    this.consumers.delete(tag);
+    if (tag === this.replyTag && this.replyKey) {
+      this.broker.replySinks.delete(this.replyKey);
+      this.replyKey = undefined;
+      this.replyTag = undefined;
+    }
+    c.queue?.removeConsumer(tag, c);
+  }
+
+  private deliver(c: ChannelConsumer, q: Queue, d: Delivery) {
+    const tag = ++this.deliveryTag;
+    if (c.noAck) this.broker.settle(q, d, false);
+    else {
+      this.unacked.set(tag, { queue: q, delivery: d, consumer: c });
+      c.unacked++;
+    }
+    this.host.sendMethod(this.id, 'basic.deliver', {
+      consumerTag: c.tag,
+      deliveryTag: tag,
+      redelivered: d.redelivered,
+      exchange: d.message.exchange,
+      routingKey: d.message.routingKey,
+    });
+    this.host.sendContent(this.id, d.message.properties, d.message.body);
+  }
+
+  deliverReply(routingKey: string, exchange: string, message: AmqpMessage) {
+    if (this.state !== 'open' || !this.replyTag) return;
+    this.host.sendMethod(this.id, 'basic.deliver', {
+      consumerTag: this.replyTag,
+      deliveryTag: ++this.deliveryTag,
+      redelivered: false,
+      exchange,
+      routingKey,
+    });
+    this.host.sendContent(this.id, message.properties, message.body);
+  }
+
+  private get(a: Args) {
+    const q = this.broker.queue(str(a, 'queue'), this.host.owner);
+    const d = q.take();
+    if (!d) {
+      this.host.sendMethod(this.id, 'basic.getEmpty');
+      return;
+    }
+    const tag = ++this.deliveryTag;
+    if (bool(a, 'noAck')) this.broker.settle(q, d, false);
+    else {
+      q.unacked++;
+      this.unacked.set(tag, { queue: q, delivery: d, consumer: undefined });
+    }
+    this.host.sendMethod(this.id, 'basic.getOk', {
+      deliveryTag: tag,
+      redelivered: d.redelivered,
+      exchange: d.message.exchange,
+      routingKey: d.message.routingKey,
+      messageCount: q.ready.length,
+    });
+    this.host.sendContent(this.id, d.message.properties, d.message.body);
+  }
+
+  private settle(tag: number, multiple: boolean, how: 'ack' | 'requeue' | 'drop') {
+    let picked: [number, Unacked][];
+    if (multiple) {
+      picked = [...this.unacked].filter(([t]) => tag === 0 || t <= tag);
+    } else {
+      const u = this.unacked.get(tag);
+      if (!u) throw preconditionFailed(`unknown delivery tag ${tag}`);
+      picked = [[tag, u]];
+    }
+    const requeues = new Map<Queue, Delivery[]>();
+    for (const [t, u] of picked) {
+      this.unacked.delete(t);
+      if (u.consumer) u.consumer.unacked--;
+      if (how === 'requeue') {
+        const list = requeues.get(u.queue) ?? [];
+        list.push(u.delivery);
+        requeues.set(u.queue, list);
+      } else this.broker.settle(u.queue, u.delivery, true);
+    }
+    for (const [q, ds] of requeues) this.broker.requeue(q, ds);
+    this.drainAll();
+  }
+
+  private requeueAll() {
+    const requeues = new Map<Queue, Delivery[]>();
+    for (const u of this.unacked.values()) {
+      if (u.consumer) u.consumer.unacked--;
+      const list = requeues.get(u.queue) ?? [];
+      list.push(u.delivery);
+      requeues.set(u.queue, list);
+    }
+    this.unacked.clear();
+    for (const [q, ds] of requeues) this.broker.requeue(q, ds);
+  }
+
+  /** Gives every queue this channel consumes from a chance to deliver (after acks, qos, flow, drain). */
+  drainAll() {
+    for (const c of this.consumers.values()) c.queue?.drain();
+  }
+
+  private async published(p: PendingPublish, content: { properties: Buffer; body: Buffer }) {
+    const seq = this.confirming ? ++this.publishSeq : 0;
+    const x = this.broker.exchange(p.exchange);
+    let message: AmqpMessage = { exchange: p.exchange, routingKey: p.routingKey, ...content };
+    let props: BasicProperties | undefined;
+    if (p.exchange === EVENTS_EXCHANGE) throw accessRefused(`'${EVENTS_EXCHANGE}' is fed by the event log only`);
+    if (content.properties.includes(REPLY_TO_QUEUE)) {
+      props = decodeProperties(content.properties);
+      if (props.replyTo === REPLY_TO_QUEUE) {
+        if (!this.replyKey) throw preconditionFailed('fast reply consumer does not exist');
+        props.replyTo = `${REPLY_TO_QUEUE}.${this.replyKey}`;
+        message = { ...message, properties: encodeProperties(props) };
+      }
+    }
+    let done: Promise<unknown>;
+    if (p.exchange === COMMANDS_EXCHANGE) {
+      props ??= decodeProperties(content.properties);
+      const replyTo = props.replyTo;
+      done = Promise.resolve();
+      this.host.runCommand(content.body, props).then((reply) => {
+        if (replyTo) this.replyDirect(replyTo, reply);
+      });
+    } else if (p.exchange === '' && p.routingKey.startsWith(`${REPLY_TO_QUEUE}.`)) {
+      const sink = this.broker.replySinks.get(p.routingKey.slice(REPLY_TO_QUEUE.length + 1));
+      if (sink) sink.deliverReply(p.routingKey, '', message);
+      else if (p.mandatory) this.returnMessage(p, content);
+      done = Promise.resolve();
+    } else {
+      const queues = this.broker.route(x, p.routingKey);
+      if (queues.length === 0 && p.mandatory) this.returnMessage(p, content);
+      done = this.broker.enqueue(queues, message);
+    }
+    if (this.confirming) {
+      const settled = done.then(
+        () => true,
+        () => false,
+      );
+      this.confirmTail = this.confirmTail
+        .then(() => settled)
+        .then((ok) => {
+          if (this.state === 'open')
+            this.host.sendMethod(this.id, ok ? 'basic.ack' : 'basic.nack', { deliveryTag: seq });
+        });
+    }
+  }
+
+  /** Publishes a reply through the default exchange: to a queue, or to a direct reply-to consumer. */
+  private replyDirect(replyTo: string, reply: { properties: Buffer; body: Buffer }) {
+    const message: AmqpMessage = { exchange: '', routingKey: replyTo, ...reply };
+    if (replyTo.startsWith(`${REPLY_TO_QUEUE}.`)) {
+      this.broker.replySinks.get(replyTo.slice(REPLY_TO_QUEUE.length + 1))?.deliverReply(replyTo, '', message);
+      return;
+    }
+    const q = this.broker.queues.get(replyTo);
+    if (q) this.broker.enqueue([q], message).catch(() => undefined);
+  }
+
+  private returnMessage(p: PendingPublish, content: { properties: Buffer; body: Buffer }) {
+    this.host.sendMethod(this.id, 'basic.return', {
+      replyCode: 312,
+      replyText: 'NO_ROUTE',
+      exchange: p.exchange,
+      routingKey: p.routingKey,
+    });
+    this.host.sendContent(this.id, content.properties, content.body);
+  }
+
+  /** Cancels consumers and requeues unacknowledged deliveries (redelivered=true). */
+  cleanup() {
+    for (const tag of [...this.consumers.keys()]) this.cancel(tag);
+    this.requeueAll();
+    this.publish = undefined;
+  }
+
+  private closed() {
+    this.state = 'closed';
+    this.host.channelClosed(this.id);
+  }
+
+  /** The connection is going away: release everything without sending anything. */
+  abandon() {
+    if (this.state === 'closed') return;
+    this.cleanup();
+    this.state = 'closed';
+  }
+}
+
+const channelAlreadyOpen = (id: number) =>
+  new AmqpError(504, `CHANNEL_ERROR - second 'channel.open' seen on channel ${id}`, 'connection');

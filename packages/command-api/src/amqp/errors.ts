@@ -1,0 +1,53 @@
+import type { ErrorCode } from '@lightdom/events';
+
+/**
+ * An AMQP exception: `channel` ones close the channel (soft errors such as 404, 406),
+ * `connection` ones close the connection (hard errors such as 530, 540). The text follows
+ * RabbitMQ's `CODE_NAME - detail` form so clients log the same lines.
+ */
+export class AmqpError extends Error {
+  constructor(
+    readonly code: number,
+    readonly text: string,
+    readonly scope: 'channel' | 'connection',
+  ) {
+    super(text);
+    this.name = 'AmqpError';
+  }
+}
+
+export const notFound = (what: string) => new AmqpError(404, `NOT_FOUND - ${what}`, 'channel');
+export const preconditionFailed = (what: string) => new AmqpError(406, `PRECONDITION_FAILED - ${what}`, 'channel');
+export const accessRefused = (what: string) => new AmqpError(403, `ACCESS_REFUSED - ${what}`, 'channel');
+export const resourceLocked = (what: string) => new AmqpError(405, `RESOURCE_LOCKED - ${what}`, 'channel');
+export const notAllowed = (what: string) => new AmqpError(530, `NOT_ALLOWED - ${what}`, 'connection');
+export const notImplemented = (what: string) => new AmqpError(540, `NOT_IMPLEMENTED - ${what}`, 'connection');
+export const commandInvalid = (what: string) => new AmqpError(503, `COMMAND_INVALID - ${what}`, 'connection');
+export const channelError = (what: string) => new AmqpError(504, `CHANNEL_ERROR - ${what}`, 'connection');
+export const frameError = (what: string) => new AmqpError(501, `FRAME_ERROR - ${what}`, 'connection');
+export const unexpectedFrame = (what: string) => new AmqpError(505, `UNEXPECTED_FRAME - ${what}`, 'connection');
+export const internalError = (what: string) => new AmqpError(541, `INTERNAL_ERROR - ${what}`, 'connection');
+
+/**
+ * The AMQP reply code of every LightDom error code: the one mapping at this edge. Command
+ * results travel in reply messages, so these appear in the `lightdom-reply-code` header of
+ * an error reply; UNAUTHORIZED is also the 403 that refuses a login.
+ */
+export const amqpReplyCodeOf: Record<ErrorCode, number> = {
+  VALIDATION_FAILED: 406,
+  UNKNOWN_COMMAND: 406,
+  UNSUPPORTED_MEDIA_TYPE: 406,
+  PAYLOAD_TOO_LARGE: 311,
+  NOT_FOUND: 404,
+  ALREADY_EXISTS: 405,
+  INVALID_TRANSITION: 406,
+  INVARIANT_VIOLATION: 406,
+  IDEMPOTENCY_KEY_REUSED: 406,
+  VERSION_MISMATCH: 406,
+  CONCURRENCY_CONFLICT: 405,
+  UNAUTHORIZED: 403,
+  UNAVAILABLE: 506,
+  STALE_READ: 506,
+  INTEGRITY_VIOLATION: 541,
+  INTERNAL: 541,
+};

@@ -1,0 +1,148 @@
+import { randomUUID } from 'node:crypto';
+import {
+  type CommandHandler,
+  type CommitSubscription,
+  type EventStore,
+  isLightdomError,
+  LightdomError,
+  type Logger,
+  type RecordedEvent,
+  toRecordedEvents,
+} from '@lightdom/events';
+import { type Binding, type Broker, EVENTS_EXCHANGE } from './broker.js';
+import { type BasicProperties, encodeProperties } from './codec.js';
+import { amqpReplyCodeOf } from './errors.js';
+import type { AmqpMessage } from './store.js';
+
+/** `<aggregateType>.<EventType>`, e.g. `campaign.CampaignLaunched`. */
+export const eventRoutingKey = (e: RecordedEvent) => `${e.aggregateType}.${e.type}`;
+
+export function eventMessage(e: RecordedEvent): AmqpMessage {
+  return {
+    exchange: EVENTS_EXCHANGE,
+    routingKey: eventRoutingKey(e),
+    properties: encodeProperties({
+      contentType: 'application/json',
+      deliveryMode: 2,
+      messageId: e.id,
+      correlationId: e.correlationId,
+      type: e.type,
+      timestamp: Math.floor(Date.parse(e.timestamp) / 1000),
+      headers: {
+        'lightdom-position': e.position,
+        'lightdom-index': e.index,
+        'lightdom-aggregate-type': e.aggregateType,
+        'lightdom-aggregate-id': e.aggregateId,
+        'lightdom-version': e.version,
+      },
+    }),
+    body: Buffer.from(JSON.stringify(e)),
+  };
+}
+
+/**
+ * Feeds `lightdom.events` from the log: one subscription for the gateway, started at the
+ * head when the first queue is bound. Each binding remembers the head position at the
+ * moment it was made and matches only later events.
+ */
+export function createEventsBridge(deps: { store: EventStore; broker: Broker; logger: Logger }) {
+  let sub: CommitSubscription | undefined;
+  let starting: Promise<void> | undefined;
+  let stopped = false;
+  let seen = 0;
+
+  async function follow(after: number) {
+    sub = await deps.store.subscribe({ after });
+    const current = sub;
+    (async () => {
+      try {
+        for await (const commit of current) {
+          seen = commit.position;
+          const x = deps.broker.exchanges.get(EVENTS_EXCHANGE)!;
+          for (const event of toRecordedEvents(commit)) {
+            const queues = deps.broker.route(x, eventRoutingKey(event), event.position);
+            if (queues.length > 0) {
+              deps.broker.enqueue(queues, eventMessage(event)).catch((err) => {
+                deps.logger.warn({ err, position: event.position }, 'AMQP: storing an event in a queue failed');
+              });
+            }
+          }
+        }
+      } catch (err) {
+        deps.logger.warn({ err }, 'AMQP: lightdom.events subscription failed; resubscribing');
+      }
+      if (stopped) return;
+      await new Promise((r) => setTimeout(r, 1000));
+      if (!stopped) follow(seen).catch((err) => deps.logger.error({ err }, 'AMQP: lightdom.events resubscribe failed'));
+    })();
+  }
+
+  return {
+    async bindingChanged(b: Binding, bound: boolean) {
+      if (!bound) return;
+      const head = await deps.store.headPosition();
+      b.fromPosition = head;
+      if (!starting) {
+        seen = head;
+        starting = follow(head);
+      }
+      await starting;
+    },
+    stop() {
+      stopped = true;
+      sub?.stop();
+    },
+  };
+}
+
+/** The body of an error reply: the same fields as an HTTP problem's. */
+export function errorReply(err: LightdomError) {
+  return {
+    code: err.code,
+    message: err.message,
+    retryable: err.retryable,
+    errors: err.issues ?? [],
+    ...(err.details ? { details: err.details } : {}),
+  };
+}
+
+/**
+ * Runs a command published to `lightdom.commands` and returns the reply message for its
+ * `reply_to`: the CommandResult, or an error object with code, message and errors.
+ */
+export async function runCommand(
+  deps: { commands: CommandHandler; logger: Logger },
+  body: Buffer,
+  props: BasicProperties,
+  actor: string,
+): Promise<{ properties: Buffer; body: Buffer }> {
+  const requestId = props.messageId || randomUUID();
+  let reply: unknown;
+  let failure: LightdomError | undefined;
+  try {
+    let envelope: unknown;
+    try {
+      envelope = JSON.parse(body.toString('utf8'));
+    } catch {
+      throw new LightdomError('UNSUPPORTED_MEDIA_TYPE', 'The message body must be a JSON command envelope');
+    }
+    reply = await deps.commands.handle(envelope, {
+      actor,
+      correlationId: props.correlationId || requestId,
+      causationId: requestId,
+    });
+  } catch (err) {
+    failure = isLightdomError(err) ? err : new LightdomError('INTERNAL', undefined, { cause: err });
+    if (failure.code === 'INTERNAL') deps.logger.error({ err }, 'AMQP command failed');
+    reply = errorReply(failure);
+  }
+  const properties: BasicProperties = {
+    contentType: 'application/json',
+    type: failure ? 'Error' : 'CommandResult',
+    headers: failure
+      ? { 'lightdom-status': 'error', 'lightdom-reply-code': amqpReplyCodeOf[failure.code] }
+      : { 'lightdom-status': 'ok' },
+    ...(props.correlationId ? { correlationId: props.correlationId } : {}),
+  };
+  return { properties: encodeProperties(properties), body: Buffer.from(JSON.stringify(reply)) };
+}

@@ -1,0 +1,136 @@
+import type { AmqpMessage, QueueDefinition } from './store.js';
+
+/** One message in a queue; `seq` is its JetStream sequence when the queue is durable. */
+export interface Delivery {
+  message: AmqpMessage;
+  seq?: number;
+  redelivered: boolean;
+}
+
+/** What a queue needs from a consumer: whether it can take one more, and how to hand it over. */
+export interface Consumer {
+  tag: string;
+  noAck: boolean;
+  exclusive: boolean;
+  /** True when the consumer (and its channel) can take another delivery now. */
+  ready(): boolean;
+  deliver(queue: Queue, delivery: Delivery): void;
+  /** The queue went away under the consumer (deleted): tell the client. */
+  cancelledByServer(): void;
+}
+
+/** A FIFO with cheap removal at the head and re-insertion at the head (for requeues). */
+class Deque<T> {
+  private items: T[] = [];
+  private head = 0;
+  get length() {
+    return this.items.length - this.head;
+  }
+  push(v: T) {
+    this.items.push(v);
+  }
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const v = this.items[this.head];
+    this.items[this.head++] = undefined as T;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return v;
+  }
+  unshiftAll(vs: T[]) {
+    if (vs.length === 0) return;
+    this.items = [...vs, ...this.items.slice(this.head)];
+    this.head = 0;
+  }
+  clear() {
+    const n = this.length;
+    this.items = [];
+    this.head = 0;
+    return n;
+  }
+  drainAll(): T[] {
+    const out = this.items.slice(this.head);
+    this.clear();
+    return out;
+  }
+}
+
+/** A queue: ready messages handed round-robin to consumers that have room under their prefetch. */
+export class Queue {
+  readonly ready = new Deque<Delivery>();
+  consumers: Consumer[] = [];
+  /** Deliveries handed out and not yet settled. */
+  unacked = 0;
+  private next = 0;
+  private draining = false;
+  private hadConsumer = false;
+  /** Keeps durable appends in publish order while they are pipelined to JetStream. */
+  tail: Promise<void> = Promise.resolve();
+  deleted = false;
+
+  constructor(
+    readonly def: QueueDefinition,
+    /** The connection that owns an exclusive queue. */
+    readonly owner: object | undefined,
+    private readonly onUnused: (q: Queue) => void,
+  ) {}
+
+  get name() {
+    return this.def.name;
+  }
+
+  enqueue(d: Delivery) {
+    this.ready.push(d);
+    this.drain();
+  }
+
+  /** Puts deliveries back at the head, in the given order, marked redelivered. */
+  requeue(ds: Delivery[]) {
+    for (const d of ds) d.redelivered = true;
+    this.ready.unshiftAll(ds);
+    this.drain();
+  }
+
+  take(): Delivery | undefined {
+    return this.ready.shift();
+  }
+
+  addConsumer(c: Consumer) {
+    this.consumers.push(c);
+    this.hadConsumer = true;
+    this.drain();
+  }
+
+  removeConsumer(tag: string, owner: Consumer) {
+    this.consumers = this.consumers.filter((c) => !(c.tag === tag && c === owner));
+    if (this.consumers.length === 0 && this.hadConsumer && this.def.autoDelete) this.onUnused(this);
+  }
+
+  /** Hands ready messages to consumers with room, round-robin, until one side runs out. */
+  drain() {
+    if (this.draining || this.deleted) return;
+    this.draining = true;
+    try {
+      while (this.ready.length > 0 && this.consumers.length > 0) {
+        const n = this.consumers.length;
+        let chosen: Consumer | undefined;
+        for (let i = 0; i < n; i++) {
+          const c = this.consumers[(this.next + i) % n]!;
+          if (c.ready()) {
+            chosen = c;
+            this.next = (this.next + i + 1) % n;
+            break;
+          }
+        }
+        if (!chosen) break;
+        const d = this.ready.shift()!;
+        if (!chosen.noAck) this.unacked++;
+        chosen.deliver(this, d);
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+}

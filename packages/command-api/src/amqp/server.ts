@@ -1,0 +1,120 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import type { CommandHandler, EventStore, Logger } from '@lightdom/events';
+import type { NatsConnection } from 'nats';
+import { Broker } from './broker.js';
+import { Connection } from './connection.js';
+import { createEventsBridge, runCommand } from './lightdom.js';
+import { type AmqpStoreOptions, createAmqpStore } from './store.js';
+
+export interface AmqpServerDeps {
+  nc: NatsConnection;
+  commands: CommandHandler;
+  store: EventStore;
+  logger: Logger;
+}
+
+export interface AmqpServerOptions extends AmqpStoreOptions {
+  /** Interface to bind. Default `0.0.0.0`. */
+  host: string;
+  /** API token → actor. When non-empty, the PLAIN password must be a token (the username is ignored). */
+  tokens: Map<string, string>;
+  /** Username → password accepted when `tokens` is empty. Default guest/guest. */
+  users: Map<string, string>;
+  /** Largest frame offered and accepted, in bytes. Default 131072. */
+  frameMax: number;
+  /** Heartbeat interval proposed to clients, in seconds. Default 60. */
+  heartbeatSeconds: number;
+  /** Highest channel number per connection. Default 2047. */
+  channelMax: number;
+  /** Socket bytes buffered before deliveries pause, in bytes. Default 4 MiB. */
+  highWaterMark: number;
+}
+
+export interface AmqpServer {
+  /** Restores durable queues, binds and serves; resolves with the bound port (useful with port 0). */
+  start(port: number): Promise<number>;
+  /** Closes every connection (320 CONNECTION_FORCED) and stops listening. */
+  stop(): Promise<void>;
+  readonly broker: Broker;
+}
+
+/**
+ * The AMQP 0-9-1 edge: RabbitMQ clients publish and consume through it; durable queues
+ * live in JetStream; `lightdom.events` and `lightdom.commands` connect them to the log.
+ *
+ * @example
+ * const amqp = createAmqpServer({ nc, commands, store, logger }, { tokens });
+ * const port = await amqp.start(5673);
+ * // … later
+ * await amqp.stop();
+ */
+export function createAmqpServer(deps: AmqpServerDeps, options: Partial<AmqpServerOptions> = {}): AmqpServer {
+  const opts: AmqpServerOptions = Object.freeze({
+    host: '0.0.0.0',
+    tokens: new Map<string, string>(),
+    users: new Map([['guest', 'guest']]),
+    frameMax: 131072,
+    heartbeatSeconds: 60,
+    channelMax: 2047,
+    highWaterMark: 4 * 1024 * 1024,
+    stream: 'AMQP_QUEUES',
+    subjectPrefix: 'amqp',
+    topologyBucket: 'AMQP_TOPOLOGY',
+    storage: 'file' as const,
+    ...options,
+  });
+  const broker = new Broker(createAmqpStore(deps.nc, opts), deps.logger);
+  const bridge = createEventsBridge({ store: deps.store, broker, logger: deps.logger });
+  broker.eventsBindingChanged = (b, bound) => bridge.bindingChanged(b, bound);
+  const connections = new Set<Connection>();
+  const authenticate = (user: string, pass: string) => {
+    if (opts.tokens.size > 0) return opts.tokens.get(pass);
+    return opts.users.get(user) === pass && pass !== '' ? user : undefined;
+  };
+  const server: Server = createServer((socket: Socket) => {
+    const c = new Connection(
+      socket,
+      broker,
+      {
+        frameMax: opts.frameMax,
+        heartbeatSeconds: opts.heartbeatSeconds,
+        channelMax: opts.channelMax,
+        highWaterMark: opts.highWaterMark,
+        authenticate,
+        runCommand: (body, props, actor) => runCommand(deps, body, props, actor),
+      },
+      deps.logger,
+      (closed) => connections.delete(closed),
+    );
+    connections.add(c);
+  });
+
+  return {
+    broker,
+    async start(port) {
+      await broker.recover();
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, opts.host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      const address = server.address();
+      return typeof address === 'object' && address ? address.port : port;
+    },
+    async stop() {
+      bridge.stop();
+      for (const c of connections) c.forceClose("broker forced connection closure with reason 'shutdown'");
+      await new Promise<void>((resolve) => {
+        if (!server.listening) return resolve();
+        const timer = setTimeout(resolve, 1500);
+        timer.unref();
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    },
+  };
+}

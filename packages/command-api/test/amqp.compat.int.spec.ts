@@ -1,0 +1,255 @@
+import { randomUUID } from 'node:crypto';
+import { createCommandHandler, createEventStore, createLogger, type EventStore, upcastEvent } from '@lightdom/events';
+import { createNatsTestEnv, type NatsTestEnv } from '@lightdom/testkit';
+import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AmqpServer, createAmqpServer } from '../src/index.js';
+
+/**
+ * The same scenarios against the gateway and against the real RabbitMQ on 5672: what a
+ * RabbitMQ client sees (deliveries, flags, reply codes and texts) must be the same.
+ */
+const rabbitUrl = process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const logger = createLogger('amqp-compat-test', { level: 'silent' });
+let nats: NatsTestEnv;
+let store: EventStore;
+let server: AmqpServer;
+let gatewayUrl: string;
+
+beforeAll(async () => {
+  nats = await createNatsTestEnv('amqpcompat');
+  store = createEventStore(
+    { nc: nats.nc, logger },
+    { stream: nats.stream, subjectPrefix: nats.subjectPrefix, publishTimeoutMs: 1000, upcast: upcastEvent },
+  );
+  await store.ensureStream();
+  server = createAmqpServer(
+    { nc: nats.nc, commands: createCommandHandler({ store, logger }), store, logger },
+    {
+      host: '127.0.0.1',
+      stream: `${nats.stream}_AMQP`,
+      subjectPrefix: `${nats.subjectPrefix}_amqp`,
+      topologyBucket: `${nats.kvBucket}_AMQP`,
+    },
+  );
+  gatewayUrl = `amqp://guest:guest@127.0.0.1:${await server.start(0)}`;
+});
+
+afterAll(async () => {
+  await server?.stop();
+  await nats?.jsm.streams.delete(`${nats.stream}_AMQP`).catch(() => undefined);
+  await nats?.cleanup();
+});
+
+/** Resolves with the next `n` messages a consumer receives. */
+function collect(ch: Channel, queue: string, n: number, opts: { noAck?: boolean } = {}) {
+  return new Promise<ConsumeMessage[]>((resolve) => {
+    const got: ConsumeMessage[] = [];
+    ch.consume(
+      queue,
+      (m) => {
+        if (!m) return;
+        got.push(m);
+        if (got.length === n) resolve(got);
+      },
+      { noAck: opts.noAck ?? false },
+    );
+  });
+}
+
+const closed = (ch: Channel) =>
+  new Promise<Error>((resolve) => {
+    ch.once('error', (err: Error) => resolve(err));
+  });
+
+const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe.each([
+  ['gateway', () => gatewayUrl],
+  ['RabbitMQ', () => rabbitUrl],
+])('AMQP behaviour against %s', (_name, url) => {
+  let conn: ChannelModel;
+  const q = () => `compat-${randomUUID()}`;
+
+  beforeAll(async () => {
+    conn = await amqp.connect(url());
+  });
+  afterAll(async () => {
+    await conn?.close().catch(() => undefined);
+  });
+
+  it('declares a queue, publishes, consumes and acks', async () => {
+    const ch = await conn.createChannel();
+    const name = q();
+    const ok = await ch.assertQueue(name, { durable: true });
+    expect(ok).toEqual({ queue: name, messageCount: 0, consumerCount: 0 });
+    ch.sendToQueue(name, Buffer.from('hello'), { contentType: 'text/plain', headers: { n: 1 }, messageId: 'm1' });
+    const [m] = await collect(ch, name, 1);
+    expect(m!.content.toString()).toBe('hello');
+    expect(m!.fields).toMatchObject({ redelivered: false, exchange: '', routingKey: name, deliveryTag: 1 });
+    expect(m!.properties).toMatchObject({ contentType: 'text/plain', headers: { n: 1 }, messageId: 'm1' });
+    ch.ack(m!);
+    await ch.deleteQueue(name);
+    await ch.close();
+  });
+
+  it('limits unacked deliveries to the prefetch count, then delivers more after acks', async () => {
+    const ch = await conn.createChannel();
+    const name = q();
+    await ch.assertQueue(name, { exclusive: true });
+    for (let i = 0; i < 5; i++) ch.sendToQueue(name, Buffer.from(String(i)));
+    await ch.prefetch(2);
+    const got: ConsumeMessage[] = [];
+    await ch.consume(name, (m) => m && got.push(m));
+    await tick(200);
+    expect(got.map((m) => m.content.toString())).toEqual(['0', '1']);
+    ch.ack(got[1]!, true);
+    await tick(200);
+    expect(got.map((m) => m.content.toString())).toEqual(['0', '1', '2', '3']);
+    await ch.close();
+  });
+
+  it('nack with requeue redelivers the message with redelivered=true', async () => {
+    const ch = await conn.createChannel();
+    const name = q();
+    await ch.assertQueue(name, { exclusive: true });
+    ch.sendToQueue(name, Buffer.from('again'));
+    const [first, second] = await new Promise<ConsumeMessage[]>((resolve) => {
+      const seen: ConsumeMessage[] = [];
+      ch.consume(name, (m) => {
+        if (!m) return;
+        seen.push(m);
+        if (seen.length === 1) ch.nack(m, false, true);
+        else resolve(seen);
+      });
+    });
+    expect(first!.fields.redelivered).toBe(false);
+    expect(second!.fields.redelivered).toBe(true);
+    expect(second!.content.toString()).toBe('again');
+    ch.ack(second!);
+    await ch.close();
+  });
+
+  it("redelivers a consumer's unacked messages after its channel closes", async () => {
+    const name = q();
+    const setup = await conn.createChannel();
+    await setup.assertQueue(name, { durable: true });
+    const a = await conn.createChannel();
+    setup.sendToQueue(name, Buffer.from('x'));
+    setup.sendToQueue(name, Buffer.from('y'));
+    const firstRound = await collect(a, name, 2);
+    expect(firstRound.every((m) => !m.fields.redelivered)).toBe(true);
+    await a.close();
+    const b = await conn.createChannel();
+    const again = await collect(b, name, 2);
+    expect(again.map((m) => [m.content.toString(), m.fields.redelivered])).toEqual([
+      ['x', true],
+      ['y', true],
+    ]);
+    for (const m of again) b.ack(m);
+    await b.close();
+    await setup.deleteQueue(name);
+    await setup.close();
+  });
+
+  it('routes through a topic exchange with * and #', async () => {
+    const ch = await conn.createChannel();
+    const x = `compat-topic-${randomUUID()}`;
+    await ch.assertExchange(x, 'topic', { durable: false, autoDelete: false });
+    const star = (await ch.assertQueue('', { exclusive: true })).queue;
+    const hash = (await ch.assertQueue('', { exclusive: true })).queue;
+    await ch.bindQueue(star, x, 'campaign.*');
+    await ch.bindQueue(hash, x, 'campaign.#');
+    for (const key of ['campaign.created', 'campaign.a.b', 'campaign', 'workflow.created']) {
+      ch.publish(x, key, Buffer.from(key));
+    }
+    const starGot = await collect(ch, star, 1, { noAck: true });
+    const hashGot = await collect(ch, hash, 3, { noAck: true });
+    expect(starGot.map((m) => m.fields.routingKey)).toEqual(['campaign.created']);
+    expect(hashGot.map((m) => m.fields.routingKey)).toEqual(['campaign.created', 'campaign.a.b', 'campaign']);
+    expect((await ch.checkQueue(star)).messageCount).toBe(0);
+    await ch.deleteExchange(x);
+    await ch.close();
+  });
+
+  it('returns an unroutable mandatory message (312 NO_ROUTE) and confirms it', async () => {
+    const ch = await conn.createConfirmChannel();
+    const x = `compat-direct-${randomUUID()}`;
+    await ch.assertExchange(x, 'direct', { durable: false });
+    const returned = new Promise<ConsumeMessage>((resolve) => ch.once('return', resolve));
+    await new Promise<void>((resolve, reject) =>
+      ch.publish(x, 'nowhere', Buffer.from('lost'), { mandatory: true }, (err) => (err ? reject(err) : resolve())),
+    );
+    const r = await returned;
+    expect(r.fields).toMatchObject({ replyCode: 312, replyText: 'NO_ROUTE', exchange: x, routingKey: 'nowhere' });
+    expect(r.content.toString()).toBe('lost');
+    await ch.deleteExchange(x);
+    await ch.close();
+  });
+
+  it('confirms every publish on a confirm channel', async () => {
+    const ch = await conn.createConfirmChannel();
+    const name = q();
+    await ch.assertQueue(name, { durable: true });
+    for (let i = 0; i < 20; i++) ch.sendToQueue(name, Buffer.from(String(i)), { persistent: true });
+    await ch.waitForConfirms();
+    expect((await ch.checkQueue(name)).messageCount).toBe(20);
+    expect(await ch.purgeQueue(name)).toEqual({ messageCount: 20 });
+    await ch.deleteQueue(name);
+    await ch.close();
+  });
+
+  it('basic.get returns a message with the remaining count, then get-empty', async () => {
+    const ch = await conn.createConfirmChannel();
+    const name = q();
+    await ch.assertQueue(name, { exclusive: true });
+    ch.sendToQueue(name, Buffer.from('one'));
+    ch.sendToQueue(name, Buffer.from('two'));
+    await ch.waitForConfirms();
+    const m = await ch.get(name);
+    if (!m) throw new Error('basic.get returned get-empty');
+    expect(m.content.toString()).toBe('one');
+    expect(m.fields.messageCount).toBe(1);
+    const m2 = await ch.get(name, { noAck: true });
+    expect(m2 === false ? 'get-empty' : m2.content.toString()).toBe('two');
+    expect(await ch.get(name)).toBe(false);
+    ch.ack(m);
+    await ch.close();
+  });
+
+  it('a passive declare of a missing queue closes the channel with 404 NOT_FOUND', async () => {
+    const ch = await conn.createChannel();
+    const err = closed(ch);
+    const name = q();
+    await expect(ch.checkQueue(name)).rejects.toThrow(/404/);
+    expect((await err).message).toContain(`404 (NOT-FOUND) with message "NOT_FOUND - no queue '${name}' in vhost '/'"`);
+  });
+
+  it('an inequivalent redeclare closes the channel with 406 PRECONDITION_FAILED', async () => {
+    const ch = await conn.createChannel();
+    const name = q();
+    await ch.assertQueue(name, { durable: false, autoDelete: true });
+    const other = await conn.createChannel();
+    const err = closed(other);
+    await expect(other.assertQueue(name, { durable: true })).rejects.toThrow(/406/);
+    expect((await err).message).toContain(
+      `PRECONDITION_FAILED - inequivalent arg 'durable' for queue '${name}' in vhost '/': received 'true' but current is 'false'`,
+    );
+    await ch.deleteQueue(name);
+    await ch.close();
+  });
+
+  it('acking an unknown delivery tag closes the channel with 406', async () => {
+    const ch = await conn.createChannel();
+    const err = closed(ch);
+    ch.ack({ fields: { deliveryTag: 99 } } as never);
+    expect((await err).message).toContain('PRECONDITION_FAILED - unknown delivery tag 99');
+  });
+
+  it('publishing to a missing exchange closes the channel with 404', async () => {
+    const ch = await conn.createChannel();
+    const err = closed(ch);
+    ch.publish('compat-no-such-exchange', 'k', Buffer.from('x'));
+    expect((await err).message).toContain("NOT_FOUND - no exchange 'compat-no-such-exchange' in vhost '/'");
+  });
+});
