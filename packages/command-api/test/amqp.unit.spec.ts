@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { decodeMethod, decodeProperties, encodeMethod, encodeProperties } from '../src/amqp/codec.js';
+import { contentFrames, FrameParser, methodFrame } from '../src/amqp/frames.js';
+import { topicMatches } from '../src/index.js';
+
+describe('topic matching', () => {
+  it.each([
+    ['campaign.*', 'campaign.CampaignCreated', true],
+    ['campaign.*', 'campaign', false],
+    ['campaign.*', 'campaign.a.b', false],
+    ['campaign.#', 'campaign', true],
+    ['campaign.#', 'campaign.a.b', true],
+    ['#', '', true],
+    ['#.created', 'a.b.created', true],
+    ['*.#.x', 'a.x', true],
+    ['*.#.x', 'x', false],
+    ['a.#.#.b', 'a.b', true],
+    ['a.b', 'a.b', true],
+    ['a.b', 'a.c', false],
+  ])('%s matches %s: %s', (pattern, key, expected) => {
+    expect(topicMatches(pattern, key)).toBe(expected);
+  });
+});
+
+describe('codec', () => {
+  it('round-trips a method with packed bits and a nested field table', () => {
+    const args = {
+      queue: 'q',
+      passive: false,
+      durable: true,
+      exclusive: false,
+      autoDelete: true,
+      nowait: false,
+      arguments: { 'x-max': 5, big: 2 ** 40, nested: { ok: true, s: 'é' }, list: [1, 'two', null], f: 1.5 },
+    };
+    const { spec, args: decoded } = decodeMethod(encodeMethod('queue.declare', args));
+    expect(spec.name).toBe('queue.declare');
+    expect(decoded).toMatchObject(args);
+  });
+
+  it('round-trips basic properties', () => {
+    const props = { contentType: 'application/json', deliveryMode: 2, headers: { a: 'b' }, timestamp: 1700000000 };
+    expect(decodeProperties(encodeProperties(props))).toEqual(props);
+  });
+
+  it('splits bodies to the frame size and reassembles frames across chunk boundaries', () => {
+    const body = Buffer.alloc(10_000, 7);
+    const frames = [methodFrame(1, 'basic.qosOk'), ...contentFrames(1, encodeProperties({}), body, 4096)];
+    expect(frames).toHaveLength(1 + 1 + 3);
+    const parser = new FrameParser();
+    const all = Buffer.concat(frames);
+    const out = [...parser.push(all.subarray(0, 5000)), ...parser.push(all.subarray(5000))];
+    expect(out.map((f) => f.type)).toEqual([1, 2, 3, 3, 3]);
+    expect(Buffer.concat(out.slice(2).map((f) => f.payload)).equals(body)).toBe(true);
+  });
+
+  it('rejects a frame above frame_max with 501 FRAME_ERROR', () => {
+    const parser = new FrameParser();
+    parser.frameMax = 4096;
+    expect(() => parser.push(contentFrames(1, encodeProperties({}), Buffer.alloc(5000), 8192)[1]!)).toThrow(
+      /FRAME_ERROR/,
+    );
+  });
+});
