@@ -227,29 +227,36 @@ describe('AMQP gateway: durability', () => {
     await ch.assertExchange('jobs', 'direct', { durable: true });
     await ch.assertQueue('workflow-tasks', { durable: true });
     await ch.bindQueue('workflow-tasks', 'jobs', 'task');
-    for (const n of ['a', 'b', 'c']) ch.publish('jobs', 'task', Buffer.from(n), { persistent: true, messageId: n });
+    for (const n of ['a', 'b', 'c', 'd', 'e'])
+      ch.publish('jobs', 'task', Buffer.from(n), { persistent: true, messageId: n });
     await ch.waitForConfirms();
-    const taken = await ch.get('workflow-tasks');
-    if (!taken) throw new Error('get-empty');
-    ch.ack(taken);
-    await ch.get('workflow-tasks'); // left unacked: it must come back
-    await new Promise((r) => setTimeout(r, 100));
+    const taken = [];
+    for (let i = 0; i < 5; i++) {
+      const m = await ch.get('workflow-tasks');
+      if (!m) throw new Error('get-empty');
+      taken.push(m);
+    }
+    // Acks out of order; b and d stay unacked and must come back.
+    for (const i of [2, 4, 0]) ch.ack(taken[i]!);
+    // Closing the channel first flushes its acks: amqplib may write a connection.close ahead of them.
+    await ch.close();
     await c1.close();
     await first.stop();
+    expect((await nats.jsm.streams.info(names.stream)).state.messages).toBe(2);
 
     const second = gateway(names);
     const p2 = await second.start(0);
     const c2 = await amqp.connect(`amqp://guest:guest@127.0.0.1:${p2}`);
     const ch2 = await c2.createConfirmChannel();
     expect((await ch2.checkQueue('workflow-tasks')).messageCount).toBe(2);
-    ch2.publish('jobs', 'task', Buffer.from('d'));
+    ch2.publish('jobs', 'task', Buffer.from('f'));
     await ch2.waitForConfirms();
     const got: string[] = [];
     for (let i = 0; i < 3; i++) {
       const m = await ch2.get('workflow-tasks', { noAck: true });
       if (m) got.push(`${m.content.toString()}:${m.properties.messageId ?? ''}`);
     }
-    expect(got).toEqual(['b:b', 'c:c', 'd:']);
+    expect(got).toEqual(['b:b', 'd:d', 'f:']);
     await ch2.deleteQueue('workflow-tasks');
     await ch2.deleteExchange('jobs');
     await c2.close();

@@ -202,7 +202,9 @@ export class Broker {
       if (mine.length === 0) continue;
       x.bindings = x.bindings.filter((b) => b.queue !== name);
       if (x.def.name === EVENTS_EXCHANGE) for (const b of mine) await this.eventsBindingChanged(b, false);
-      if (q.def.durable) for (const b of mine) await this.store.deleteBinding({ exchange: x.def.name, ...b });
+      if (q.def.durable && !q.owner) {
+        for (const b of mine) await this.store.deleteBinding({ exchange: x.def.name, ...b });
+      }
     }
     if (q.def.durable && !q.owner) {
       await q.tail;
@@ -213,11 +215,9 @@ export class Broker {
   }
 
   async purgeQueue(q: Queue) {
+    await q.tail;
     const dropped = q.ready.drainAll();
-    if (q.def.durable) {
-      await q.tail;
-      await Promise.all(dropped.map((d) => (d.seq ? this.store.remove(d.seq) : undefined)));
-    }
+    for (const d of dropped) this.settle(q, d, false);
     return dropped.length;
   }
 
@@ -246,7 +246,8 @@ export class Broker {
     if (!b) return;
     x.bindings = x.bindings.filter((o) => o !== b);
     if (exchangeName === EVENTS_EXCHANGE) await this.eventsBindingChanged(b, false);
-    if (q.def.durable) await this.store.deleteBinding({ exchange: exchangeName, queue: queueName, routingKey });
+    if (q.def.durable && !q.owner)
+      await this.store.deleteBinding({ exchange: exchangeName, queue: queueName, routingKey });
   }
 
   /** The queues a message goes to, each once. */
@@ -293,17 +294,55 @@ export class Broker {
 
   /** An acknowledged (or no-ack) delivery: gone for good. */
   settle(q: Queue | undefined, d: Delivery, counted: boolean) {
-    if (q && counted) q.unacked--;
-    if (d.seq !== undefined && q && !q.deleted) {
-      this.store
-        .remove(d.seq)
-        .catch((err) => this.logger.warn({ err, seq: d.seq }, 'AMQP: deleting an acked message failed'));
+    if (q && counted) q.release(d);
+    if (d.seq === undefined || !q || q.deleted) return;
+    q.acked.push(d.seq);
+    if (d.seq > q.maxAcked) q.maxAcked = d.seq;
+    this.scheduleRemoval(q);
+  }
+
+  /**
+   * Removes acknowledged messages from JetStream in batches: one purge of the queue's
+   * subject below its lowest live sequence, plus single deletes for acks above it (acks out
+   * of order). One removal runs per queue at a time; acks meanwhile wait for the next.
+   */
+  private scheduleRemoval(q: Queue) {
+    if (q.flushing) {
+      q.flushAgain = true;
+      return;
     }
+    q.flushing = true;
+    const run = async () => {
+      do {
+        q.flushAgain = false;
+        await q.tail;
+        const acked = q.acked;
+        q.acked = [];
+        if (q.deleted || acked.length === 0) continue;
+        const below = q.lowestLiveSeq() ?? q.maxAcked + 1;
+        try {
+          if (acked.some((seq) => seq < below)) await this.store.purgeBelow(q.name, below);
+          await Promise.all(acked.filter((seq) => seq >= below).map((seq) => this.store.remove(seq)));
+        } catch (err) {
+          this.logger.warn({ err, queue: q.name }, 'AMQP: removing acknowledged messages from JetStream failed');
+        }
+      } while (q.flushAgain || q.acked.length > 0);
+      q.flushing = false;
+      this.removals.delete(q);
+    };
+    this.removals.set(q, new Promise<void>((resolve) => setImmediate(() => run().finally(resolve))));
+  }
+
+  private readonly removals = new Map<Queue, Promise<void>>();
+
+  /** Waits until acknowledged messages are removed from JetStream (before a shutdown). */
+  async settled() {
+    while (this.removals.size > 0) await Promise.all(this.removals.values());
   }
 
   /** Returns deliveries to the head of their queue, in order, marked redelivered. */
   requeue(q: Queue, ds: Delivery[]) {
-    q.unacked -= ds.length;
+    for (const d of ds) q.release(d);
     if (!q.deleted) q.requeue(ds);
   }
 

@@ -106,6 +106,15 @@ export class Channel implements ReplySink {
       }
     }
     this.running = false;
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  private readonly idleWaiters: (() => void)[] = [];
+
+  /** Resolves when every frame received so far has been handled. */
+  idle(): Promise<void> {
+    if (!this.running) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   private fail(err: unknown) {
@@ -163,7 +172,7 @@ export class Channel implements ReplySink {
     this.host.sendMethod(this.id, name, args);
   }
 
-  private async method(name: MethodName, a: Args): Promise<void> {
+  private method(name: MethodName, a: Args): void | Promise<void> {
     const b = this.broker;
     const owner = this.host.owner;
     switch (name) {
@@ -182,56 +191,43 @@ export class Channel implements ReplySink {
       case 'exchange.declare': {
         const nameX = str(a, 'exchange');
         if (nameX === '' && !bool(a, 'passive')) throw accessRefused(`operation not permitted on the default exchange`);
-        if (nameX !== '') {
-          await b.declareExchange(
+        if (nameX === '') return this.ok('exchange.declareOk', {}, a);
+        return b
+          .declareExchange(
             { name: nameX, type: str(a, 'type'), durable: bool(a, 'durable'), autoDelete: bool(a, 'autoDelete') },
             bool(a, 'passive'),
-          );
-        }
-        return this.ok('exchange.declareOk', {}, a);
+          )
+          .then(() => this.ok('exchange.declareOk', {}, a));
       }
       case 'exchange.delete':
-        await b.deleteExchange(str(a, 'exchange'), bool(a, 'ifUnused'));
-        return this.ok('exchange.deleteOk', {}, a);
+        return b
+          .deleteExchange(str(a, 'exchange'), bool(a, 'ifUnused'))
+          .then(() => this.ok('exchange.deleteOk', {}, a));
       case 'exchange.bind':
       case 'exchange.unbind':
         throw notImplemented('exchange-to-exchange bindings');
-      case 'queue.declare': {
-        const q = await b.declareQueue(
-          {
-            name: str(a, 'queue'),
-            durable: bool(a, 'durable'),
-            exclusive: bool(a, 'exclusive'),
-            autoDelete: bool(a, 'autoDelete'),
-            arguments: (a.arguments as Record<string, unknown>) ?? {},
-          },
-          bool(a, 'passive'),
-          owner,
-        );
-        return this.ok(
-          'queue.declareOk',
-          { queue: q.name, messageCount: q.ready.length, consumerCount: q.consumers.length },
-          a,
-        );
-      }
+      case 'queue.declare':
+        return this.declareQueue(a);
       case 'queue.bind':
-        await b.bind(str(a, 'queue'), str(a, 'exchange'), str(a, 'routingKey'), owner);
-        return this.ok('queue.bindOk', {}, a);
+        return b
+          .bind(str(a, 'queue'), str(a, 'exchange'), str(a, 'routingKey'), owner)
+          .then(() => this.ok('queue.bindOk', {}, a));
       case 'queue.unbind':
-        await b.unbind(str(a, 'queue'), str(a, 'exchange'), str(a, 'routingKey'), owner);
-        return this.ok('queue.unbindOk', {});
-      case 'queue.purge': {
-        const count = await b.purgeQueue(b.queue(str(a, 'queue'), owner));
-        return this.ok('queue.purgeOk', { messageCount: count }, a);
-      }
-      case 'queue.delete': {
-        const count = await b.deleteQueue(str(a, 'queue'), {
-          ifUnused: bool(a, 'ifUnused'),
-          ifEmpty: bool(a, 'ifEmpty'),
-          connection: owner,
-        });
-        return this.ok('queue.deleteOk', { messageCount: count }, a);
-      }
+        return b
+          .unbind(str(a, 'queue'), str(a, 'exchange'), str(a, 'routingKey'), owner)
+          .then(() => this.ok('queue.unbindOk', {}));
+      case 'queue.purge':
+        return b
+          .purgeQueue(b.queue(str(a, 'queue'), owner))
+          .then((count) => this.ok('queue.purgeOk', { messageCount: count }, a));
+      case 'queue.delete':
+        return b
+          .deleteQueue(str(a, 'queue'), {
+            ifUnused: bool(a, 'ifUnused'),
+            ifEmpty: bool(a, 'ifEmpty'),
+            connection: owner,
+          })
+          .then((count) => this.ok('queue.deleteOk', { messageCount: count }, a));
       case 'basic.qos':
         if (num(a, 'prefetchSize') !== 0) throw notImplemented(`prefetch_size!=0 (${num(a, 'prefetchSize')})`);
         if (bool(a, 'global')) this.channelPrefetch = num(a, 'prefetchCount');
@@ -285,6 +281,21 @@ export class Channel implements ReplySink {
       default:
         throw new AmqpError(540, `NOT_IMPLEMENTED - ${name}`, 'connection');
     }
+  }
+
+  private async declareQueue(a: Args) {
+    const q = await this.broker.declareQueue(
+      {
+        name: str(a, 'queue'),
+        durable: bool(a, 'durable'),
+        exclusive: bool(a, 'exclusive'),
+        autoDelete: bool(a, 'autoDelete'),
+        arguments: (a.arguments as Record<string, unknown>) ?? {},
+      },
+      bool(a, 'passive'),
+      this.host.owner,
+    );
+    this.ok('queue.declareOk', { queue: q.name, messageCount: q.ready.length, consumerCount: q.consumers.length }, a);
   }
 
   private consume(a: Args) {
@@ -381,7 +392,7 @@ export class Channel implements ReplySink {
     const tag = ++this.deliveryTag;
     if (bool(a, 'noAck')) this.broker.settle(q, d, false);
     else {
-      q.unacked++;
+      q.hold(d);
       this.unacked.set(tag, { queue: q, delivery: d, consumer: undefined });
     }
     this.host.sendMethod(this.id, 'basic.getOk', {
@@ -434,7 +445,7 @@ export class Channel implements ReplySink {
     for (const c of this.consumers.values()) c.queue?.drain();
   }
 
-  private async published(p: PendingPublish, content: { properties: Buffer; body: Buffer }) {
+  private published(p: PendingPublish, content: { properties: Buffer; body: Buffer }) {
     const seq = this.confirming ? ++this.publishSeq : 0;
     const x = this.broker.exchange(p.exchange);
     let message: AmqpMessage = { exchange: p.exchange, routingKey: p.routingKey, ...content };

@@ -190,12 +190,18 @@ export class Connection implements ChannelHost {
         this.sendMethod(0, 'connection.openOk');
         return;
       }
-      case 'connection.close':
-        this.sendMethod(0, 'connection.closeOk');
-        this.state = 'closed';
-        this.releaseChannels();
-        this.socket.end();
+      case 'connection.close': {
+        // Frames sent before the close (acks above all) are handled first, as RabbitMQ does.
+        this.state = 'closing';
+        const channels = [...this.channels.values()];
+        Promise.all(channels.map((ch) => ch.idle())).then(() => {
+          this.releaseChannels();
+          this.sendMethod(0, 'connection.closeOk');
+          this.state = 'closed';
+          this.socket.end();
+        });
         return;
+      }
       case 'connection.closeOk':
         this.socket.end();
         return;

@@ -50,6 +50,9 @@ class Deque<T> {
     this.head = 0;
     return n;
   }
+  *fromHead(): Generator<T> {
+    for (let i = this.head; i < this.items.length; i++) yield this.items[i]!;
+  }
   drainAll(): T[] {
     const out = this.items.slice(this.head);
     this.clear();
@@ -63,6 +66,13 @@ export class Queue {
   consumers: Consumer[] = [];
   /** Deliveries handed out and not yet settled. */
   unacked = 0;
+  /** JetStream sequences of those deliveries (durable queues). */
+  readonly outstanding = new Set<number>();
+  /** Acknowledged sequences not yet removed from JetStream, and the removal state. */
+  acked: number[] = [];
+  maxAcked = 0;
+  flushing = false;
+  flushAgain = false;
   private next = 0;
   private draining = false;
   private hadConsumer = false;
@@ -97,6 +107,33 @@ export class Queue {
     return this.ready.shift();
   }
 
+  /** A delivery now waits for an ack. */
+  hold(d: Delivery) {
+    this.unacked++;
+    if (d.seq !== undefined) this.outstanding.add(d.seq);
+  }
+
+  /** A delivery was acked, rejected or requeued. */
+  release(d: Delivery) {
+    this.unacked--;
+    if (d.seq !== undefined) this.outstanding.delete(d.seq);
+  }
+
+  /**
+   * The lowest JetStream sequence still in the queue (ready or unacked). Fresh messages are
+   * appended in sequence order and requeued ones go to the head, so the scan stops at the
+   * first message that was never requeued.
+   */
+  lowestLiveSeq(): number | undefined {
+    let low: number | undefined;
+    for (const seq of this.outstanding) if (low === undefined || seq < low) low = seq;
+    for (const d of this.ready.fromHead()) {
+      if (d.seq !== undefined && (low === undefined || d.seq < low)) low = d.seq;
+      if (!d.redelivered) break;
+    }
+    return low;
+  }
+
   addConsumer(c: Consumer) {
     this.consumers.push(c);
     this.hadConsumer = true;
@@ -126,7 +163,7 @@ export class Queue {
         }
         if (!chosen) break;
         const d = this.ready.shift()!;
-        if (!chosen.noAck) this.unacked++;
+        if (!chosen.noAck) this.hold(d);
         chosen.deliver(this, d);
       }
     } finally {

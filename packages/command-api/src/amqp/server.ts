@@ -106,6 +106,7 @@ export function createAmqpServer(deps: AmqpServerDeps, options: Partial<AmqpServ
     async stop() {
       bridge.stop();
       for (const c of connections) c.forceClose("broker forced connection closure with reason 'shutdown'");
+      await broker.settled();
       await new Promise<void>((resolve) => {
         if (!server.listening) return resolve();
         const timer = setTimeout(resolve, 1500);

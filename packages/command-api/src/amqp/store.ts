@@ -66,6 +66,8 @@ export interface AmqpStore {
   /** Stores a message of a durable queue; resolves with its stream sequence. */
   append(queue: string, message: AmqpMessage): Promise<number>;
   remove(seq: number): Promise<void>;
+  /** Removes every message of the queue with a sequence below `seq`. */
+  purgeBelow(queue: string, seq: number): Promise<void>;
   purge(queue: string): Promise<void>;
   /** Every stored message, in order, with its queue. */
   load(onMessage: (queue: string, seq: number, message: AmqpMessage) => void): Promise<void>;
@@ -135,6 +137,9 @@ export function createAmqpStore(nc: NatsConnection, options: AmqpStoreOptions): 
     },
     async remove(seq) {
       await jsm.streams.deleteMessage(options.stream, seq, false);
+    },
+    async purgeBelow(queue, seq) {
+      await jsm.streams.purge(options.stream, { filter: queueSubject(queue), seq });
     },
     async purge(queue) {
       await jsm.streams.purge(options.stream, { filter: queueSubject(queue) });
