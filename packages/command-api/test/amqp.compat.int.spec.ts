@@ -217,6 +217,54 @@ describe.each([
     await ch.close();
   });
 
+  it('basic.recover redelivers every unacked delivery of the channel', async () => {
+    const ch = await conn.createChannel();
+    const name = q();
+    await ch.assertQueue(name, { exclusive: true });
+    ch.sendToQueue(name, Buffer.from('r1'));
+    ch.sendToQueue(name, Buffer.from('r2'));
+    const seen: ConsumeMessage[] = [];
+    const four = new Promise<void>((resolve) => {
+      ch.consume(name, (m) => {
+        if (m) seen.push(m);
+        if (seen.length === 2) ch.recover();
+        if (seen.length === 4) resolve();
+      });
+    });
+    await four;
+    expect(seen.map((m) => [m.content.toString(), m.fields.redelivered])).toEqual([
+      ['r1', false],
+      ['r2', false],
+      ['r1', true],
+      ['r2', true],
+    ]);
+    await ch.close();
+  });
+
+  it('deletes an auto-delete queue when its last consumer is cancelled', async () => {
+    const ch = await conn.createChannel();
+    const name = q();
+    await ch.assertQueue(name, { durable: false, autoDelete: true });
+    const { consumerTag } = await ch.consume(name, () => undefined);
+    await ch.cancel(consumerTag);
+    const err = closed(ch);
+    await expect(ch.checkQueue(name)).rejects.toThrow(/404/);
+    await err;
+  });
+
+  it("another connection's exclusive queue is 405 RESOURCE_LOCKED", async () => {
+    const ch = await conn.createChannel();
+    const name = q();
+    await ch.assertQueue(name, { exclusive: true });
+    const other = await amqp.connect(url());
+    const och = await other.createChannel();
+    const err = closed(och);
+    await expect(och.assertQueue(name, { exclusive: true })).rejects.toThrow(/405/);
+    expect((await err).message).toContain(`RESOURCE_LOCKED - cannot obtain exclusive access to locked queue '${name}'`);
+    await other.close();
+    await ch.close();
+  });
+
   it('a passive declare of a missing queue closes the channel with 404 NOT_FOUND', async () => {
     const ch = await conn.createChannel();
     const err = closed(ch);

@@ -122,6 +122,19 @@ describe('AMQP gateway: connection', () => {
     await c.close();
   });
 
+  it('keeps an idle connection alive with heartbeats', async () => {
+    const c = await amqp.connect(`amqp://guest:guest@127.0.0.1:${port}?heartbeat=1`);
+    let closedEarly = false;
+    c.on('close', () => {
+      closedEarly = true;
+    });
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(closedEarly).toBe(false);
+    const ch = await c.createChannel();
+    await ch.checkExchange('lightdom.events');
+    await c.close();
+  });
+
   it('rejects an unknown virtual host with 530 NOT_ALLOWED', async () => {
     await expect(amqp.connect(`amqp://guest:guest@127.0.0.1:${port}/other`)).rejects.toThrow(
       /NOT_ALLOWED|530|ConnectionClose/,
