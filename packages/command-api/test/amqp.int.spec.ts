@@ -142,6 +142,17 @@ describe('AMQP gateway: connection', () => {
   });
 });
 
+describe('AMQP gateway: limits', () => {
+  it('refuses a message above the size limit with 406, as RabbitMQ does above its max size', async () => {
+    const ch = await conn.createChannel();
+    const err = new Promise<Error>((resolve) => ch.once('error', resolve));
+    ch.sendToQueue('any', Buffer.alloc(1_100_000));
+    expect((await err).message).toMatch(
+      /PRECONDITION_FAILED - message size 1100000 is larger than configured max size \d+/,
+    );
+  });
+});
+
 describe('AMQP gateway: lightdom.commands', () => {
   it('runs a command published with reply_to and returns its CommandResult with the correlation id', async () => {
     const ch = await conn.createChannel();

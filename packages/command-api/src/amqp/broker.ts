@@ -281,6 +281,8 @@ export class Broker {
         continue;
       }
       const stored = this.store.append(q.name, message);
+      // Handled here so a failed append is not an unhandled rejection while it waits its turn.
+      stored.catch(() => undefined);
       const done = q.tail.then(async () => {
         const seq = await stored;
         if (q.deleted) return;

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Logger } from '@lightdom/events';
 import { type Broker, COMMANDS_EXCHANGE, EVENTS_EXCHANGE, REPLY_TO_QUEUE, type ReplySink } from './broker.js';
 import { type Args, type BasicProperties, decodeMethod, decodeProperties, encodeProperties } from './codec.js';
 import { AmqpError, accessRefused, notAllowed, notImplemented, preconditionFailed, unexpectedFrame } from './errors.js';
@@ -12,6 +13,9 @@ export interface ChannelHost {
   readonly broker: Broker;
   readonly actor: string;
   readonly frameMax: number;
+  /** Largest message body accepted, in bytes. */
+  readonly maxMessageBytes: number;
+  readonly logger: Logger;
   /** The connection, as the owner of its exclusive queues. */
   readonly owner: object;
   sendMethod(channel: number, name: MethodName, args?: Args): void;
@@ -152,6 +156,11 @@ export class Channel implements ReplySink {
     if (f.type === FrameType.HEADER) {
       if (p.properties) throw unexpectedFrame('second content header');
       p.size = Number(f.payload.readBigUInt64BE(4));
+      if (p.size > this.host.maxMessageBytes) {
+        throw preconditionFailed(
+          `message size ${p.size} is larger than configured max size ${this.host.maxMessageBytes}`,
+        );
+      }
       p.properties = Buffer.from(f.payload.subarray(12));
     } else if (f.type === FrameType.BODY) {
       if (!p.properties) throw unexpectedFrame('content body before the header');
@@ -477,11 +486,17 @@ export class Channel implements ReplySink {
       if (queues.length === 0 && p.mandatory) this.returnMessage(p, content);
       done = this.broker.enqueue(queues, message);
     }
+    const settled = done.then(
+      () => true,
+      (err) => {
+        this.host.logger.warn(
+          { err, exchange: p.exchange, routingKey: p.routingKey },
+          'AMQP: storing a message failed',
+        );
+        return false;
+      },
+    );
     if (this.confirming) {
-      const settled = done.then(
-        () => true,
-        () => false,
-      );
       this.confirmTail = this.confirmTail
         .then(() => settled)
         .then((ok) => {

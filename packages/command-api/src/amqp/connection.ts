@@ -18,6 +18,8 @@ export interface ConnectionOptions {
   runCommand(body: Buffer, props: BasicProperties, actor: string): Promise<{ properties: Buffer; body: Buffer }>;
   /** Socket bytes buffered before consumers pause. */
   highWaterMark: number;
+  /** Largest message body accepted, in bytes. */
+  maxMessageBytes: number;
 }
 
 const serverProperties = {
@@ -51,12 +53,15 @@ export class Connection implements ChannelHost {
   private lastSend = Date.now();
   private corked = false;
   readonly owner = this;
+  get maxMessageBytes() {
+    return this.options.maxMessageBytes;
+  }
 
   constructor(
     private readonly socket: Socket,
     readonly broker: Broker,
     private readonly options: ConnectionOptions,
-    private readonly logger: Logger,
+    readonly logger: Logger,
     private readonly onClosed: (c: Connection) => void,
   ) {
     this.frameMax = options.frameMax;

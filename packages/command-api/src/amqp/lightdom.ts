@@ -84,7 +84,10 @@ export function createEventsBridge(deps: { store: EventStore; broker: Broker; lo
       b.fromPosition = head;
       if (!starting) {
         seen = head;
-        starting = follow(head);
+        starting = follow(head).catch((err) => {
+          starting = undefined;
+          throw err;
+        });
       }
       await starting;
     },

@@ -28,6 +28,11 @@ export interface AmqpServerOptions extends AmqpStoreOptions {
   channelMax: number;
   /** Socket bytes buffered before deliveries pause, in bytes. Default 4 MiB. */
   highWaterMark: number;
+  /**
+   * Largest message body, in bytes; larger publishes are channel error 406. Default: the
+   * NATS server's max_payload less 64 KiB for headers (so a durable queue can store it).
+   */
+  maxMessageBytes: number;
 }
 
 export interface AmqpServer {
@@ -57,6 +62,7 @@ export function createAmqpServer(deps: AmqpServerDeps, options: Partial<AmqpServ
     heartbeatSeconds: 60,
     channelMax: 2047,
     highWaterMark: 4 * 1024 * 1024,
+    maxMessageBytes: (deps.nc.info?.max_payload ?? 1_048_576) - 65_536,
     stream: 'AMQP_QUEUES',
     subjectPrefix: 'amqp',
     topologyBucket: 'AMQP_TOPOLOGY',
@@ -80,6 +86,7 @@ export function createAmqpServer(deps: AmqpServerDeps, options: Partial<AmqpServ
         heartbeatSeconds: opts.heartbeatSeconds,
         channelMax: opts.channelMax,
         highWaterMark: opts.highWaterMark,
+        maxMessageBytes: opts.maxMessageBytes,
         authenticate,
         runCommand: (body, props, actor) => runCommand(deps, body, props, actor),
       },
