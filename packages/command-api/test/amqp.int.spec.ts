@@ -229,6 +229,23 @@ describe('AMQP gateway: lightdom.events', () => {
     await ch.close();
   });
 
+  it('matches # and * patterns and delivers an event once per queue however many bindings match', async () => {
+    const ch = await conn.createChannel();
+    const { queue } = await ch.assertQueue('', { exclusive: true });
+    await ch.bindQueue(queue, 'lightdom.events', 'campaign.#');
+    await ch.bindQueue(queue, 'lightdom.events', '*.CampaignCreated');
+    const created = await commands.handle(createCampaign('patterns'), {
+      actor: 't',
+      correlationId: 'p',
+      causationId: 'p',
+    });
+    const [m] = await take(ch, queue, 1);
+    expect(JSON.parse(m!.content.toString())).toMatchObject({ aggregateId: created.id, type: 'CampaignCreated' });
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await ch.checkQueue(queue)).messageCount).toBe(0);
+    await ch.close();
+  });
+
   it('refuses publishes to lightdom.events with 403', async () => {
     const ch = await conn.createChannel();
     const err = new Promise<Error>((resolve) => ch.once('error', resolve));

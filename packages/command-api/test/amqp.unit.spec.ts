@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
+import { ErrorCodes } from '@lightdom/events';
 import { describe, expect, it } from 'vitest';
 import { decodeMethod, decodeProperties, encodeMethod, encodeProperties } from '../src/amqp/codec.js';
 import { contentFrames, FrameParser, methodFrame } from '../src/amqp/frames.js';
-import { topicMatches } from '../src/index.js';
+import { amqpReplyCodeOf, topicMatches } from '../src/index.js';
 
 describe('topic matching', () => {
   it.each([
@@ -60,5 +62,15 @@ describe('codec', () => {
     expect(() => parser.push(contentFrames(1, encodeProperties({}), Buffer.alloc(5000), 8192)[1]!)).toThrow(
       /FRAME_ERROR/,
     );
+  });
+});
+
+describe('error mapping', () => {
+  it('maps every LightDom error code, and docs/amqp.md names each one', () => {
+    const doc = readFileSync(new URL('../../../docs/amqp.md', import.meta.url), 'utf8');
+    for (const code of Object.keys(ErrorCodes)) {
+      expect(amqpReplyCodeOf[code as keyof typeof ErrorCodes], code).toBeGreaterThan(0);
+      expect(doc, code).toContain(`\`${code}\``);
+    }
   });
 });
