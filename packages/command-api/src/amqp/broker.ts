@@ -348,6 +348,24 @@ export class Broker {
     if (!q.deleted) q.requeue(ds);
   }
 
+  /**
+   * Publishes a reply through the default exchange: to a direct reply-to consumer
+   * (`amq.rabbitmq.reply-to.<key>`) or to the queue of that name. False when neither exists.
+   */
+  publishReply(replyTo: string, reply: { properties: Buffer; body: Buffer }): boolean {
+    const message: AmqpMessage = { exchange: '', routingKey: replyTo, ...reply };
+    if (replyTo.startsWith(`${REPLY_TO_QUEUE}.`)) {
+      const sink = this.replySinks.get(replyTo.slice(REPLY_TO_QUEUE.length + 1));
+      sink?.deliverReply(replyTo, '', message);
+      return sink !== undefined;
+    }
+    const q = this.queues.get(replyTo);
+    if (q) {
+      this.enqueue([q], message).catch((err) => this.logger.warn({ err, replyTo }, 'AMQP: storing a reply failed'));
+    }
+    return q !== undefined;
+  }
+
   /** Exclusive queues of a closing connection go with it. */
   async dropExclusive(connection: object) {
     for (const q of [...this.queues.values()]) {

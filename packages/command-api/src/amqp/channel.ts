@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '@lightdom/events';
-import { type Broker, COMMANDS_EXCHANGE, EVENTS_EXCHANGE, REPLY_TO_QUEUE, type ReplySink } from './broker.js';
-import { type Args, type BasicProperties, decodeMethod, decodeProperties, encodeProperties } from './codec.js';
+import { type Broker, REPLY_TO_QUEUE, type ReplySink } from './broker.js';
+import { type Args, type BasicProperties, decodeMethod } from './codec.js';
 import { AmqpError, accessRefused, notAllowed, notImplemented, preconditionFailed, unexpectedFrame } from './errors.js';
 import type { Frame } from './frames.js';
+import { Publisher } from './publishing.js';
 import type { Consumer, Delivery, Queue } from './queue.js';
 import { FrameType, type MethodName } from './spec.js';
 import type { AmqpMessage } from './store.js';
@@ -40,16 +41,6 @@ interface Unacked {
   consumer: ChannelConsumer | undefined;
 }
 
-interface PendingPublish {
-  exchange: string;
-  routingKey: string;
-  mandatory: boolean;
-  size: number;
-  properties?: Buffer;
-  chunks: Buffer[];
-  received: number;
-}
-
 const str = (a: Args, k: string) => String(a[k] ?? '');
 const bool = (a: Args, k: string) => a[k] === true;
 const num = (a: Args, k: string) => Number(a[k] ?? 0);
@@ -63,10 +54,7 @@ export class Channel implements ReplySink {
   private consumerPrefetch = 0;
   private channelPrefetch = 0;
   private flowActive = true;
-  private confirming = false;
-  private publishSeq = 0;
-  private confirmTail: Promise<void> = Promise.resolve();
-  private publish: PendingPublish | undefined;
+  private readonly publisher: Publisher;
   private replyKey: string | undefined;
   private replyTag: string | undefined;
   private readonly inbox: Frame[] = [];
@@ -74,8 +62,15 @@ export class Channel implements ReplySink {
 
   constructor(
     readonly id: number,
-    private readonly host: ChannelHost,
-  ) {}
+    readonly host: ChannelHost,
+  ) {
+    this.publisher = new Publisher({
+      id,
+      host,
+      isOpen: () => this.state === 'open',
+      replyKey: () => this.replyKey,
+    });
+  }
 
   get broker() {
     return this.host.broker;
@@ -146,34 +141,12 @@ export class Channel implements ReplySink {
         else if (spec.name === 'channel.close') this.host.sendMethod(this.id, 'channel.closeOk');
         return;
       }
-      if (this.publish) throw unexpectedFrame(`expected content header for class 60, got ${spec.name}`);
+      if (this.publisher.inContent) throw unexpectedFrame(`expected content header for class 60, got ${spec.name}`);
       this.failing = { classId: spec.classId, methodId: spec.methodId };
       return this.method(spec.name as MethodName, args);
     }
     if (this.state === 'closing') return;
-    const p = this.publish;
-    if (!p) throw unexpectedFrame(`content frame with no basic.publish on channel ${this.id}`);
-    if (f.type === FrameType.HEADER) {
-      if (p.properties) throw unexpectedFrame('second content header');
-      p.size = Number(f.payload.readBigUInt64BE(4));
-      if (p.size > this.host.maxMessageBytes) {
-        throw preconditionFailed(
-          `message size ${p.size} is larger than configured max size ${this.host.maxMessageBytes}`,
-        );
-      }
-      p.properties = Buffer.from(f.payload.subarray(12));
-    } else if (f.type === FrameType.BODY) {
-      if (!p.properties) throw unexpectedFrame('content body before the header');
-      p.chunks.push(f.payload);
-      p.received += f.payload.length;
-      if (p.received > p.size) throw unexpectedFrame('content body larger than the header said');
-    } else {
-      throw unexpectedFrame(`frame type ${f.type}`);
-    }
-    if (p.properties && p.received === p.size) {
-      this.publish = undefined;
-      return this.published(p, { properties: p.properties, body: Buffer.concat(p.chunks, p.size) });
-    }
+    this.publisher.content(f);
   }
 
   private ok(name: MethodName, args: Args, a?: Args) {
@@ -253,14 +226,7 @@ export class Channel implements ReplySink {
       }
       case 'basic.publish':
         if (bool(a, 'immediate')) throw notImplemented('immediate=true');
-        this.publish = {
-          exchange: str(a, 'exchange'),
-          routingKey: str(a, 'routingKey'),
-          mandatory: bool(a, 'mandatory'),
-          size: 0,
-          chunks: [],
-          received: 0,
-        };
+        this.publisher.begin(a);
         return;
       case 'basic.get':
         return this.get(a);
@@ -279,7 +245,7 @@ export class Channel implements ReplySink {
         if (name === 'basic.recover') this.host.sendMethod(this.id, 'basic.recoverOk');
         return;
       case 'confirm.select':
-        this.confirming = true;
+        this.publisher.selectConfirms();
         return this.ok('confirm.selectOk', {}, a);
       case 'tx.select':
       case 'tx.commit':
@@ -454,84 +420,11 @@ export class Channel implements ReplySink {
     for (const c of this.consumers.values()) c.queue?.drain();
   }
 
-  private published(p: PendingPublish, content: { properties: Buffer; body: Buffer }) {
-    const seq = this.confirming ? ++this.publishSeq : 0;
-    const x = this.broker.exchange(p.exchange);
-    let message: AmqpMessage = { exchange: p.exchange, routingKey: p.routingKey, ...content };
-    let props: BasicProperties | undefined;
-    if (p.exchange === EVENTS_EXCHANGE) throw accessRefused(`'${EVENTS_EXCHANGE}' is fed by the event log only`);
-    if (content.properties.includes(REPLY_TO_QUEUE)) {
-      props = decodeProperties(content.properties);
-      if (props.replyTo === REPLY_TO_QUEUE) {
-        if (!this.replyKey) throw preconditionFailed('fast reply consumer does not exist');
-        props.replyTo = `${REPLY_TO_QUEUE}.${this.replyKey}`;
-        message = { ...message, properties: encodeProperties(props) };
-      }
-    }
-    let done: Promise<unknown>;
-    if (p.exchange === COMMANDS_EXCHANGE) {
-      props ??= decodeProperties(content.properties);
-      const replyTo = props.replyTo;
-      done = Promise.resolve();
-      this.host.runCommand(content.body, props).then((reply) => {
-        if (replyTo) this.replyDirect(replyTo, reply);
-      });
-    } else if (p.exchange === '' && p.routingKey.startsWith(`${REPLY_TO_QUEUE}.`)) {
-      const sink = this.broker.replySinks.get(p.routingKey.slice(REPLY_TO_QUEUE.length + 1));
-      if (sink) sink.deliverReply(p.routingKey, '', message);
-      else if (p.mandatory) this.returnMessage(p, content);
-      done = Promise.resolve();
-    } else {
-      const queues = this.broker.route(x, p.routingKey);
-      if (queues.length === 0 && p.mandatory) this.returnMessage(p, content);
-      done = this.broker.enqueue(queues, message);
-    }
-    const settled = done.then(
-      () => true,
-      (err) => {
-        this.host.logger.warn(
-          { err, exchange: p.exchange, routingKey: p.routingKey },
-          'AMQP: storing a message failed',
-        );
-        return false;
-      },
-    );
-    if (this.confirming) {
-      this.confirmTail = this.confirmTail
-        .then(() => settled)
-        .then((ok) => {
-          if (this.state === 'open')
-            this.host.sendMethod(this.id, ok ? 'basic.ack' : 'basic.nack', { deliveryTag: seq });
-        });
-    }
-  }
-
-  /** Publishes a reply through the default exchange: to a queue, or to a direct reply-to consumer. */
-  private replyDirect(replyTo: string, reply: { properties: Buffer; body: Buffer }) {
-    const message: AmqpMessage = { exchange: '', routingKey: replyTo, ...reply };
-    if (replyTo.startsWith(`${REPLY_TO_QUEUE}.`)) {
-      this.broker.replySinks.get(replyTo.slice(REPLY_TO_QUEUE.length + 1))?.deliverReply(replyTo, '', message);
-      return;
-    }
-    const q = this.broker.queues.get(replyTo);
-    if (q) this.broker.enqueue([q], message).catch(() => undefined);
-  }
-
-  private returnMessage(p: PendingPublish, content: { properties: Buffer; body: Buffer }) {
-    this.host.sendMethod(this.id, 'basic.return', {
-      replyCode: 312,
-      replyText: 'NO_ROUTE',
-      exchange: p.exchange,
-      routingKey: p.routingKey,
-    });
-    this.host.sendContent(this.id, content.properties, content.body);
-  }
-
   /** Cancels consumers and requeues unacknowledged deliveries (redelivered=true). */
   cleanup() {
     for (const tag of [...this.consumers.keys()]) this.cancel(tag);
     this.requeueAll();
-    this.publish = undefined;
+    this.publisher.reset();
   }
 
   private closed() {

@@ -1,0 +1,147 @@
+import { COMMANDS_EXCHANGE, EVENTS_EXCHANGE, REPLY_TO_QUEUE } from './broker.js';
+import type { ChannelHost } from './channel.js';
+import { type Args, type BasicProperties, decodeProperties, encodeProperties } from './codec.js';
+import { accessRefused, preconditionFailed, unexpectedFrame } from './errors.js';
+import type { Frame } from './frames.js';
+import { FrameType } from './spec.js';
+import type { AmqpMessage } from './store.js';
+
+interface PendingPublish {
+  exchange: string;
+  routingKey: string;
+  mandatory: boolean;
+  size: number;
+  properties?: Buffer;
+  chunks: Buffer[];
+  received: number;
+}
+
+interface Content {
+  properties: Buffer;
+  body: Buffer;
+}
+
+/** What the publishing side needs from its channel. */
+export interface PublishingChannel {
+  readonly id: number;
+  readonly host: ChannelHost;
+  isOpen(): boolean;
+  /** The key of the channel's direct reply-to consumer, if it has one. */
+  replyKey(): string | undefined;
+}
+
+/**
+ * The publishing half of a channel: assembles basic.publish content, routes it (queues,
+ * lightdom.commands, direct reply-to), returns unroutable mandatory messages and sends
+ * publisher confirms in publish order.
+ */
+export class Publisher {
+  private pending: PendingPublish | undefined;
+  private confirming = false;
+  private seq = 0;
+  private confirmTail: Promise<void> = Promise.resolve();
+
+  constructor(private readonly ch: PublishingChannel) {}
+
+  get inContent() {
+    return this.pending !== undefined;
+  }
+
+  selectConfirms() {
+    this.confirming = true;
+  }
+
+  begin(a: Args) {
+    this.pending = {
+      exchange: String(a.exchange ?? ''),
+      routingKey: String(a.routingKey ?? ''),
+      mandatory: a.mandatory === true,
+      size: 0,
+      chunks: [],
+      received: 0,
+    };
+  }
+
+  reset() {
+    this.pending = undefined;
+  }
+
+  /** A content header or body frame of the message being published. */
+  content(f: Frame) {
+    const p = this.pending;
+    const max = this.ch.host.maxMessageBytes;
+    if (!p) throw unexpectedFrame(`content frame with no basic.publish on channel ${this.ch.id}`);
+    if (f.type === FrameType.HEADER) {
+      if (p.properties) throw unexpectedFrame('second content header');
+      p.size = Number(f.payload.readBigUInt64BE(4));
+      if (p.size > max) throw preconditionFailed(`message size ${p.size} is larger than configured max size ${max}`);
+      p.properties = Buffer.from(f.payload.subarray(12));
+    } else if (f.type === FrameType.BODY) {
+      if (!p.properties) throw unexpectedFrame('content body before the header');
+      p.chunks.push(f.payload);
+      p.received += f.payload.length;
+      if (p.received > p.size) throw unexpectedFrame('content body larger than the header said');
+    } else {
+      throw unexpectedFrame(`frame type ${f.type}`);
+    }
+    if (p.properties && p.received === p.size) {
+      this.pending = undefined;
+      this.publish(p, { properties: p.properties, body: Buffer.concat(p.chunks, p.size) });
+    }
+  }
+
+  private publish(p: PendingPublish, content: Content) {
+    const { host } = this.ch;
+    const broker = host.broker;
+    const seq = this.confirming ? ++this.seq : 0;
+    const x = broker.exchange(p.exchange);
+    if (p.exchange === EVENTS_EXCHANGE) throw accessRefused(`'${EVENTS_EXCHANGE}' is fed by the event log only`);
+    let message: AmqpMessage = { exchange: p.exchange, routingKey: p.routingKey, ...content };
+    let props: BasicProperties | undefined;
+    if (content.properties.includes(REPLY_TO_QUEUE)) {
+      props = decodeProperties(content.properties);
+      if (props.replyTo === REPLY_TO_QUEUE) {
+        const key = this.ch.replyKey();
+        if (!key) throw preconditionFailed('fast reply consumer does not exist');
+        props.replyTo = `${REPLY_TO_QUEUE}.${key}`;
+        message = { ...message, properties: encodeProperties(props) };
+      }
+    }
+    let done: Promise<unknown> = Promise.resolve();
+    if (p.exchange === COMMANDS_EXCHANGE) {
+      const request = props ?? decodeProperties(content.properties);
+      host.runCommand(content.body, request).then((reply) => {
+        if (request.replyTo) broker.publishReply(request.replyTo, reply);
+      });
+    } else if (p.exchange === '' && p.routingKey.startsWith(`${REPLY_TO_QUEUE}.`)) {
+      if (!broker.publishReply(p.routingKey, message) && p.mandatory) this.returnMessage(p, content);
+    } else {
+      const queues = broker.route(x, p.routingKey);
+      if (queues.length === 0 && p.mandatory) this.returnMessage(p, content);
+      done = broker.enqueue(queues, message);
+    }
+    const stored = done.then(
+      () => true,
+      (err) => {
+        host.logger.warn({ err, exchange: p.exchange, routingKey: p.routingKey }, 'AMQP: storing a message failed');
+        return false;
+      },
+    );
+    if (!this.confirming) return;
+    this.confirmTail = this.confirmTail
+      .then(() => stored)
+      .then((ok) => {
+        if (this.ch.isOpen()) host.sendMethod(this.ch.id, ok ? 'basic.ack' : 'basic.nack', { deliveryTag: seq });
+      });
+  }
+
+  private returnMessage(p: PendingPublish, content: Content) {
+    this.ch.host.sendMethod(this.ch.id, 'basic.return', {
+      replyCode: 312,
+      replyText: 'NO_ROUTE',
+      exchange: p.exchange,
+      routingKey: p.routingKey,
+    });
+    this.ch.host.sendContent(this.ch.id, content.properties, content.body);
+  }
+}
