@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { connect as tcpConnect } from 'node:net';
 import {
   type CommandHandler,
   createCommandHandler,
@@ -120,6 +121,24 @@ describe('AMQP gateway: connection', () => {
       .find((e) => e.aggregateId === result.id);
     expect(mine?.actor).toBe('svc-amqp');
     await c.close();
+  });
+
+  it('answers another protocol header with its own and closes, and starts 0-9-1 with connection.start', async () => {
+    const exchange = (header: string) =>
+      new Promise<Buffer>((resolve, reject) => {
+        const socket = tcpConnect(port, '127.0.0.1');
+        const chunks: Buffer[] = [];
+        socket.on('data', (d) => {
+          chunks.push(d);
+          if (header.endsWith('\x09\x01')) socket.destroy();
+        });
+        socket.on('close', () => resolve(Buffer.concat(chunks)));
+        socket.on('error', reject);
+        socket.write(Buffer.from(header, 'latin1'));
+      });
+    expect((await exchange('AMQP\x01\x01\x00\x0a')).toString('latin1')).toBe('AMQP\x00\x00\x09\x01');
+    const start = await exchange('AMQP\x00\x00\x09\x01');
+    expect([start[0], start.readUInt16BE(7), start.readUInt16BE(9)]).toEqual([1, 10, 10]);
   });
 
   it('keeps an idle connection alive with heartbeats', async () => {
