@@ -66,7 +66,7 @@ runService('command-api', async (logger) => {
     maxMessageBytes: config.BODY_LIMIT_BYTES,
   });
   const amqp = createAmqpServer(
-    { nc: nats.nc, commands: deps.commands, store, logger },
+    { nc: nats.nc, commands: deps.commands, store, logger, registry },
     {
       host: config.AMQP_HOST ?? config.HOST,
       tokens: config.API_TOKENS,

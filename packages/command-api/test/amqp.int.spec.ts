@@ -9,6 +9,7 @@ import {
   type RecordedEvent,
   upcastEvent,
 } from '@lightdom/events';
+import { createMetricsRegistry } from '@lightdom/runtime';
 import { createNatsTestEnv, type NatsTestEnv } from '@lightdom/testkit';
 import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,11 +22,12 @@ let commands: CommandHandler;
 let server: AmqpServer;
 let port: number;
 let conn: ChannelModel;
+const registry = createMetricsRegistry('command-api');
 const servers: AmqpServer[] = [];
 
 function gateway(options: Partial<AmqpServerOptions> = {}) {
   const s = createAmqpServer(
-    { nc: nats.nc, commands, store, logger },
+    { nc: nats.nc, commands, store, logger, registry },
     {
       host: '127.0.0.1',
       stream: `${nats.stream}_AMQP`,
@@ -46,7 +48,7 @@ beforeAll(async () => {
   );
   await store.ensureStream();
   commands = createCommandHandler({ store, logger });
-  server = gateway();
+  server = gateway({});
   port = await server.start(0);
   conn = await amqp.connect(`amqp://guest:guest@127.0.0.1:${port}`);
 });
@@ -222,6 +224,17 @@ describe('AMQP gateway: lightdom.commands', () => {
     expect(m.properties.correlationId).toBe('rt-1');
     expect(JSON.parse(m.content.toString())).toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE' });
     await ch.close();
+  });
+});
+
+describe('AMQP gateway: metrics', () => {
+  it('counts connections, published and delivered messages and command outcomes', async () => {
+    const text = await registry.metrics();
+    expect(text).toMatch(/^lightdom_amqp_connections(\{[^}]*\})? [1-9]/m);
+    expect(text).toMatch(/^lightdom_amqp_published_total(\{[^}]*\})? [1-9]/m);
+    expect(text).toMatch(/^lightdom_amqp_delivered_total(\{[^}]*\})? [1-9]/m);
+    expect(text).toMatch(/^lightdom_amqp_commands_total\{outcome="VALIDATION_FAILED"[^}]*\} 1$/m);
+    expect(text).toMatch(/^lightdom_amqp_commands_total\{outcome="ok"[^}]*\} [1-9]/m);
   });
 });
 

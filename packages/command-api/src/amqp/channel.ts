@@ -4,6 +4,7 @@ import { type Broker, REPLY_TO_QUEUE, type ReplySink } from './broker.js';
 import { type Args, type BasicProperties, decodeMethod } from './codec.js';
 import { AmqpError, accessRefused, notAllowed, notImplemented, preconditionFailed, unexpectedFrame } from './errors.js';
 import type { Frame } from './frames.js';
+import type { AmqpMetrics } from './metrics.js';
 import { Publisher } from './publishing.js';
 import type { Consumer, Delivery, Queue } from './queue.js';
 import { FrameType, type MethodName } from './spec.js';
@@ -17,6 +18,7 @@ export interface ChannelHost {
   /** Largest message body accepted, in bytes. */
   readonly maxMessageBytes: number;
   readonly logger: Logger;
+  readonly metrics: AmqpMetrics;
   /** The connection, as the owner of its exclusive queues. */
   readonly owner: object;
   sendMethod(channel: number, name: MethodName, args?: Args): void;
@@ -335,6 +337,7 @@ export class Channel implements ReplySink {
       this.unacked.set(tag, { queue: q, delivery: d, consumer: c });
       c.unacked++;
     }
+    this.host.metrics.delivered();
     this.host.sendMethod(this.id, 'basic.deliver', {
       consumerTag: c.tag,
       deliveryTag: tag,
@@ -370,6 +373,7 @@ export class Channel implements ReplySink {
       q.hold(d);
       this.unacked.set(tag, { queue: q, delivery: d, consumer: undefined });
     }
+    this.host.metrics.delivered();
     this.host.sendMethod(this.id, 'basic.getOk', {
       deliveryTag: tag,
       redelivered: d.redelivered,

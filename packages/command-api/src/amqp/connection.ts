@@ -5,6 +5,7 @@ import { Channel, type ChannelHost } from './channel.js';
 import { type Args, type BasicProperties, decodeMethod } from './codec.js';
 import { AmqpError, channelError, commandInvalid, notAllowed, unexpectedFrame } from './errors.js';
 import { contentFrames, type Frame, FrameParser, heartbeatFrame, methodFrame, PROTOCOL_HEADER } from './frames.js';
+import type { AmqpMetrics } from './metrics.js';
 import { FRAME_MIN_SIZE, FrameType, type MethodName } from './spec.js';
 
 export interface ConnectionOptions {
@@ -20,6 +21,7 @@ export interface ConnectionOptions {
   highWaterMark: number;
   /** Largest message body accepted, in bytes. */
   maxMessageBytes: number;
+  metrics: AmqpMetrics;
 }
 
 const serverProperties = {
@@ -55,6 +57,9 @@ export class Connection implements ChannelHost {
   readonly owner = this;
   get maxMessageBytes() {
     return this.options.maxMessageBytes;
+  }
+  get metrics() {
+    return this.options.metrics;
   }
 
   constructor(

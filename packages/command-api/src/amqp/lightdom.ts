@@ -118,7 +118,7 @@ export async function runCommand(
   body: Buffer,
   props: BasicProperties,
   actor: string,
-): Promise<{ properties: Buffer; body: Buffer }> {
+): Promise<{ properties: Buffer; body: Buffer; outcome: string }> {
   const requestId = props.messageId || randomUUID();
   let reply: unknown;
   let failure: LightdomError | undefined;
@@ -147,5 +147,9 @@ export async function runCommand(
       : { 'lightdom-status': 'ok' },
     ...(props.correlationId ? { correlationId: props.correlationId } : {}),
   };
-  return { properties: encodeProperties(properties), body: Buffer.from(JSON.stringify(reply)) };
+  return {
+    properties: encodeProperties(properties),
+    body: Buffer.from(JSON.stringify(reply)),
+    outcome: failure ? failure.code : 'ok',
+  };
 }

@@ -94,6 +94,7 @@ export class Publisher {
     const { host } = this.ch;
     const broker = host.broker;
     const seq = this.confirming ? ++this.seq : 0;
+    host.metrics.published();
     const x = broker.exchange(p.exchange);
     if (p.exchange === EVENTS_EXCHANGE) throw accessRefused(`'${EVENTS_EXCHANGE}' is fed by the event log only`);
     let message: AmqpMessage = { exchange: p.exchange, routingKey: p.routingKey, ...content };

@@ -1,9 +1,11 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { CommandHandler, EventStore, Logger } from '@lightdom/events';
 import type { NatsConnection } from 'nats';
+import type { Registry } from 'prom-client';
 import { Broker } from './broker.js';
 import { Connection } from './connection.js';
 import { createEventsBridge, runCommand } from './lightdom.js';
+import { createAmqpMetrics } from './metrics.js';
 import { type AmqpStoreOptions, createAmqpStore } from './store.js';
 
 export interface AmqpServerDeps {
@@ -11,6 +13,8 @@ export interface AmqpServerDeps {
   commands: CommandHandler;
   store: EventStore;
   logger: Logger;
+  /** Where connection, message and command metrics go; none when omitted. */
+  registry?: Registry;
 }
 
 export interface AmqpServerOptions extends AmqpStoreOptions {
@@ -73,6 +77,7 @@ export function createAmqpServer(deps: AmqpServerDeps, options: Partial<AmqpServ
   const bridge = createEventsBridge({ store: deps.store, broker, logger: deps.logger });
   broker.eventsBindingChanged = (b, bound) => bridge.bindingChanged(b, bound);
   const connections = new Set<Connection>();
+  const metrics = createAmqpMetrics(deps.registry);
   const authenticate = (user: string, pass: string) => {
     if (opts.tokens.size > 0) return opts.tokens.get(pass);
     return opts.users.get(user) === pass && pass !== '' ? user : undefined;
@@ -87,13 +92,22 @@ export function createAmqpServer(deps: AmqpServerDeps, options: Partial<AmqpServ
         channelMax: opts.channelMax,
         highWaterMark: opts.highWaterMark,
         maxMessageBytes: opts.maxMessageBytes,
+        metrics,
         authenticate,
-        runCommand: (body, props, actor) => runCommand(deps, body, props, actor),
+        runCommand: async (body, props, actor) => {
+          const reply = await runCommand(deps, body, props, actor);
+          metrics.command(reply.outcome);
+          return { properties: reply.properties, body: reply.body };
+        },
       },
       deps.logger,
-      (closed) => connections.delete(closed),
+      (closed) => {
+        connections.delete(closed);
+        metrics.connectionClosed();
+      },
     );
     connections.add(c);
+    metrics.connectionOpened();
   });
 
   return {
