@@ -75,9 +75,10 @@ runService('command-api', async (logger) => {
       topologyBucket: config.AMQP_TOPOLOGY_BUCKET,
     },
   );
+  // AMQP first: it restores durable queues from JetStream, and `/ready` should mean every edge is up.
+  const amqpPort = await amqp.start(config.AMQP_PORT);
   const url = await app.listen({ host: config.HOST, port: config.PORT });
   const grpcPort = await grpc.start(config.GRPC_PORT);
-  const amqpPort = await amqp.start(config.AMQP_PORT);
   logger.info(
     { url, grpcPort, amqpPort, stream: config.EVENTS_STREAM, auth: config.API_TOKENS.size > 0 },
     'command-api listening',
