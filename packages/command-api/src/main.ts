@@ -29,11 +29,13 @@ runService('command-api', async (logger) => {
     },
   );
   await store.ensureStream();
-  const idempotency = await createKvIdempotencyStore(nats.nc.jetstream(), {
+  const idempotency = await createKvIdempotencyStore(nats.nc.jetstream({ timeout: config.PUBLISH_TIMEOUT_MS }), {
     bucket: config.IDEMPOTENCY_BUCKET,
     ttlMs: config.IDEMPOTENCY_TTL_MS,
   });
-  const snapshots = await createKvSnapshotStore(nats.nc.jetstream(), { bucket: config.SNAPSHOT_BUCKET });
+  const snapshots = await createKvSnapshotStore(nats.nc.jetstream({ timeout: config.PUBLISH_TIMEOUT_MS }), {
+    bucket: config.SNAPSHOT_BUCKET,
+  });
   const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 10, connectionTimeoutMillis: 2000 });
   pool.on('error', (err) => logger.warn({ err }, 'idle Postgres client failed'));
   const positions = createPositionWaiter({ pool, databaseUrl: config.DATABASE_URL, schema: config.DB_SCHEMA, logger });

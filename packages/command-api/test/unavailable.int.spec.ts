@@ -34,11 +34,30 @@ it('answers 503 within two seconds while NATS is down, and recovers by itself', 
       payload: { name: 'x', budget: { amount: 1, currency: 'EUR' } },
     });
   try {
-    expect((await create()).statusCode).toBe(201);
+    const known = (await create()).json() as { id: string };
     await server.kill();
-    for (let i = 0; i < 3; i++) {
+    // Creates, and commands with an idempotency key on a campaign the API has cached: no
+    // path may wait on NATS (KV lookups, snapshot reads) while it is known to be down.
+    const attempts = [
+      create,
+      () =>
+        t.app.inject({
+          method: 'POST',
+          url: `/api/campaigns/${known.id}/launch`,
+          payload: {},
+          headers: { 'idempotency-key': `k-${Date.now()}` },
+        }),
+      () =>
+        t.app.inject({
+          method: 'POST',
+          url: '/api/campaigns',
+          payload: { name: 'y', budget: { amount: 1, currency: 'EUR' } },
+          headers: { 'idempotency-key': `k2-${Date.now()}` },
+        }),
+    ];
+    for (const attempt of attempts) {
       const started = Date.now();
-      const res = await create();
+      const res = await attempt();
       expect(res.statusCode).toBe(503);
       expect(res.headers['retry-after']).toBe('1');
       expect(res.json()).toMatchObject({ code: 'UNAVAILABLE', retryable: true });

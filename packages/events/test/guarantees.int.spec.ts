@@ -55,6 +55,26 @@ describe('idempotency beyond the JetStream duplicate window', () => {
   });
 });
 
+describe('a retry whose first result was never remembered', () => {
+  it('answers with the commit in the log instead of a refusal', async () => {
+    const handler = createCommandHandler({ store });
+    const c = await handler.handle(createBody, meta());
+    await handler.handle({ type: 'LaunchCampaign', aggregateId: c.id, data: {} }, meta());
+    const key = randomUUID();
+    const pause = { type: 'PauseCampaign', aggregateId: c.id, idempotencyKey: key, data: {} };
+    const first = await handler.handle(pause, meta());
+    await sleep(1500); // past the duplicate window, and no KV memory (this handler has none)
+    const head = await store.headPosition();
+    const retry = await createCommandHandler({ store }).handle(pause, meta());
+    expect(retry).toMatchObject({ position: first.position, version: first.version, duplicate: true });
+    expect(await store.headPosition()).toBe(head);
+    // Without the key, the same command is an honest refusal.
+    await expect(handler.handle({ ...pause, idempotencyKey: undefined }, meta())).rejects.toMatchObject({
+      code: 'INVALID_TRANSITION',
+    });
+  });
+});
+
 describe('concurrency', () => {
   it('lands 50 concurrent budget changes on one campaign with consecutive versions', async () => {
     const handlers = [

@@ -17,7 +17,7 @@ export async function startExecutorService(config: ExecutorConfig, logger: Logge
   let executor: Executor | undefined;
   let ops: Awaited<ReturnType<typeof startOpsServer>>;
   try {
-    const idempotency = await createKvIdempotencyStore(nats.nc.jetstream(), {
+    const idempotency = await createKvIdempotencyStore(nats.nc.jetstream({ timeout: 2000 }), {
       bucket: config.IDEMPOTENCY_BUCKET,
       ttlMs: config.IDEMPOTENCY_TTL_MS,
     });

@@ -3,7 +3,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ZodError } from 'zod';
 import { canonicalJson, sha256Hex } from '../canonical.js';
 import { commandCatalog, deciders, eventVersions } from '../domain/catalog.js';
-import { type CommandEnvelope, type CommandMetadata, type CommandResult, commandEnvelopeSchema } from '../envelope.js';
+import {
+  type CommandEnvelope,
+  type CommandMetadata,
+  type CommandResult,
+  commandEnvelopeSchema,
+  type StoredCommit,
+} from '../envelope.js';
 import { type FieldIssue, isLightdomError, LightdomError, validationError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { EventStore } from '../store/eventStore.js';
@@ -125,6 +131,21 @@ export function createCommandHandler(
 
   const queue = createKeyedQueue();
 
+  const resultOf = (commit: StoredCommit, duplicate: boolean): CommandResult => ({
+    id: commit.aggregateId,
+    version: commit.version,
+    position: commit.position,
+    duplicate,
+    commitId: commit.commitId,
+    events: commit.events.map((e) => e.type),
+  });
+
+  /** The aggregate's newest commit made by this actor with this key; a rare path that reads the history. */
+  async function findCommitByKey(aggregateType: string, aggregateId: string, key: string, actor: string) {
+    const commits = await deps.store.readAggregate(aggregateType, aggregateId);
+    return commits.reverse().find((c) => c.idempotencyKey === key && c.actor === actor) ?? null;
+  }
+
   return {
     repository,
     async handle(raw, meta) {
@@ -153,6 +174,8 @@ export function createCommandHandler(
       }
       return { ...remembered.result, duplicate: true };
     };
+    // Fail fast: KV lookups and reads would otherwise wait out their time-outs.
+    deps.store.assertAvailable('command');
     if (idemKey && deps.idempotency) {
       const remembered = await deps.idempotency.get(idemKey).catch((err) => {
         deps.logger?.warn({ err }, 'idempotency lookup failed; relying on the JetStream window');
@@ -172,12 +195,24 @@ export function createCommandHandler(
       });
       let events: { type: string; data: unknown }[];
       try {
-        events = await decideOn(loaded, command, envelope.expectedVersion, now);
+        try {
+          events = await decideOn(loaded, command, envelope.expectedVersion, now);
+        } catch (err) {
+          // A cached state may be stale: confirm a rejection against the log before reporting it.
+          if (!isLightdomError(err) || loaded.verified) throw err;
+          loaded = await repository.load(spec.aggregateType, aggregateId, { verify: true });
+          events = await decideOn(loaded, command, envelope.expectedVersion, now);
+        }
       } catch (err) {
-        // A cached state may be stale: confirm a rejection against the log before reporting it.
-        if (!isLightdomError(err) || loaded.verified) throw err;
-        loaded = await repository.load(spec.aggregateType, aggregateId, { verify: true });
-        events = await decideOn(loaded, command, envelope.expectedVersion, now);
+        // A retry whose first attempt landed but was not remembered (a crash between the
+        // append and the KV write, after the duplicate window) is refused by the domain
+        // now: the commit in the log is its answer.
+        if (isLightdomError(err) && envelope.idempotencyKey && envelope.aggregateId) {
+          const earlier = await findCommitByKey(spec.aggregateType, aggregateId, envelope.idempotencyKey, meta.actor);
+          if (earlier)
+            return checkRemembered({ fingerprint: earlier.commandFingerprint, result: resultOf(earlier, true) });
+        }
+        throw err;
       }
       if (events.length === 0) {
         return {
@@ -208,14 +243,7 @@ export function createCommandHandler(
             traceparent,
           },
         });
-        const result: CommandResult = {
-          id: commit.aggregateId,
-          version: commit.version,
-          position: commit.position,
-          duplicate,
-          commitId: commit.commitId,
-          events: commit.events.map((e) => e.type),
-        };
+        const result = resultOf(commit, duplicate);
         if (duplicate) {
           repository.forget(commit.aggregateType, commit.aggregateId);
           return checkRemembered({ fingerprint: commit.commandFingerprint, result });

@@ -23,6 +23,7 @@ export interface KvIdempotencyOptions {
 /** KV keys allow a narrow alphabet, so client keys are stored by their hash. */
 export const idempotencyStorageKey = (actor: string, key: string): string => sha256Hex(`${actor}\u0000${key}`);
 
+/** `js`'s own time-out bounds every KV operation: pass `nc.jetstream({ timeout })`. */
 export async function createKvIdempotencyStore(
   js: JetStreamClient,
   options: Partial<KvIdempotencyOptions> = {},

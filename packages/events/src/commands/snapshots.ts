@@ -24,6 +24,7 @@ export interface KvSnapshotOptions {
  * Snapshots in a NATS KV bucket, one key per aggregate (latest only). They are a cache:
  * losing the bucket costs speed, never correctness, because the log is read after them.
  */
+/** `js`'s own time-out bounds every KV operation: pass `nc.jetstream({ timeout })`. */
 export async function createKvSnapshotStore(
   js: JetStreamClient,
   options: Partial<KvSnapshotOptions> = {},

@@ -107,6 +107,8 @@ export interface EventStore {
   getCommit(position: number): Promise<StoredCommit | null>;
   /** The log head: the position of the newest commit (0 when empty). */
   headPosition(): Promise<number>;
+  /** Throws UNAVAILABLE at once when NATS is known to be down (nothing would answer in time). */
+  assertAvailable(what: string): void;
   /**
    * Follows the log from a position: an ordered consumer (server-side state is
    * ephemeral), so a subscriber that resumes with the last position it saw gets no gap
@@ -286,6 +288,8 @@ export function createEventStore(deps: EventStoreDeps, options: Partial<EventSto
     },
 
     getCommit,
+
+    assertAvailable: assertConnected,
 
     async subscribe(so = {}) {
       assertConnected('subscribe');
