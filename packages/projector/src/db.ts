@@ -28,3 +28,31 @@ export async function ensureDatabase(databaseUrl: string): Promise<void> {
     await admin.end();
   }
 }
+
+/**
+ * Runs `task` until it succeeds, waiting longer after each failure: a service that starts
+ * while Postgres is still down waits for it instead of exiting.
+ */
+export async function untilAvailable<T>(
+  what: string,
+  task: () => Promise<T>,
+  log: (msg: string, err: unknown) => void,
+  maxDelayMs = 5000,
+): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await task();
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? '';
+      // Only connection problems are worth waiting out; anything else is a real error.
+      if (
+        !/^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|57P0[1-3])$/.test(code) &&
+        !/terminat|timeout/i.test(String(err))
+      ) {
+        throw err;
+      }
+      log(`${what}: Postgres not reachable yet; retrying`, err);
+      await new Promise((r) => setTimeout(r, Math.min(maxDelayMs, 250 * 2 ** Math.min(attempt, 5))));
+    }
+  }
+}

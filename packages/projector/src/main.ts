@@ -4,16 +4,17 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { createCampaignsProjection } from './campaigns/campaignsProjection.js';
 import { loadProjectorConfig } from './config.js';
-import { ensureDatabase } from './db.js';
+import { ensureDatabase, untilAvailable } from './db.js';
 import { migrate } from './migrations.js';
 import { createProjector } from './projector.js';
 
 runService('projector', async (logger) => {
   const config = loadProjectorConfig();
-  await ensureDatabase(config.DATABASE_URL);
+  const waitLog = (msg: string, err: unknown) => logger.warn({ err: (err as Error).message }, msg);
+  await untilAvailable('create database', () => ensureDatabase(config.DATABASE_URL), waitLog);
   const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 4 });
   pool.on('error', (err) => logger.warn({ err }, 'idle Postgres client failed'));
-  await migrate(pool, config.DB_SCHEMA);
+  await untilAvailable('migrate', () => migrate(pool, config.DB_SCHEMA), waitLog);
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, enableOfflineQueue: false });
   redis.on('error', (err) => logger.warn({ err: err.message }, 'Redis error'));
   const nats = await connectNats({ url: config.NATS_URL, name: 'lightdom-projector', logger });

@@ -109,6 +109,14 @@ export function createProjector(
       return { ...c, events: c.events.map(upcastEvent) };
     });
     const client = await pool.connect();
+    // pg-pool stops listening for a checked-out client's errors; without this listener a
+    // Postgres restart mid-batch would be an unhandled 'error' event and kill the process.
+    let broken: Error | undefined;
+    const onError = (err: Error) => {
+      broken = err;
+      logger.warn({ err: err.message }, 'Postgres connection lost mid-batch');
+    };
+    client.on('error', onError);
     let changes: Awaited<ReturnType<Projection['apply']>> = [];
     let last = 0;
     try {
@@ -152,7 +160,9 @@ export function createProjector(
       await client.query('rollback').catch(() => undefined);
       throw err;
     } finally {
-      client.release();
+      client.off('error', onError);
+      // A broken client is destroyed, not returned to the pool.
+      client.release(broken);
     }
     batch[batch.length - 1]!.ack();
     if (last === 0) return;

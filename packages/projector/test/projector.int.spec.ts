@@ -137,4 +137,38 @@ describe('projector', () => {
     expect(await rows(pgEnv.schema)).toEqual(await rows(replaySchema));
     await pgEnv.pool.query(`drop schema "${replaySchema}" cascade`);
   });
+
+  it('survives its Postgres connection dying mid-batch and applies the batch once', async () => {
+    let killed = 0;
+    const projector = projectorFor(pgEnv.schema, `p-${nats.id}`, {
+      async beforeCommit() {
+        if (killed > 0) return;
+        killed++;
+        // Terminate this projector's own connection (idle in its open transaction).
+        const { rows } = await pgEnv.pool.query(
+          `select pg_terminate_backend(pid) as ok from pg_stat_activity
+           where state = 'idle in transaction' and query like $1`,
+          [`%"${pgEnv.schema}".projection_checkpoints%`],
+        );
+        expect(rows.length).toBeGreaterThan(0);
+      },
+    });
+    await projector.start();
+    try {
+      const c = await handler.handle(
+        { type: 'CreateCampaign', data: { name: 'pg-crash', budget: { amount: 10, currency: 'EUR' } } },
+        meta(),
+      );
+      const r = await handler.handle(
+        { type: 'RenameCampaign', aggregateId: c.id, data: { name: 'pg-crash-2' } },
+        meta(),
+      );
+      await projector.waitFor(r.position, 20_000);
+      expect(killed).toBe(1);
+      const row = await pgEnv.pool.query(`select name, version from "${pgEnv.schema}".campaigns where id = $1`, [c.id]);
+      expect(row.rows[0]).toEqual({ name: 'pg-crash-2', version: 2 });
+    } finally {
+      await projector.stop();
+    }
+  });
 });
