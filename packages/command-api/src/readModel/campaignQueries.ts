@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { readQuery } from './readQuery.js';
 
 /** A campaign as the API shows it. */
 export interface CampaignView {
@@ -60,7 +61,7 @@ export function createCampaignQueries(pool: pg.Pool, schema: string) {
   const table = `"${schema}".campaigns`;
   return {
     async get(id: string): Promise<CampaignView | null> {
-      const { rows } = await pool.query(`select * from ${table} where id = $1`, [id]);
+      const { rows } = await readQuery(pool, `select * from ${table} where id = $1`, [id]);
       return rows[0] ? toCampaignView(rows[0]) : null;
     },
     /** Keyset paging by id: stable under concurrent inserts, no offset scans. */
@@ -76,7 +77,8 @@ export function createCampaignQueries(pool: pg.Pool, schema: string) {
         where.push(`id > $${params.length}`);
       }
       params.push(q.limit + 1);
-      const { rows } = await pool.query(
+      const { rows } = await readQuery(
+        pool,
         `select * from ${table} ${where.length ? `where ${where.join(' and ')}` : ''} order by id limit $${params.length}`,
         params,
       );
@@ -85,7 +87,7 @@ export function createCampaignQueries(pool: pg.Pool, schema: string) {
       return { items, nextCursor: rows.length > q.limit && last ? encodeCursor(last.id) : null };
     },
     async stats(): Promise<{ byStatus: Record<string, number>; totals: CampaignView['metrics'] & { budget: number } }> {
-      const { rows } = await pool.query<{
+      const { rows } = await readQuery<{
         status: string;
         n: string;
         i: string;
@@ -94,6 +96,7 @@ export function createCampaignQueries(pool: pg.Pool, schema: string) {
         s: string;
         b: string;
       }>(
+        pool,
         `select status, count(*) n, sum(impressions) i, sum(clicks) c, sum(conversions) v, sum(spend) s, sum(budget_amount) b
          from ${table} group by status`,
       );

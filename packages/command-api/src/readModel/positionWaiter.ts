@@ -1,5 +1,6 @@
 import type { Logger } from '@lightdom/events';
 import pg from 'pg';
+import { readQuery } from './readQuery.js';
 
 export interface PositionWaiter {
   /** The position every projection has applied. */
@@ -36,7 +37,8 @@ export function createPositionWaiter(deps: {
   };
 
   async function current(): Promise<number> {
-    const { rows } = await pool.query<{ p: string | null }>(
+    const { rows } = await readQuery<{ p: string | null }>(
+      pool,
       `select min(position) as p from "${schema}".projection_checkpoints`,
     );
     known = Math.max(known, Number(rows[0]?.p ?? 0));
