@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { repoRoot, type ServiceProcess, sourceNodeFlags, spawnService } from '@lightdom/testkit';
+import { type ServiceProcess, spawnService, spawnTypeScript } from '@lightdom/testkit';
 import type { Scope } from './types.js';
 
 /**
@@ -10,57 +9,7 @@ import type { Scope } from './types.js';
  * node with the TypeScript loader, so its memory compares with the services'.
  */
 export function spawnFixture(name: string, env: Record<string, string>): ServiceProcess {
-  const child = spawn(process.execPath, [...sourceNodeFlags, `bench/fixtures/${name}.ts`], {
-    cwd: repoRoot,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
-  const onData = (chunk: Buffer) => {
-    out += chunk.toString();
-    for (const w of [...waiters]) {
-      const line = out.split('\n').find((l) => w.pattern.test(l));
-      if (line) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(line);
-      }
-    }
-  };
-  child.stdout?.on('data', onData);
-  child.stderr?.on('data', onData);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return {
-    child,
-    output: () => out,
-    waitForLine(pattern, timeoutMs = 20_000) {
-      return new Promise((resolve, reject) => {
-        const line = out.split('\n').find((l) => pattern.test(l));
-        if (line) return resolve(line);
-        const timer = setTimeout(
-          () =>
-            reject(new Error(`${name} printed no line matching ${pattern} in ${timeoutMs} ms:\n${out.slice(-3000)}`)),
-          timeoutMs,
-        );
-        child.once('exit', (code) => {
-          clearTimeout(timer);
-          reject(new Error(`${name} exited (${code}) before printing ${pattern}:\n${out.slice(-3000)}`));
-        });
-        waiters.push({
-          pattern,
-          resolve: (l) => {
-            clearTimeout(timer);
-            resolve(l);
-          },
-        });
-      });
-    },
-    async kill(signal = 'SIGKILL') {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill(signal);
-      await exited;
-    },
-  };
+  return spawnTypeScript(name, `bench/fixtures/${name}.ts`, env);
 }
 
 /** A service or fixture whose process the scope stops (SIGTERM, then SIGKILL after 5 s). */

@@ -9,6 +9,6 @@ export {
 export { createNatsTestEnv, type NatsTestEnv } from './natsEnv.js';
 export { createPgTestEnv, type PgTestEnv } from './pgEnv.js';
 export { type PrivateNats, startPrivateNats } from './privateNats.js';
-export { repoRoot, type ServiceProcess, sourceNodeFlags, spawnService } from './processes.js';
+export { repoRoot, type ServiceProcess, sourceNodeFlags, spawnService, spawnTypeScript } from './processes.js';
 export { createRedisTestEnv, type RedisTestEnv } from './redisEnv.js';
 export { assertServersReachable, testServers, uniqueId } from './servers.js';

@@ -18,7 +18,12 @@ export interface ServiceProcess {
 
 /** Starts `packages/<name>/src/main.ts` as a real process with the given environment. */
 export function spawnService(name: string, env: Record<string, string>): ServiceProcess {
-  const child = spawn(process.execPath, [...sourceNodeFlags, `packages/${name}/src/main.ts`], {
+  return spawnTypeScript(name, `packages/${name}/src/main.ts`, env);
+}
+
+/** Runs a TypeScript file of the repository (path relative to its root) as a real process. */
+export function spawnTypeScript(name: string, entry: string, env: Record<string, string>): ServiceProcess {
+  const child = spawn(process.execPath, [...sourceNodeFlags, entry], {
     cwd: repoRoot,
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
