@@ -18,7 +18,7 @@ export const projectorConfigSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, _ or -')
     .default('projector'),
-  PROJECTOR_BATCH_SIZE: positiveInt(200),
+  PROJECTOR_BATCH_SIZE: positiveInt(500),
   /** Fault-suite switch; see ProjectorOptions.unsafeCheckpointOutsideTransaction. */
   PROJECTOR_UNSAFE_CHECKPOINT: z.enum(['0', '1']).default('0'),
 });

@@ -23,7 +23,7 @@ export interface ProjectorOptions {
   schema: string;
   /** Durable consumer name. Default `projector`. */
   durable: string;
-  /** Most commits applied in one transaction. Default 200. */
+  /** Most commits applied in one transaction (a batch closes early when the consumer is caught up). Default 500. */
   batchSize: number;
   projections: Projection[];
   hotViews?: HotViewOptions;
@@ -54,7 +54,7 @@ export function createProjector(
   deps: ProjectorDeps,
   options: Partial<ProjectorOptions> & Pick<ProjectorOptions, 'stream' | 'subjectPrefix' | 'schema' | 'projections'>,
 ): Projector {
-  const opts: ProjectorOptions = { durable: 'projector', batchSize: 200, ...options };
+  const opts: ProjectorOptions = { durable: 'projector', batchSize: 500, ...options };
   const { nc, pool, logger } = deps;
   const s = quoteIdent(opts.schema);
   const names = opts.projections.map((p) => p.name);
