@@ -43,7 +43,12 @@ export function eventStreamConfig(opts: EventStreamOptions): Partial<StreamConfi
  * Creates the event stream, or checks that an existing one keeps history forever.
  * Refuses to run against a stream that could lose or delete events.
  */
-export async function ensureEventStream(jsm: JetStreamManager, opts: EventStreamOptions) {
+export async function ensureEventStream(
+  jsm: JetStreamManager,
+  opts: EventStreamOptions,
+  /** Only the service that owns the setting (command-api) changes the duplicate window. */
+  { setDuplicateWindow = false }: { setDuplicateWindow?: boolean } = {},
+) {
   const wanted = eventStreamConfig(opts);
   try {
     const info = await jsm.streams.info(opts.stream);
@@ -53,14 +58,17 @@ export async function ensureEventStream(jsm: JetStreamManager, opts: EventStream
     if (!c.deny_purge) problems.push('deny_purge is off');
     if (c.max_age !== 0) problems.push('max_age is set');
     if (c.max_bytes !== -1 || c.max_msgs !== -1) problems.push('a size limit is set');
+    if (c.retention !== RetentionPolicy.Limits) problems.push(`retention is ${c.retention}, not limits`);
+    if ((c.max_msgs_per_subject ?? -1) > 0) problems.push('a per-subject limit is set');
     if (c.subjects.length !== 1 || c.subjects[0] !== wanted.subjects?.[0]) problems.push('subjects differ');
     if (problems.length > 0) {
       throw new LightdomError('INTEGRITY_VIOLATION', `Stream ${opts.stream} exists but ${problems.join(', ')}`);
     }
-    if (c.duplicate_window !== wanted.duplicate_window || !c.allow_direct) {
+    const windowDiffers = setDuplicateWindow && c.duplicate_window !== wanted.duplicate_window;
+    if (windowDiffers || !c.allow_direct) {
       await jsm.streams.update(opts.stream, {
         ...c,
-        duplicate_window: wanted.duplicate_window ?? c.duplicate_window,
+        duplicate_window: windowDiffers ? (wanted.duplicate_window ?? c.duplicate_window) : c.duplicate_window,
         allow_direct: true,
       });
     }

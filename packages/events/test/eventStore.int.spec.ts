@@ -224,3 +224,16 @@ describe('reads', () => {
     expect(await store.readAll({ after: head, aggregateType: 'workflow' })).toEqual([]);
   });
 });
+
+describe('subject safety', () => {
+  it('never lets an id with wildcards or dots address other aggregates', async () => {
+    await handler.handle(createBody('victim'), meta());
+    for (const id of ['*', '>', 'a.b', 'a.>']) {
+      expect(await store.readAggregate('campaign', id)).toEqual([]);
+      expect(await store.lastCommit('campaign', id)).toBeNull();
+    }
+    await expect(store.subscribe({ aggregateType: 'campaign', aggregateId: '*' })).rejects.toMatchObject({
+      code: 'VALIDATION_FAILED',
+    });
+  });
+});

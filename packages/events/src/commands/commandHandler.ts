@@ -46,6 +46,9 @@ export interface CommandHandler {
   readonly repository: AggregateRepository;
 }
 
+const domainCodes = new Set(['INVALID_TRANSITION', 'INVARIANT_VIOLATION', 'ALREADY_EXISTS', 'VERSION_MISMATCH']);
+const isDomainRejection = (err: unknown) => isLightdomError(err) && domainCodes.has(err.code);
+
 export function zodIssues(err: ZodError, prefix: string): FieldIssue[] {
   return err.issues.map((i) => {
     const field = [prefix, ...i.path].filter((p) => p !== '').join('.');
@@ -207,12 +210,17 @@ export function createCommandHandler(
         // A retry whose first attempt landed but was not remembered (a crash between the
         // append and the KV write, after the duplicate window) is refused by the domain
         // now: the commit in the log is its answer.
-        if (isLightdomError(err) && envelope.idempotencyKey && envelope.aggregateId) {
+        if (isDomainRejection(err) && envelope.idempotencyKey && envelope.aggregateId) {
           const earlier = await findCommitByKey(spec.aggregateType, aggregateId, envelope.idempotencyKey, meta.actor);
           if (earlier)
             return checkRemembered({ fingerprint: earlier.commandFingerprint, result: resultOf(earlier, true) });
         }
         throw err;
+      }
+      if (events.length === 0 && !loaded.verified) {
+        // "Nothing to do" on a cached state may be stale too: confirm it against the log.
+        loaded = await repository.load(spec.aggregateType, aggregateId, { verify: true });
+        events = await decideOn(loaded, command, envelope.expectedVersion, now);
       }
       if (events.length === 0) {
         return {

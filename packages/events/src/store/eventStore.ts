@@ -17,6 +17,8 @@ import { aggregateSubject, typeSubject } from '../subjects.js';
 import { decodeCommit, encodeCommit, hashCommit } from './commitCodec.js';
 import { isNotFound, translateNatsError } from './natsErrors.js';
 
+const isSubjectToken = (token: string): boolean => /^[A-Za-z0-9_-]{1,100}$/.test(token);
+
 interface DirectStreamAPI {
   getMessage(stream: string, query: { seq: number } | { last_by_subj: string }): Promise<StoredMsg>;
 }
@@ -129,9 +131,14 @@ export function createEventStore(deps: EventStoreDeps, options: Partial<EventSto
   // The v2 client exposes direct gets on the manager object but not on its interface.
   let jsmPromise: Promise<JetStreamManager & { direct: DirectStreamAPI }> | undefined;
   const jsm = () => {
-    jsmPromise ??= nc.jetstreamManager({ timeout: opts.readTimeoutMs }) as Promise<
-      JetStreamManager & { direct: DirectStreamAPI }
-    >;
+    jsmPromise ??= (
+      nc.jetstreamManager({ timeout: opts.readTimeoutMs, checkAPI: false }) as Promise<
+        JetStreamManager & { direct: DirectStreamAPI }
+      >
+    ).catch((err) => {
+      jsmPromise = undefined; // a failed first attempt must not poison every later read
+      throw err;
+    });
     return jsmPromise;
   };
   const upcastCommit = (c: StoredCommit): StoredCommit =>
@@ -155,6 +162,8 @@ export function createEventStore(deps: EventStoreDeps, options: Partial<EventSto
   }
 
   async function lastCommit(aggregateType: string, aggregateId: string): Promise<StoredCommit | null> {
+    // A wildcard or dotted id would address other aggregates' subjects: such ids hold nothing.
+    if (!isSubjectToken(aggregateType) || !isSubjectToken(aggregateId)) return null;
     assertConnected('read');
     const subject = aggregateSubject(opts.subjectPrefix, aggregateType, aggregateId);
     try {
@@ -191,9 +200,9 @@ export function createEventStore(deps: EventStoreDeps, options: Partial<EventSto
     try {
       if (want === 0) return out;
       const consumer = await js.consumers.get(opts.stream, info.name);
-      const deadline = Date.now() + opts.readTimeoutMs;
       while (out.length < want) {
         const batch = Math.min(want - out.length, 1000);
+        // The time-out is per fetch (no progress for readTimeoutMs), not for the whole read.
         const msgs = await consumer.fetch({ max_messages: batch, expires: opts.readTimeoutMs });
         let got = 0;
         for await (const m of msgs) {
@@ -202,7 +211,7 @@ export function createEventStore(deps: EventStoreDeps, options: Partial<EventSto
           out.push(upcastCommit(decodeCommit(m.data, m.seq)));
           if (out.length >= want) break;
         }
-        if (got === 0 || Date.now() > deadline) {
+        if (got === 0 && out.length < want) {
           throw new LightdomError('UNAVAILABLE', 'read: timed out waiting for messages');
         }
       }
@@ -219,7 +228,7 @@ export function createEventStore(deps: EventStoreDeps, options: Partial<EventSto
 
     async ensureStream() {
       try {
-        await ensureEventStream(await jsm(), opts);
+        await ensureEventStream(await jsm(), opts, { setDuplicateWindow: options.duplicateWindowMs !== undefined });
       } catch (err) {
         throw translateNatsError(err, 'ensure stream');
       }
@@ -269,6 +278,7 @@ export function createEventStore(deps: EventStoreDeps, options: Partial<EventSto
     },
 
     async readAggregate(aggregateType, aggregateId, ro = {}) {
+      if (!isSubjectToken(aggregateType) || !isSubjectToken(aggregateId)) return [];
       const after = ro.after ?? 0;
       const last = await lastCommit(aggregateType, aggregateId);
       if (!last || last.position <= after) return [];
@@ -292,6 +302,11 @@ export function createEventStore(deps: EventStoreDeps, options: Partial<EventSto
     assertAvailable: assertConnected,
 
     async subscribe(so = {}) {
+      for (const token of [so.aggregateType, so.aggregateId]) {
+        if (token !== undefined && !isSubjectToken(token)) {
+          throw new LightdomError('VALIDATION_FAILED', `Not an aggregate type or id: ${JSON.stringify(token)}`);
+        }
+      }
       assertConnected('subscribe');
       const after = so.after ?? (await this.headPosition());
       const filter =

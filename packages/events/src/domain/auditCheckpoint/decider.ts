@@ -83,8 +83,11 @@ function evolve(state: AuditCheckpointState, event: AuditCheckpointEvent): Audit
     case 'AuditCheckpointConfirmed':
       return { ...state, ...event.data, status: 'confirmed' };
     default: {
+      // Unknown to this build (e.g. written by a newer one during a rolling deploy): keep
+      // the state rather than corrupting it; the compile-time check still catches omissions.
       const _exhaustive: never = event;
-      return _exhaustive;
+      void _exhaustive;
+      return state;
     }
   }
 }

@@ -73,8 +73,11 @@ function evolve(state: WorkflowState, event: WorkflowEvent): WorkflowState {
     case 'WorkflowDeprecated':
       return { ...state, status: 'deprecated' };
     default: {
+      // Unknown to this build (e.g. written by a newer one during a rolling deploy): keep
+      // the state rather than corrupting it; the compile-time check still catches omissions.
       const _exhaustive: never = event;
-      return _exhaustive;
+      void _exhaustive;
+      return state;
     }
   }
 }

@@ -227,8 +227,11 @@ function evolve(state: WorkflowRunState, event: WorkflowRunEvent): WorkflowRunSt
     case 'WorkflowRunCancelled':
       return { ...state, status: 'cancelled', cancelReason: event.data.reason };
     default: {
+      // Unknown to this build (e.g. written by a newer one during a rolling deploy): keep
+      // the state rather than corrupting it; the compile-time check still catches omissions.
       const _exhaustive: never = event;
-      return _exhaustive;
+      void _exhaustive;
+      return state;
     }
   }
 }
