@@ -153,6 +153,16 @@ describe('WebSocket /ws', () => {
     c.ws.close();
   });
 
+  it('holds a burst of subscribe frames to the per-socket limit', async () => {
+    const c = await connect();
+    for (let i = 0; i < 20; i++) c.send({ op: 'subscribe', id: `b${i}`, filter: { aggregateType: 'campaign' } });
+    const answers: Frame[] = [];
+    while (answers.length < 20) answers.push(await c.next((f) => f.op === 'subscribed' || f.op === 'error'));
+    expect(answers.filter((f) => f.op === 'subscribed')).toHaveLength(16);
+    expect(answers.filter((f) => f.op === 'error')).toHaveLength(4);
+    c.ws.close();
+  });
+
   it('refuses a socket without a valid token', async () => {
     const ws = new WebSocket(url.replace('token=tok', 'token=nope'));
     const code = await new Promise<number>((resolve) => ws.on('close', (c) => resolve(c)));

@@ -111,13 +111,31 @@ export const liveFeed = (deps: LiveFeedDeps, options: Partial<LiveFeedOptions> =
         if (subscriptions.size >= opts.maxSubscriptions) {
           throw new LightdomError('VALIDATION_FAILED', `At most ${opts.maxSubscriptions} subscriptions per socket`);
         }
-        const after = f.after ?? (await deps.store.headPosition());
-        const sub = await deps.store.subscribe({
-          // A half-seen commit is delivered again, minus the events already seen (below).
-          after: f.afterIndex !== undefined && f.after !== undefined && f.after > 0 ? f.after - 1 : after,
-          ...(f.filter?.aggregateType ? { aggregateType: f.filter.aggregateType } : {}),
-          ...(f.filter?.aggregateId ? { aggregateId: f.filter.aggregateId } : {}),
-        });
+        // Hold the slot before awaiting, so a burst of frames cannot pass the limit together.
+        const pending: CommitSubscription = {
+          stop: () => undefined,
+          [Symbol.asyncIterator]: () => ({ next: async () => ({ done: true, value: undefined }) }),
+        };
+        subscriptions.set(f.id, pending);
+        let sub: CommitSubscription;
+        let after: number;
+        try {
+          after = f.after ?? (await deps.store.headPosition());
+          sub = await deps.store.subscribe({
+            // A half-seen commit is delivered again, minus the events already seen (below).
+            after: f.afterIndex !== undefined && f.after !== undefined && f.after > 0 ? f.after - 1 : after,
+            ...(f.filter?.aggregateType ? { aggregateType: f.filter.aggregateType } : {}),
+            ...(f.filter?.aggregateId ? { aggregateId: f.filter.aggregateId } : {}),
+          });
+        } catch (err) {
+          if (subscriptions.get(f.id) === pending) subscriptions.delete(f.id);
+          throw err;
+        }
+        if (subscriptions.get(f.id) !== pending || socket.readyState !== socket.OPEN) {
+          // Unsubscribed or closed while it was being set up.
+          sub.stop();
+          return;
+        }
         subscriptions.set(f.id, sub);
         send({ op: 'subscribed', id: f.id, after });
         const types = f.filter?.types ? new Set(f.filter.types) : undefined;
