@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { decodeCommit, type Logger, type StoredCommit, upcastEvent } from '@lightdom/events';
+import { type Logger, readCommit, type StoredCommit, upcastEvent } from '@lightdom/events';
 import type { Redis } from 'ioredis';
 import { AckPolicy, type ConsumerMessages, DeliverPolicy, type JsMsg, type NatsConnection, nanos } from 'nats';
 import type pg from 'pg';
@@ -116,10 +116,18 @@ export function createProjector(
 
   async function applyBatch(batch: JsMsg[]): Promise<void> {
     const started = performance.now();
-    const commits: StoredCommit[] = batch.map((m) => {
-      const c = decodeCommit(m.data, m.seq);
-      return { ...c, events: c.events.map(upcastEvent) };
-    });
+    const positions = batch.map((m) => m.seq);
+    const commits: StoredCommit[] = [];
+    for (const m of batch) {
+      const c = readCommit(m);
+      if (c) commits.push({ ...c, events: c.events.map(upcastEvent) });
+      else {
+        // Something not written by the store: skip it (the checkpoint still moves past it)
+        // rather than stall every projection on it forever.
+        metrics?.skipped.inc();
+        logger.error({ position: m.seq, subject: m.subject }, 'message is not a commit; skipped');
+      }
+    }
     const client = await pool.connect();
     // pg-pool stops listening for a checked-out client's errors; without this listener a
     // Postgres restart mid-batch would be an unhandled 'error' event and kill the process.
@@ -136,18 +144,25 @@ export function createProjector(
       const cps = await checkpoints(client, true);
       for (const projection of opts.projections) {
         const cp = Math.max(cps.get(projection.name) ?? 0, unsafeApplied);
-        const fresh = commits.filter((c) => c.position > cp);
-        if (fresh.length === 0) continue;
+        const freshPositions = positions.filter((p) => p > cp);
+        if (freshPositions.length === 0) continue;
         // The stream holds only our subjects and refuses deletes, so positions are contiguous.
-        fresh.forEach((c, i) => {
-          if (c.position !== cp + 1 + i) throw new GapError(`expected position ${cp + 1 + i}, got ${c.position}`);
+        freshPositions.forEach((p, i) => {
+          if (p !== cp + 1 + i) throw new GapError(`expected position ${cp + 1 + i}, got ${p}`);
         });
-        changes = changes.concat(await projection.apply(client, opts.schema, fresh));
-        last = Math.max(last, fresh[fresh.length - 1]!.position);
+        const upTo = freshPositions[freshPositions.length - 1]!;
+        changes = changes.concat(
+          await projection.apply(
+            client,
+            opts.schema,
+            commits.filter((c) => c.position > cp),
+          ),
+        );
+        last = Math.max(last, upTo);
         if (opts.unsafeCheckpointOutsideTransaction) continue;
         await client.query(`update ${s}.projection_checkpoints set position = $2, updated_at = now() where name = $1`, [
           projection.name,
-          fresh[fresh.length - 1]!.position,
+          upTo,
         ]);
       }
       if (last > 0) {
@@ -269,6 +284,11 @@ function createMetrics(registry: Registry) {
       name: 'lightdom_projector_batch_duration_seconds',
       help: 'Time to apply one batch',
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers: [registry],
+    }),
+    skipped: new Counter({
+      name: 'lightdom_projector_skipped_messages_total',
+      help: 'Messages on the stream that were not commits (skipped, checkpoint moved past them)',
       registers: [registry],
     }),
     redisErrors: new Counter({

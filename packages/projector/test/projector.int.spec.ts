@@ -171,4 +171,24 @@ describe('projector', () => {
       await projector.stop();
     }
   });
+
+  it('skips a message that is not a commit instead of stalling on it', async () => {
+    const projector = projectorFor(pgEnv.schema, `p-${nats.id}`);
+    await projector.start();
+    try {
+      const junk = await nats.nc
+        .jetstream()
+        .publish(`${nats.subjectPrefix}.campaign.junk`, new TextEncoder().encode('not json'));
+      const c = await handler.handle(
+        { type: 'CreateCampaign', data: { name: 'after-junk', budget: { amount: 1, currency: 'EUR' } } },
+        meta(),
+      );
+      expect(c.position).toBe(junk.seq + 1);
+      await projector.waitFor(c.position, 20_000);
+      const row = await pgEnv.pool.query(`select name from "${pgEnv.schema}".campaigns where id = $1`, [c.id]);
+      expect(row.rows[0]?.name).toBe('after-junk');
+    } finally {
+      await projector.stop();
+    }
+  });
 });
