@@ -38,6 +38,15 @@ describe('reads through the projector', () => {
     expect(res.headers.etag).toBe('"1"');
   });
 
+  it("ignores a retired projection's checkpoint", async () => {
+    await stack.pgEnv.pool.query(
+      `insert into "${stack.pgEnv.schema}".projection_checkpoints (name, position) values ('campaigns_v0', 0)`,
+    );
+    const c = await create('Retired');
+    const res = await api.app.inject(`/api/campaigns/${c.id}?minPosition=${c.position}&waitMs=2000`);
+    expect(res.statusCode).toBe(200);
+  });
+
   it('sees every write it waited for, command after command', async () => {
     const c = await create('Loop');
     let position = c.position;

@@ -20,7 +20,10 @@ export function createPositionWaiter(deps: {
   databaseUrl: string;
   schema: string;
   logger: Logger;
+  /** Projections the reads depend on; a retired one's checkpoint must not hold reads back. Default `['campaigns']`. */
+  projections?: string[];
 }): PositionWaiter {
+  const projections = deps.projections ?? ['campaigns'];
   const { pool, schema } = deps;
   let known = 0;
   const waiters = new Set<{ position: number; resolve: (ok: boolean) => void }>();
@@ -39,7 +42,8 @@ export function createPositionWaiter(deps: {
   async function current(): Promise<number> {
     const { rows } = await readQuery<{ p: string | null }>(
       pool,
-      `select min(position) as p from "${schema}".projection_checkpoints`,
+      `select min(position) as p from "${schema}".projection_checkpoints where name = any($1)`,
+      [projections],
     );
     known = Math.max(known, Number(rows[0]?.p ?? 0));
     wake();
