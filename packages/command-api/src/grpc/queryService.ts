@@ -47,7 +47,7 @@ async function awaitPosition(
 ): Promise<{ stale: boolean; readModelPosition: number }> {
   if (q.minPosition === undefined) return { stale: false, readModelPosition: await positions.current() };
   const ok = await positions.waitFor(q.minPosition, waitMs);
-  const readModelPosition = await positions.current();
+  const readModelPosition = positions.lastKnown();
   if (ok) return { stale: false, readModelPosition };
   if (q.allowStale) return { stale: true, readModelPosition };
   throw new LightdomError(

@@ -34,7 +34,7 @@ async function awaitPosition(
 ): Promise<{ stale: boolean; position: number }> {
   if (q.minPosition === undefined) return { stale: false, position: await deps.positions.current() };
   const ok = await deps.positions.waitFor(q.minPosition, Math.min(q.waitMs ?? deps.maxWaitMs, deps.maxWaitMs));
-  const position = await deps.positions.current();
+  const position = deps.positions.lastKnown();
   reply.header('x-lightdom-position', String(position));
   if (ok) return { stale: false, position };
   if (q.allowStale === 'true') {

@@ -3,8 +3,10 @@ import pg from 'pg';
 import { readQuery } from './readQuery.js';
 
 export interface PositionWaiter {
-  /** The position every projection has applied. */
+  /** The position every projection has applied (asks Postgres). */
   current(): Promise<number>;
+  /** The last position seen, without asking Postgres (fresh right after `waitFor`). */
+  lastKnown(): number;
   /** Resolves true once the read model reached `position`, false after `timeoutMs`. */
   waitFor(position: number, timeoutMs: number): Promise<boolean>;
   close(): Promise<void>;
@@ -82,6 +84,7 @@ export function createPositionWaiter(deps: {
 
   return {
     current,
+    lastKnown: () => known,
     async waitFor(position, timeoutMs) {
       if (known >= position || (await current()) >= position) return true;
       return new Promise<boolean>((resolve) => {
