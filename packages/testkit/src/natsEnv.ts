@@ -36,7 +36,8 @@ export async function createNatsTestEnv(label: string): Promise<NatsTestEnv> {
       if (nc.isClosed()) return;
       const streams = await jsm.streams.names().next();
       for (const name of streams) {
-        if (name === stream || name === `KV_${kvBucket}` || name.startsWith(`KV_${kvBucket}`)) {
+        // Also streams a test derived from its names (e.g. `${stream}_LOSSY`, a gateway's queue stream).
+        if (name.startsWith(stream) || name.startsWith(`KV_${kvBucket}`)) {
           await jsm.streams.delete(name).catch(() => undefined);
         }
       }
