@@ -34,3 +34,12 @@ export interface CommandSpec {
 
 /** Event type → current schemaVersion. */
 export type EventVersions = Record<string, number>;
+
+/**
+ * The `default` branch of every `evolve`: `event: never` keeps the compile-time check that
+ * each event type is handled, and at run time an event unknown to this build (written by a
+ * newer one during a rolling deploy) leaves the state as it was instead of corrupting it.
+ */
+export function ignoreUnknownEvent<S>(state: S, _event: never): S {
+  return state;
+}

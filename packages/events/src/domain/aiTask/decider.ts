@@ -1,5 +1,5 @@
 import { LightdomError, validationError } from '../../errors.js';
-import type { DecideContext, Decider } from '../decider.js';
+import { type DecideContext, type Decider, ignoreUnknownEvent } from '../decider.js';
 import type { AiMessage, AiTaskCommand } from './commands.js';
 import type { AiTaskEvent, AiTaskResult, AiTaskStatus } from './events.js';
 
@@ -157,11 +157,7 @@ function evolve(state: AiTaskState, event: AiTaskEvent): AiTaskState {
     case 'AiTaskCancelled':
       return { ...state, status: 'cancelled', cancelReason: event.data.reason };
     default: {
-      // Unknown to this build (e.g. written by a newer one during a rolling deploy): keep
-      // the state rather than corrupting it; the compile-time check still catches omissions.
-      const _exhaustive: never = event;
-      void _exhaustive;
-      return state;
+      return ignoreUnknownEvent(state, event);
     }
   }
 }

@@ -1,5 +1,5 @@
 import { LightdomError, validationError } from '../../errors.js';
-import type { Decider } from '../decider.js';
+import { type Decider, ignoreUnknownEvent } from '../decider.js';
 import type { AuditCheckpointCommand } from './commands.js';
 import type { AuditCheckpointEvent, AuditCheckpointStatus } from './events.js';
 
@@ -83,11 +83,7 @@ function evolve(state: AuditCheckpointState, event: AuditCheckpointEvent): Audit
     case 'AuditCheckpointConfirmed':
       return { ...state, ...event.data, status: 'confirmed' };
     default: {
-      // Unknown to this build (e.g. written by a newer one during a rolling deploy): keep
-      // the state rather than corrupting it; the compile-time check still catches omissions.
-      const _exhaustive: never = event;
-      void _exhaustive;
-      return state;
+      return ignoreUnknownEvent(state, event);
     }
   }
 }

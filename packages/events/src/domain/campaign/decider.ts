@@ -1,5 +1,5 @@
 import { LightdomError } from '../../errors.js';
-import type { Decider } from '../decider.js';
+import { type Decider, ignoreUnknownEvent } from '../decider.js';
 import { addAmounts, type Money, toMinor } from '../money.js';
 import type { CampaignCommand } from './commands.js';
 import type { CampaignEvent, CampaignSchedule, CampaignStatus } from './events.js';
@@ -195,11 +195,7 @@ function evolve(state: CampaignState, event: CampaignEvent): CampaignState {
     case 'CampaignBudgetExhausted':
       return state;
     default: {
-      // Unknown to this build (e.g. written by a newer one during a rolling deploy): keep
-      // the state rather than corrupting it; the compile-time check still catches omissions.
-      const _exhaustive: never = event;
-      void _exhaustive;
-      return state;
+      return ignoreUnknownEvent(state, event);
     }
   }
 }

@@ -1,6 +1,6 @@
 import { canonicalJson } from '../../canonical.js';
 import { LightdomError } from '../../errors.js';
-import type { Decider } from '../decider.js';
+import { type Decider, ignoreUnknownEvent } from '../decider.js';
 import type { WorkflowCommand } from './commands.js';
 import type { WorkflowEvent, WorkflowStatus } from './events.js';
 import { assertWorkflowDag, type WorkflowStep } from './steps.js';
@@ -73,11 +73,7 @@ function evolve(state: WorkflowState, event: WorkflowEvent): WorkflowState {
     case 'WorkflowDeprecated':
       return { ...state, status: 'deprecated' };
     default: {
-      // Unknown to this build (e.g. written by a newer one during a rolling deploy): keep
-      // the state rather than corrupting it; the compile-time check still catches omissions.
-      const _exhaustive: never = event;
-      void _exhaustive;
-      return state;
+      return ignoreUnknownEvent(state, event);
     }
   }
 }

@@ -1,5 +1,5 @@
 import { LightdomError, validationError } from '../../errors.js';
-import type { DecideContext, Decider } from '../decider.js';
+import { type DecideContext, type Decider, ignoreUnknownEvent } from '../decider.js';
 import { assertWorkflowDag, type RetryPolicy, type WorkflowStep } from '../workflow/steps.js';
 import type { WorkflowRunCommand } from './commands.js';
 import type { WorkflowRunEvent, WorkflowRunStatus, WorkflowStepStatus } from './events.js';
@@ -227,11 +227,7 @@ function evolve(state: WorkflowRunState, event: WorkflowRunEvent): WorkflowRunSt
     case 'WorkflowRunCancelled':
       return { ...state, status: 'cancelled', cancelReason: event.data.reason };
     default: {
-      // Unknown to this build (e.g. written by a newer one during a rolling deploy): keep
-      // the state rather than corrupting it; the compile-time check still catches omissions.
-      const _exhaustive: never = event;
-      void _exhaustive;
-      return state;
+      return ignoreUnknownEvent(state, event);
     }
   }
 }
