@@ -212,7 +212,7 @@ export class Connection implements ChannelHost {
     if (f.type === FrameType.HEARTBEAT) return;
     if (this.state === 'closing') {
       if (f.type === FrameType.METHOD && f.channel === 0) {
-        const { spec } = decodeMethod(f.payload);
+        const { spec } = decodeMethod(f.payload, this.options.maxTableDepth);
         if (spec.name === 'connection.closeOk' || spec.name === 'connection.close') {
           if (spec.name === 'connection.close') this.sendMethod(0, 'connection.closeOk');
           this.socket.end();
@@ -222,7 +222,7 @@ export class Connection implements ChannelHost {
     }
     if (f.channel === 0) {
       if (f.type !== FrameType.METHOD) throw unexpectedFrame(`frame type ${f.type} on channel 0`);
-      const { spec, args } = decodeMethod(f.payload);
+      const { spec, args } = decodeMethod(f.payload, this.options.maxTableDepth);
       this.connectionMethod(spec.name as MethodName, args);
       return;
     }
@@ -233,7 +233,7 @@ export class Connection implements ChannelHost {
       return;
     }
     if (f.type !== FrameType.METHOD) throw unexpectedFrame(`frame on closed channel ${f.channel}`);
-    const { spec } = decodeMethod(f.payload);
+    const { spec } = decodeMethod(f.payload, this.options.maxTableDepth);
     if (spec.name !== 'channel.open') {
       // A late frame for a channel that we closed: ignored, as RabbitMQ does for close-ok races.
       if (spec.name === 'channel.closeOk') return;
