@@ -22,7 +22,7 @@ import { bodyFrame, contentHeader, RawAmqp } from './amqp.rawClient.js';
  * issue-7 section of docs/decisions.md for the numbers); with them, by a few tens of MB.
  */
 const UNFINISHED_FLOOD_MAX_GROWTH_MB = 120;
-const TRANSIENT_FLOOD_MAX_GROWTH_MB = 160;
+const TRANSIENT_FLOOD_MAX_GROWTH_MB = 200;
 
 let nats: NatsTestEnv;
 let pgEnv: PgTestEnv;
