@@ -19,7 +19,7 @@ import { bodyFrame, contentHeader, RawAmqp } from './amqp.rawClient.js';
  * consumes. The bounds (also in docs/amqp.md) are growth over the process's own baseline.
  *
  * Before the bounds, the same run grew the process by about 300 MB in each flood (see the
- * issue-7 section of docs/decisions.md for the numbers); with them, by a few tens of MB.
+ * "Bounds and defaults" in docs/amqp.md for the numbers); with them, by 35 to 140 MB.
  */
 const UNFINISHED_FLOOD_MAX_GROWTH_MB = 120;
 const TRANSIENT_FLOOD_MAX_GROWTH_MB = 200;
