@@ -66,6 +66,31 @@ export const commandApiConfigSchema = z.object({
   SNAPSHOT_EVERY: positiveInt(100),
   AGGREGATE_CACHE_SIZE: z.coerce.number().int().nonnegative().default(10_000),
   DUPLICATE_WINDOW_MS: positiveInt(120_000),
+  // --- AMQP bounds (issue 7) ---
+  /** Open AMQP connections (any state) before new ones are refused at connection.open with 530. */
+  AMQP_MAX_CONNECTIONS: positiveInt(1000),
+  /** From TCP accept to connection.open-ok, in ms; not reset by traffic. RabbitMQ's handshake_timeout. */
+  AMQP_HANDSHAKE_TIMEOUT_MS: positiveInt(10_000),
+  /** Heartbeat the gateway proposes in connection.tune, in seconds (RabbitMQ's default). */
+  AMQP_HEARTBEAT_SECONDS: positiveInt(60),
+  /** A connection that sends nothing for this long is closed, whatever heartbeat it negotiated (0 too), in ms. */
+  AMQP_IDLE_TIMEOUT_MS: positiveInt(300_000),
+  /** Bytes of partially received publishes one connection may hold, all channels together. */
+  AMQP_MAX_UNFINISHED_CONTENT_BYTES: positiveInt(16 * 1024 * 1024),
+  /** Ready messages one transient queue holds before its overflow rule applies. */
+  AMQP_TRANSIENT_QUEUE_MAX_MESSAGES: positiveInt(100_000),
+  /** Body bytes of ready messages one transient queue holds before its overflow rule applies. */
+  AMQP_TRANSIENT_QUEUE_MAX_BYTES: positiveInt(64 * 1024 * 1024),
+  /** Body bytes of ready messages all transient queues of the process hold; above it publishes are rejected. */
+  AMQP_TRANSIENT_TOTAL_MAX_BYTES: positiveInt(256 * 1024 * 1024),
+  /** Unacknowledged deliveries per consumer (and per channel with global qos); qos 0 or more is capped to it. */
+  AMQP_MAX_PREFETCH: positiveInt(1000),
+  /** Process RSS, in MiB, above which publishing connections are blocked (connection.blocked). */
+  AMQP_MEMORY_HIGH_WATERMARK_MB: positiveInt(1024),
+  /** How often the RSS is compared with the watermark, in ms. */
+  AMQP_MEMORY_CHECK_INTERVAL_MS: positiveInt(1000),
+  /** Deepest nesting of field tables and arrays accepted in a frame; deeper is 502 SYNTAX_ERROR. */
+  AMQP_MAX_TABLE_DEPTH: positiveInt(64),
   API_TOKENS: apiTokens,
 });
 

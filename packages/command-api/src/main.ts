@@ -8,6 +8,7 @@ import {
 } from '@lightdom/events';
 import { createMetricsRegistry, natsCheck, runService } from '@lightdom/runtime';
 import pg from 'pg';
+import { amqpBoundsOf } from './amqp/bounds.js';
 import { createAmqpServer } from './amqp/server.js';
 import { buildApp } from './app.js';
 import { loadCommandApiConfig } from './config.js';
@@ -75,6 +76,7 @@ runService('command-api', async (logger) => {
       stream: config.AMQP_STREAM,
       subjectPrefix: config.AMQP_SUBJECT_PREFIX,
       topologyBucket: config.AMQP_TOPOLOGY_BUCKET,
+      ...amqpBoundsOf(config),
     },
   );
   // AMQP first: it restores durable queues from JetStream, and `/ready` should mean every edge is up.

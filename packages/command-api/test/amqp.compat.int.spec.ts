@@ -109,6 +109,37 @@ describe.each([
     await ch.close();
   });
 
+  it('x-max-length on a transient queue drops the oldest ready messages (default overflow drop-head)', async () => {
+    const ch = await conn.createConfirmChannel();
+    const name = q();
+    await ch.assertQueue(name, { durable: false, autoDelete: false, arguments: { 'x-max-length': 3 } });
+    for (let i = 0; i < 5; i++) ch.sendToQueue(name, Buffer.from(String(i)));
+    await ch.waitForConfirms();
+    expect((await ch.checkQueue(name)).messageCount).toBe(3);
+    const first = await ch.get(name, { noAck: true });
+    expect(first ? first.content.toString() : undefined).toBe('2');
+    await ch.deleteQueue(name);
+    await ch.close();
+  });
+
+  it('x-overflow reject-publish nacks publishes to a full transient queue', async () => {
+    const ch = await conn.createConfirmChannel();
+    const name = q();
+    await ch.assertQueue(name, {
+      exclusive: true,
+      arguments: { 'x-max-length-bytes': 10, 'x-overflow': 'reject-publish' },
+    });
+    const outcomes = await Promise.all(
+      ['12345', '67890', 'x'].map(
+        (body) =>
+          new Promise<boolean>((resolve) => ch.sendToQueue(name, Buffer.from(body), {}, (err) => resolve(!err))),
+      ),
+    );
+    expect(outcomes).toEqual([true, true, false]);
+    expect((await ch.checkQueue(name)).messageCount).toBe(2);
+    await ch.close();
+  });
+
   it('nack with requeue redelivers the message with redelivered=true', async () => {
     const ch = await conn.createChannel();
     const name = q();

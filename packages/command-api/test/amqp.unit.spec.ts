@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { ErrorCodes } from '@lightdom/events';
 import { describe, expect, it } from 'vitest';
+import { amqpBoundsOf, defaultAmqpBounds } from '../src/amqp/bounds.js';
 import { decodeMethod, decodeProperties, encodeMethod, encodeProperties } from '../src/amqp/codec.js';
 import { contentFrames, FrameParser, methodFrame } from '../src/amqp/frames.js';
-import { amqpReplyCodeOf, topicMatches } from '../src/index.js';
+import { amqpReplyCodeOf, commandApiConfigSchema, topicMatches } from '../src/index.js';
 
 describe('topic matching', () => {
   it.each([
@@ -62,6 +63,47 @@ describe('codec', () => {
     expect(() => parser.push(contentFrames(1, encodeProperties({}), Buffer.alloc(5000), 8192)[1]!)).toThrow(
       /FRAME_ERROR/,
     );
+  });
+});
+
+describe('field table depth (issue 7, finding 8)', () => {
+  /** queue.declare whose arguments nest `depth` tables, encoded by the writer. */
+  const declare = (depth: number) => {
+    let t: Record<string, unknown> = {};
+    for (let i = 0; i < depth - 1; i++) t = { a: t };
+    return encodeMethod('queue.declare', { queue: 'q', arguments: t });
+  };
+
+  it('decodes tables nested up to the bound and refuses deeper ones with 502, naming the limit', () => {
+    expect(decodeMethod(declare(64), 64).args.arguments).toBeTypeOf('object');
+    expect(() => decodeMethod(declare(65), 64)).toThrow(
+      expect.objectContaining({ code: 502, text: 'SYNTAX_ERROR - field table nested deeper than 64 levels' }),
+    );
+  });
+
+  it('keeps a `__proto__` key as data, not as the prototype', () => {
+    const payload = encodeMethod('queue.declare', { queue: 'q', arguments: JSON.parse('{"__proto__": {"x": 1}}') });
+    const args = decodeMethod(payload, 64).args.arguments as Record<string, unknown>;
+    expect(Object.getPrototypeOf(args)).toBe(Object.prototype);
+    expect(Object.keys(args)).toEqual(['__proto__']);
+  });
+});
+
+describe('AMQP bounds configuration (issue 7)', () => {
+  it('takes every default from the config schema and refuses a bad value naming the variable', () => {
+    const parsed = commandApiConfigSchema.parse({ AMQP_MAX_CONNECTIONS: '7', AMQP_MEMORY_HIGH_WATERMARK_MB: '2' });
+    expect(amqpBoundsOf(parsed)).toMatchObject({ maxConnections: 7, memoryHighWatermarkBytes: 2 * 1024 * 1024 });
+    expect(defaultAmqpBounds()).toEqual(amqpBoundsOf(commandApiConfigSchema.parse({})));
+    const bad = commandApiConfigSchema.safeParse({ AMQP_HANDSHAKE_TIMEOUT_MS: '0' });
+    expect(bad.success).toBe(false);
+    expect(bad.error?.issues[0]?.path).toEqual(['AMQP_HANDSHAKE_TIMEOUT_MS']);
+  });
+
+  it('documents every AMQP bound variable in docs/amqp.md', () => {
+    const doc = readFileSync(new URL('../../../docs/amqp.md', import.meta.url), 'utf8');
+    const vars = Object.keys(commandApiConfigSchema.shape).filter((k) => k.startsWith('AMQP_'));
+    expect(vars.length).toBeGreaterThan(12);
+    for (const v of vars) expect(doc).toContain(`\`${v}\``);
   });
 });
 

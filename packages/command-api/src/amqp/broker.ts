@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '@lightdom/events';
 import { AmqpError, accessRefused, notFound, preconditionFailed, resourceLocked } from './errors.js';
-import { type Delivery, Queue } from './queue.js';
+import { type Delivery, type MemoryBudget, Queue, type QueueLimits } from './queue.js';
 import type { AmqpMessage, AmqpStore, ExchangeDefinition, QueueDefinition } from './store.js';
 import { topicMatches } from './topic.js';
 
@@ -36,6 +36,19 @@ const builtInExchanges: [string, string][] = [
 
 const vhost = "in vhost '/'";
 
+/** The gateway's maxima for transient queues (see AmqpBounds). */
+export interface TransientQueueBounds {
+  transientQueueMaxMessages: number;
+  transientQueueMaxBytes: number;
+  transientTotalMaxBytes: number;
+}
+
+/** A non-negative integer queue argument (`x-max-length`, …), if one was given. */
+function countArg(v: unknown): number | undefined {
+  const n = typeof v === 'bigint' ? Number(v) : v;
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0 ? n : undefined;
+}
+
 /** A receiver of direct reply-to messages: a channel consuming `amq.rabbitmq.reply-to`. */
 export interface ReplySink {
   deliverReply(routingKey: string, exchange: string, message: AmqpMessage): void;
@@ -49,10 +62,15 @@ export class Broker {
   /** Called when a queue is bound to or unbound from lightdom.events. */
   eventsBindingChanged: (b: Binding, bound: boolean) => Promise<void> = async () => undefined;
 
+  /** Body bytes of ready messages in all transient queues. */
+  readonly transientMemory: MemoryBudget;
+
   constructor(
     readonly store: AmqpStore,
     private readonly logger: Logger,
+    private readonly bounds: TransientQueueBounds,
   ) {
+    this.transientMemory = { used: 0, max: bounds.transientTotalMaxBytes };
     for (const [name, type] of builtInExchanges) {
       this.exchanges.set(name, { def: { name, type, durable: true, autoDelete: false }, bindings: [], builtIn: true });
     }
@@ -81,9 +99,29 @@ export class Broker {
   }
 
   private newQueue(def: QueueDefinition, owner: object | undefined) {
-    return new Queue(def, owner, (q) => {
-      this.deleteQueue(q.name).catch((err) => this.logger.warn({ err, queue: q.name }, 'auto-delete failed'));
-    });
+    const transient = !def.durable || owner !== undefined;
+    return new Queue(
+      def,
+      owner,
+      (q) => {
+        this.deleteQueue(q.name).catch((err) => this.logger.warn({ err, queue: q.name }, 'auto-delete failed'));
+      },
+      transient ? this.transientLimits(def) : undefined,
+    );
+  }
+
+  /** The queue's own `x-max-length`, `x-max-length-bytes` and `x-overflow`, within the gateway's maxima. */
+  private transientLimits(def: QueueDefinition): QueueLimits {
+    const args = def.arguments ?? {};
+    const maxLength = countArg(args['x-max-length']);
+    const maxBytes = countArg(args['x-max-length-bytes']);
+    const overflow = String(args['x-overflow'] ?? 'drop-head');
+    return {
+      maxMessages: Math.min(maxLength ?? Number.POSITIVE_INFINITY, this.bounds.transientQueueMaxMessages),
+      maxBytes: Math.min(maxBytes ?? Number.POSITIVE_INFINITY, this.bounds.transientQueueMaxBytes),
+      overflow: overflow.startsWith('reject-publish') ? 'reject-publish' : 'drop-head',
+      budget: this.transientMemory,
+    };
   }
 
   exchange(name: string): Exchange {
@@ -271,13 +309,15 @@ export class Broker {
 
   /**
    * Puts a message into queues. Durable queues append to JetStream first (pipelined, in
-   * order per queue); the promise resolves when every queue holds the message.
+   * order per queue); the promise resolves when every queue holds the message, with false
+   * when a transient queue refused it (its limits, or the gateway's transient memory).
    */
-  enqueue(queues: Queue[], message: AmqpMessage): Promise<void> {
+  enqueue(queues: Queue[], message: AmqpMessage): Promise<boolean> {
     const pending: Promise<void>[] = [];
+    let taken = true;
     for (const q of queues) {
-      if (!q.def.durable || q.owner) {
-        q.enqueue({ message, redelivered: false });
+      if (q.limits) {
+        if (!q.offer({ message, redelivered: false })) taken = false;
         continue;
       }
       const stored = this.store.append(q.name, message);
@@ -291,7 +331,7 @@ export class Broker {
       q.tail = done.catch(() => undefined);
       pending.push(done);
     }
-    return pending.length === 0 ? Promise.resolve() : Promise.all(pending).then(() => undefined);
+    return pending.length === 0 ? Promise.resolve(taken) : Promise.all(pending).then(() => taken);
   }
 
   /** An acknowledged (or no-ack) delivery: gone for good. */

@@ -17,6 +17,13 @@ export interface ChannelHost {
   readonly frameMax: number;
   /** Largest message body accepted, in bytes. */
   readonly maxMessageBytes: number;
+  /** Deepest field-table nesting accepted in methods and content headers. */
+  readonly maxTableDepth: number;
+  /** Ceiling of prefetch counts; qos 0 (unlimited) becomes this. */
+  readonly maxPrefetch: number;
+  /** Counts a publish's declared body against the connection's unfinished-content limit (506 above it). */
+  reserveContent(bytes: number): void;
+  releaseContent(bytes: number): void;
   readonly logger: Logger;
   readonly metrics: AmqpMetrics;
   /** The connection, as the owner of its exclusive queues. */
@@ -137,7 +144,7 @@ export class Channel implements ReplySink {
   private handle(f: Frame): void | Promise<void> {
     if (this.state === 'closed') return;
     if (f.type === FrameType.METHOD) {
-      const { spec, args } = decodeMethod(f.payload);
+      const { spec, args } = decodeMethod(f.payload, this.host.maxTableDepth);
       if (this.state === 'closing') {
         if (spec.name === 'channel.closeOk') this.closed();
         else if (spec.name === 'channel.close') this.host.sendMethod(this.id, 'channel.closeOk');
@@ -214,8 +221,8 @@ export class Channel implements ReplySink {
           .then((count) => this.ok('queue.deleteOk', { messageCount: count }, a));
       case 'basic.qos':
         if (num(a, 'prefetchSize') !== 0) throw notImplemented(`prefetch_size!=0 (${num(a, 'prefetchSize')})`);
-        if (bool(a, 'global')) this.channelPrefetch = num(a, 'prefetchCount');
-        else this.consumerPrefetch = num(a, 'prefetchCount');
+        if (bool(a, 'global')) this.channelPrefetch = this.prefetchWithin(num(a, 'prefetchCount'));
+        else this.consumerPrefetch = this.prefetchWithin(num(a, 'prefetchCount'));
         this.host.sendMethod(this.id, 'basic.qosOk');
         this.drainAll();
         return;
@@ -260,6 +267,11 @@ export class Channel implements ReplySink {
     }
   }
 
+  /** A channel-wide qos of 0 stays unlimited (each consumer is capped anyway); others are capped. */
+  private prefetchWithin(n: number) {
+    return Math.min(n, this.host.maxPrefetch);
+  }
+
   private async declareQueue(a: Args) {
     const q = await this.broker.declareQueue(
       {
@@ -284,7 +296,7 @@ export class Channel implements ReplySink {
       noAck: bool(a, 'noAck'),
       exclusive: bool(a, 'exclusive'),
       queue: undefined,
-      prefetch: this.consumerPrefetch,
+      prefetch: this.consumerPrefetch === 0 ? this.host.maxPrefetch : this.consumerPrefetch,
       unacked: 0,
       ready: () =>
         this.state === 'open' &&

@@ -37,9 +37,12 @@ function readArg(r: Reader, type: ArgType): unknown {
   }
 }
 
-/** Decodes a method frame's payload; an unknown class or method is a connection error. */
-export function decodeMethod(payload: Buffer): Method {
-  const r = new Reader(payload);
+/**
+ * Decodes a method frame's payload; an unknown class or method is a connection error, and so
+ * are field tables nested deeper than `maxTableDepth` (502).
+ */
+export function decodeMethod(payload: Buffer, maxTableDepth?: number): Method {
+  const r = new Reader(payload, maxTableDepth);
   const classId = r.short();
   const methodId = r.short();
   const spec = byId.get((classId << 16) | methodId);
@@ -134,8 +137,8 @@ export interface BasicProperties {
 }
 
 /** Decodes the property list of a basic content header (flags, then the present fields). */
-export function decodeProperties(raw: Buffer): BasicProperties {
-  const r = new Reader(raw);
+export function decodeProperties(raw: Buffer, maxTableDepth?: number): BasicProperties {
+  const r = new Reader(raw, maxTableDepth);
   const flags = r.short();
   const out: Record<string, unknown> = {};
   basicProperties.forEach(([name, type], i) => {

@@ -3,7 +3,7 @@ import type { Logger } from '@lightdom/events';
 import type { Broker } from './broker.js';
 import { Channel, type ChannelHost } from './channel.js';
 import { type Args, type BasicProperties, decodeMethod } from './codec.js';
-import { AmqpError, channelError, commandInvalid, notAllowed, unexpectedFrame } from './errors.js';
+import { AmqpError, channelError, commandInvalid, notAllowed, resourceError, unexpectedFrame } from './errors.js';
 import { contentFrames, type Frame, FrameParser, heartbeatFrame, methodFrame, PROTOCOL_HEADER } from './frames.js';
 import type { AmqpMetrics } from './metrics.js';
 import { FRAME_MIN_SIZE, FrameType, type MethodName } from './spec.js';
@@ -22,7 +22,22 @@ export interface ConnectionOptions {
   /** Largest message body accepted, in bytes. */
   maxMessageBytes: number;
   metrics: AmqpMetrics;
+  /** From TCP accept to connection.open-ok, in ms, however the bytes trickle in. */
+  handshakeTimeoutMs: number;
+  /** Longest silence from the client once tuned, in ms (heartbeat 0 too). */
+  idleTimeoutMs: number;
+  /** Declared body bytes of unfinished publishes, all channels together. */
+  maxUnfinishedContentBytes: number;
+  maxPrefetch: number;
+  maxTableDepth: number;
+  /** Set when the connection was accepted above the connection cap: the reason it is refused at connection.open. */
+  refusal?: string;
 }
+
+/** basic.publish (class 60, method 40) as the first four payload bytes of a method frame. */
+const BASIC_PUBLISH = (60 << 16) | 40;
+const isPublish = (f: Frame) =>
+  f.type === FrameType.METHOD && f.payload.length >= 4 && f.payload.readUInt32BE(0) === BASIC_PUBLISH;
 
 const serverProperties = {
   product: 'LightDom AMQP gateway',
@@ -33,7 +48,7 @@ const serverProperties = {
     exchange_exchange_bindings: false,
     'basic.nack': true,
     consumer_cancel_notify: true,
-    'connection.blocked': false,
+    'connection.blocked': true,
     consumer_priorities: false,
     authentication_failure_close: true,
     per_consumer_qos: true,
@@ -54,9 +69,27 @@ export class Connection implements ChannelHost {
   private lastRecv = Date.now();
   private lastSend = Date.now();
   private corked = false;
+  /** Bytes of the protocol header received so far (it may come in pieces). */
+  private header = Buffer.alloc(0);
+  private handshakeTimer: NodeJS.Timeout | undefined;
+  /** After a malformed frame the byte stream cannot be trusted: the rest is dropped. */
+  private discarding = false;
+  private unfinishedContent = 0;
+  /** The client announced the `connection.blocked` capability. */
+  private blockable = false;
+  /** The gateway is short of memory: publishing connections get blocked. */
+  private memoryAlarm = false;
+  /** This connection is blocked: its socket is not read until the alarm clears. */
+  private blocked = false;
   readonly owner = this;
   get maxMessageBytes() {
     return this.options.maxMessageBytes;
+  }
+  get maxTableDepth() {
+    return this.options.maxTableDepth;
+  }
+  get maxPrefetch() {
+    return this.options.maxPrefetch;
   }
   get metrics() {
     return this.options.metrics;
@@ -78,21 +111,39 @@ export class Connection implements ChannelHost {
     });
     socket.on('error', (err) => this.logger.debug({ err }, 'AMQP socket error'));
     socket.on('close', () => this.teardown());
-    // A client that never finishes the handshake is dropped.
-    socket.setTimeout(10_000, () => {
-      if (this.state !== 'running') socket.destroy();
-    });
+    // Until connection.tune-ok, frames are at most the spec's minimum (as RabbitMQ: 4096).
+    this.parser.frameMax = FRAME_MIN_SIZE;
+    // The whole handshake has one deadline (RabbitMQ's handshake_timeout): trickled bytes do not extend it.
+    this.handshakeTimer = setTimeout(() => this.handshakeExpired(), options.handshakeTimeoutMs);
+    this.handshakeTimer.unref();
+  }
+
+  private get peer() {
+    return { remote: `${this.socket.remoteAddress}:${this.socket.remotePort}` };
+  }
+
+  private handshakeExpired() {
+    if (this.state === 'running' || this.state === 'closed') return;
+    this.logger.info(
+      { ...this.peer, state: this.state, timeoutMs: this.options.handshakeTimeoutMs },
+      'AMQP handshake not finished in time: closing',
+    );
+    this.socket.destroy();
   }
 
   private onData(data: Buffer) {
     this.lastRecv = Date.now();
+    if (this.discarding) return;
     try {
       if (this.state === 'header') {
-        if (data.length < 8) {
-          this.socket.end(PROTOCOL_HEADER);
-          return;
-        }
+        // The 8 header bytes may arrive in several TCP segments.
+        this.header = Buffer.concat([this.header, data]);
+        if (this.header.length < PROTOCOL_HEADER.length) return;
+        data = this.header;
+        this.header = Buffer.alloc(0);
         if (!data.subarray(0, 8).equals(PROTOCOL_HEADER)) {
+          // The spec: answer with the header we support, then close.
+          this.logger.info({ ...this.peer, header: data.subarray(0, 8).toString('hex') }, 'AMQP: bad protocol header');
           this.socket.end(PROTOCOL_HEADER);
           this.state = 'closed';
           return;
@@ -109,17 +160,59 @@ export class Connection implements ChannelHost {
         if (data.length === 0) return;
       }
       if (this.state === 'closed') return;
-      for (const f of this.parser.push(data)) this.onFrame(f);
+      let frames: Frame[];
+      try {
+        frames = this.parser.push(data);
+      } catch (err) {
+        this.discarding = true;
+        throw err;
+      }
+      for (const f of frames) this.onFrame(f);
+      if (this.memoryAlarm && !this.blocked && this.state === 'running' && frames.some(isPublish)) this.block();
     } catch (err) {
       this.fail(err);
     }
+  }
+
+  /**
+   * The memory alarm went on or off. As RabbitMQ does, only a connection that publishes is
+   * blocked (consumers keep draining queues): its socket is no longer read, and a client
+   * with the `connection.blocked` capability is told why.
+   */
+  setMemoryAlarm(on: boolean) {
+    this.memoryAlarm = on;
+    if (on || !this.blocked) return;
+    this.blocked = false;
+    if (this.blockable && this.state === 'running') this.sendMethod(0, 'connection.unblocked');
+    this.lastRecv = Date.now();
+    this.socket.resume();
+  }
+
+  private block() {
+    this.blocked = true;
+    if (this.blockable) this.sendMethod(0, 'connection.blocked', { reason: 'low on memory' });
+    this.socket.pause();
+  }
+
+  reserveContent(bytes: number) {
+    const max = this.options.maxUnfinishedContentBytes;
+    if (this.unfinishedContent + bytes > max) {
+      throw resourceError(
+        `unfinished publishes on this connection would hold ${this.unfinishedContent + bytes} bytes, above the limit of ${max}`,
+      );
+    }
+    this.unfinishedContent += bytes;
+  }
+
+  releaseContent(bytes: number) {
+    this.unfinishedContent -= bytes;
   }
 
   private onFrame(f: Frame) {
     if (f.type === FrameType.HEARTBEAT) return;
     if (this.state === 'closing') {
       if (f.type === FrameType.METHOD && f.channel === 0) {
-        const { spec } = decodeMethod(f.payload);
+        const { spec } = decodeMethod(f.payload, this.options.maxTableDepth);
         if (spec.name === 'connection.closeOk' || spec.name === 'connection.close') {
           if (spec.name === 'connection.close') this.sendMethod(0, 'connection.closeOk');
           this.socket.end();
@@ -129,7 +222,7 @@ export class Connection implements ChannelHost {
     }
     if (f.channel === 0) {
       if (f.type !== FrameType.METHOD) throw unexpectedFrame(`frame type ${f.type} on channel 0`);
-      const { spec, args } = decodeMethod(f.payload);
+      const { spec, args } = decodeMethod(f.payload, this.options.maxTableDepth);
       this.connectionMethod(spec.name as MethodName, args);
       return;
     }
@@ -140,7 +233,7 @@ export class Connection implements ChannelHost {
       return;
     }
     if (f.type !== FrameType.METHOD) throw unexpectedFrame(`frame on closed channel ${f.channel}`);
-    const { spec } = decodeMethod(f.payload);
+    const { spec } = decodeMethod(f.payload, this.options.maxTableDepth);
     if (spec.name !== 'channel.open') {
       // A late frame for a channel that we closed: ignored, as RabbitMQ does for close-ok races.
       if (spec.name === 'channel.closeOk') return;
@@ -167,6 +260,11 @@ export class Connection implements ChannelHost {
           );
         }
         this.actor = actor;
+        const capabilities = (a.clientProperties as Record<string, unknown> | undefined)?.capabilities;
+        this.blockable =
+          typeof capabilities === 'object' &&
+          capabilities !== null &&
+          (capabilities as Record<string, unknown>)['connection.blocked'] === true;
         this.state = 'tune';
         this.sendMethod(0, 'connection.tune', {
           channelMax: this.options.channelMax,
@@ -195,8 +293,9 @@ export class Connection implements ChannelHost {
         if (this.state !== 'open') throw commandInvalid('unexpected connection.open');
         const vhost = String(a.virtualHost);
         if (vhost !== '/') throw notAllowed(`vhost ${vhost} not found`);
+        if (this.options.refusal) throw notAllowed(this.options.refusal);
         this.state = 'running';
-        this.socket.setTimeout(0);
+        clearTimeout(this.handshakeTimer);
         this.sendMethod(0, 'connection.openOk');
         return;
       }
@@ -231,21 +330,32 @@ export class Connection implements ChannelHost {
     setTimeout(() => this.socket.destroy(), 1000).unref();
   }
 
+  /**
+   * Heartbeats as negotiated: sent when the link is idle for half the interval; a client
+   * silent for two intervals is cut (as RabbitMQ). Whatever was negotiated (heartbeat 0
+   * too), a client silent for `idleTimeoutMs` is cut. A blocked connection is not read, so
+   * its silence does not count.
+   */
   private startHeartbeats() {
-    if (this.heartbeat <= 0) return;
     const ms = this.heartbeat * 1000;
-    this.timer = setInterval(
-      () => {
-        const now = Date.now();
-        if (now - this.lastRecv > 2 * ms) {
-          this.logger.info({ actor: this.actor }, 'AMQP client missed heartbeats: closing');
-          this.socket.destroy();
-          return;
-        }
-        if (now - this.lastSend >= ms / 2) this.write(heartbeatFrame());
-      },
-      Math.max(250, ms / 2),
-    );
+    const idle = this.options.idleTimeoutMs;
+    const silence = ms > 0 ? Math.min(2 * ms, idle) : idle;
+    const period = Math.max(50, Math.min(ms > 0 ? ms / 2 : idle, idle / 4));
+    this.timer = setInterval(() => {
+      const now = Date.now();
+      if (this.blocked) this.lastRecv = now;
+      if (now - this.lastRecv > silence) {
+        this.logger.info(
+          { ...this.peer, actor: this.actor, heartbeat: this.heartbeat, silentMs: now - this.lastRecv },
+          ms > 0 && silence === 2 * ms
+            ? 'AMQP client missed heartbeats: closing'
+            : 'AMQP client idle too long: closing',
+        );
+        this.socket.destroy();
+        return;
+      }
+      if (ms > 0 && now - this.lastSend >= ms / 2) this.write(heartbeatFrame());
+    }, period);
     this.timer.unref();
   }
 
@@ -294,6 +404,7 @@ export class Connection implements ChannelHost {
 
   connectionError(e: AmqpError) {
     if (this.state === 'closing' || this.state === 'closed') return;
+    this.logger.info({ ...this.peer, actor: this.actor, code: e.code, text: e.text }, 'AMQP connection error: closing');
     this.sendMethod(0, 'connection.close', { replyCode: e.code, replyText: e.text, classId: 0, methodId: 0 });
     this.state = 'closing';
     this.releaseChannels();
@@ -314,6 +425,7 @@ export class Connection implements ChannelHost {
 
   private teardown() {
     if (this.timer) clearInterval(this.timer);
+    clearTimeout(this.handshakeTimer);
     this.state = 'closed';
     this.releaseChannels();
     this.broker

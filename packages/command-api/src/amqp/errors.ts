@@ -26,6 +26,8 @@ export const commandInvalid = (what: string) => new AmqpError(503, `COMMAND_INVA
 export const channelError = (what: string) => new AmqpError(504, `CHANNEL_ERROR - ${what}`, 'connection');
 export const frameError = (what: string) => new AmqpError(501, `FRAME_ERROR - ${what}`, 'connection');
 export const unexpectedFrame = (what: string) => new AmqpError(505, `UNEXPECTED_FRAME - ${what}`, 'connection');
+export const syntaxError = (what: string) => new AmqpError(502, `SYNTAX_ERROR - ${what}`, 'connection');
+export const resourceError = (what: string) => new AmqpError(506, `RESOURCE_ERROR - ${what}`, 'connection');
 export const internalError = (what: string) => new AmqpError(541, `INTERNAL_ERROR - ${what}`, 'connection');
 
 /**

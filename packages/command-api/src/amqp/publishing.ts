@@ -1,7 +1,7 @@
 import { COMMANDS_EXCHANGE, EVENTS_EXCHANGE, REPLY_TO_QUEUE } from './broker.js';
 import type { ChannelHost } from './channel.js';
 import { type Args, type BasicProperties, decodeProperties, encodeProperties } from './codec.js';
-import { accessRefused, preconditionFailed, unexpectedFrame } from './errors.js';
+import { accessRefused, preconditionFailed, syntaxError, unexpectedFrame } from './errors.js';
 import type { Frame } from './frames.js';
 import { FrameType } from './spec.js';
 import type { AmqpMessage } from './store.js';
@@ -12,9 +12,15 @@ interface PendingPublish {
   mandatory: boolean;
   size: number;
   properties?: Buffer;
-  chunks: Buffer[];
+  /** Allocated at the first body frame, `size` bytes: frames are copied in, not kept. */
+  body?: Buffer;
   received: number;
+  /** Bytes counted against the connection's unfinished-content limit. */
+  reserved: number;
 }
+
+/** The `headers` bit of a content header's property flags. */
+const HEADERS_FLAG = 1 << 13;
 
 interface Content {
   properties: Buffer;
@@ -57,13 +63,20 @@ export class Publisher {
       routingKey: String(a.routingKey ?? ''),
       mandatory: a.mandatory === true,
       size: 0,
-      chunks: [],
       received: 0,
+      reserved: 0,
     };
   }
 
+  /** Drops an unfinished publish and gives its bytes back to the connection. */
   reset() {
+    this.finish();
+  }
+
+  private finish() {
+    const p = this.pending;
     this.pending = undefined;
+    if (p && p.reserved > 0) this.ch.host.releaseContent(p.reserved);
   }
 
   /** A content header or body frame of the message being published. */
@@ -73,20 +86,27 @@ export class Publisher {
     if (!p) throw unexpectedFrame(`content frame with no basic.publish on channel ${this.ch.id}`);
     if (f.type === FrameType.HEADER) {
       if (p.properties) throw unexpectedFrame('second content header');
+      if (f.payload.length < 14) throw syntaxError('content header shorter than 14 bytes');
       p.size = Number(f.payload.readBigUInt64BE(4));
       if (p.size > max) throw preconditionFailed(`message size ${p.size} is larger than configured max size ${max}`);
-      p.properties = Buffer.from(f.payload.subarray(12));
+      const properties = f.payload.subarray(12);
+      // Consumers decode these headers: a table nested past the bound is refused here (502).
+      if (properties.readUInt16BE(0) & HEADERS_FLAG) decodeProperties(properties, this.ch.host.maxTableDepth);
+      this.ch.host.reserveContent(p.size);
+      p.reserved = p.size;
+      p.properties = Buffer.from(properties);
     } else if (f.type === FrameType.BODY) {
       if (!p.properties) throw unexpectedFrame('content body before the header');
-      p.chunks.push(f.payload);
+      if (p.received + f.payload.length > p.size) throw unexpectedFrame('content body larger than the header said');
+      p.body ??= Buffer.allocUnsafe(p.size);
+      f.payload.copy(p.body, p.received);
       p.received += f.payload.length;
-      if (p.received > p.size) throw unexpectedFrame('content body larger than the header said');
     } else {
       throw unexpectedFrame(`frame type ${f.type}`);
     }
     if (p.properties && p.received === p.size) {
-      this.pending = undefined;
-      this.publish(p, { properties: p.properties, body: Buffer.concat(p.chunks, p.size) });
+      this.finish();
+      this.publish(p, { properties: p.properties, body: p.body ?? Buffer.alloc(0) });
     }
   }
 
@@ -108,7 +128,7 @@ export class Publisher {
         message = { ...message, properties: encodeProperties(props) };
       }
     }
-    let done: Promise<unknown> = Promise.resolve();
+    let done: Promise<boolean | undefined> = Promise.resolve(undefined);
     if (p.exchange === COMMANDS_EXCHANGE) {
       const request = props ?? decodeProperties(content.properties);
       host.runCommand(content.body, request).then((reply) => {
@@ -122,7 +142,7 @@ export class Publisher {
       done = broker.enqueue(queues, message);
     }
     const stored = done.then(
-      () => true,
+      (taken) => taken !== false,
       (err) => {
         host.logger.warn({ err, exchange: p.exchange, routingKey: p.routingKey }, 'AMQP: storing a message failed');
         return false;

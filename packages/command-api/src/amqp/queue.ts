@@ -19,35 +19,51 @@ export interface Consumer {
   cancelledByServer(): void;
 }
 
-/** A FIFO with cheap removal at the head and re-insertion at the head (for requeues). */
+/**
+ * A FIFO with cheap removal at the head and re-insertion at the head (for requeues). It
+ * keeps the total size of what it holds (`sizeOf`) and reports every change to `onBytes`.
+ */
 class Deque<T> {
   private items: T[] = [];
   private head = 0;
+  bytes = 0;
+  constructor(
+    private readonly sizeOf: (v: T) => number,
+    private readonly onBytes: (delta: number) => void = () => undefined,
+  ) {}
   get length() {
     return this.items.length - this.head;
   }
+  private count(delta: number) {
+    this.bytes += delta;
+    this.onBytes(delta);
+  }
   push(v: T) {
     this.items.push(v);
+    this.count(this.sizeOf(v));
   }
   shift(): T | undefined {
     if (this.head >= this.items.length) return undefined;
-    const v = this.items[this.head];
+    const v = this.items[this.head] as T;
     this.items[this.head++] = undefined as T;
     if (this.head > 1024 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
       this.head = 0;
     }
+    this.count(-this.sizeOf(v));
     return v;
   }
   unshiftAll(vs: T[]) {
     if (vs.length === 0) return;
     this.items = [...vs, ...this.items.slice(this.head)];
     this.head = 0;
+    this.count(vs.reduce((n, v) => n + this.sizeOf(v), 0));
   }
   clear() {
     const n = this.length;
     this.items = [];
     this.head = 0;
+    this.count(-this.bytes);
     return n;
   }
   *fromHead(): Generator<T> {
@@ -60,9 +76,26 @@ class Deque<T> {
   }
 }
 
+/** Body bytes of ready messages that every transient queue of one gateway shares. */
+export interface MemoryBudget {
+  used: number;
+  readonly max: number;
+}
+
+/**
+ * Bounds of a transient queue (RabbitMQ's `x-max-length`, `x-max-length-bytes`, `x-overflow`,
+ * capped by the gateway's maxima). Only ready messages count, as in RabbitMQ.
+ */
+export interface QueueLimits {
+  maxMessages: number;
+  maxBytes: number;
+  overflow: 'drop-head' | 'reject-publish';
+  budget: MemoryBudget;
+}
+
 /** A queue: ready messages handed round-robin to consumers that have room under their prefetch. */
 export class Queue {
-  readonly ready = new Deque<Delivery>();
+  readonly ready: Deque<Delivery>;
   consumers: Consumer[] = [];
   /** Deliveries handed out and not yet settled. */
   unacked = 0;
@@ -85,7 +118,19 @@ export class Queue {
     /** The connection that owns an exclusive queue. */
     readonly owner: object | undefined,
     private readonly onUnused: (q: Queue) => void,
-  ) {}
+    /** Transient queues only: durable ones keep what JetStream holds. */
+    readonly limits?: QueueLimits,
+  ) {
+    const budget = limits?.budget;
+    this.ready = new Deque<Delivery>(
+      (d) => d.message.body.length,
+      budget
+        ? (delta) => {
+            budget.used += delta;
+          }
+        : undefined,
+    );
+  }
 
   get name() {
     return this.def.name;
@@ -94,6 +139,28 @@ export class Queue {
   enqueue(d: Delivery) {
     this.ready.push(d);
     this.drain();
+  }
+
+  /**
+   * Enqueues a message within the queue's limits; false when it is refused (reject-publish,
+   * or every transient queue together holds the gateway's maximum). With drop-head the
+   * oldest ready messages make room, as RabbitMQ's default overflow does.
+   */
+  offer(d: Delivery): boolean {
+    const l = this.limits;
+    if (!l) {
+      this.enqueue(d);
+      return true;
+    }
+    const size = d.message.body.length;
+    const full = this.ready.length + 1 > l.maxMessages || this.ready.bytes + size > l.maxBytes;
+    if (full && l.overflow === 'reject-publish') return false;
+    if (l.budget.used + size > l.budget.max) return false;
+    this.enqueue(d);
+    while (this.ready.length > 0 && (this.ready.length > l.maxMessages || this.ready.bytes > l.maxBytes)) {
+      this.ready.shift();
+    }
+    return true;
   }
 
   /** Puts deliveries back at the head, in the given order, marked redelivered. */

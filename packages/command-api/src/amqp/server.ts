@@ -2,9 +2,11 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { CommandHandler, EventStore, Logger } from '@lightdom/events';
 import type { NatsConnection } from 'nats';
 import type { Registry } from 'prom-client';
+import { type AmqpBounds, defaultAmqpBounds } from './bounds.js';
 import { Broker } from './broker.js';
 import { Connection } from './connection.js';
 import { createEventsBridge, runCommand } from './lightdom.js';
+import { type MemoryAlarm, watchMemory } from './memoryAlarm.js';
 import { createAmqpMetrics } from './metrics.js';
 import { type AmqpStoreOptions, createAmqpStore } from './store.js';
 
@@ -15,9 +17,17 @@ export interface AmqpServerDeps {
   logger: Logger;
   /** Where connection, message and command metrics go; none when omitted. */
   registry?: Registry;
+  /** Resident memory of the process, in bytes, for the memory alarm. Default `process.memoryUsage.rss`. */
+  rss?: () => number;
 }
 
-export interface AmqpServerOptions extends AmqpStoreOptions {
+/**
+ * Sockets accepted beyond `maxConnections` only to be refused at connection.open (530, as
+ * RabbitMQ's `connection_max`); past this many more, a socket is closed at once.
+ */
+export const REFUSED_HANDSHAKES_MAX = 64;
+
+export interface AmqpServerOptions extends AmqpStoreOptions, AmqpBounds {
   /** Interface to bind. Default `0.0.0.0`. */
   host: string;
   /** API token → actor. When non-empty, the PLAIN password must be a token (the username is ignored). */
@@ -26,8 +36,6 @@ export interface AmqpServerOptions extends AmqpStoreOptions {
   users: Map<string, string>;
   /** Largest frame offered and accepted, in bytes. Default 131072. */
   frameMax: number;
-  /** Heartbeat interval proposed to clients, in seconds. Default 60. */
-  heartbeatSeconds: number;
   /** Highest channel number per connection. Default 2047. */
   channelMax: number;
   /** Socket bytes buffered before deliveries pause, in bytes. Default 4 MiB. */
@@ -63,7 +71,6 @@ export function createAmqpServer(deps: AmqpServerDeps, options: Partial<AmqpServ
     tokens: new Map<string, string>(),
     users: new Map([['guest', 'guest']]),
     frameMax: 131072,
-    heartbeatSeconds: 60,
     channelMax: 2047,
     highWaterMark: 4 * 1024 * 1024,
     maxMessageBytes: (deps.nc.info?.max_payload ?? 1_048_576) - 65_536,
@@ -71,9 +78,10 @@ export function createAmqpServer(deps: AmqpServerDeps, options: Partial<AmqpServ
     subjectPrefix: 'amqp',
     topologyBucket: 'AMQP_TOPOLOGY',
     storage: 'file' as const,
+    ...defaultAmqpBounds(),
     ...options,
   });
-  const broker = new Broker(createAmqpStore(deps.nc, opts), deps.logger);
+  const broker = new Broker(createAmqpStore(deps.nc, opts), deps.logger, opts);
   const bridge = createEventsBridge({ store: deps.store, broker, logger: deps.logger });
   broker.eventsBindingChanged = (b, bound) => bridge.bindingChanged(b, bound);
   const connections = new Set<Connection>();
@@ -82,7 +90,18 @@ export function createAmqpServer(deps: AmqpServerDeps, options: Partial<AmqpServ
     if (opts.tokens.size > 0) return opts.tokens.get(pass);
     return opts.users.get(user) === pass && pass !== '' ? user : undefined;
   };
+  let alarm: MemoryAlarm | undefined;
   const server: Server = createServer((socket: Socket) => {
+    if (connections.size >= opts.maxConnections + REFUSED_HANDSHAKES_MAX) {
+      deps.logger.debug({ remote: socket.remoteAddress }, 'AMQP: far above the connection limit, socket closed');
+      socket.destroy();
+      return;
+    }
+    const refusal =
+      connections.size >= opts.maxConnections
+        ? `connection refused: node connection limit (${opts.maxConnections}) is reached`
+        : undefined;
+    if (refusal) deps.logger.info({ remote: socket.remoteAddress, limit: opts.maxConnections }, `AMQP ${refusal}`);
     const c = new Connection(
       socket,
       broker,
@@ -92,6 +111,12 @@ export function createAmqpServer(deps: AmqpServerDeps, options: Partial<AmqpServ
         channelMax: opts.channelMax,
         highWaterMark: opts.highWaterMark,
         maxMessageBytes: opts.maxMessageBytes,
+        handshakeTimeoutMs: opts.handshakeTimeoutMs,
+        idleTimeoutMs: opts.idleTimeoutMs,
+        maxUnfinishedContentBytes: opts.maxUnfinishedContentBytes,
+        maxPrefetch: opts.maxPrefetch,
+        maxTableDepth: opts.maxTableDepth,
+        ...(refusal ? { refusal } : {}),
         metrics,
         authenticate,
         runCommand: async (body, props, actor) => {
@@ -108,12 +133,24 @@ export function createAmqpServer(deps: AmqpServerDeps, options: Partial<AmqpServ
     );
     connections.add(c);
     metrics.connectionOpened();
+    if (alarm?.on) c.setMemoryAlarm(true);
   });
 
   return {
     broker,
     async start(port) {
       await broker.recover();
+      alarm = watchMemory(
+        {
+          watermarkBytes: opts.memoryHighWatermarkBytes,
+          intervalMs: opts.memoryCheckIntervalMs,
+          rss: deps.rss ?? (() => process.memoryUsage.rss()),
+        },
+        deps.logger,
+        (on) => {
+          for (const c of connections) c.setMemoryAlarm(on);
+        },
+      );
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, opts.host, () => {
@@ -125,6 +162,7 @@ export function createAmqpServer(deps: AmqpServerDeps, options: Partial<AmqpServ
       return typeof address === 'object' && address ? address.port : port;
     },
     async stop() {
+      alarm?.stop();
       bridge.stop();
       for (const c of connections) c.forceClose("broker forced connection closure with reason 'shutdown'");
       await broker.settled();

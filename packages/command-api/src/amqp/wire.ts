@@ -20,7 +20,15 @@ export type FieldTable = Record<string, FieldValue>;
 /** Sequential reader over one frame payload; every overrun is a syntax error. */
 export class Reader {
   offset = 0;
-  constructor(readonly buf: Buffer) {}
+  private depth = 0;
+  /** `maxDepth` bounds how deep field tables and arrays nest (a deep one would overflow the stack). */
+  constructor(
+    readonly buf: Buffer,
+    private readonly maxDepth = Number.POSITIVE_INFINITY,
+  ) {}
+  private enter(what: string) {
+    if (++this.depth > this.maxDepth) throw syntax(`${what} nested deeper than ${this.maxDepth} levels`);
+  }
   private need(n: number) {
     if (this.offset + n > this.buf.length) throw syntax('frame payload too short');
   }
@@ -61,11 +69,15 @@ export class Reader {
   table(): FieldTable {
     const end = this.long() + this.offset;
     if (end > this.buf.length) throw syntax('field table overruns the frame');
+    this.enter('field table');
     const out: FieldTable = {};
     while (this.offset < end) {
       const key = this.shortstr();
-      out[key] = this.fieldValue();
+      const value = this.fieldValue();
+      // A `__proto__` key is data, not the object's prototype.
+      Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
     }
+    this.depth--;
     return out;
   }
   private fieldValue(): FieldValue {
@@ -120,8 +132,11 @@ export class Reader {
         return this.table();
       case 'A': {
         const end = this.long() + this.offset;
+        if (end > this.buf.length) throw syntax('field array overruns the frame');
+        this.enter('field array');
         const arr: FieldValue[] = [];
         while (this.offset < end) arr.push(this.fieldValue());
+        this.depth--;
         return arr;
       }
       case 'V':
