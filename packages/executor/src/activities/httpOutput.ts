@@ -38,15 +38,16 @@ const jsonBytes = (value: unknown): number => Buffer.byteLength(JSON.stringify(v
 
 /** The longest prefix of `text` whose JSON encoding fits in `max` bytes, not splitting a surrogate pair. */
 export function prefixWithin(text: string, max: number): string {
-  let n = Math.min(text.length, max);
-  for (;;) {
-    const size = jsonBytes(text.slice(0, n));
-    if (size <= max) break;
-    n = Math.max(0, Math.min(n - 1, Math.floor((n * max) / size) - 8));
+  // Binary search on the length: escapes make the encoding of a prefix up to 6 bytes a character.
+  let lo = 0;
+  let hi = Math.min(text.length, max);
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (jsonBytes(text.slice(0, mid)) <= max) lo = mid;
+    else hi = mid - 1;
   }
-  const last = text.charCodeAt(n - 1);
-  if (n > 0 && last >= 0xd800 && last <= 0xdbff) n--;
-  return text.slice(0, n);
+  const last = text.charCodeAt(lo - 1);
+  return text.slice(0, lo > 0 && last >= 0xd800 && last <= 0xdbff ? lo - 1 : lo);
 }
 
 /** Thrown for a body the step cannot keep: a failure for good, with the reason. */
