@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isLightdomError } from '@lightdom/events';
 import { parseAllowList } from '@lightdom/executor';
+import { createNatsTestEnv, createPgTestEnv } from '@lightdom/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildTestApp } from '../../packages/command-api/test/harness.js';
 import {
   createExecutorHarness,
   type ExecutorHarness,
@@ -56,7 +58,9 @@ beforeAll(async () => {
   inner = await startTarget((_req, res) => res.writeHead(200).end('inner reached'));
   target = await startTarget((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
-    if (url.pathname === '/redirect') {
+    if (url.pathname === '/loop') {
+      res.writeHead(302, { location: '/loop' }).end();
+    } else if (url.pathname === '/redirect') {
       res.writeHead(302, { location: url.searchParams.get('to') ?? '/' }).end();
     } else if (url.pathname === '/auth') {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true }));
@@ -147,6 +151,13 @@ describe('exec.ssrf: finding 2, egress policy', () => {
     expect(allowed.net.attempts.slice(before).map((a) => `${a.address}:${a.port}`)).toEqual([
       `127.0.0.1:${target.port}`,
     ]);
+  });
+
+  it('finding 2: redirects are followed at most HTTP_STEP_MAX_REDIRECTS times', async () => {
+    const { runId } = await allowed.h.requestRun(oneStep({ url: `${target.url}/loop` }));
+    const state = await allowed.h.waitForEnd(runId);
+    expect(state.failure?.error).toBe('more than 5 redirects (HTTP_STEP_MAX_REDIRECTS), last to /loop');
+    expect(target.to('/loop')).toHaveLength(6);
   });
 
   it('finding 2: a name is resolved once per hop and the connection goes to the address that was checked', async () => {
@@ -253,5 +264,41 @@ describe('exec.ssrf: finding 2, credentials by name', () => {
     expect(
       await request({ url: 'https://n8n.example/hook', headers: { authorization: { secret: 'N8N_TOKEN' } } }),
     ).toBeNull();
+  });
+});
+
+describe('exec.ssrf: finding 2, literal credentials at the HTTP edge', () => {
+  it('finding 2: DefineWorkflow with a literal authorization header answers 400 problem+json naming the field; the stream is unmoved and the API keeps serving', async () => {
+    const [nats, pg] = await Promise.all([createNatsTestEnv('hxcred'), createPgTestEnv('hxcred')]);
+    const api = await buildTestApp(nats, pg);
+    try {
+      const define = (headers: Record<string, unknown>) =>
+        api.app.inject({
+          method: 'POST',
+          url: '/api/commands',
+          headers: { 'content-type': 'application/json' },
+          payload: {
+            type: 'DefineWorkflow',
+            data: { name: 'notify', steps: oneStep({ url: 'https://n8n.example/webhook/x', headers }) },
+          },
+        });
+      const head = await api.store.headPosition();
+      const res = await define({ authorization: 'Bearer literal-token' });
+      expect(res.statusCode).toBe(400);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      const problem = res.json();
+      expect(problem).toMatchObject({ status: 400, code: 'VALIDATION_FAILED' });
+      expect(problem.errors).toContainEqual({
+        field: 'data.steps.0.input.headers.authorization',
+        message: 'is a credential: reference a secret by name, e.g. {"secret": "N8N_TOKEN"}, not a literal value',
+      });
+      expect(res.body).not.toContain('literal-token');
+      expect(await api.store.headPosition()).toBe(head);
+      const ok = await define({ authorization: { secret: 'N8N_TOKEN' } });
+      expect(ok.statusCode).toBe(201);
+    } finally {
+      await api.close();
+      await Promise.all([nats.cleanup(), pg.cleanup()]);
+    }
   });
 });
