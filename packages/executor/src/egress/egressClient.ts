@@ -4,6 +4,7 @@ import https from 'node:https';
 import net, { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
+import { errorBodyPrefix } from '../activities/httpOutput.js';
 import type { EgressPolicy } from './addressPolicy.js';
 
 export interface ResolvedAddress {
@@ -123,13 +124,17 @@ function send(req: EgressRequest, url: URL, target: ConnectTarget, connect: Conn
       signal: req.signal,
       createConnection: () => connect(target) as net.Socket,
     });
-    request.once('error', reject);
+    // Kept for the request's whole life: an error after the response (an abort) must not go unhandled.
+    request.on('error', reject);
     request.once('response', (res) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res, url }));
     request.end(req.body);
   });
 }
 
 const redirects = new Set([301, 302, 303, 307, 308]);
+
+/** A Location header, as the target sent it, made safe to quote in a step's error. */
+const quoted = (location: string) => errorBodyPrefix(Buffer.from(location), 200);
 
 /**
  * Sends a request through the egress policy, following redirects by hand (each hop is
@@ -150,14 +155,14 @@ export async function egressFetch(req: EgressRequest, deps: EgressDeps): Promise
     res.body.destroy();
     if (hop >= req.maxRedirects) {
       throw new EgressRefused(
-        `more than ${req.maxRedirects} redirects (HTTP_STEP_MAX_REDIRECTS), last to ${location.slice(0, 200)}`,
+        `more than ${req.maxRedirects} redirects (HTTP_STEP_MAX_REDIRECTS), last to ${quoted(location)}`,
       );
     }
     let next: URL;
     try {
       next = new URL(location, url);
     } catch {
-      throw new EgressRefused(`redirect to an invalid URL: ${location.slice(0, 200)}`);
+      throw new EgressRefused(`redirect to an invalid URL: ${quoted(location)}`);
     }
     if (next.protocol !== 'http:' && next.protocol !== 'https:') {
       throw new EgressRefused(`redirect to a URL that is not http or https: ${next.protocol}`);
