@@ -119,7 +119,7 @@ export function createRunCommitHandler(deps: RunCommitDeps): CommitHandler {
 
   /**
    * A commit delivered more than `maxDeliveries` times (its handling kept failing, or the
-   * executor kept stopping mid-call) does not run its steps again: each step it started
+   * executor died mid-call) does not run its steps again: each step it started
    * that is still running fails for good with the reason, so the target is not called
    * again and again. The key makes the failure one event however often this repeats.
    */
