@@ -1,6 +1,7 @@
 import { parseConfig } from '@lightdom/events';
 import { hostConfig, natsConfig, port, positiveInt, subjectToken } from '@lightdom/runtime';
 import { z } from 'zod';
+import { type AllowEntry, parseAllowList } from './egress/addressPolicy.js';
 
 const bucketName = (fallback: string) =>
   z
@@ -26,8 +27,44 @@ export const executorConfigSchema = z.object({
   EXECUTOR_MAX_ACK_PENDING: positiveInt(10_000),
   /** Timeout of an http.request step that has no timeoutMs, in ms. */
   HTTP_STEP_DEFAULT_TIMEOUT_MS: positiveInt(30_000),
-  /** Largest http.request response body kept as a step's output, in bytes. */
-  HTTP_STEP_MAX_RESPONSE_BYTES: positiveInt(1_048_576),
+  /** Largest http.request response body read, in bytes; a longer one fails the step for good. */
+  HTTP_STEP_MAX_RESPONSE_BYTES: positiveInt(262_144).pipe(z.number().max(16_777_216, 'must be at most 16777216')),
+  /**
+   * Largest response body kept in a step's output, in bytes of its JSON encoding; a longer
+   * one is kept as a prefix marked `truncated`. At most 256 KiB, so that a completion
+   * commit (which may carry the output twice: the step's and the run's) fits in a NATS message.
+   */
+  HTTP_STEP_MAX_OUTPUT_BYTES: positiveInt(65_536).pipe(z.number().max(262_144, 'must be at most 262144')),
+  /** Deepest nesting of a JSON response body; a deeper one fails the step for good. */
+  HTTP_STEP_MAX_JSON_DEPTH: positiveInt(32).pipe(z.number().max(256, 'must be at most 256')),
+  /** Characters of an error response's body quoted in the step's error. */
+  HTTP_STEP_MAX_ERROR_BODY_CHARS: z.coerce
+    .number({ invalid_type_error: 'must be a number' })
+    .int()
+    .min(0)
+    .max(2000)
+    .default(200),
+  /** Redirects an http.request step follows, each checked by the egress policy. */
+  HTTP_STEP_MAX_REDIRECTS: z.coerce.number({ invalid_type_error: 'must be a number' }).int().min(0).max(20).default(5),
+  /**
+   * What http.request steps may reach besides public addresses: comma-separated host
+   * names, `host:port`, addresses, `address:port` or CIDRs (`n8n.internal:5678,10.8.0.0/16`).
+   */
+  HTTP_STEP_ALLOW: z
+    .string()
+    .default('')
+    .transform((text, ctx) => {
+      const { entries, problems } = parseAllowList(text);
+      for (const message of problems) ctx.addIssue({ code: z.ZodIssueCode.custom, message });
+      return entries;
+    }),
+  /** Directory of secret files (one per name) that `{"secret": NAME}` header values read when a step runs. */
+  EXECUTOR_SECRETS_DIR: z.string().min(1).optional(),
+  /**
+   * Deliveries of one workflowRun commit before its steps stop being run: a later delivery
+   * fails them for good with the reason instead of calling the target again.
+   */
+  EXECUTOR_MAX_DELIVERIES: positiveInt(5).pipe(z.number().max(100, 'must be at most 100')),
   /** Model of an ai.generate step whose input names none. */
   AI_DEFAULT_MODEL: z.string().min(1).default('deepseek-r1:7b'),
   /** KV bucket remembering idempotency keys beyond JetStream's duplicate window (shared with command-api). */
@@ -40,3 +77,35 @@ export type ExecutorConfig = z.infer<typeof executorConfigSchema>;
 /** Throws a ConfigError naming every bad variable. */
 export const loadExecutorConfig = (env: NodeJS.ProcessEnv = process.env): ExecutorConfig =>
   parseConfig(executorConfigSchema, env);
+
+/** What http.request steps are allowed and how much of an answer they keep (see docs/executor.md). */
+export interface HttpStepOptions {
+  /** Timeout of a step without `timeoutMs`, in ms. */
+  defaultTimeoutMs: number;
+  /** Largest response body read, in bytes. */
+  maxResponseBytes: number;
+  /** Largest body kept in the output, in bytes of its JSON encoding. */
+  maxOutputBytes: number;
+  maxJsonDepth: number;
+  maxErrorBodyChars: number;
+  maxRedirects: number;
+  /** Parsed `HTTP_STEP_ALLOW`. */
+  allow: AllowEntry[];
+  /** Where `{"secret": NAME}` values are read from; none: every secret is missing. */
+  secretsDir?: string | undefined;
+}
+
+/** The http.request options of a parsed configuration. */
+export const httpStepOptions = (config: ExecutorConfig): HttpStepOptions => ({
+  defaultTimeoutMs: config.HTTP_STEP_DEFAULT_TIMEOUT_MS,
+  maxResponseBytes: config.HTTP_STEP_MAX_RESPONSE_BYTES,
+  maxOutputBytes: config.HTTP_STEP_MAX_OUTPUT_BYTES,
+  maxJsonDepth: config.HTTP_STEP_MAX_JSON_DEPTH,
+  maxErrorBodyChars: config.HTTP_STEP_MAX_ERROR_BODY_CHARS,
+  maxRedirects: config.HTTP_STEP_MAX_REDIRECTS,
+  allow: config.HTTP_STEP_ALLOW,
+  secretsDir: config.EXECUTOR_SECRETS_DIR,
+});
+
+/** The defaults, from the schema (they are written nowhere else). */
+export const defaultHttpStepOptions = (): HttpStepOptions => httpStepOptions(executorConfigSchema.parse({}));

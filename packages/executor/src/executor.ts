@@ -17,12 +17,16 @@ import { createAiGenerateActivity } from './activities/aiGenerate.js';
 import { campaignCommandActivity } from './activities/campaignCommand.js';
 import { chainAnchorActivity } from './activities/chainAnchor.js';
 import { createHttpActivity } from './activities/httpRequest.js';
+import { defaultHttpStepOptions, executorConfigSchema, type HttpStepOptions } from './config.js';
 import { createAiTaskCommitHandler } from './consumers/aiTaskCommits.js';
 import { type PullLoop, startPullLoop } from './consumers/pullLoop.js';
 import { createRunCommitHandler } from './consumers/runCommits.js';
+import { createEgressPolicy } from './egress/addressPolicy.js';
+import { type Connector, directConnector, type Resolver, systemResolver } from './egress/egressClient.js';
 import { runViewDecider } from './engine/runView.js';
 import { createIssuer } from './issuer.js';
 import { createExecutorMetrics } from './metrics.js';
+import { createSecretSource } from './secrets.js';
 import { createTimerBook } from './timers.js';
 
 export interface ExecutorDeps {
@@ -40,8 +44,12 @@ export interface ExecutorDeps {
   idempotency?: IdempotencyStore;
   /** Source of time for decisions. Default `() => new Date()`. */
   clock?: () => Date;
-  /** Used by http.request steps. Default the global `fetch`. */
-  fetch?: typeof fetch;
+  /**
+   * How http.request steps resolve names and open connections. Default: the system
+   * resolver and a direct TCP/TLS connection to the checked address. Tests inject
+   * counting versions to see that a refusal comes before any connection.
+   */
+  egress?: { resolve?: Resolver; connect?: Connector };
 }
 
 export interface ExecutorOptions {
@@ -59,10 +67,10 @@ export interface ExecutorOptions {
   ackWaitMs?: number;
   /** Unacknowledged workflowRun commits allowed (running activities plus armed timers). Default 10 000. */
   maxAckPending?: number;
-  /** Timeout of an http.request step without `timeoutMs`, in ms. Default 30 000. */
-  httpDefaultTimeoutMs?: number;
-  /** Largest http.request response body kept as output, in bytes. Default 1 MiB. */
-  httpMaxResponseBytes?: number;
+  /** Egress policy and bounds of http.request steps; unset fields take the config schema's defaults. */
+  http?: Partial<HttpStepOptions>;
+  /** Deliveries of one workflowRun commit before its steps are failed instead of run. Default: the config schema's. */
+  maxDeliveries?: number;
   /** Model of an ai.generate step that names none. Default `deepseek-r1:7b`. */
   aiDefaultModel?: string;
   /** Actor recorded on every command the executor issues. Default `executor`. */
@@ -80,6 +88,21 @@ export interface Executor {
   stop(): Promise<void>;
   /** Readiness checks for the ops server: `nats` and `consumer`. */
   checks: Record<string, ReadinessCheck>;
+}
+
+/**
+ * A step's output may appear twice in one commit (WorkflowStepSucceeded and the run's
+ * WorkflowRunSucceeded): refuse to start when two outputs and room for the rest would
+ * not fit in the server's largest message. A run whose final outputs together do not
+ * fit still ends: the outcome that cannot be recorded fails the step (runCommits).
+ */
+function assertOutputsFit(nc: NatsConnection, maxOutputBytes: number): void {
+  const maxPayload = nc.info?.max_payload;
+  if (maxPayload !== undefined && 2 * maxOutputBytes + 65_536 > maxPayload) {
+    throw new Error(
+      `HTTP_STEP_MAX_OUTPUT_BYTES (${maxOutputBytes}) is too large for this NATS server's max_payload (${maxPayload}): at most ${Math.floor((maxPayload - 65_536) / 2)}`,
+    );
+  }
 }
 
 /** The aggregate type whose commits drive the executor. */
@@ -123,11 +146,16 @@ export function createExecutor(deps: ExecutorDeps, options: ExecutorOptions): Ex
   const timers = createTimerBook(clock);
   const metrics = createExecutorMetrics(registry, () => timers.active());
   const issuer = createIssuer({ commands, metrics, clock });
+  const http: HttpStepOptions = { ...defaultHttpStepOptions(), ...options.http };
   const activities: Record<WorkflowStepType, Activity> = {
     'http.request': createHttpActivity({
-      defaultTimeoutMs: options.httpDefaultTimeoutMs ?? 30_000,
-      maxResponseBytes: options.httpMaxResponseBytes ?? 1_048_576,
-      ...(deps.fetch ? { fetch: deps.fetch } : {}),
+      ...http,
+      egress: {
+        policy: createEgressPolicy(http.allow),
+        resolve: deps.egress?.resolve ?? systemResolver,
+        connect: deps.egress?.connect ?? directConnector,
+      },
+      secrets: createSecretSource(http.secretsDir),
     }),
     'campaign.command': campaignCommandActivity,
     'ai.generate': createAiGenerateActivity({ defaultModel: options.aiDefaultModel ?? 'deepseek-r1:7b' }),
@@ -145,6 +173,7 @@ export function createExecutor(deps: ExecutorDeps, options: ExecutorOptions): Ex
     logger,
     clock,
     actor,
+    maxDeliveries: options.maxDeliveries ?? executorConfigSchema.shape.EXECUTOR_MAX_DELIVERIES.parse(undefined),
   });
   const aiConsumer = createCommitConsumer(
     connection,
@@ -165,6 +194,7 @@ export function createExecutor(deps: ExecutorDeps, options: ExecutorOptions): Ex
   return {
     async start() {
       if (runLoop) return;
+      assertOutputsFit(nc, http.maxOutputBytes);
       await store.ensureStream();
       runLoop = await startPullLoop(
         {

@@ -1,7 +1,40 @@
 export type { Activity, ActivityContext, ActivityOutcome } from './activities/activity.js';
 export { chainAnchorUnavailable } from './activities/chainAnchor.js';
-export { bodyOutput, classifyStatus, httpStepInputSchema } from './activities/httpRequest.js';
-export { type ExecutorConfig, executorConfigSchema, loadExecutorConfig } from './config.js';
+export {
+  errorBodyPrefix,
+  type HttpStepOutput,
+  jsonDeeperThan,
+  type OutputBounds,
+  prefixWithin,
+  stepOutput,
+} from './activities/httpOutput.js';
+export { classifyStatus, httpStepInputSchema } from './activities/httpRequest.js';
+export {
+  defaultHttpStepOptions,
+  type ExecutorConfig,
+  executorConfigSchema,
+  type HttpStepOptions,
+  httpStepOptions,
+  loadExecutorConfig,
+} from './config.js';
+export {
+  type AllowEntry,
+  createEgressPolicy,
+  deniedRange,
+  type EgressPolicy,
+  parseAllowEntry,
+  parseAllowList,
+} from './egress/addressPolicy.js';
+export {
+  type Connector,
+  type ConnectTarget,
+  directConnector,
+  EgressRefused,
+  pinnedTarget,
+  type ResolvedAddress,
+  type Resolver,
+  systemResolver,
+} from './egress/egressClient.js';
 export { type AiStepOutcome, aiTaskOutcome } from './engine/aiOutcome.js';
 export { activitiesOf, type StepWork, timerOf } from './engine/commitWork.js';
 export {
@@ -29,4 +62,5 @@ export {
   type ExecutorOptions,
   workflowRunAggregate,
 } from './executor.js';
+export { createSecretSource, MissingSecret, type SecretSource, secretNamePattern } from './secrets.js';
 export { type ExecutorService, startExecutorService } from './service.js';

@@ -33,9 +33,37 @@ export interface Issuer {
   issue(command: IssuedCommand, meta: CommandMetadata, log: Logger, step?: StepInfo): Promise<CommandResult | null>;
   /**
    * Like `issue`, for an activity's outcome: retries a few times in process before
-   * throwing, because the alternative (redelivery) runs the activity again.
+   * throwing, because the alternative (redelivery) runs the activity again. A refusal
+   * that does not mean "the run moved on" (the commit is too large, the data is not
+   * valid, a bug in the handler) throws UnrecordableOutcome at once: retrying cannot help.
    */
   record(command: IssuedCommand, meta: CommandMetadata, log: Logger, step: StepInfo): Promise<CommandResult | null>;
+}
+
+/** An outcome the log refuses for a reason other than the run moving on; `reason` says why, without the data. */
+export class UnrecordableOutcome extends Error {
+  constructor(readonly reason: string) {
+    super(`the outcome cannot be recorded: ${reason}`);
+  }
+}
+
+/** Refusals that mean another delivery or executor already did it, or the run ended. */
+const movedOn = new Set([
+  'INVALID_TRANSITION',
+  'ALREADY_EXISTS',
+  'NOT_FOUND',
+  'VERSION_MISMATCH',
+  'INVARIANT_VIOLATION',
+]);
+
+function unrecordable(err: unknown): UnrecordableOutcome | undefined {
+  if (isLightdomError(err)) {
+    if (err.retryable || movedOn.has(err.code)) return undefined;
+    const issues = err.issues?.map((i) => ` ${i.field}: ${i.message}`).join(';') ?? '';
+    return new UnrecordableOutcome(`${err.code}: ${err.message}${issues}`.slice(0, 1000));
+  }
+  const e = err as Error;
+  return new UnrecordableOutcome(`${e?.name ?? 'Error'}: ${e?.message ?? String(err)}`.slice(0, 1000));
 }
 
 /** Codes that mean a bug rather than a race; logged as warnings. */
@@ -44,7 +72,7 @@ const suspicious = new Set(['VALIDATION_FAILED', 'UNKNOWN_COMMAND']);
 export function createIssuer(deps: { commands: CommandHandler; metrics: ExecutorMetrics; clock: () => Date }): Issuer {
   const { commands, metrics, clock } = deps;
 
-  async function issue(command: IssuedCommand, meta: CommandMetadata, log: Logger, step?: StepInfo) {
+  async function issue(command: IssuedCommand, meta: CommandMetadata, log: Logger, step?: StepInfo, strict = false) {
     try {
       const result = await commands.handle(command, meta);
       countResult(metrics, command, result, step, clock());
@@ -53,6 +81,12 @@ export function createIssuer(deps: { commands: CommandHandler; metrics: Executor
       else log.info({ ...fields, position: result.position }, 'command issued');
       return result;
     } catch (err) {
+      const refused = strict ? unrecordable(err) : undefined;
+      if (refused) {
+        metrics.commands.inc({ type: command.type, result: 'unrecordable' });
+        log.warn({ command: command.type, stepId: step?.id, reason: refused.reason }, 'outcome cannot be recorded');
+        throw refused;
+      }
       if (!isLightdomError(err) || err.retryable) throw err;
       metrics.commands.inc({ type: command.type, result: 'stale' });
       const fields = { command: command.type, stepId: step?.id, attempt: step?.attempt, code: err.code };
@@ -67,9 +101,9 @@ export function createIssuer(deps: { commands: CommandHandler; metrics: Executor
     async record(command, meta, log, step) {
       for (let attempt = 1; ; attempt++) {
         try {
-          return await issue(command, meta, log, step);
+          return await issue(command, meta, log, step, true);
         } catch (err) {
-          if (attempt >= 4) throw err;
+          if (err instanceof UnrecordableOutcome || attempt >= 4) throw err;
           log.warn({ err, command: command.type, stepId: step.id }, 'recording the outcome failed; retrying');
           await sleep(250 * 2 ** (attempt - 1));
         }

@@ -1,6 +1,6 @@
 import { connectNats, createKvIdempotencyStore, type Logger } from '@lightdom/events';
 import { createMetricsRegistry, type RunningService, startOpsServer } from '@lightdom/runtime';
-import type { ExecutorConfig } from './config.js';
+import { type ExecutorConfig, httpStepOptions } from './config.js';
 import { createExecutor, type Executor } from './executor.js';
 
 export interface ExecutorService extends RunningService {
@@ -31,8 +31,8 @@ export async function startExecutorService(config: ExecutorConfig, logger: Logge
         concurrency: config.EXECUTOR_CONCURRENCY,
         ackWaitMs: config.EXECUTOR_ACK_WAIT_MS,
         maxAckPending: config.EXECUTOR_MAX_ACK_PENDING,
-        httpDefaultTimeoutMs: config.HTTP_STEP_DEFAULT_TIMEOUT_MS,
-        httpMaxResponseBytes: config.HTTP_STEP_MAX_RESPONSE_BYTES,
+        http: httpStepOptions(config),
+        maxDeliveries: config.EXECUTOR_MAX_DELIVERIES,
         aiDefaultModel: config.AI_DEFAULT_MODEL,
       },
     );

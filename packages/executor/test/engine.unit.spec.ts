@@ -10,12 +10,12 @@ import {
   activitiesOf,
   aiTaskIdFor,
   aiTaskOutcome,
-  bodyOutput,
   classifyStatus,
   decideNext,
   initialRunView,
   type RunView,
   runViewDecider,
+  stepOutput,
   timeoutError,
   timerOf,
 } from '../src/index.js';
@@ -241,11 +241,13 @@ describe('activity helpers', () => {
   });
 
   it('keeps a JSON body as JSON, anything else as text', () => {
-    expect(bodyOutput('application/json; charset=utf-8', '{"a":1}')).toEqual({ a: 1 });
-    expect(bodyOutput('application/problem+json', '{"a":1}')).toEqual({ a: 1 });
-    expect(bodyOutput('application/json', 'not json')).toBe('not json');
-    expect(bodyOutput('text/plain', '{"a":1}')).toBe('{"a":1}');
-    expect(bodyOutput(null, '')).toBeNull();
+    const bounds = { maxOutputBytes: 1000, maxJsonDepth: 32, maxErrorBodyChars: 10 };
+    const body = (type: string | undefined, text: string) => stepOutput(200, type, Buffer.from(text), bounds).body;
+    expect(body('application/json; charset=utf-8', '{"a":1}')).toEqual({ a: 1 });
+    expect(body('application/problem+json', '{"a":1}')).toEqual({ a: 1 });
+    expect(body('application/json', 'not json')).toBe('not json');
+    expect(body('text/plain', '{"a":1}')).toBe('{"a":1}');
+    expect(body(undefined, '')).toBeNull();
   });
 
   it('reads an AI task commit for its ending', () => {

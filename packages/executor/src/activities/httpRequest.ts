@@ -1,15 +1,22 @@
 import { z } from 'zod';
+import { BodyTooLarge, type EgressDeps, EgressRefused, egressFetch, readBody } from '../egress/egressClient.js';
 import { timeoutError } from '../engine/decideNext.js';
 import { httpIdempotencyKey } from '../engine/keys.js';
+import { MissingSecret, type SecretSource, secretNamePattern } from '../secrets.js';
 import { type Activity, type ActivityOutcome, errorText, invalidInput } from './activity.js';
+import { errorBodyPrefix, type OutputBounds, stepOutput, UnstorableBody } from './httpOutput.js';
 
-export interface HttpActivityOptions {
+export interface HttpActivityOptions extends OutputBounds {
   /** Timeout of a step without `timeoutMs`, in ms. */
   defaultTimeoutMs: number;
-  /** Largest response body kept as the step's output, in bytes. */
+  /** Largest response body read, in bytes; a longer one fails the step. */
   maxResponseBytes: number;
-  /** Default: the global `fetch`. */
-  fetch?: typeof fetch;
+  /** Redirects followed (each one checked by the egress policy). */
+  maxRedirects: number;
+  /** The egress policy, the resolver and the connector. */
+  egress: EgressDeps;
+  /** Where `{"secret": NAME}` header values come from. */
+  secrets: SecretSource;
 }
 
 const methods = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
@@ -26,7 +33,10 @@ export const httpStepInputSchema = z
       .transform((m) => m.toUpperCase())
       .pipe(z.enum(methods))
       .optional(),
-    headers: z.record(z.string()).default({}),
+    /** A value is a literal, or `{secret: NAME}` resolved when the step runs (never stored). */
+    headers: z
+      .record(z.union([z.string(), z.object({ secret: z.string().regex(secretNamePattern) }).strict()]))
+      .default({}),
     /** A string is sent as it is; anything else as JSON. */
     body: z.unknown().optional(),
   })
@@ -46,62 +56,73 @@ export function classifyStatus(status: number): 'success' | 'retryable' | 'perma
   return 'permanent';
 }
 
-/** A response body as output: JSON when the content type says so and it parses, else text, null when empty. */
-export function bodyOutput(contentType: string | null, text: string): unknown {
-  if (text === '') return null;
-  if (contentType && /[/+]json\b/i.test(contentType)) {
-    try {
-      return JSON.parse(text);
-    } catch {
-      return text;
-    }
-  }
-  return text;
-}
-
-class BodyTooLarge extends Error {}
-
-async function readBody(response: Response, limit: number): Promise<string> {
-  if (!response.body) return '';
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-    size += chunk.byteLength;
-    if (size > limit) throw new BodyTooLarge(`the response body is larger than ${limit} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 const describeNetworkError = (err: unknown): string => {
-  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? (err as Error).message;
+  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  return e.code ?? e.cause?.code ?? e.cause?.message ?? e.message ?? String(err);
 };
 
+/** A request Node refuses to send (a header value with a newline …) fails the same way every time. */
+const isMalformedRequest = (err: unknown): boolean => /^ERR_INVALID_/.test((err as { code?: string }).code ?? '');
+
+/** Headers sent on every call that a step's input cannot set. */
+const ownHeaders = new Set(['idempotency-key', 'traceparent', 'host', 'content-length', 'transfer-encoding']);
+
+/** The step's headers with secrets resolved, and the names that carry credentials (dropped on a cross-origin redirect). */
+async function resolveHeaders(
+  input: Record<string, string | { secret: string }>,
+  secrets: SecretSource,
+): Promise<{ headers: Record<string, string>; originBound: Set<string> }> {
+  const headers: Record<string, string> = {};
+  const originBound = new Set(['authorization', 'cookie', 'proxy-authorization']);
+  for (const [rawName, value] of Object.entries(input)) {
+    const name = rawName.toLowerCase();
+    if (ownHeaders.has(name)) continue;
+    if (typeof value === 'string') headers[name] = value;
+    else {
+      headers[name] = await secrets(value.secret);
+      originBound.add(name);
+    }
+  }
+  return { headers, originBound };
+}
+
+const fail = (error: string, retryable: boolean): ActivityOutcome => ({
+  kind: 'fail',
+  error: errorText(error),
+  retryable,
+});
+
 /**
- * `http.request`: calls the URL in the step's input with an `Idempotency-Key` header
- * (`runId:stepId:attempt`), so a receiver can drop the repeat when a crash makes the
- * executor call twice for one attempt.
+ * `http.request`: calls the URL in the step's input through the egress policy (every
+ * hop resolved and checked before its connection opens), with an `Idempotency-Key`
+ * header (`runId:stepId:attempt`) so a receiver can drop the repeat when a crash makes
+ * the executor call twice for one attempt. `{"secret": NAME}` header values are read
+ * when the step runs and never recorded. The output is bounded (see `stepOutput`).
  */
 export function createHttpActivity(options: HttpActivityOptions): Activity {
-  const doFetch = options.fetch ?? fetch;
   return async ({ runId, work, meta, signal, now }): Promise<ActivityOutcome> => {
     const parsed = httpStepInputSchema.safeParse(work.step.input);
-    if (!parsed.success) {
-      return { kind: 'fail', error: invalidInput('http.request', parsed.error), retryable: false };
-    }
+    if (!parsed.success) return fail(invalidInput('http.request', parsed.error), false);
     const input = parsed.data;
     const method = input.method ?? (input.body === undefined ? 'GET' : 'POST');
-    const headers = new Headers(input.headers);
-    headers.set('idempotency-key', httpIdempotencyKey(runId, work.step.id, work.attempt));
-    if (meta.traceparent) headers.set('traceparent', meta.traceparent);
-    if (!headers.has('user-agent')) headers.set('user-agent', 'lightdom-executor');
+    let resolved: Awaited<ReturnType<typeof resolveHeaders>>;
+    try {
+      resolved = await resolveHeaders(input.headers, options.secrets);
+    } catch (err) {
+      if (err instanceof MissingSecret) return fail(err.message, false);
+      throw err;
+    }
+    const { headers, originBound } = resolved;
+    headers['idempotency-key'] = httpIdempotencyKey(runId, work.step.id, work.attempt);
+    if (meta.traceparent) headers.traceparent = meta.traceparent;
+    headers['user-agent'] ??= 'lightdom-executor';
     let body: string | undefined;
     if (typeof input.body === 'string') body = input.body;
     else if (input.body !== undefined) {
       body = JSON.stringify(input.body);
-      if (!headers.has('content-type')) headers.set('content-type', 'application/json');
+      headers['content-type'] ??= 'application/json';
     }
+    if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
 
     // The step's deadline bounds the call; without one, the default timeout does.
     const byDeadline = work.deadlineAt !== null;
@@ -118,46 +139,45 @@ export function createHttpActivity(options: HttpActivityOptions): Activity {
     const interrupted = (err: unknown): ActivityOutcome | undefined => {
       if (signal.aborted) return { kind: 'abandoned' };
       if (timeout.aborted) return timedOut();
-      if (err instanceof BodyTooLarge) return { kind: 'fail', error: err.message, retryable: false };
+      if (err instanceof EgressRefused || err instanceof BodyTooLarge) return fail(err.message, false);
       return undefined;
     };
     if (timeoutMs <= 0) return timedOut();
 
-    let response: Response;
+    const target = `${method} ${input.url}`;
+    let status: number;
+    let contentType: string | undefined;
+    let raw: Buffer;
     try {
-      response = await doFetch(input.url, { method, headers, body, signal: AbortSignal.any([signal, timeout]) });
-    } catch (err) {
-      return (
-        interrupted(err) ?? {
-          kind: 'fail',
-          error: errorText(`network error calling ${method} ${input.url}: ${describeNetworkError(err)}`),
-          retryable: true,
-        }
+      const response = await egressFetch(
+        {
+          url: new URL(input.url),
+          method,
+          headers,
+          body,
+          originBound,
+          maxRedirects: options.maxRedirects,
+          signal: AbortSignal.any([signal, timeout]),
+        },
+        options.egress,
       );
+      status = response.status;
+      contentType = response.headers['content-type'];
+      raw = await readBody(response.body, options.maxResponseBytes);
+    } catch (err) {
+      const retryable = (err as { retryable?: boolean }).retryable ?? !isMalformedRequest(err);
+      return interrupted(err) ?? fail(`network error calling ${target}: ${describeNetworkError(err)}`, retryable);
     }
-    let text: string;
+    const kind = classifyStatus(status);
+    if (kind !== 'success') {
+      const quoted = raw.byteLength > 0 ? `: ${errorBodyPrefix(raw, options.maxErrorBodyChars)}` : '';
+      return fail(`HTTP ${status} from ${target}${quoted}`, kind === 'retryable');
+    }
     try {
-      text = await readBody(response, options.maxResponseBytes);
+      return { kind: 'complete', output: stepOutput(status, contentType, raw, options) };
     } catch (err) {
-      return (
-        interrupted(err) ?? {
-          kind: 'fail',
-          error: errorText(`reading the response of ${method} ${input.url}: ${describeNetworkError(err)}`),
-          retryable: true,
-        }
-      );
+      if (err instanceof UnstorableBody) return fail(`${target} answered ${status}, but ${err.message}`, false);
+      throw err;
     }
-    const kind = classifyStatus(response.status);
-    if (kind === 'success') {
-      return {
-        kind: 'complete',
-        output: { status: response.status, body: bodyOutput(response.headers.get('content-type'), text) },
-      };
-    }
-    return {
-      kind: 'fail',
-      error: errorText(`HTTP ${response.status} from ${method} ${input.url}${text ? `: ${text.slice(0, 500)}` : ''}`),
-      retryable: kind === 'retryable',
-    };
   };
 }

@@ -8,8 +8,9 @@ import {
 } from '@lightdom/events';
 import type { JsMsg } from 'nats';
 import { aiTaskOutcome } from '../engine/aiOutcome.js';
-import { aiTaskIdFor, stepKey } from '../engine/keys.js';
+import { aiTaskIdFor } from '../engine/keys.js';
 import type { Issuer } from '../issuer.js';
+import { recordStepOutcome } from './recordOutcome.js';
 import { loadRunView } from './runCommits.js';
 
 export interface AiTaskCommitDeps {
@@ -59,33 +60,7 @@ export function createAiTaskCommitHandler(deps: AiTaskCommitDeps) {
       deps.actor,
     );
     const info = { id: stepId, type: step.type, attempt, startedAt: view.stepStartedAt[stepId] };
-    const { outcome } = found;
-    if (outcome.kind === 'complete') {
-      await deps.issuer.record(
-        {
-          type: 'CompleteWorkflowStep',
-          aggregateId: runId,
-          idempotencyKey: stepKey(runId, stepId, attempt, 'complete'),
-          data: { stepId, output: outcome.output },
-        },
-        meta,
-        log,
-        info,
-      );
-    } else {
-      log.info({ error: outcome.error, retryable: outcome.retryable }, 'step attempt failed');
-      await deps.issuer.record(
-        {
-          type: 'FailWorkflowStep',
-          aggregateId: runId,
-          idempotencyKey: stepKey(runId, stepId, attempt, 'fail'),
-          data: { stepId, error: outcome.error, retryable: outcome.retryable },
-        },
-        meta,
-        log,
-        info,
-      );
-    }
+    await recordStepOutcome(deps.issuer, runId, info, found.outcome, meta, log);
     await msg.ackAck();
   };
 }

@@ -7,7 +7,8 @@ import {
   type StoredCommit,
   type WorkflowStepType,
 } from '@lightdom/events';
-import type { Activity, ActivityOutcome } from '../activities/activity.js';
+import type { JsMsg } from 'nats';
+import { type Activity, type ActivityOutcome, errorText } from '../activities/activity.js';
 import { activitiesOf, type StepWork, timerOf } from '../engine/commitWork.js';
 import { decideNext, type PlannedCommand } from '../engine/decideNext.js';
 import { stepKey } from '../engine/keys.js';
@@ -16,6 +17,7 @@ import type { Issuer, StepInfo } from '../issuer.js';
 import type { ExecutorMetrics } from '../metrics.js';
 import type { TimerBook } from '../timers.js';
 import type { CommitHandler, Disposition } from './pullLoop.js';
+import { recordStepOutcome } from './recordOutcome.js';
 
 export interface RunCommitDeps {
   commands: CommandHandler;
@@ -28,6 +30,8 @@ export interface RunCommitDeps {
   logger: Logger;
   clock: () => Date;
   actor: string;
+  /** Deliveries of one commit after which the steps it started are failed instead of run. */
+  maxDeliveries: number;
 }
 
 /** Shortest wait before a timer's message comes back, so a timer that is already due cannot spin. */
@@ -101,40 +105,63 @@ export function createRunCommitHandler(deps: RunCommitDeps): CommitHandler {
     } finally {
       metrics.activities.dec({ type: step.type });
     }
-    const info: StepInfo = { id: step.id, type: step.type, attempt, startedAt: work.startedAt };
-    if (outcome.kind === 'complete') {
-      await issuer.record(
-        {
-          type: 'CompleteWorkflowStep',
-          aggregateId: runId,
-          idempotencyKey: stepKey(runId, step.id, attempt, 'complete'),
-          data: { stepId: step.id, output: outcome.output },
-        },
-        meta,
-        stepLog,
-        info,
-      );
-    } else if (outcome.kind === 'fail') {
-      stepLog.info({ error: outcome.error, retryable: outcome.retryable }, 'step attempt failed');
-      const result = await issuer.record(
-        {
-          type: 'FailWorkflowStep',
-          aggregateId: runId,
-          idempotencyKey: stepKey(runId, step.id, attempt, outcome.timedOut ? 'timeout' : 'fail'),
-          data: { stepId: step.id, error: outcome.error, retryable: outcome.retryable },
-        },
-        meta,
-        stepLog,
-        info,
-      );
-      if (outcome.timedOut && result && !result.duplicate) metrics.timeouts.inc({ type: step.type });
+    const info = { id: step.id, type: step.type, attempt, startedAt: work.startedAt };
+    if (outcome.kind === 'complete' || outcome.kind === 'fail') {
+      const result = await recordStepOutcome(issuer, runId, info, outcome, meta, stepLog);
+      if (outcome.kind === 'fail' && outcome.timedOut && result && !result.duplicate) {
+        metrics.timeouts.inc({ type: step.type });
+      }
     } else if (outcome.kind === 'abandoned') {
       stepLog.info('activity abandoned: the executor is stopping; the step will run again');
     }
     return outcome;
   }
 
+  /**
+   * A commit delivered more than `maxDeliveries` times (its handling kept failing, or the
+   * executor died mid-call) does not run its steps again: each step it started
+   * that is still running fails for good with the reason, so the target is not called
+   * again and again. The key makes the failure one event however often this repeats.
+   */
+  async function giveUp(runId: string, commit: StoredCommit, view: RunView, deliveries: number, log: Logger) {
+    const last = lastErrors.get(commit.position);
+    for (const work of activitiesOf(commit.events, view)) {
+      const { step, attempt } = work;
+      const error = `the executor gave up on this step after ${deliveries - 1} deliveries of the commit that started it (EXECUTOR_MAX_DELIVERIES ${deps.maxDeliveries})${last ? `; last error: ${last}` : ''}`;
+      log.warn({ stepId: step.id, attempt, deliveries }, 'giving up on a step whose commit keeps coming back');
+      const meta = causedBy({ commit, event: work.event, traceparent: undefined }, deps.actor);
+      await issuer.record(
+        {
+          type: 'FailWorkflowStep',
+          aggregateId: runId,
+          idempotencyKey: stepKey(runId, step.id, attempt, 'give-up'),
+          data: { stepId: step.id, error: errorText(error), retryable: false },
+        },
+        meta,
+        log,
+        { id: step.id, type: step.type, attempt, startedAt: work.startedAt },
+      );
+    }
+  }
+
+  /** The last error of commits whose handling failed here, quoted when giving up on them. */
+  const lastErrors = new Map<number, string>();
+  const rememberError = (position: number, err: unknown) => {
+    lastErrors.delete(position);
+    lastErrors.set(position, String((err as Error)?.message ?? err).slice(0, 500));
+    if (lastErrors.size > 1000) lastErrors.delete(lastErrors.keys().next().value as number);
+  };
+
   return async (commit, msg, signal): Promise<Disposition> => {
+    try {
+      return await handleCommit(commit, msg, signal);
+    } catch (err) {
+      rememberError(commit.position, err);
+      throw err;
+    }
+  };
+
+  async function handleCommit(commit: StoredCommit, msg: JsMsg, signal: AbortSignal): Promise<Disposition> {
     const runId = commit.aggregateId;
     const log = deps.logger.child({ correlationId: commit.correlationId, runId, position: commit.position });
     if (msg.info.redeliveryCount === 1) for (const e of commit.events) metrics.events.inc({ type: e.type });
@@ -143,13 +170,19 @@ export function createRunCommitHandler(deps: RunCommitDeps): CommitHandler {
     const traceparent = msg.headers?.get('traceparent') || undefined;
 
     let view = await loadRunView(runs, runId);
+    const deliveries = msg.info.redeliveryCount;
+    const exhausted = deliveries > deps.maxDeliveries;
+    if (exhausted) {
+      await giveUp(runId, commit, view, deliveries, log);
+      view = await loadRunView(runs, runId);
+    }
     const planned = decideNext(runId, view, clock());
     if (planned.length > 0) {
       await issuePlanned(planned, { commit, event: last, traceparent }, view, log);
       view = await loadRunView(runs, runId);
     }
 
-    const works = activitiesOf(commit.events, view);
+    const works = exhausted ? [] : activitiesOf(commit.events, view);
     for (const work of works) {
       const outcome = await runActivity(runId, work, { commit, traceparent }, signal, log);
       if (outcome.kind === 'abandoned') return { kind: 'redeliver', delayMs: 0 };
@@ -162,5 +195,5 @@ export function createRunCommitHandler(deps: RunCommitDeps): CommitHandler {
     const delayMs = Math.max(minTimerMs, wake.getTime() - clock().getTime());
     log.debug({ wakeAt: wake.toISOString(), delayMs }, 'timer armed');
     return { kind: 'redeliver', delayMs };
-  };
+  }
 }

@@ -1,7 +1,16 @@
 import { sha256Hex } from '@lightdom/events';
 
 /** What a command does for a run; part of its idempotency key. */
-export type RunAction = 'start-run' | 'start' | 'complete' | 'fail' | 'timeout' | 'ai-request' | 'ai-cancel';
+export type RunAction =
+  | 'start-run'
+  | 'start'
+  | 'complete'
+  | 'fail'
+  | 'timeout'
+  | 'unrecorded'
+  | 'give-up'
+  | 'ai-request'
+  | 'ai-cancel';
 
 /**
  * The idempotency key of a command the executor issues about a run or one attempt of a

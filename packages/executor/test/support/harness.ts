@@ -17,7 +17,13 @@ import { connect, type NatsConnection } from 'nats';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { expect } from 'vitest';
-import { createExecutor, type Executor, type ExecutorOptions } from '../../src/index.js';
+import {
+  createExecutor,
+  type Executor,
+  type ExecutorDeps,
+  type ExecutorOptions,
+  parseAllowList,
+} from '../../src/index.js';
 
 /** Generous: the suite must pass on a loaded two-core machine. */
 export const settleTimeout = { timeout: 15_000, interval: 50 };
@@ -43,19 +49,32 @@ export async function createExecutorHarness(label: string) {
   const executors: RunningExecutor[] = [];
   const closers: (() => Promise<unknown>)[] = [];
 
-  async function startExecutor(options: Partial<ExecutorOptions> = {}): Promise<RunningExecutor> {
+  /**
+   * Starts an executor on the test's stream. Its http.request steps may call loopback
+   * (the tests' webhooks) unless `options.http.allow` says otherwise.
+   */
+  async function startExecutor(
+    options: Partial<ExecutorOptions> = {},
+    deps: Pick<ExecutorDeps, 'egress'> = {},
+  ): Promise<RunningExecutor> {
     const nc = await connect({ servers: testServers.natsUrl });
     const registry = new Registry();
     const logs: string[] = [];
     const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(line) });
     const executor = createExecutor(
-      { nc, logger, registry, idempotency: await createKvIdempotencyStore(nc.jetstream(), { bucket: env.kvBucket }) },
+      {
+        nc,
+        logger,
+        registry,
+        idempotency: await createKvIdempotencyStore(nc.jetstream(), { bucket: env.kvBucket }),
+        ...deps,
+      },
       {
         stream: env.stream,
         subjectPrefix: env.subjectPrefix,
         durable: 'executor',
-        httpDefaultTimeoutMs: 5000,
         ...options,
+        http: { defaultTimeoutMs: 5000, allow: parseAllowList('127.0.0.1').entries, ...options.http },
       },
     );
     await executor.start();

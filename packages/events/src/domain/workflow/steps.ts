@@ -18,6 +18,40 @@ export const retryPolicySchema = z
   .strict();
 export type RetryPolicy = z.infer<typeof retryPolicySchema>;
 
+// --- http.request credentials (issue 7) ---
+/** Header names whose values are credentials: they must reference a secret, never hold it. */
+const credentialHeader =
+  /^(authorization|proxy-authorization|cookie|set-cookie)$|api[-_]?key|token|secret|passw|credential|session|signature|auth/i;
+
+/**
+ * An http.request step may not carry credentials in the log: a credential header's value
+ * must be `{"secret": NAME}` (resolved by the executor when the step runs), and the URL
+ * may not hold a user name or password.
+ */
+function httpCredentialIssues(step: { type: string; input: Record<string, unknown> }, ctx: z.RefinementCtx): void {
+  if (step.type !== 'http.request') return;
+  const { headers, url } = step.input;
+  if (headers && typeof headers === 'object' && !Array.isArray(headers)) {
+    for (const [name, value] of Object.entries(headers)) {
+      if (typeof value === 'string' && credentialHeader.test(name) && name.toLowerCase() !== 'idempotency-key') {
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['input', 'headers', name],
+          message: 'is a credential: reference a secret by name, e.g. {"secret": "N8N_TOKEN"}, not a literal value',
+        });
+      }
+    }
+  }
+  if (typeof url === 'string' && URL.canParse(url) && (new URL(url).username || new URL(url).password)) {
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      path: ['input', 'url'],
+      message: 'must not hold a user name or password: use a header referencing a secret',
+    });
+  }
+}
+// --- end http.request credentials ---
+
 export const workflowStepSchema = z
   .object({
     id: stepIdSchema,
@@ -28,7 +62,8 @@ export const workflowStepSchema = z
     /** Longest one attempt may run, in ms; the executor fails the attempt after it. */
     timeoutMs: z.number().int().positive().max(86_400_000).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine(httpCredentialIssues);
 export type WorkflowStep = z.output<typeof workflowStepSchema>;
 
 /**
