@@ -12,6 +12,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { z } from 'zod';
 import { actorOf, commandMetadata } from './context.js';
+import { checkOrigin, keepAlive, type WsSocketBounds } from './wsGuards.js';
 
 export interface LiveFeedDeps {
   store: EventStore;
@@ -25,16 +26,23 @@ export interface LiveFeedOptions {
   maxSubscriptions: number;
   /** A socket whose unsent data passes this many bytes is closed (1013) to resume later. Default 8 MiB. */
   maxBufferedBytes: number;
+  /** Origin allow-list, ping and idle bounds (issue 7); absent: no Origin check, no pings. */
+  socket?: WsSocketBounds;
+  /** Largest frame, in bytes. Default 1 MiB. */
+  maxPayloadBytes?: number;
 }
+
+/** A position in a frame: JSON numbers up to 2^53 − 1, so `1e300` is refused, naming the field. */
+const framePosition = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
 const subscribeFrame = z
   .object({
     op: z.literal('subscribe'),
     id: z.string().min(1).max(100),
     /** Deliver events after this position; omitted: from now on. */
-    after: z.number().int().nonnegative().optional(),
+    after: framePosition.optional(),
     /** With `after`: events of that commit with an index up to this one were already seen. */
-    afterIndex: z.number().int().nonnegative().optional(),
+    afterIndex: framePosition.optional(),
     filter: z
       .object({
         aggregateType: z
@@ -60,9 +68,22 @@ const frame = z.discriminatedUnion('op', [
   subscribeFrame,
   z.object({ op: z.literal('unsubscribe'), id: z.string() }).strict(),
   // The command handler validates the envelope itself, naming each bad field.
-  z.object({ op: z.literal('command'), id: z.string().min(1).max(100), command: z.unknown() }).strict(),
+  // A command's id becomes part of its causation id: the charset of trace ids.
+  z
+    .object({
+      op: z.literal('command'),
+      id: z.string().regex(/^[A-Za-z0-9._:-]{1,100}$/, 'must be 1-100 characters of A-Z, a-z, 0-9, . _ : or -'),
+      command: z.unknown(),
+    })
+    .strict(),
   z.object({ op: z.literal('ping') }).strict(),
 ]);
+
+/** The `id` of a refused frame, when it has a usable one, so the client can tell which frame failed. */
+const frameIdOf = (json: unknown): { id?: string } => {
+  const id = typeof json === 'object' && json !== null ? (json as { id?: unknown }).id : undefined;
+  return typeof id === 'string' && id.length <= 100 ? { id } : {};
+};
 
 const errorBody = (err: unknown) => {
   const e = isLightdomError(err) ? err : new LightdomError('INTERNAL');
@@ -79,119 +100,129 @@ const errorBody = (err: unknown) => {
 export const liveFeed = (deps: LiveFeedDeps, options: Partial<LiveFeedOptions> = {}) =>
   async function liveFeedPlugin(app: FastifyInstance) {
     const opts: LiveFeedOptions = { maxSubscriptions: 16, maxBufferedBytes: 8 * 1024 * 1024, ...options };
-    await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
+    await app.register(websocket, { options: { maxPayload: opts.maxPayloadBytes ?? 1024 * 1024 } });
+    const guards = opts.socket;
 
-    app.get('/ws', { websocket: true }, (socket: WebSocket, req: FastifyRequest) => {
-      const log = req.log;
-      let actor: string;
-      try {
-        // Browsers cannot set headers on a WebSocket: a token may come as ?token=.
-        const token = (req.query as { token?: string }).token;
-        if (token && !req.headers.authorization) req.headers.authorization = `Bearer ${token}`;
-        actor = actorOf(req, deps.tokens);
-      } catch (err) {
-        socket.send(JSON.stringify({ op: 'error', error: errorBody(err) }));
-        socket.close(4401, 'unauthorized');
-        return;
-      }
-      const subscriptions = new Map<string, CommitSubscription>();
-      const send = (msg: unknown) => {
-        if (socket.readyState !== socket.OPEN) return false;
-        if (socket.bufferedAmount > opts.maxBufferedBytes) {
-          // Too slow to keep up: close and let it resume from its last position.
-          socket.close(1013, 'slow consumer: resume from your last position');
-          return false;
-        }
-        socket.send(JSON.stringify(msg));
-        return true;
-      };
-
-      async function subscribe(f: z.infer<typeof subscribeFrame>) {
-        if (subscriptions.has(f.id)) throw new LightdomError('VALIDATION_FAILED', `Subscription ${f.id} exists`);
-        if (subscriptions.size >= opts.maxSubscriptions) {
-          throw new LightdomError('VALIDATION_FAILED', `At most ${opts.maxSubscriptions} subscriptions per socket`);
-        }
-        // Hold the slot before awaiting, so a burst of frames cannot pass the limit together.
-        const pending: CommitSubscription = {
-          stop: () => undefined,
-          [Symbol.asyncIterator]: () => ({ next: async () => ({ done: true, value: undefined }) }),
-        };
-        subscriptions.set(f.id, pending);
-        let sub: CommitSubscription;
-        let after: number;
+    app.get(
+      '/ws',
+      { websocket: true, ...(guards ? { preValidation: checkOrigin(guards.allowedOrigins) } : {}) },
+      (socket: WebSocket, req: FastifyRequest) => {
+        const log = req.log;
+        let actor: string;
         try {
-          after = f.after ?? (await deps.store.headPosition());
-          sub = await deps.store.subscribe({
-            // A half-seen commit is delivered again, minus the events already seen (below).
-            after: f.afterIndex !== undefined && f.after !== undefined && f.after > 0 ? f.after - 1 : after,
-            ...(f.filter?.aggregateType ? { aggregateType: f.filter.aggregateType } : {}),
-            ...(f.filter?.aggregateId ? { aggregateId: f.filter.aggregateId } : {}),
-          });
+          // Browsers cannot set headers on a WebSocket: a token may come as ?token=.
+          const token = (req.query as { token?: string }).token;
+          if (token && !req.headers.authorization) req.headers.authorization = `Bearer ${token}`;
+          actor = actorOf(req, deps.tokens);
         } catch (err) {
-          if (subscriptions.get(f.id) === pending) subscriptions.delete(f.id);
-          throw err;
-        }
-        if (subscriptions.get(f.id) !== pending || socket.readyState !== socket.OPEN) {
-          // Unsubscribed or closed while it was being set up.
-          sub.stop();
+          socket.send(JSON.stringify({ op: 'error', error: errorBody(err) }));
+          socket.close(4401, 'unauthorized');
           return;
         }
-        subscriptions.set(f.id, sub);
-        send({ op: 'subscribed', id: f.id, after });
-        const types = f.filter?.types ? new Set(f.filter.types) : undefined;
-        void (async () => {
-          for await (const commit of sub) {
-            for (const event of toRecordedEvents(commit)) {
-              if (commit.position === f.after && f.afterIndex !== undefined && event.index <= f.afterIndex) continue;
-              if (types && !types.has(event.type)) continue;
-              if (!send({ op: 'event', sub: f.id, event })) {
-                sub.stop();
-                return;
+        const subscriptions = new Map<string, CommitSubscription>();
+        if (guards) keepAlive(socket, guards, () => subscriptions.size > 0);
+        const send = (msg: unknown) => {
+          if (socket.readyState !== socket.OPEN) return false;
+          if (socket.bufferedAmount > opts.maxBufferedBytes) {
+            // Too slow to keep up: close and let it resume from its last position.
+            socket.close(1013, 'slow consumer: resume from your last position');
+            return false;
+          }
+          socket.send(JSON.stringify(msg));
+          return true;
+        };
+
+        async function subscribe(f: z.infer<typeof subscribeFrame>) {
+          if (subscriptions.has(f.id)) throw new LightdomError('VALIDATION_FAILED', `Subscription ${f.id} exists`);
+          if (subscriptions.size >= opts.maxSubscriptions) {
+            throw new LightdomError('VALIDATION_FAILED', `At most ${opts.maxSubscriptions} subscriptions per socket`);
+          }
+          // Hold the slot before awaiting, so a burst of frames cannot pass the limit together.
+          const pending: CommitSubscription = {
+            stop: () => undefined,
+            [Symbol.asyncIterator]: () => ({ next: async () => ({ done: true, value: undefined }) }),
+          };
+          subscriptions.set(f.id, pending);
+          let sub: CommitSubscription;
+          let after: number;
+          try {
+            after = f.after ?? (await deps.store.headPosition());
+            sub = await deps.store.subscribe({
+              // A half-seen commit is delivered again, minus the events already seen (below).
+              after: f.afterIndex !== undefined && f.after !== undefined && f.after > 0 ? f.after - 1 : after,
+              ...(f.filter?.aggregateType ? { aggregateType: f.filter.aggregateType } : {}),
+              ...(f.filter?.aggregateId ? { aggregateId: f.filter.aggregateId } : {}),
+            });
+          } catch (err) {
+            if (subscriptions.get(f.id) === pending) subscriptions.delete(f.id);
+            throw err;
+          }
+          if (subscriptions.get(f.id) !== pending || socket.readyState !== socket.OPEN) {
+            // Unsubscribed or closed while it was being set up.
+            sub.stop();
+            return;
+          }
+          subscriptions.set(f.id, sub);
+          send({ op: 'subscribed', id: f.id, after });
+          const types = f.filter?.types ? new Set(f.filter.types) : undefined;
+          void (async () => {
+            for await (const commit of sub) {
+              for (const event of toRecordedEvents(commit)) {
+                if (commit.position === f.after && f.afterIndex !== undefined && event.index <= f.afterIndex) continue;
+                if (types && !types.has(event.type)) continue;
+                if (!send({ op: 'event', sub: f.id, event })) {
+                  sub.stop();
+                  return;
+                }
               }
             }
-          }
-        })().catch((err) => log.warn({ err, sub: f.id }, 'subscription ended'));
-      }
+          })().catch((err) => log.warn({ err, sub: f.id }, 'subscription ended'));
+        }
 
-      socket.on('message', (raw) => {
-        let parsed: z.infer<typeof frame>;
-        try {
-          const r = frame.safeParse(JSON.parse(raw.toString()));
-          if (!r.success) {
-            throw new LightdomError('VALIDATION_FAILED', 'Invalid frame', {
-              issues: r.error.issues.map((i) => ({ field: i.path.join('.') || '(frame)', message: i.message })),
-            });
+        socket.on('message', (raw) => {
+          let parsed: z.infer<typeof frame>;
+          let json: unknown;
+          try {
+            json = JSON.parse(raw.toString());
+            const r = frame.safeParse(json);
+            if (!r.success) {
+              throw new LightdomError('VALIDATION_FAILED', 'Invalid frame', {
+                issues: r.error.issues.map((i) => ({ field: i.path.join('.') || '(frame)', message: i.message })),
+              });
+            }
+            parsed = r.data;
+          } catch (err) {
+            const e = err instanceof SyntaxError ? new LightdomError('VALIDATION_FAILED', 'Frames must be JSON') : err;
+            send({ op: 'error', ...frameIdOf(json), error: errorBody(e) });
+            return;
           }
-          parsed = r.data;
-        } catch (err) {
-          const e = err instanceof SyntaxError ? new LightdomError('VALIDATION_FAILED', 'Frames must be JSON') : err;
-          send({ op: 'error', error: errorBody(e) });
-          return;
-        }
-        const f = parsed;
-        switch (f.op) {
-          case 'ping':
-            send({ op: 'pong' });
-            return;
-          case 'unsubscribe':
-            subscriptions.get(f.id)?.stop();
-            subscriptions.delete(f.id);
-            send({ op: 'unsubscribed', id: f.id });
-            return;
-          case 'subscribe':
-            subscribe(f).catch((err) => send({ op: 'error', id: f.id, error: errorBody(err) }));
-            return;
-          case 'command':
-            deps.commands.handle(f.command, { ...commandMetadata(req, actor), causationId: `${req.id}:${f.id}` }).then(
-              (result) => send({ op: 'ack', id: f.id, result }),
-              (err) => send({ op: 'error', id: f.id, error: errorBody(err) }),
-            );
-            return;
-        }
-      });
-      socket.on('close', () => {
-        for (const sub of subscriptions.values()) sub.stop();
-        subscriptions.clear();
-      });
-    });
+          const f = parsed;
+          switch (f.op) {
+            case 'ping':
+              send({ op: 'pong' });
+              return;
+            case 'unsubscribe':
+              subscriptions.get(f.id)?.stop();
+              subscriptions.delete(f.id);
+              send({ op: 'unsubscribed', id: f.id });
+              return;
+            case 'subscribe':
+              subscribe(f).catch((err) => send({ op: 'error', id: f.id, error: errorBody(err) }));
+              return;
+            case 'command':
+              deps.commands
+                .handle(f.command, { ...commandMetadata(req, actor), causationId: `${req.id}:${f.id}` })
+                .then(
+                  (result) => send({ op: 'ack', id: f.id, result }),
+                  (err) => send({ op: 'error', id: f.id, error: errorBody(err) }),
+                );
+              return;
+          }
+        });
+        socket.on('close', () => {
+          for (const sub of subscriptions.values()) sub.stop();
+          subscriptions.clear();
+        });
+      },
+    );
   };
