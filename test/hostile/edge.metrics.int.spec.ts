@@ -8,6 +8,7 @@ import {
   type PgTestEnv,
   type ServiceProcess,
   spawnService,
+  testServers,
 } from '@lightdom/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -36,7 +37,7 @@ beforeAll(async () => {
     PORT: '0',
     GRPC_PORT: '0',
     AMQP_PORT: '0',
-    NATS_URL: process.env.NATS_URL ?? 'nats://127.0.0.1:4222',
+    NATS_URL: testServers.natsUrl,
     EVENTS_STREAM: nats.stream,
     EVENTS_SUBJECT_PREFIX: nats.subjectPrefix,
     IDEMPOTENCY_BUCKET: nats.kvBucket,
