@@ -102,127 +102,124 @@ export const liveFeed = (deps: LiveFeedDeps, options: Partial<LiveFeedOptions> =
     const opts: LiveFeedOptions = { maxSubscriptions: 16, maxBufferedBytes: 8 * 1024 * 1024, ...options };
     await app.register(websocket, { options: { maxPayload: opts.maxPayloadBytes ?? 1024 * 1024 } });
     const guards = opts.socket;
+    // The Origin is checked before the upgrade: a refused page never gets a socket.
+    const route = { websocket: true, ...(guards ? { preValidation: checkOrigin(guards.allowedOrigins) } : {}) };
 
-    app.get(
-      '/ws',
-      { websocket: true, ...(guards ? { preValidation: checkOrigin(guards.allowedOrigins) } : {}) },
-      (socket: WebSocket, req: FastifyRequest) => {
-        const log = req.log;
-        let actor: string;
+    app.get('/ws', route, (socket: WebSocket, req: FastifyRequest) => {
+      const log = req.log;
+      let actor: string;
+      try {
+        // Browsers cannot set headers on a WebSocket: a token may come as ?token=.
+        const token = (req.query as { token?: string }).token;
+        if (token && !req.headers.authorization) req.headers.authorization = `Bearer ${token}`;
+        actor = actorOf(req, deps.tokens);
+      } catch (err) {
+        socket.send(JSON.stringify({ op: 'error', error: errorBody(err) }));
+        socket.close(4401, 'unauthorized');
+        return;
+      }
+      const subscriptions = new Map<string, CommitSubscription>();
+      const send = (msg: unknown) => {
+        if (socket.readyState !== socket.OPEN) return false;
+        if (socket.bufferedAmount > opts.maxBufferedBytes) {
+          // Too slow to keep up: close and let it resume from its last position.
+          socket.close(1013, 'slow consumer: resume from your last position');
+          return false;
+        }
+        socket.send(JSON.stringify(msg));
+        return true;
+      };
+
+      async function subscribe(f: z.infer<typeof subscribeFrame>) {
+        if (subscriptions.has(f.id)) throw new LightdomError('VALIDATION_FAILED', `Subscription ${f.id} exists`);
+        if (subscriptions.size >= opts.maxSubscriptions) {
+          throw new LightdomError('VALIDATION_FAILED', `At most ${opts.maxSubscriptions} subscriptions per socket`);
+        }
+        // Hold the slot before awaiting, so a burst of frames cannot pass the limit together.
+        const pending: CommitSubscription = {
+          stop: () => undefined,
+          [Symbol.asyncIterator]: () => ({ next: async () => ({ done: true, value: undefined }) }),
+        };
+        subscriptions.set(f.id, pending);
+        let sub: CommitSubscription;
+        let after: number;
         try {
-          // Browsers cannot set headers on a WebSocket: a token may come as ?token=.
-          const token = (req.query as { token?: string }).token;
-          if (token && !req.headers.authorization) req.headers.authorization = `Bearer ${token}`;
-          actor = actorOf(req, deps.tokens);
+          after = f.after ?? (await deps.store.headPosition());
+          sub = await deps.store.subscribe({
+            // A half-seen commit is delivered again, minus the events already seen (below).
+            after: f.afterIndex !== undefined && f.after !== undefined && f.after > 0 ? f.after - 1 : after,
+            ...(f.filter?.aggregateType ? { aggregateType: f.filter.aggregateType } : {}),
+            ...(f.filter?.aggregateId ? { aggregateId: f.filter.aggregateId } : {}),
+          });
         } catch (err) {
-          socket.send(JSON.stringify({ op: 'error', error: errorBody(err) }));
-          socket.close(4401, 'unauthorized');
+          if (subscriptions.get(f.id) === pending) subscriptions.delete(f.id);
+          throw err;
+        }
+        if (subscriptions.get(f.id) !== pending || socket.readyState !== socket.OPEN) {
+          // Unsubscribed or closed while it was being set up.
+          sub.stop();
           return;
         }
-        const subscriptions = new Map<string, CommitSubscription>();
-        if (guards) keepAlive(socket, guards, () => subscriptions.size > 0);
-        const send = (msg: unknown) => {
-          if (socket.readyState !== socket.OPEN) return false;
-          if (socket.bufferedAmount > opts.maxBufferedBytes) {
-            // Too slow to keep up: close and let it resume from its last position.
-            socket.close(1013, 'slow consumer: resume from your last position');
-            return false;
-          }
-          socket.send(JSON.stringify(msg));
-          return true;
-        };
-
-        async function subscribe(f: z.infer<typeof subscribeFrame>) {
-          if (subscriptions.has(f.id)) throw new LightdomError('VALIDATION_FAILED', `Subscription ${f.id} exists`);
-          if (subscriptions.size >= opts.maxSubscriptions) {
-            throw new LightdomError('VALIDATION_FAILED', `At most ${opts.maxSubscriptions} subscriptions per socket`);
-          }
-          // Hold the slot before awaiting, so a burst of frames cannot pass the limit together.
-          const pending: CommitSubscription = {
-            stop: () => undefined,
-            [Symbol.asyncIterator]: () => ({ next: async () => ({ done: true, value: undefined }) }),
-          };
-          subscriptions.set(f.id, pending);
-          let sub: CommitSubscription;
-          let after: number;
-          try {
-            after = f.after ?? (await deps.store.headPosition());
-            sub = await deps.store.subscribe({
-              // A half-seen commit is delivered again, minus the events already seen (below).
-              after: f.afterIndex !== undefined && f.after !== undefined && f.after > 0 ? f.after - 1 : after,
-              ...(f.filter?.aggregateType ? { aggregateType: f.filter.aggregateType } : {}),
-              ...(f.filter?.aggregateId ? { aggregateId: f.filter.aggregateId } : {}),
-            });
-          } catch (err) {
-            if (subscriptions.get(f.id) === pending) subscriptions.delete(f.id);
-            throw err;
-          }
-          if (subscriptions.get(f.id) !== pending || socket.readyState !== socket.OPEN) {
-            // Unsubscribed or closed while it was being set up.
-            sub.stop();
-            return;
-          }
-          subscriptions.set(f.id, sub);
-          send({ op: 'subscribed', id: f.id, after });
-          const types = f.filter?.types ? new Set(f.filter.types) : undefined;
-          void (async () => {
-            for await (const commit of sub) {
-              for (const event of toRecordedEvents(commit)) {
-                if (commit.position === f.after && f.afterIndex !== undefined && event.index <= f.afterIndex) continue;
-                if (types && !types.has(event.type)) continue;
-                if (!send({ op: 'event', sub: f.id, event })) {
-                  sub.stop();
-                  return;
-                }
+        subscriptions.set(f.id, sub);
+        send({ op: 'subscribed', id: f.id, after });
+        const types = f.filter?.types ? new Set(f.filter.types) : undefined;
+        void (async () => {
+          for await (const commit of sub) {
+            for (const event of toRecordedEvents(commit)) {
+              if (commit.position === f.after && f.afterIndex !== undefined && event.index <= f.afterIndex) continue;
+              if (types && !types.has(event.type)) continue;
+              if (!send({ op: 'event', sub: f.id, event })) {
+                sub.stop();
+                return;
               }
             }
-          })().catch((err) => log.warn({ err, sub: f.id }, 'subscription ended'));
-        }
+          }
+        })().catch((err) => log.warn({ err, sub: f.id }, 'subscription ended'));
+      }
 
-        socket.on('message', (raw) => {
-          let parsed: z.infer<typeof frame>;
-          let json: unknown;
-          try {
-            json = JSON.parse(raw.toString());
-            const r = frame.safeParse(json);
-            if (!r.success) {
-              throw new LightdomError('VALIDATION_FAILED', 'Invalid frame', {
-                issues: r.error.issues.map((i) => ({ field: i.path.join('.') || '(frame)', message: i.message })),
-              });
-            }
-            parsed = r.data;
-          } catch (err) {
-            const e = err instanceof SyntaxError ? new LightdomError('VALIDATION_FAILED', 'Frames must be JSON') : err;
-            send({ op: 'error', ...frameIdOf(json), error: errorBody(e) });
+      socket.on('message', (raw) => {
+        let parsed: z.infer<typeof frame>;
+        let json: unknown;
+        try {
+          json = JSON.parse(raw.toString());
+          const r = frame.safeParse(json);
+          if (!r.success) {
+            throw new LightdomError('VALIDATION_FAILED', 'Invalid frame', {
+              issues: r.error.issues.map((i) => ({ field: i.path.join('.') || '(frame)', message: i.message })),
+            });
+          }
+          parsed = r.data;
+        } catch (err) {
+          const e = err instanceof SyntaxError ? new LightdomError('VALIDATION_FAILED', 'Frames must be JSON') : err;
+          send({ op: 'error', ...frameIdOf(json), error: errorBody(e) });
+          return;
+        }
+        const f = parsed;
+        switch (f.op) {
+          case 'ping':
+            send({ op: 'pong' });
             return;
-          }
-          const f = parsed;
-          switch (f.op) {
-            case 'ping':
-              send({ op: 'pong' });
-              return;
-            case 'unsubscribe':
-              subscriptions.get(f.id)?.stop();
-              subscriptions.delete(f.id);
-              send({ op: 'unsubscribed', id: f.id });
-              return;
-            case 'subscribe':
-              subscribe(f).catch((err) => send({ op: 'error', id: f.id, error: errorBody(err) }));
-              return;
-            case 'command':
-              deps.commands
-                .handle(f.command, { ...commandMetadata(req, actor), causationId: `${req.id}:${f.id}` })
-                .then(
-                  (result) => send({ op: 'ack', id: f.id, result }),
-                  (err) => send({ op: 'error', id: f.id, error: errorBody(err) }),
-                );
-              return;
-          }
-        });
-        socket.on('close', () => {
-          for (const sub of subscriptions.values()) sub.stop();
-          subscriptions.clear();
-        });
-      },
-    );
+          case 'unsubscribe':
+            subscriptions.get(f.id)?.stop();
+            subscriptions.delete(f.id);
+            send({ op: 'unsubscribed', id: f.id });
+            return;
+          case 'subscribe':
+            subscribe(f).catch((err) => send({ op: 'error', id: f.id, error: errorBody(err) }));
+            return;
+          case 'command':
+            deps.commands.handle(f.command, { ...commandMetadata(req, actor), causationId: `${req.id}:${f.id}` }).then(
+              (result) => send({ op: 'ack', id: f.id, result }),
+              (err) => send({ op: 'error', id: f.id, error: errorBody(err) }),
+            );
+            return;
+        }
+      });
+      // Pings and the idle cut; a socket holding a subscription is busy, not idle.
+      if (guards) keepAlive(socket, guards, () => subscriptions.size > 0);
+      socket.on('close', () => {
+        for (const sub of subscriptions.values()) sub.stop();
+        subscriptions.clear();
+      });
+    });
   };
