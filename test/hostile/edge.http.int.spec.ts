@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
+import { createMetricsRegistry, startOpsServer } from '@lightdom/runtime';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auth, type EdgeApp, startEdgeApp } from './edge.harness.js';
 
@@ -266,6 +268,43 @@ describe('finding 10: nothing leaks through logs, /ready, ids or framework error
       service: 'command-api',
       checks: { nats: 'ok', postgres: 'ok' },
     });
+  });
+
+  it("finding 10: every service's ops server (packages/runtime) hides /ready details from anonymous callers", async () => {
+    const ops = await startOpsServer({
+      service: 'executor',
+      registry: createMetricsRegistry('executor'),
+      checks: { postgres: async () => Promise.reject(new Error('connect ECONNREFUSED 10.1.2.3:5432')) },
+      host: '127.0.0.1',
+      port: 0,
+      logger: pino({ level: 'silent' }),
+      tokens: new Map([['ops-token', 'operator']]),
+      httpBounds: bounds,
+    });
+    try {
+      const anonymous = await fetch(`${ops.url}/ready`);
+      expect(anonymous.status).toBe(503);
+      const text = await anonymous.text();
+      expect(JSON.parse(text)).toEqual({ status: 'not ready' });
+      expect(text).not.toContain('10.1.2.3');
+      const operator = await fetch(`${ops.url}/ready`, { headers: { authorization: 'Bearer ops-token' } });
+      expect(await operator.json()).toEqual({
+        status: 'not ready',
+        service: 'executor',
+        checks: { postgres: 'connect ECONNREFUSED 10.1.2.3:5432' },
+      });
+      // Its HTTP server is bounded in time like the API's.
+      const started = Date.now();
+      await new Promise<void>((resolve) => {
+        const s = connect(Number(new URL(ops.url).port), '127.0.0.1', () => s.write('GET /ready HTTP/1.1\r\nX: '));
+        s.resume(); // read the 408, so the close is seen
+        s.on('error', () => undefined);
+        s.on('close', () => resolve());
+      });
+      expect(Date.now() - started).toBeLessThan(bounds.headersTimeoutMs + tolerance);
+    } finally {
+      await ops.close();
+    }
   });
 
   it('finding 10: a 10 KB or oddly spelled X-Correlation-Id is replaced by a fresh id, never stored as given', async () => {
