@@ -103,7 +103,10 @@ export const liveFeed = (deps: LiveFeedDeps, options: Partial<LiveFeedOptions> =
     await app.register(websocket, { options: { maxPayload: opts.maxPayloadBytes ?? 1024 * 1024 } });
     const guards = opts.socket;
     // The Origin is checked before the upgrade: a refused page never gets a socket.
-    const route = { websocket: true, ...(guards ? { preValidation: checkOrigin(guards.allowedOrigins) } : {}) };
+    const route = {
+      websocket: true as const,
+      ...(guards ? { preValidation: checkOrigin(guards.allowedOrigins) } : {}),
+    };
 
     app.get('/ws', route, (socket: WebSocket, req: FastifyRequest) => {
       const log = req.log;
