@@ -1,12 +1,14 @@
 import { hostname } from 'node:os';
 import { parseConfig } from '@lightdom/events';
-import { hostConfig, natsConfig, port, positiveInt, subjectToken, url } from '@lightdom/runtime';
+import { authConfig, hostConfig, natsConfig, port, positiveInt, subjectToken, url } from '@lightdom/runtime';
 import { z } from 'zod';
 
 /** The AI worker's environment; every variable also accepts `<NAME>_FILE`. */
 export const aiWorkerConfigSchema = z.object({
   ...natsConfig,
   ...hostConfig,
+  // API_TOKENS: only their holders see /ready's details (issue 7).
+  ...authConfig,
   /** Port of /health, /ready and /metrics. */
   PORT: port(3004),
   /** Base URL of the Ollama HTTP API. */

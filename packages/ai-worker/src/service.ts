@@ -50,6 +50,7 @@ export async function startAiWorkerService(config: AiWorkerConfig, logger: Logge
       host: config.HOST,
       port: config.PORT,
       logger,
+      tokens: config.API_TOKENS,
     });
   } catch (err) {
     await worker.stop();

@@ -10,6 +10,7 @@ describe('ai-worker config', () => {
       EVENTS_STREAM: 'EVENTS',
       EVENTS_SUBJECT_PREFIX: 'events',
       HOST: '0.0.0.0',
+      API_TOKENS: new Map(),
       PORT: 3004,
       OLLAMA_URL: 'http://127.0.0.1:11434',
       AI_DEFAULT_MODEL: 'deepseek-r1:7b',

@@ -1,13 +1,33 @@
-import { randomUUID } from 'node:crypto';
-import { type CommandHandler, type EventStore, LightdomError, type Logger } from '@lightdom/events';
-import { Fastify, quietRequestLogs, type ReadinessCheck, registerOpsRoutes } from '@lightdom/runtime';
+import {
+  type CommandHandler,
+  commandCatalog,
+  ErrorCodes,
+  type EventStore,
+  LightdomError,
+  type Logger,
+} from '@lightdom/events';
+import {
+  Fastify,
+  type HttpBounds,
+  httpBoundsFrom,
+  httpServerOptions,
+  knownLabel,
+  methodLabel,
+  quietRequestLogs,
+  type ReadinessCheck,
+  redactUrl,
+  registerOpsRoutes,
+} from '@lightdom/runtime';
 import type { FastifyInstance } from 'fastify';
 import { Counter, Histogram, type Registry } from 'prom-client';
+import { type CommandApiConfig, loadCommandApiConfig } from './config.js';
 import { registerCommandRoutes } from './http/commandRoutes.js';
+import { correlationIdOf, requestIdOf } from './http/context.js';
 import { registerHistoryRoutes } from './http/historyRoutes.js';
 import { liveFeed } from './http/liveFeed.js';
-import { sendProblem, toLightdomError } from './http/problems.js';
+import { instanceOf, sendProblem, toLightdomError } from './http/problems.js';
 import { registerReadRoutes } from './http/readRoutes.js';
+import type { WsSocketBounds } from './http/wsGuards.js';
 import type { CampaignQueries } from './readModel/campaignQueries.js';
 import type { PositionWaiter } from './readModel/positionWaiter.js';
 
@@ -22,60 +42,91 @@ export interface AppDeps {
 }
 
 export interface AppOptions {
-  /** Largest request body, in bytes. Default 1 MiB. */
+  /** Largest request body (and WebSocket frame), in bytes (`BODY_LIMIT_BYTES`). */
   bodyLimit: number;
-  /** Longest `minPosition` wait, in ms. Default 5000. */
+  /** Longest `minPosition` wait, in ms (`READ_WAIT_TIMEOUT_MS`). */
   maxWaitMs: number;
-  /** Bearer token → actor. Empty: no authentication. */
+  /** Bearer token → actor (`API_TOKENS`). Empty: no authentication. */
   tokens: Map<string, string>;
+  /** Request, header, keep-alive and connection time-outs (`HTTP_*_TIMEOUT_MS`). */
+  http: HttpBounds;
+  /** `/ws` Origin allow-list, ping interval and idle time-out (`WS_*`). */
+  ws: WsSocketBounds;
 }
+
+/** The app's options from the parsed configuration; the defaults live in the config schema only. */
+export const appOptionsFrom = (c: CommandApiConfig): AppOptions => ({
+  bodyLimit: c.BODY_LIMIT_BYTES,
+  maxWaitMs: c.READ_WAIT_TIMEOUT_MS,
+  tokens: c.API_TOKENS,
+  http: httpBoundsFrom(c),
+  ws: {
+    allowedOrigins: c.WS_ALLOWED_ORIGINS,
+    pingIntervalMs: c.WS_PING_INTERVAL_MS,
+    idleTimeoutMs: c.WS_IDLE_TIMEOUT_MS,
+  },
+});
+
+const outcomes: ReadonlySet<string> = new Set(['accepted', 'duplicate', ...Object.keys(ErrorCodes)]);
 
 /** The HTTP edge: command routes, dashboard reads and the ops routes on one fastify. */
 export function buildApp(deps: AppDeps, options: Partial<AppOptions> = {}): FastifyInstance {
-  const opts: AppOptions = { bodyLimit: 1_048_576, maxWaitMs: 5000, tokens: new Map(), ...options };
+  const opts: AppOptions = { ...appOptionsFrom(loadCommandApiConfig({})), ...options };
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: opts.bodyLimit,
     // One log line per request (below) instead of fastify's two.
     logController: quietRequestLogs(),
-    genReqId: (req) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && given.length <= 200 ? given : randomUUID();
+    genReqId: (req) => requestIdOf(req.headers),
+    ...httpServerOptions(opts.http),
+    // Routing errors (bad percent-encoding, over-long segments) in the problem format, echoing no path.
+    frameworkErrors: (err, req, reply) => {
+      sendProblem(reply, toLightdomError(err), instanceOf(req));
     },
   }) as unknown as FastifyInstance;
 
   // Commands are JSON only: any other body type is a 415, not a string to mis-validate.
   app.removeContentTypeParser('text/plain');
 
+  // Every label comes from a known set: distinct bad inputs must not add series.
   const httpDuration = new Histogram({
     name: 'lightdom_http_request_duration_seconds',
-    help: 'HTTP request duration by route and status',
+    help: 'HTTP request duration by method, route pattern (or unmatched) and status',
     labelNames: ['method', 'route', 'status'],
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [deps.registry],
   });
   const commandsTotal = new Counter({
     name: 'lightdom_commands_total',
-    help: 'Commands handled by type and outcome (accepted, duplicate or an error code)',
+    help: 'Commands by type (unknown for any type outside the catalogue) and outcome (accepted, duplicate or an error code)',
     labelNames: ['type', 'outcome'],
     registers: [deps.registry],
   });
 
   app.addHook('onRequest', async (req, reply) => {
-    const correlationId = (req.headers['x-correlation-id'] as string | undefined) ?? req.id;
+    const correlationId = correlationIdOf(req);
     req.log = req.log.child({ correlationId });
+    if (req.headers['x-correlation-id'] !== undefined && correlationId !== req.headers['x-correlation-id']) {
+      req.log.info({ givenLength: String(req.headers['x-correlation-id']).length }, 'correlation id replaced');
+    }
     reply.header('x-request-id', req.id);
     reply.header('x-correlation-id', correlationId);
   });
   const probes = new Set(['/health', '/ready', '/metrics']);
   app.addHook('onResponse', async (req, reply) => {
-    if (!probes.has(req.routeOptions.url ?? ''))
+    const route = req.routeOptions.url;
+    if (!probes.has(route ?? ''))
       req.log.info(
-        { method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
+        {
+          method: req.method,
+          url: redactUrl(req.url),
+          status: reply.statusCode,
+          ms: Math.round(reply.elapsedTime * 10) / 10,
+        },
         'request',
       );
     httpDuration.observe(
-      { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      { method: methodLabel(req.method), route: route ?? 'unmatched', status: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     );
   });
@@ -84,20 +135,30 @@ export function buildApp(deps: AppDeps, options: Partial<AppOptions> = {}): Fast
     const problem = toLightdomError(err);
     if (problem.code === 'INTERNAL') req.log.error({ err }, 'request failed');
     else req.log.info({ code: problem.code, detail: problem.message }, 'request rejected');
-    return sendProblem(reply, problem, req.url);
+    return sendProblem(reply, problem, instanceOf(req));
   });
   app.setNotFoundHandler((req, reply) =>
-    sendProblem(reply, new LightdomError('NOT_FOUND', `No route ${req.method} ${req.url}`), req.url),
+    sendProblem(
+      reply,
+      new LightdomError('NOT_FOUND', `No route for ${methodLabel(req.method)} on this path`),
+      instanceOf(req),
+    ),
   );
 
-  registerOpsRoutes(app, { service: 'command-api', registry: deps.registry, checks: deps.checks });
+  registerOpsRoutes(app, { service: 'command-api', registry: deps.registry, checks: deps.checks, tokens: opts.tokens });
   registerCommandRoutes(app, {
     commands: deps.commands,
     tokens: opts.tokens,
-    onCommand: (type, outcome) => commandsTotal.inc({ type, outcome }),
+    onCommand: (type, outcome) =>
+      commandsTotal.inc({ type: knownLabel(type, commandCatalog), outcome: knownLabel(outcome, outcomes, 'INTERNAL') }),
   });
   registerHistoryRoutes(app, { store: deps.store, tokens: opts.tokens });
-  app.register(liveFeed({ store: deps.store, commands: deps.commands, tokens: opts.tokens, logger: deps.logger }));
+  app.register(
+    liveFeed(
+      { store: deps.store, commands: deps.commands, tokens: opts.tokens, logger: deps.logger },
+      { socket: opts.ws, maxPayloadBytes: opts.bodyLimit },
+    ),
+  );
   registerReadRoutes(app, {
     store: deps.store,
     campaigns: deps.campaigns,

@@ -1,23 +1,15 @@
 import { parseConfig } from '@lightdom/events';
-import { hostConfig, natsConfig, port, positiveInt, url } from '@lightdom/runtime';
+import {
+  apiTokens,
+  hostConfig,
+  httpBoundsConfig,
+  natsConfig,
+  originList,
+  port,
+  positiveInt,
+  url,
+} from '@lightdom/runtime';
 import { z } from 'zod';
-
-/** `token:actor` pairs, comma-separated. Empty turns authentication off (local development). */
-const apiTokens = z
-  .string()
-  .default('')
-  .transform((v, ctx) => {
-    const map = new Map<string, string>();
-    for (const pair of v.split(',').filter(Boolean)) {
-      const [token, actor] = pair.split(':');
-      if (!token || !actor) {
-        ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be token:actor pairs separated by commas' });
-        return z.NEVER;
-      }
-      map.set(token.trim(), actor.trim());
-    }
-    return map;
-  });
 
 export const commandApiConfigSchema = z.object({
   ...natsConfig,
@@ -91,6 +83,19 @@ export const commandApiConfigSchema = z.object({
   AMQP_MEMORY_CHECK_INTERVAL_MS: positiveInt(1000),
   /** Deepest nesting of field tables and arrays accepted in a frame; deeper is 502 SYNTAX_ERROR. */
   AMQP_MAX_TABLE_DEPTH: positiveInt(64),
+
+  // --- HTTP and WebSocket bounds (issue 7) ---
+  /** HTTP_REQUEST_TIMEOUT_MS, HTTP_HEADERS_TIMEOUT_MS, HTTP_KEEP_ALIVE_TIMEOUT_MS, HTTP_CONNECTION_TIMEOUT_MS. */
+  ...httpBoundsConfig,
+  /**
+   * Origins (scheme://host:port) whose pages may open `/ws`, comma-separated; `*` allows any.
+   * An upgrade without an Origin header (not a browser) is allowed.
+   */
+  WS_ALLOWED_ORIGINS: originList('http://localhost:3000,http://127.0.0.1:3000'),
+  /** The server pings every socket this often; one that has not answered the last ping is closed (4408). */
+  WS_PING_INTERVAL_MS: positiveInt(30_000),
+  /** A socket that sends no frame and holds no subscription for this long is closed (4408). */
+  WS_IDLE_TIMEOUT_MS: positiveInt(300_000),
   API_TOKENS: apiTokens,
 });
 

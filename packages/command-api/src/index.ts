@@ -4,7 +4,7 @@ export { errorReply, eventMessage, eventRoutingKey } from './amqp/lightdom.js';
 export { type AmqpServer, type AmqpServerDeps, type AmqpServerOptions, createAmqpServer } from './amqp/server.js';
 export { type AmqpStoreOptions, createAmqpStore } from './amqp/store.js';
 export { topicMatches } from './amqp/topic.js';
-export { type AppDeps, type AppOptions, buildApp } from './app.js';
+export { type AppDeps, type AppOptions, appOptionsFrom, buildApp } from './app.js';
 export { type CommandApiConfig, commandApiConfigSchema, loadCommandApiConfig } from './config.js';
 export {
   createLightdomClients,
@@ -22,7 +22,8 @@ export {
   lightdomServices,
 } from './grpc/server.js';
 export { errorMetadataKeys, grpcStatusOf, lightdomErrorOf, toServiceError } from './grpc/status.js';
-export { httpStatusOf, sendProblem, toLightdomError } from './http/problems.js';
+export { httpStatusOf, instanceOf, sendProblem, toLightdomError } from './http/problems.js';
+export { WS_TIMEOUT_CLOSE_CODE, type WsSocketBounds } from './http/wsGuards.js';
 export {
   type CampaignQueries,
   type CampaignView,

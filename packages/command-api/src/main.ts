@@ -10,7 +10,7 @@ import { createMetricsRegistry, natsCheck, runService } from '@lightdom/runtime'
 import pg from 'pg';
 import { amqpBoundsOf } from './amqp/bounds.js';
 import { createAmqpServer } from './amqp/server.js';
-import { buildApp } from './app.js';
+import { appOptionsFrom, buildApp } from './app.js';
 import { loadCommandApiConfig } from './config.js';
 import { createGrpcServer } from './grpc/server.js';
 import { createCampaignQueries } from './readModel/campaignQueries.js';
@@ -57,11 +57,7 @@ runService('command-api', async (logger) => {
       postgres: () => pool.query('select 1'),
     },
   };
-  const app = buildApp(deps, {
-    bodyLimit: config.BODY_LIMIT_BYTES,
-    maxWaitMs: config.READ_WAIT_TIMEOUT_MS,
-    tokens: config.API_TOKENS,
-  });
+  const app = buildApp(deps, appOptionsFrom(config));
   const grpc = createGrpcServer(deps, {
     host: config.GRPC_HOST ?? config.HOST,
     tokens: config.API_TOKENS,

@@ -38,6 +38,7 @@ export {
   type CommandHandlerOptions,
   createCommandHandler,
   parseCommand,
+  traceIdPattern,
   zodIssues,
 } from './commands/commandHandler.js';
 export {

@@ -1,5 +1,5 @@
 import { parseConfig } from '@lightdom/events';
-import { hostConfig, natsConfig, port, positiveInt, subjectToken } from '@lightdom/runtime';
+import { authConfig, hostConfig, natsConfig, port, positiveInt, subjectToken } from '@lightdom/runtime';
 import { z } from 'zod';
 import { type AllowEntry, parseAllowList } from './egress/addressPolicy.js';
 
@@ -13,6 +13,8 @@ const bucketName = (fallback: string) =>
 export const executorConfigSchema = z.object({
   ...natsConfig,
   ...hostConfig,
+  // API_TOKENS: only their holders see /ready's details (issue 7).
+  ...authConfig,
   /** Port of /health, /ready and /metrics. */
   PORT: port(3002),
   /** Durable consumer of workflowRun commits; executors sharing it compete for work. */

@@ -44,6 +44,7 @@ export async function startExecutorService(config: ExecutorConfig, logger: Logge
       host: config.HOST,
       port: config.PORT,
       logger,
+      tokens: config.API_TOKENS,
     });
   } catch (err) {
     await executor?.stop();

@@ -9,6 +9,7 @@ describe('executor config', () => {
       EVENTS_STREAM: 'EVENTS',
       EVENTS_SUBJECT_PREFIX: 'events',
       HOST: '0.0.0.0',
+      API_TOKENS: new Map(),
       PORT: 3002,
       EXECUTOR_DURABLE: 'executor',
       EXECUTOR_AI_DURABLE: 'executor-ai-tasks',

@@ -1,10 +1,12 @@
 import { parseConfig } from '@lightdom/events';
-import { hostConfig, natsConfig, port, positiveInt, url } from '@lightdom/runtime';
+import { authConfig, hostConfig, natsConfig, port, positiveInt, url } from '@lightdom/runtime';
 import { z } from 'zod';
 
 export const projectorConfigSchema = z.object({
   ...natsConfig,
   ...hostConfig,
+  // API_TOKENS: only their holders see /ready's details (issue 7).
+  ...authConfig,
   PORT: port(3003),
   DATABASE_URL: url(['postgres', 'postgresql'], 'postgres://postgres@127.0.0.1:5432/lightdom'),
   DB_SCHEMA: z

@@ -43,6 +43,7 @@ runService('projector', async (logger) => {
     host: config.HOST,
     port: config.PORT,
     logger,
+    tokens: config.API_TOKENS,
     registry,
     checks: {
       nats: natsCheck(nats.nc, nats.isConnected),

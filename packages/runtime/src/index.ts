@@ -1,5 +1,22 @@
-export { hostConfig, natsConfig, port, positiveInt, streamName, subjectToken, url } from './configPieces.js';
-export { Fastify, quietRequestLogs } from './fastify.js';
+export { bearerToken } from './bearer.js';
+export {
+  apiTokens,
+  authConfig,
+  defaultHttpBounds,
+  type HttpBounds,
+  hostConfig,
+  httpBoundsConfig,
+  httpBoundsFrom,
+  natsConfig,
+  originList,
+  port,
+  positiveInt,
+  streamName,
+  subjectToken,
+  url,
+} from './configPieces.js';
+export { Fastify, httpServerOptions, quietRequestLogs } from './fastify.js';
+export { knownLabel, methodLabel } from './labels.js';
 export { createMetricsRegistry } from './metrics.js';
 export { natsCheck } from './natsCheck.js';
 export {
@@ -9,4 +26,5 @@ export {
   registerOpsRoutes,
   startOpsServer,
 } from './ops.js';
+export { redactUrl } from './redact.js';
 export { type RunningService, runService } from './service.js';

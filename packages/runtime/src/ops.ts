@@ -1,7 +1,9 @@
 import type { Logger } from '@lightdom/events';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
-import { Fastify, quietRequestLogs } from './fastify.js';
+import { bearerToken } from './bearer.js';
+import { defaultHttpBounds, type HttpBounds } from './configPieces.js';
+import { Fastify, httpServerOptions, quietRequestLogs } from './fastify.js';
 
 /** A readiness check: resolves when the dependency answers, throws when it does not. */
 export type ReadinessCheck = () => Promise<unknown>;
@@ -12,6 +14,12 @@ export interface OpsRoutesOptions {
   checks: Record<string, ReadinessCheck>;
   /** Per-check time limit in ms. Default 1000. */
   checkTimeoutMs?: number;
+  /**
+   * Bearer tokens (token → actor). When there are any, only their holders see `/ready`'s
+   * details (service, each check and its error, which may name internal addresses);
+   * everyone else gets `{status}`. Empty or absent: authentication is off, everyone sees them.
+   */
+  tokens?: ReadonlyMap<string, string>;
 }
 
 async function runCheck(check: ReadinessCheck, timeoutMs: number): Promise<string> {
@@ -38,12 +46,20 @@ async function runCheck(check: ReadinessCheck, timeoutMs: number): Promise<strin
 export function registerOpsRoutes(app: FastifyInstance, opts: OpsRoutesOptions): void {
   const timeoutMs = opts.checkTimeoutMs ?? 1000;
   app.get('/health', async () => ({ status: 'ok', service: opts.service, uptimeSeconds: process.uptime() }));
-  app.get('/ready', async (_req, reply) => {
+  const mayReadDetails = (req: FastifyRequest) => {
+    if (!opts.tokens || opts.tokens.size === 0) return true;
+    const token = bearerToken(req.headers.authorization);
+    return token !== undefined && opts.tokens.has(token);
+  };
+  app.get('/ready', async (req, reply) => {
     const names = Object.keys(opts.checks);
     const results = await Promise.all(names.map((n) => runCheck(opts.checks[n]!, timeoutMs)));
-    const checks = Object.fromEntries(names.map((n, i) => [n, results[i]]));
     const ready = results.every((r) => r === 'ok');
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', service: opts.service, checks });
+    const status = ready ? 'ready' : 'not ready';
+    reply.code(ready ? 200 : 503);
+    if (!mayReadDetails(req)) return reply.send({ status });
+    const checks = Object.fromEntries(names.map((n, i) => [n, results[i]]));
+    return reply.send({ status, service: opts.service, checks });
   });
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', opts.registry.contentType);
@@ -60,10 +76,14 @@ export interface OpsServer {
 
 /** A small HTTP server with only the ops routes, for services without an API of their own. */
 export async function startOpsServer(
-  opts: OpsRoutesOptions & { host: string; port: number; logger: Logger },
+  opts: OpsRoutesOptions & { host: string; port: number; logger: Logger; httpBounds?: HttpBounds },
 ): Promise<OpsServer> {
   // Probes every few seconds would drown the log; ops servers log no requests.
-  const app = Fastify({ loggerInstance: opts.logger, logController: quietRequestLogs() }) as unknown as FastifyInstance;
+  const app = Fastify({
+    loggerInstance: opts.logger,
+    logController: quietRequestLogs(),
+    ...httpServerOptions(opts.httpBounds ?? defaultHttpBounds()),
+  }) as unknown as FastifyInstance;
   registerOpsRoutes(app, opts);
   const url = await app.listen({ host: opts.host, port: opts.port });
   return { app, url, close: () => app.close() };

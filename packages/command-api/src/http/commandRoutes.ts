@@ -1,12 +1,19 @@
 import type { CommandHandler, CommandResult } from '@lightdom/events';
 import { LightdomError } from '@lightdom/events';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import { actorOf, commandMetadata, idempotencyKeyOf, versionFromIfMatch } from './context.js';
+import { pathId, positionParam } from './params.js';
+import { parseQuery } from './query.js';
+
+/** `?expectedVersion=`: the same digits-only, safe-integer rule as a position. */
+const versionQuery = z.object({ expectedVersion: positionParam.optional() }).passthrough();
 
 export interface CommandRoutesDeps {
   commands: CommandHandler;
   tokens: Map<string, string>;
-  onCommand?: (type: string, outcome: string) => void;
+  /** Called once per command with its type as sent (the caller bounds it) and its outcome. */
+  onCommand?: (type: unknown, outcome: string) => void;
 }
 
 /** Resource routes are thin: each builds the same envelope that `POST /api/commands` takes. */
@@ -33,7 +40,7 @@ const bodyObject = (req: FastifyRequest): Record<string, unknown> => {
 export function registerCommandRoutes(app: FastifyInstance, deps: CommandRoutesDeps) {
   async function submit(req: FastifyRequest, envelope: Record<string, unknown>): Promise<CommandResult> {
     const actor = actorOf(req, deps.tokens);
-    const type = typeof envelope.type === 'string' ? envelope.type : 'unknown';
+    const type = envelope.type;
     try {
       const result = await deps.commands.handle(envelope, commandMetadata(req, actor));
       deps.onCommand?.(type, result.duplicate ? 'duplicate' : 'accepted');
@@ -45,9 +52,7 @@ export function registerCommandRoutes(app: FastifyInstance, deps: CommandRoutesD
   }
 
   const envelopeFor = (req: FastifyRequest, type: string, aggregateId: string | undefined, data: unknown) => {
-    const q = req.query as { expectedVersion?: string };
-    const expectedVersion =
-      versionFromIfMatch(req) ?? (q.expectedVersion !== undefined ? Number(q.expectedVersion) : undefined);
+    const expectedVersion = versionFromIfMatch(req) ?? parseQuery(versionQuery, req.query).expectedVersion;
     const key = idempotencyKeyOf(req);
     return {
       type,
@@ -75,14 +80,16 @@ export function registerCommandRoutes(app: FastifyInstance, deps: CommandRoutesD
   });
 
   app.patch<{ Params: { id: string } }>('/api/campaigns/:id', async (req, reply) => {
-    const result = await submit(req, envelopeFor(req, 'UpdateCampaign', req.params.id, bodyObject(req)));
+    const result = await submit(req, envelopeFor(req, 'UpdateCampaign', pathId(req.params.id), bodyObject(req)));
     return reply.header('etag', `"${result.version}"`).send(result);
   });
 
   app.post<{ Params: { id: string; action: string } }>('/api/campaigns/:id/:action', async (req, reply) => {
-    const type = lifecycleRoutes[req.params.action];
-    if (!type) throw new LightdomError('NOT_FOUND', `No action ${req.params.action} on campaigns`);
-    const result = await submit(req, envelopeFor(req, type, req.params.id, bodyObject(req)));
+    const { action } = req.params;
+    // Own properties only: `constructor` is not an action.
+    const type = Object.hasOwn(lifecycleRoutes, action) ? lifecycleRoutes[action] : undefined;
+    if (!type) throw new LightdomError('NOT_FOUND', `No such action on campaigns`);
+    const result = await submit(req, envelopeFor(req, type, pathId(req.params.id), bodyObject(req)));
     return reply.header('etag', `"${result.version}"`).send(result);
   });
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { type CommandMetadata, LightdomError } from '@lightdom/events';
+import { type CommandMetadata, LightdomError, traceIdPattern } from '@lightdom/events';
+import { bearerToken } from '@lightdom/runtime';
 import type { FastifyRequest } from 'fastify';
 
 const header = (req: FastifyRequest, name: string): string | undefined => {
@@ -10,14 +11,27 @@ const header = (req: FastifyRequest, name: string): string | undefined => {
 /** Who is calling: a bearer token mapped to an actor, or `anonymous` when auth is off. */
 export function actorOf(req: FastifyRequest, tokens: Map<string, string>): string {
   if (tokens.size === 0) return 'anonymous';
-  const auth = header(req, 'authorization') ?? '';
-  const token = auth.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
+  const token = bearerToken(req.headers.authorization);
   const actor = token ? tokens.get(token) : undefined;
   if (!actor) throw new LightdomError('UNAUTHORIZED', 'A valid bearer token is required');
   return actor;
 }
 
-export const correlationIdOf = (req: FastifyRequest): string => header(req, 'x-correlation-id') ?? req.id;
+/**
+ * `X-Correlation-Id` when it is 1-128 characters of A-Z, a-z, 0-9, `.`, `_`, `:` or `-`;
+ * otherwise (absent, too long, other characters) the request id replaces it. The answer's
+ * `X-Correlation-Id` header says which one the request carries.
+ */
+export function correlationIdOf(req: FastifyRequest): string {
+  const given = header(req, 'x-correlation-id');
+  return given !== undefined && traceIdPattern.test(given) ? given : req.id;
+}
+
+/** `X-Request-Id` under the same rule as correlation ids, or a fresh id. */
+export function requestIdOf(headers: Record<string, string | string[] | undefined>): string {
+  const given = headers['x-request-id'];
+  return typeof given === 'string' && traceIdPattern.test(given) ? given : randomUUID();
+}
 
 export function commandMetadata(req: FastifyRequest, actor: string): CommandMetadata {
   const traceparent = header(req, 'traceparent');
@@ -43,5 +57,3 @@ export function versionFromIfMatch(req: FastifyRequest): number | undefined {
 }
 
 export const idempotencyKeyOf = (req: FastifyRequest) => header(req, 'idempotency-key');
-
-export const newRequestId = () => randomUUID();

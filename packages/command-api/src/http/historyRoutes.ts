@@ -11,6 +11,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { CampaignView } from '../readModel/campaignQueries.js';
 import { actorOf } from './context.js';
+import { intParam, pathId, positionParam } from './params.js';
 import { parseQuery } from './query.js';
 
 export interface HistoryRoutesDeps {
@@ -19,8 +20,8 @@ export interface HistoryRoutesDeps {
 }
 
 const eventsQuery = z.object({
-  after: z.coerce.number().int().nonnegative().default(0),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  after: positionParam.default('0'),
+  limit: intParam(1, 1000).default('100'),
   aggregateType: z
     .string()
     .regex(/^[A-Za-z]+$/, 'must be an aggregate type such as campaign')
@@ -32,7 +33,11 @@ const eventsQuery = z.object({
 const asOfSchema = z.object({
   asOf: z
     .string()
-    .refine((v) => /^\d+$/.test(v) || !Number.isNaN(Date.parse(v)), 'must be a position or an ISO-8601 time')
+    .max(64)
+    .refine(
+      (v) => (/^\d+$/.test(v) ? positionParam.safeParse(v).success : !Number.isNaN(Date.parse(v))),
+      'must be a position or an ISO-8601 time',
+    )
     .optional(),
 });
 
@@ -92,10 +97,11 @@ export function registerHistoryRoutes(app: FastifyInstance, deps: HistoryRoutesD
 
   app.get<{ Params: { id: string } }>('/api/campaigns/:id/events', async (req) => {
     auth(req);
-    const q = parseQuery(z.object({ after: z.coerce.number().int().nonnegative().default(0) }), req.query);
-    const commits = await deps.store.readAggregate('campaign', req.params.id, { after: q.after });
-    if (commits.length === 0 && q.after === 0) throw new LightdomError('NOT_FOUND', `No campaign ${req.params.id}`);
-    return { id: req.params.id, events: commits.flatMap(toRecordedEvents) };
+    const id = pathId(req.params.id);
+    const q = parseQuery(z.object({ after: positionParam.default('0') }), req.query);
+    const commits = await deps.store.readAggregate('campaign', id, { after: q.after });
+    if (commits.length === 0 && q.after === 0) throw new LightdomError('NOT_FOUND', `No campaign ${id}`);
+    return { id, events: commits.flatMap(toRecordedEvents) };
   });
 }
 

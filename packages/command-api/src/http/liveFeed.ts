@@ -12,6 +12,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { z } from 'zod';
 import { actorOf, commandMetadata } from './context.js';
+import { checkOrigin, keepAlive, type WsSocketBounds } from './wsGuards.js';
 
 export interface LiveFeedDeps {
   store: EventStore;
@@ -25,16 +26,23 @@ export interface LiveFeedOptions {
   maxSubscriptions: number;
   /** A socket whose unsent data passes this many bytes is closed (1013) to resume later. Default 8 MiB. */
   maxBufferedBytes: number;
+  /** Origin allow-list, ping and idle bounds (issue 7); absent: no Origin check, no pings. */
+  socket?: WsSocketBounds;
+  /** Largest frame, in bytes. Default 1 MiB. */
+  maxPayloadBytes?: number;
 }
+
+/** A position in a frame: JSON numbers up to 2^53 − 1, so `1e300` is refused, naming the field. */
+const framePosition = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
 const subscribeFrame = z
   .object({
     op: z.literal('subscribe'),
     id: z.string().min(1).max(100),
     /** Deliver events after this position; omitted: from now on. */
-    after: z.number().int().nonnegative().optional(),
+    after: framePosition.optional(),
     /** With `after`: events of that commit with an index up to this one were already seen. */
-    afterIndex: z.number().int().nonnegative().optional(),
+    afterIndex: framePosition.optional(),
     filter: z
       .object({
         aggregateType: z
@@ -60,9 +68,22 @@ const frame = z.discriminatedUnion('op', [
   subscribeFrame,
   z.object({ op: z.literal('unsubscribe'), id: z.string() }).strict(),
   // The command handler validates the envelope itself, naming each bad field.
-  z.object({ op: z.literal('command'), id: z.string().min(1).max(100), command: z.unknown() }).strict(),
+  // A command's id becomes part of its causation id: the charset of trace ids.
+  z
+    .object({
+      op: z.literal('command'),
+      id: z.string().regex(/^[A-Za-z0-9._:-]{1,100}$/, 'must be 1-100 characters of A-Z, a-z, 0-9, . _ : or -'),
+      command: z.unknown(),
+    })
+    .strict(),
   z.object({ op: z.literal('ping') }).strict(),
 ]);
+
+/** The `id` of a refused frame, when it has a usable one, so the client can tell which frame failed. */
+const frameIdOf = (json: unknown): { id?: string } => {
+  const id = typeof json === 'object' && json !== null ? (json as { id?: unknown }).id : undefined;
+  return typeof id === 'string' && id.length <= 100 ? { id } : {};
+};
 
 const errorBody = (err: unknown) => {
   const e = isLightdomError(err) ? err : new LightdomError('INTERNAL');
@@ -79,9 +100,15 @@ const errorBody = (err: unknown) => {
 export const liveFeed = (deps: LiveFeedDeps, options: Partial<LiveFeedOptions> = {}) =>
   async function liveFeedPlugin(app: FastifyInstance) {
     const opts: LiveFeedOptions = { maxSubscriptions: 16, maxBufferedBytes: 8 * 1024 * 1024, ...options };
-    await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
+    await app.register(websocket, { options: { maxPayload: opts.maxPayloadBytes ?? 1024 * 1024 } });
+    const guards = opts.socket;
+    // The Origin is checked before the upgrade: a refused page never gets a socket.
+    const route = {
+      websocket: true as const,
+      ...(guards ? { preValidation: checkOrigin(guards.allowedOrigins) } : {}),
+    };
 
-    app.get('/ws', { websocket: true }, (socket: WebSocket, req: FastifyRequest) => {
+    app.get('/ws', route, (socket: WebSocket, req: FastifyRequest) => {
       const log = req.log;
       let actor: string;
       try {
@@ -155,8 +182,10 @@ export const liveFeed = (deps: LiveFeedDeps, options: Partial<LiveFeedOptions> =
 
       socket.on('message', (raw) => {
         let parsed: z.infer<typeof frame>;
+        let json: unknown;
         try {
-          const r = frame.safeParse(JSON.parse(raw.toString()));
+          json = JSON.parse(raw.toString());
+          const r = frame.safeParse(json);
           if (!r.success) {
             throw new LightdomError('VALIDATION_FAILED', 'Invalid frame', {
               issues: r.error.issues.map((i) => ({ field: i.path.join('.') || '(frame)', message: i.message })),
@@ -165,7 +194,7 @@ export const liveFeed = (deps: LiveFeedDeps, options: Partial<LiveFeedOptions> =
           parsed = r.data;
         } catch (err) {
           const e = err instanceof SyntaxError ? new LightdomError('VALIDATION_FAILED', 'Frames must be JSON') : err;
-          send({ op: 'error', error: errorBody(e) });
+          send({ op: 'error', ...frameIdOf(json), error: errorBody(e) });
           return;
         }
         const f = parsed;
@@ -189,6 +218,8 @@ export const liveFeed = (deps: LiveFeedDeps, options: Partial<LiveFeedOptions> =
             return;
         }
       });
+      // Pings and the idle cut; a socket holding a subscription is busy, not idle.
+      if (guards) keepAlive(socket, guards, () => subscriptions.size > 0);
       socket.on('close', () => {
         for (const sub of subscriptions.values()) sub.stop();
         subscriptions.clear();

@@ -1,5 +1,5 @@
 import { type ErrorCode, isLightdomError, LightdomError } from '@lightdom/events';
-import type { FastifyError, FastifyReply } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 
 /** HTTP status of every error code: the one mapping at this edge. */
 export const httpStatusOf: Record<ErrorCode, number> = {
@@ -21,9 +21,19 @@ export const httpStatusOf: Record<ErrorCode, number> = {
   STALE_READ: 504,
 };
 
-/** Turns fastify's own errors (body parsing, limits) into domain errors. */
+const pathProblem = (message: string) =>
+  new LightdomError('VALIDATION_FAILED', message, { issues: [{ field: '(path)', message }] });
+
+/** fastify's messages may quote the request (a path, a header): an answer quotes at most this much. */
+const bounded = (message: string) => (message.length > 200 ? `${message.slice(0, 200)}…` : message);
+
+/** Turns fastify's own errors (routing, body parsing, limits) into domain errors that echo no path. */
 function fromFastify(err: FastifyError): LightdomError {
   switch (err.code) {
+    case 'FST_ERR_BAD_URL':
+      return pathProblem('The path is not a valid URL (bad percent-encoding)');
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return pathProblem('A path segment is longer than 100 characters');
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new LightdomError('PAYLOAD_TOO_LARGE', err.message);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
@@ -37,7 +47,8 @@ function fromFastify(err: FastifyError): LightdomError {
       });
   }
   if (err instanceof SyntaxError || (err.statusCode && err.statusCode >= 400 && err.statusCode < 500)) {
-    return new LightdomError('VALIDATION_FAILED', err.message, { issues: [{ field: '(body)', message: err.message }] });
+    const message = bounded(err.message);
+    return new LightdomError('VALIDATION_FAILED', message, { issues: [{ field: '(body)', message }] });
   }
   return new LightdomError('INTERNAL', 'An unexpected error happened', { cause: err });
 }
@@ -46,9 +57,19 @@ export function toLightdomError(err: unknown): LightdomError {
   return isLightdomError(err) ? err : fromFastify(err as FastifyError);
 }
 
-/** Sends an RFC 9457 problem document. */
-export function sendProblem(reply: FastifyReply, err: LightdomError, instance?: string) {
-  const status = httpStatusOf[err.code];
+/**
+ * The problem's `instance`: this request, by its id (as in the logs and `X-Request-Id`),
+ * never its URL, which may carry a token or a hostile path.
+ */
+export const instanceOf = (req: FastifyRequest) => `urn:lightdom:request:${req.id}`;
+
+/** Sends an RFC 9457 problem document; `status` overrides the code's own only where HTTP has a finer one. */
+export function sendProblem(
+  reply: FastifyReply,
+  err: LightdomError,
+  instance?: string,
+  status: number = httpStatusOf[err.code],
+) {
   if (err.code === 'UNAVAILABLE') reply.header('retry-after', '1');
   return reply
     .code(status)

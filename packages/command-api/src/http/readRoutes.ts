@@ -5,6 +5,7 @@ import type { CampaignQueries } from '../readModel/campaignQueries.js';
 import type { PositionWaiter } from '../readModel/positionWaiter.js';
 import { actorOf } from './context.js';
 import { campaignAsOf } from './historyRoutes.js';
+import { cursorParam, intParam, pathId, positionParam } from './params.js';
 import { parseQuery } from './query.js';
 
 export interface ReadRoutesDeps {
@@ -17,8 +18,8 @@ export interface ReadRoutesDeps {
 }
 
 const consistency = z.object({
-  minPosition: z.coerce.number().int().nonnegative().optional(),
-  waitMs: z.coerce.number().int().nonnegative().optional(),
+  minPosition: positionParam.optional(),
+  waitMs: intParam(0, 3_600_000).optional(),
   allowStale: z.enum(['true', 'false']).optional(),
 });
 
@@ -48,8 +49,8 @@ async function awaitPosition(
 
 const listQuery = consistency.extend({
   status: z.enum(['draft', 'scheduled', 'active', 'paused', 'completed', 'archived']).optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(50),
-  cursor: z.string().max(400).optional(),
+  limit: intParam(1, 500).default('50'),
+  cursor: cursorParam.optional(),
 });
 
 export function registerReadRoutes(app: FastifyInstance, deps: ReadRoutesDeps) {
@@ -69,12 +70,13 @@ export function registerReadRoutes(app: FastifyInstance, deps: ReadRoutesDeps) {
 
   app.get<{ Params: { id: string } }>('/api/campaigns/:id', async (req, reply) => {
     auth(req);
+    const id = pathId(req.params.id);
     const asOf = (req.query as { asOf?: string }).asOf;
-    if (asOf !== undefined) return campaignAsOf(deps.store, req.params.id, asOf);
+    if (asOf !== undefined) return campaignAsOf(deps.store, id, asOf);
     const q = parseQuery(consistency, req.query);
     const { stale, position } = await awaitPosition(deps, q, reply);
-    const campaign = await deps.campaigns.get(req.params.id);
-    if (!campaign) throw new LightdomError('NOT_FOUND', `No campaign ${req.params.id}`);
+    const campaign = await deps.campaigns.get(id);
+    if (!campaign) throw new LightdomError('NOT_FOUND', `No campaign ${id}`);
     reply.header('etag', `"${campaign.version}"`);
     return { ...campaign, ...(stale ? { stale } : {}), readModelPosition: position };
   });

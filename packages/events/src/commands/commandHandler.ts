@@ -63,9 +63,12 @@ export function zodIssues(err: ZodError, prefix: string): FieldIssue[] {
 export function parseCommand(envelope: unknown) {
   const env = commandEnvelopeSchema.safeParse(envelope);
   if (!env.success) throw validationError(zodIssues(env.error, ''));
-  const spec = commandCatalog[env.data.type];
+  // Own properties only: `constructor` or `__proto__` must not find Object.prototype's members.
+  const spec = Object.hasOwn(commandCatalog, env.data.type) ? commandCatalog[env.data.type] : undefined;
   if (!spec) {
-    throw new LightdomError('UNKNOWN_COMMAND', `Unknown command type ${JSON.stringify(env.data.type)}`, {
+    // The type is echoed bounded: a 500 KB type must not come back (and be logged) whole.
+    const shown = env.data.type.length > 100 ? `${env.data.type.slice(0, 100)}…` : env.data.type;
+    throw new LightdomError('UNKNOWN_COMMAND', `Unknown command type ${JSON.stringify(shown)}`, {
       issues: [{ field: 'type', message: `must be one of ${Object.keys(commandCatalog).join(', ')}` }],
     });
   }
@@ -75,6 +78,23 @@ export function parseCommand(envelope: unknown) {
     throw validationError([{ field: 'aggregateId', message: 'is required for ' + env.data.type }]);
   }
   return { envelope: env.data, spec, data: data.data as unknown };
+}
+
+/**
+ * Correlation and causation ids are stored in every commit: any edge may pass a client's
+ * value, so an id that is too long or has other characters is replaced by a fresh one.
+ */
+export const traceIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
+// A causation id may join a request id and a frame id (`<request>:<frame>`).
+const causationIdPattern = /^[A-Za-z0-9._:-]{1,256}$/;
+
+function withBoundedTraceIds(meta: CommandMetadata): CommandMetadata {
+  if (traceIdPattern.test(meta.correlationId) && causationIdPattern.test(meta.causationId)) return meta;
+  return {
+    ...meta,
+    correlationId: traceIdPattern.test(meta.correlationId) ? meta.correlationId : randomUUID(),
+    causationId: causationIdPattern.test(meta.causationId) ? meta.causationId : randomUUID(),
+  };
 }
 
 const fingerprintOf = (e: CommandEnvelope): string =>
@@ -151,8 +171,9 @@ export function createCommandHandler(
 
   return {
     repository,
-    async handle(raw, meta) {
+    async handle(raw, givenMeta) {
       const parsed = parseCommand(raw);
+      const meta = withBoundedTraceIds(givenMeta);
       const id = parsed.envelope.aggregateId;
       // New aggregates without an id cannot collide; everything else queues per aggregate.
       return id
