@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { envelopeDataLimits, freeFormObject, text } from './domain/text.js';
 
 /** One domain event inside a commit. */
 export interface EventRecord<T extends string = string, D = unknown> {
@@ -91,11 +92,12 @@ export const aggregateIdSchema = z
 /** The command envelope that every gateway accepts. */
 export const commandEnvelopeSchema = z
   .object({
-    type: z.string().min(1),
+    type: text({ min: 1, max: 200 }),
     aggregateId: aggregateIdSchema.optional(),
-    expectedVersion: z.number().int().nonnegative().optional(),
-    idempotencyKey: z.string().min(1).max(200).optional(),
-    data: z.record(z.unknown()).default({}),
+    expectedVersion: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
+    idempotencyKey: text({ min: 1, max: 200 }).optional(),
+    // Bounded before anything hashes it; each free-form field inside has tighter bounds.
+    data: freeFormObject(envelopeDataLimits).default({}),
   })
   .strict();
 
