@@ -7,6 +7,7 @@ import { z } from 'zod';
  * immutable log and then break whatever reads it. So every edge refuses them, through the
  * catalogue's schemas, with an issue naming the field.
  */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is exactly what this refuses.
 const noNul = /^[^\u0000]*$/;
 // In `u` mode a surrogate pair is one code point outside this range; only lone halves match.
 const noLoneSurrogate = /^[^\uD800-\uDFFF]*$/u;
