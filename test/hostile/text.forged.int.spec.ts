@@ -209,7 +209,7 @@ describe('forged commits with unstorable text', () => {
 
       // The log keeps the original bytes, and its hash chains still verify.
       const [, forgedCommit] = await raw.readAggregate('campaign', id);
-      expect((forgedCommit?.events[0]?.data as { name: string }).name).toBe(hostile);
+      expect(forgedCommit?.events[0]?.data).toMatchObject({ name: hostile });
       const verify = await lightdom(nats, ['audit', 'verify', '--json']);
       expect(verify.code, verify.stderr).toBe(0);
       expect(JSON.parse(verify.stdout)).toMatchObject({ ok: true, violations: 0, commits: later });
