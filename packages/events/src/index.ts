@@ -196,6 +196,7 @@ export {
   type CommandResult,
   type Commit,
   commandEnvelopeSchema,
+  commandMetadataIssues,
   type EventRecord,
   type RecordedEvent,
   type StoredCommit,
