@@ -234,8 +234,8 @@ describe('finding 1 over gRPC', () => {
   it('finding 1: Submit with data holding \\u0000 is INVALID_ARGUMENT naming the field', async () => {
     await refusedAndServing(
       async () => {
-        for (const escape of ['\\u0000', '\\ud800']) {
-          const err = (await submit(campaignJson(escape)).then(
+        for (const nameEscape of ['\\u0000', '\\ud800']) {
+          const err = (await submit(campaignJson(nameEscape)).then(
             () => null,
             (e: ServiceError) => e,
           )) as ServiceError;
@@ -243,7 +243,7 @@ describe('finding 1 over gRPC', () => {
           const lightdom = lightdomErrorOf(err);
           expect(lightdom.code).toBe('VALIDATION_FAILED');
           expect(lightdom.issues).toEqual([
-            { field: 'data.name', message: escape === '\\u0000' ? textMessages.nul : textMessages.loneSurrogate },
+            { field: 'data.name', message: nameEscape === '\\u0000' ? textMessages.nul : textMessages.loneSurrogate },
           ]);
         }
       },
@@ -264,8 +264,8 @@ describe('finding 1 over AMQP lightdom.commands', () => {
       await expect.poll(() => replies.some((m) => m.properties.correlationId === correlationId)).toBe(true);
       return replies.find((m) => m.properties.correlationId === correlationId)!;
     };
-    const publish = (correlationId: string, escape: string) =>
-      ch.publish('lightdom.commands', '', Buffer.from(`{"type":"CreateCampaign","data":${campaignJson(escape)}}`), {
+    const publish = (correlationId: string, nameEscape: string) =>
+      ch.publish('lightdom.commands', '', Buffer.from(`{"type":"CreateCampaign","data":${campaignJson(nameEscape)}}`), {
         replyTo: queue,
         correlationId,
       });
