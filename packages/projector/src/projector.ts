@@ -90,7 +90,7 @@ class ApplyFailure extends Error {
 /** Thrown after a batch's transaction committed, when a projection stopped at a commit. */
 class StalledError extends Error {}
 
-const errorText = (err: unknown): string => storableText(String((err as Error)?.message ?? err)).slice(0, 300);
+const errorText = (err: unknown): string => storableText(String((err as Error)?.message ?? err).slice(0, 300));
 
 /**
  * Whether an error says nothing about the commit: connection trouble, locks, resources,

@@ -46,12 +46,46 @@ function scalar(v: unknown): string | undefined {
   }
 }
 
+// JSON.stringify writes NUL and lone surrogates as escapes (pairs stay raw). A hit may also
+// be an escaped backslash followed by such text: that only costs the slow path.
+const unstorableEscape = /\\u0000|\\ud[89a-f]/i;
+
+/** Deepest nesting of JSON text (brackets outside strings). */
+function depthOf(json: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) max = Math.max(max, ++depth);
+    else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return max;
+}
+
 /**
  * JSON text of `value` that Postgres `jsonb` and any JSON reader accept: strings and keys
  * through `storableText`, non-finite numbers as null, containers past `storableMaxDepth`
- * as `…`. Iterative (an explicit stack), so no nesting depth overflows it.
+ * as `…`. Ordinary values take the native encoder (checked: no unstorable escape, not too
+ * deep); the rest the iterative one (an explicit stack), so no nesting depth overflows it.
  */
 export function storableJson(value: unknown): string {
+  let native: string | undefined;
+  try {
+    native = JSON.stringify(value);
+  } catch {
+    native = undefined; // nested beyond the call stack, or a bigint
+  }
+  if (native !== undefined && !unstorableEscape.test(native) && depthOf(native) <= storableMaxDepth) return native;
+  return encodeSlowly(value);
+}
+
+function encodeSlowly(value: unknown): string {
   const out: string[] = [];
   const stack: Frame[] = [{ value, depth: 0 }];
   while (stack.length > 0) {

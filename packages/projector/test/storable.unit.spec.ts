@@ -30,6 +30,14 @@ describe('storable text', () => {
     expect(depth).toBe(storableMaxDepth); // 256 levels kept, the marker at the 257th
   });
 
+  it('caps depth and keeps escaped-looking text also where the native encoder would have managed', () => {
+    const capped = JSON.parse(storableJson({ v: nested(300, 1) }));
+    expect(JSON.stringify(capped)).toContain(JSON.stringify(tooDeepMarker));
+    const literal = { s: '\\u0000 and \\ud800 are just text here' };
+    expect(JSON.parse(storableJson(literal))).toEqual(literal);
+    expect(storableJson(undefined)).toBe('null');
+  });
+
   it('matches JSON.stringify on ordinary values', () => {
     const ordinary = { a: [1, 'two', null, true, { b: [] }], c: 'é😀', d: [undefined, () => 1] };
     expect(storableJson(ordinary)).toBe(JSON.stringify(ordinary));
