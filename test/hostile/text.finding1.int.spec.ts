@@ -117,6 +117,8 @@ const createOverHttp = async () => {
   expect(ok.status).toBe(201);
 };
 
+const problemOf = async (res: Response) => (await res.json()) as { errors?: { field: string; message: string }[] };
+
 /** `[[…]]` nested `depth` deep, as JSON text. */
 const deepJson = (depth: number) => `${'['.repeat(depth)}1${']'.repeat(depth)}`;
 
@@ -137,13 +139,13 @@ describe('finding 1 over REST', () => {
     await refusedAndServing(async () => {
       const nul = await post('/api/campaigns', campaignJson('\\u0000'));
       expect(nul.status).toBe(400);
-      expect((await nul.json()).errors).toEqual([{ field: 'data.name', message: textMessages.nul }]);
+      expect((await problemOf(nul)).errors).toEqual([{ field: 'data.name', message: textMessages.nul }]);
       const key = await post(
         '/api/commands',
         `{"type":"CreateCampaign","idempotencyKey":"k\\u0000","data":${campaignJson('-')}}`,
       );
       expect(key.status).toBe(400);
-      expect((await key.json()).errors).toEqual([{ field: 'idempotencyKey', message: textMessages.nul }]);
+      expect((await problemOf(key)).errors).toEqual([{ field: 'idempotencyKey', message: textMessages.nul }]);
     }, createOverHttp);
   });
 
@@ -155,7 +157,7 @@ describe('finding 1 over REST', () => {
           `"steps":[{"id":"a","type":"delay"}],"input":{"x":${deepJson(2500)}}}}`,
       );
       expect(run.status).toBe(400);
-      expect((await run.json()).errors).toEqual([
+      expect((await problemOf(run)).errors).toEqual([
         { field: 'data.input', message: expect.stringMatching(/must not nest arrays and objects deeper than/) },
       ]);
       const ai = await post(
@@ -163,13 +165,13 @@ describe('finding 1 over REST', () => {
         `{"type":"RequestAiTask","data":{"model":"m","prompt":"p","options":{"stop":${deepJson(2500)}}}}`,
       );
       expect(ai.status).toBe(400);
-      expect((await ai.json()).errors?.[0]?.field).toBe('data.options');
+      expect((await problemOf(ai)).errors?.[0]?.field).toBe('data.options');
       const step = await post(
         '/api/commands',
         `{"type":"DefineWorkflow","data":{"name":"w","steps":[{"id":"a","type":"delay","input":{"x":${deepJson(40)}}}]}}`,
       );
       expect(step.status).toBe(400);
-      expect((await step.json()).errors?.[0]).toMatchObject({
+      expect((await problemOf(step)).errors?.[0]).toMatchObject({
         field: 'data.steps.0.input.x',
         message: /deeper than 32/,
       });
