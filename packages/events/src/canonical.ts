@@ -4,22 +4,52 @@ import { createHash } from 'node:crypto';
  * Canonical JSON: object keys sorted, no whitespace, `undefined` members dropped.
  * Two semantically equal values always encode to the same bytes, which is what the
  * hash chain and the idempotency fingerprints need.
+ *
+ * Iterative, with an explicit stack: a value nested thousands deep (a forged commit, a
+ * hostile step output) encodes like any other instead of overflowing the call stack. The
+ * output is byte-for-byte what the earlier recursive version produced, so stored hashes
+ * still verify.
  */
 export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') {
-    if (typeof value === 'number' && !Number.isFinite(value)) {
-      throw new TypeError('canonicalJson: non-finite number');
+  const out: string[] = [];
+  // Each entry is either a value still to encode or literal text (`,`, `]`, `"key":`).
+  const stack: ({ text: string } | { value: unknown })[] = [{ value }];
+  while (stack.length > 0) {
+    const item = stack.pop()!;
+    if ('text' in item) {
+      out.push(item.text);
+      continue;
     }
-    return JSON.stringify(value) ?? 'null';
+    const v = item.value;
+    if (v === null || typeof v !== 'object') {
+      if (typeof v === 'number' && !Number.isFinite(v)) {
+        throw new TypeError('canonicalJson: non-finite number');
+      }
+      out.push(JSON.stringify(v) ?? 'null');
+      continue;
+    }
+    if (Array.isArray(v)) {
+      out.push('[');
+      stack.push({ text: ']' });
+      for (let i = v.length - 1; i >= 0; i--) {
+        stack.push({ value: v[i] === undefined ? null : v[i] });
+        if (i > 0) stack.push({ text: ',' });
+      }
+      continue;
+    }
+    const record = v as Record<string, unknown>;
+    const keys = Object.keys(record)
+      .filter((k) => record[k] !== undefined)
+      .sort();
+    out.push('{');
+    stack.push({ text: '}' });
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const key = keys[i]!;
+      stack.push({ value: record[key] });
+      stack.push({ text: `${i > 0 ? ',' : ''}${JSON.stringify(key)}:` });
+    }
   }
-  if (Array.isArray(value)) {
-    return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
-  }
-  const entries = Object.keys(value as Record<string, unknown>)
-    .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
-    .sort()
-    .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
-  return `{${entries.join(',')}}`;
+  return out.join('');
 }
 
 export const sha256Hex = (text: string): string => createHash('sha256').update(text).digest('hex');

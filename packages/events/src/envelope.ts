@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { envelopeDataLimits, freeFormObject, text, textProblem } from './domain/text.js';
+import type { FieldIssue } from './errors.js';
 
 /** One domain event inside a commit. */
 export interface EventRecord<T extends string = string, D = unknown> {
@@ -91,11 +93,12 @@ export const aggregateIdSchema = z
 /** The command envelope that every gateway accepts. */
 export const commandEnvelopeSchema = z
   .object({
-    type: z.string().min(1),
+    type: text({ min: 1, max: 200 }),
     aggregateId: aggregateIdSchema.optional(),
-    expectedVersion: z.number().int().nonnegative().optional(),
-    idempotencyKey: z.string().min(1).max(200).optional(),
-    data: z.record(z.unknown()).default({}),
+    expectedVersion: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
+    idempotencyKey: text({ min: 1, max: 200 }).optional(),
+    // Bounded before anything hashes it; each free-form field inside has tighter bounds.
+    data: freeFormObject(envelopeDataLimits).default({}),
   })
   .strict();
 
@@ -108,6 +111,20 @@ export interface CommandMetadata {
   /** Id of the message that caused this command (an HTTP request id, an event id). */
   causationId: string;
   traceparent?: string;
+}
+
+/**
+ * Problems with the metadata an edge took from the client (a correlation id header, an
+ * AMQP property): it goes into the commit, so it must be storable text like the rest.
+ */
+export function commandMetadataIssues(meta: CommandMetadata): FieldIssue[] {
+  const issues: FieldIssue[] = [];
+  for (const field of ['actor', 'correlationId', 'causationId'] as const) {
+    const value = meta[field];
+    const problem = typeof value === 'string' ? textProblem(value) : 'must be a string';
+    if (problem) issues.push({ field, message: problem });
+  }
+  return issues;
 }
 
 /** What every gateway returns for an accepted command. */

@@ -122,6 +122,31 @@ export {
 } from './domain/catalog.js';
 export type { CommandSpec, DecideContext, Decider, DomainEvent } from './domain/decider.js';
 export { addAmounts, type Money, moneySchema } from './domain/money.js';
+export {
+  type ProjectionCommand,
+  type ProjectionCommandType,
+  projectionCommandSchemas,
+} from './domain/projection/commands.js';
+export { initialProjectionState, type ProjectionState, projectionDecider } from './domain/projection/decider.js';
+export {
+  type ProjectionEvent,
+  type ProjectionEventData,
+  type ProjectionEventType,
+  projectionEventVersions,
+} from './domain/projection/events.js';
+export {
+  envelopeDataLimits,
+  type FreeFormLimits,
+  freeFormLimits,
+  freeFormObject,
+  freeFormValue,
+  type JsonProblem,
+  jsonProblem,
+  type TextOptions,
+  text,
+  textMessages,
+  textProblem,
+} from './domain/text.js';
 export { createUpcasterChain, type Upcaster, type UpcasterChain } from './domain/upcasting.js';
 export { type WorkflowCommand, type WorkflowCommandType, workflowCommandSchemas } from './domain/workflow/commands.js';
 export { initialWorkflowState, type WorkflowState, workflowDecider } from './domain/workflow/decider.js';
@@ -172,6 +197,7 @@ export {
   type CommandResult,
   type Commit,
   commandEnvelopeSchema,
+  commandMetadataIssues,
   type EventRecord,
   type RecordedEvent,
   type StoredCommit,

@@ -158,6 +158,18 @@ describe('lightdom arguments', () => {
     expect(parseCliArgs(['--help'])).toEqual({ command: 'help' });
   });
 
+  it('parses projections skip with its reason and actor', () => {
+    expect(parseCliArgs(['projections', 'skip', 'campaigns', '42', '--reason', ' forged budget '])).toEqual({
+      command: 'skip',
+      projection: 'campaigns',
+      position: 42,
+      reason: 'forged budget',
+    });
+    expect(
+      parseCliArgs(['projections', 'skip', 'campaigns', '7', '--reason', 'r', '--actor', 'ops:ana']),
+    ).toMatchObject({ actor: 'ops:ana' });
+  });
+
   it.each([
     [[]],
     [['audit', 'verify', '--from', '0']],
@@ -167,6 +179,14 @@ describe('lightdom arguments', () => {
     [['audit', 'export', '--aggregate', 'nocolon']],
     [['audit', 'frobnicate']],
     [['audit', 'verify', '--bogus']],
+    [['projections', 'skip', 'campaigns', '42']],
+    [['projections', 'skip', 'campaigns', '42', '--reason', '  ']],
+    [['projections', 'skip', 'campaigns', '0', '--reason', 'r']],
+    [['projections', 'skip', 'camp.aigns', '4', '--reason', 'r']],
+    [['projections', 'skip', 'campaigns', '--reason', 'r']],
+    [['projections', 'skip', 'campaigns', '4', '5', '--reason', 'r']],
+    [['projections', 'skip', 'campaigns', '4', '--reason', 'r', '--json']],
+    [['audit', 'verify', '--reason', 'r']],
   ])('rejects %j', (argv) => {
     expect(() => parseCliArgs(argv)).toThrow(UsageError);
   });

@@ -72,6 +72,7 @@ const scenarios: Step[][] = [
   ],
   [aiRequest, ['CancelAiTask']],
   [anchor, record],
+  [['SkipProjectionCommit', { position: 7, reason: 'budget overflows numeric(16,2)' }]],
 ];
 
 /** Runs a scenario through the catalogue as the command handler does; returns the emitted event types. */
@@ -105,7 +106,14 @@ describe('domain catalogue', () => {
 
   it('names aggregate types with letters only, as NATS subjects need', () => {
     for (const aggregateType of Object.keys(deciders)) expect(aggregateType).toMatch(/^[A-Za-z]+$/);
-    expect(Object.keys(deciders).sort()).toEqual(['aiTask', 'auditCheckpoint', 'campaign', 'workflow', 'workflowRun']);
+    expect(Object.keys(deciders).sort()).toEqual([
+      'aiTask',
+      'auditCheckpoint',
+      'campaign',
+      'projection',
+      'workflow',
+      'workflowRun',
+    ]);
   });
 
   it('gives no command type to two aggregates', () => {
@@ -114,11 +122,17 @@ describe('domain catalogue', () => {
     expect(Object.keys(commandCatalog).sort()).toEqual([...all].sort());
   });
 
-  it('has exactly one create command per aggregate, and only those may omit the id', () => {
+  it('has exactly one create command per aggregate named by the server, and only those may omit the id', () => {
     for (const type of createCommands) expect(commandCatalog[type]?.kind, type).toBe('create');
     const creates = Object.entries(commandCatalog).filter(([, spec]) => spec.kind === 'create');
     expect(creates.map(([type]) => type).sort()).toEqual([...createCommands].sort());
-    expect(creates.map(([, spec]) => spec.aggregateType).sort()).toEqual(Object.keys(deciders).sort());
+    // A projection aggregate is named by its read model, so it is never created without an id.
+    const named = new Set(['projection']);
+    expect(creates.map(([, spec]) => spec.aggregateType).sort()).toEqual(
+      Object.keys(deciders)
+        .filter((t) => !named.has(t))
+        .sort(),
+    );
   });
 
   it('has a schemaVersion for every event a decider emits, and emits every event it versions', () => {
@@ -142,6 +156,43 @@ describe('domain catalogue', () => {
   it('exercises every command in the scenarios', () => {
     const used = new Set(scenarios.flatMap((s) => s.map(([type]) => type)));
     expect([...used].sort()).toEqual(Object.keys(commandCatalog).sort());
+  });
+
+  it('finding 1: refuses NUL and a lone surrogate in every string of every command, naming the field', () => {
+    const leaves = (v: unknown, path: (string | number)[] = []): (string | number)[][] =>
+      typeof v === 'string'
+        ? [path]
+        : v && typeof v === 'object'
+          ? Object.entries(v).flatMap(([k, c]) => leaves(c, [...path, Array.isArray(v) ? Number(k) : k]))
+          : [];
+    const withText = (data: unknown, path: (string | number)[], bad: string): unknown => {
+      const copy = structuredClone(data) as Record<string | number, unknown>;
+      let at = copy;
+      for (const p of path.slice(0, -1)) at = at[p] as Record<string | number, unknown>;
+      at[path.at(-1)!] = `${String(at[path.at(-1)!])}${bad}`;
+      return copy;
+    };
+    let checked = 0;
+    for (const [type, data = {}] of scenarios.flat()) {
+      for (const path of leaves(data)) {
+        for (const bad of ['\u0000', '\ud800']) {
+          const envelope = { type, aggregateId: 'x1', data: withText(data, path, bad) };
+          const field = ['data', ...path].join('.');
+          expect(() => parseCommand(envelope), `${type} ${field}`).toThrow();
+          try {
+            parseCommand(envelope);
+          } catch (err) {
+            const issues = (err as { issues?: { field: string }[] }).issues ?? [];
+            expect(
+              issues.map((i) => i.field).some((f) => field.startsWith(f)),
+              `${type} ${field}`,
+            ).toBe(true);
+          }
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(50);
   });
 
   it('upcasts stored events to the current schemaVersion', () => {

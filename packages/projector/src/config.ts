@@ -21,6 +21,9 @@ export const projectorConfigSchema = z.object({
     .regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, _ or -')
     .default('projector'),
   PROJECTOR_BATCH_SIZE: positiveInt(500),
+  // --- stalled projections (issue 7) ---
+  /** While a projection is stalled: how often it retries the commit and looks for a skip decision, in ms. */
+  PROJECTOR_STALL_RETRY_MS: positiveInt(5000),
   /** Fault-suite switch; see ProjectorOptions.unsafeCheckpointOutsideTransaction. */
   PROJECTOR_UNSAFE_CHECKPOINT: z.enum(['0', '1']).default('0'),
 });

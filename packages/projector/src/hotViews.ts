@@ -1,6 +1,7 @@
 import { type RecordedEvent, type StoredCommit, toRecordedEvents } from '@lightdom/events';
 import type { Redis } from 'ioredis';
 import type { ProjectionChange } from './projection.js';
+import { storableField, storableJson, storableText } from './storable.js';
 
 export interface HotViewOptions {
   /** Prefix of every key. Default `lightdom:`. */
@@ -21,16 +22,23 @@ interface SetIfNewer {
 }
 
 export const eventsChannel = (opts: HotViewOptions, aggregateType: string) =>
-  `${opts.channelPrefix}${aggregateType}:events`;
+  `${opts.channelPrefix}${storableText(String(aggregateType))}:events`;
 export const invalidationChannel = (opts: HotViewOptions) => `${opts.channelPrefix}cache:invalidate`;
 export const hotViewKey = (opts: HotViewOptions, aggregateType: string, id: string) =>
-  `${opts.keyPrefix}${aggregateType}:${id}`;
+  `${opts.keyPrefix}${storableText(String(aggregateType))}:${storableText(String(id))}`;
+
+/** A commit's events as the feed carries them; a forged commit whose events are not objects yields none. */
+function feedEvents(commit: StoredCommit): RecordedEvent[] {
+  if (!commit.events.every((e) => e !== null && typeof e === 'object')) return [];
+  return toRecordedEvents(commit);
+}
 
 /**
  * Redis side of the projector: hot views (one hash per aggregate) and the Pub/Sub feed,
  * written after the Postgres transaction commits. Delivery on the feed is at least once:
  * a batch replayed after a crash publishes again, and every message carries its
- * position so subscribers can drop what they have seen.
+ * position so subscribers can drop what they have seen. Text is written through
+ * `storableText` (see storable.ts), as in the Postgres tables.
  */
 export function createHotViews(redis: Redis, opts: HotViewOptions) {
   // A named command is sent as EVALSHA: the script body crosses the wire once, not per view.
@@ -47,7 +55,7 @@ export function createHotViews(redis: Redis, opts: HotViewOptions) {
       for (const c of changes) {
         const fields: (string | number)[] = [];
         for (const [k, v] of Object.entries(c.view)) {
-          fields.push(k, typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v ?? ''));
+          fields.push(storableText(k), storableField(v));
         }
         (pipeline as unknown as SetIfNewer).lightdomSetIfNewer(
           hotViewKey(opts, c.aggregateType, c.aggregateId),
@@ -57,12 +65,13 @@ export function createHotViews(redis: Redis, opts: HotViewOptions) {
       }
       pipeline.set(`${opts.keyPrefix}projection:${checkpoint.name}:position`, checkpoint.position);
       for (const commit of commits) {
-        for (const event of toRecordedEvents(commit)) {
-          pipeline.publish(eventsChannel(opts, event.aggregateType), JSON.stringify(event satisfies RecordedEvent));
+        // Storable JSON: the same text as the tables hold, and no depth overflows the encoder.
+        for (const event of feedEvents(commit)) {
+          pipeline.publish(eventsChannel(opts, event.aggregateType), storableJson(event satisfies RecordedEvent));
         }
         pipeline.publish(
           invalidationChannel(opts),
-          JSON.stringify({
+          storableJson({
             aggregateType: commit.aggregateType,
             aggregateId: commit.aggregateId,
             position: commit.position,

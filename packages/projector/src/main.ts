@@ -32,6 +32,7 @@ runService('projector', async (logger) => {
       schema: config.DB_SCHEMA,
       durable: config.PROJECTOR_DURABLE,
       batchSize: config.PROJECTOR_BATCH_SIZE,
+      stallRetryMs: config.PROJECTOR_STALL_RETRY_MS,
       projections: [createCampaignsProjection()],
       hotViews: { keyPrefix: config.REDIS_KEY_PREFIX, channelPrefix: config.REDIS_CHANNEL_PREFIX },
       unsafeCheckpointOutsideTransaction: config.PROJECTOR_UNSAFE_CHECKPOINT === '1',
@@ -49,6 +50,8 @@ runService('projector', async (logger) => {
       nats: natsCheck(nats.nc, nats.isConnected),
       postgres: () => pool.query('select 1'),
       redis: () => redis.ping(),
+      // Not ready while a projection waits on a commit it cannot apply (names it, its position and error).
+      projections: () => projector.assertNotStalled(),
     },
   });
   logger.info({ ops: ops.url, schema: config.DB_SCHEMA, stream: config.EVENTS_STREAM }, 'projector ready');

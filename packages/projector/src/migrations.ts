@@ -36,6 +36,23 @@ const migrations: { version: number; name: string; sql: string }[] = [
       create index campaigns_updated on $schema.campaigns (updated_at desc, id);
     `,
   },
+  {
+    version: 2,
+    name: 'skipped commits',
+    // What each projection passed over on an operator's decision, beside its checkpoint.
+    sql: `
+      create table $schema.projection_skips (
+        projection text not null,
+        position bigint not null,
+        error text not null,
+        reason text not null,
+        actor text not null,
+        decision_position bigint not null,
+        skipped_at timestamptz not null default now(),
+        primary key (projection, position)
+      );
+    `,
+  },
 ];
 
 /**

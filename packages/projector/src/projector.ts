@@ -1,12 +1,22 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Logger, readCommit, type StoredCommit, upcastEvent } from '@lightdom/events';
+import {
+  createEventStore,
+  type EventStore,
+  type Logger,
+  readCommit,
+  type StoredCommit,
+  upcastEvent,
+} from '@lightdom/events';
 import type { Redis } from 'ioredis';
 import { AckPolicy, type ConsumerMessages, DeliverPolicy, type JsMsg, type NatsConnection, nanos } from 'nats';
 import type pg from 'pg';
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { quoteIdent } from './db.js';
 import { createHotViews, type HotViewOptions } from './hotViews.js';
-import type { Projection } from './projection.js';
+import { createProjectorMetrics } from './metrics.js';
+import type { Projection, ProjectionChange } from './projection.js';
+import { findSkipDecision } from './skipDecisions.js';
+import { storableText } from './storable.js';
 
 export interface ProjectorDeps {
   nc: NatsConnection;
@@ -25,6 +35,11 @@ export interface ProjectorOptions {
   durable: string;
   /** Most commits applied in one transaction (a batch closes early when the consumer is caught up). Default 500. */
   batchSize: number;
+  /**
+   * While a projection is stalled on a commit it cannot apply: how often it tries that
+   * commit again and looks for an operator's skip decision in the log, in ms. Default 5000.
+   */
+  stallRetryMs: number;
   projections: Projection[];
   hotViews?: HotViewOptions;
   /** Called inside the transaction, after the rows and the checkpoint changed, before commit. */
@@ -39,6 +54,14 @@ export interface ProjectorOptions {
   unsafeCheckpointOutsideTransaction?: boolean;
 }
 
+/** A projection waiting on a commit it cannot apply, until an operator decides. */
+export interface ProjectionStall {
+  projection: string;
+  position: number;
+  error: string;
+  since: string;
+}
+
 export interface Projector {
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -46,20 +69,76 @@ export interface Projector {
   position(): Promise<number>;
   /** Resolves once every projection has applied `position`. */
   waitFor(position: number, timeoutMs?: number): Promise<void>;
+  /** Projections that are stalled now, with the position and the error. */
+  stalls(): ProjectionStall[];
+  /** A readiness check: throws, naming each stalled projection, its position and error. */
+  assertNotStalled(): Promise<void>;
 }
 
 class GapError extends Error {}
+
+/** A projection's `apply` threw; `cause` says whether the commit or the connection is to blame. */
+class ApplyFailure extends Error {
+  constructor(
+    readonly projection: string,
+    override readonly cause: unknown,
+  ) {
+    super(`${projection}: ${errorText(cause)}`);
+  }
+}
+
+/** Thrown after a batch's transaction committed, when a projection stopped at a commit. */
+class StalledError extends Error {}
+
+const errorText = (err: unknown): string => storableText(String((err as Error)?.message ?? err).slice(0, 300));
+
+/**
+ * Whether an error says nothing about the commit: connection trouble, locks, resources,
+ * shutdowns. Those are retried as they always were. Anything else from `apply` (a data
+ * or constraint error, a TypeError on a malformed event) is the commit's, and stalls the
+ * projection at it instead of failing the same batch forever in silence.
+ */
+function isTransient(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return /^(08|40|53|55|57|58|XX)/.test(code);
+  if (typeof code === 'string') return true; // ECONNRESET and other system errors
+  return /connection|terminat|not queryable|timeout/i.test(String((err as Error)?.message ?? ''));
+}
+
+interface Decoded {
+  position: number;
+  /** Undefined for a message that is not a commit. */
+  commit?: StoredCommit;
+  /** Why the commit's events could not be upcast; the commit then fails for every projection. */
+  upcastError?: unknown;
+}
+
+function decode(m: JsMsg): Decoded {
+  const c = readCommit(m);
+  if (!c) return { position: m.seq };
+  try {
+    return { position: m.seq, commit: { ...c, events: c.events.map(upcastEvent) } };
+  } catch (err) {
+    return { position: m.seq, commit: c, upcastError: err };
+  }
+}
 
 export function createProjector(
   deps: ProjectorDeps,
   options: Partial<ProjectorOptions> & Pick<ProjectorOptions, 'stream' | 'subjectPrefix' | 'schema' | 'projections'>,
 ): Projector {
-  const opts: ProjectorOptions = { durable: 'projector', batchSize: 500, ...options };
+  const opts: ProjectorOptions = { durable: 'projector', batchSize: 500, stallRetryMs: 5000, ...options };
   const { nc, pool, logger } = deps;
   const s = quoteIdent(opts.schema);
   const names = opts.projections.map((p) => p.name);
   const hot = deps.redis && opts.hotViews ? createHotViews(deps.redis, opts.hotViews) : undefined;
-  const metrics = deps.registry ? createMetrics(deps.registry) : undefined;
+  const metrics = deps.registry ? createProjectorMetrics(deps.registry, names) : undefined;
+  // Only reads the projections' own decisions (`projection.<name>` subjects).
+  const decisions: EventStore = createEventStore(
+    { nc, logger },
+    { stream: opts.stream, subjectPrefix: opts.subjectPrefix },
+  );
+  const stalls = new Map<string, ProjectionStall>();
   let stopped = false;
   let messages: ConsumerMessages | undefined;
   let loop: Promise<void> | undefined;
@@ -114,20 +193,112 @@ export function createProjector(
     return nc.jetstream().consumers.get(opts.stream, opts.durable);
   }
 
-  async function applyBatch(batch: JsMsg[]): Promise<void> {
-    const started = performance.now();
-    const positions = batch.map((m) => m.seq);
-    const commits: StoredCommit[] = [];
-    for (const m of batch) {
-      const c = readCommit(m);
-      if (c) commits.push({ ...c, events: c.events.map(upcastEvent) });
-      else {
-        // Something not written by the store: skip it (the checkpoint still moves past it)
-        // rather than stall every projection on it forever.
-        metrics?.skipped.inc();
-        logger.error({ position: m.seq, subject: m.subject }, 'message is not a commit; skipped');
+  async function applyOne(client: pg.PoolClient, projection: Projection, commits: Decoded[]) {
+    try {
+      const failed = commits.find((d) => d.upcastError !== undefined);
+      if (failed) throw failed.upcastError;
+      return await projection.apply(
+        client,
+        opts.schema,
+        commits.flatMap((d) => (d.commit ? [d.commit] : [])),
+      );
+    } catch (err) {
+      throw new ApplyFailure(projection.name, err);
+    }
+  }
+
+  function noteStall(projection: string, position: number, err: unknown): void {
+    const error = errorText(err);
+    const known = stalls.get(projection);
+    if (known?.position === position) {
+      known.error = error;
+      return;
+    }
+    stalls.set(projection, { projection, position, error, since: new Date().toISOString() });
+    metrics?.stuck.set({ projection }, position);
+    // Once per stall, not per retry.
+    logger.error(
+      { projection, position, err: error },
+      'projection stalled: it cannot apply this commit and waits; decide with `lightdom projections skip ' +
+        `${projection} ${position} --reason "…"\` (docs/projections.md)`,
+    );
+  }
+
+  function clearStall(projection: string, checkpoint: number): void {
+    const stall = stalls.get(projection);
+    if (!stall || checkpoint < stall.position) return;
+    stalls.delete(projection);
+    metrics?.stuck.set({ projection }, 0);
+    logger.info({ projection, position: stall.position, checkpoint }, 'projection moving again');
+  }
+
+  /**
+   * Applies one projection's fresh commits one at a time, each under a savepoint, so the
+   * commit that cannot be applied is found. One with an operator's skip decision is passed
+   * over (recorded in projection_skips, counted, logged); at one without, the projection
+   * stops. Returns the position it reached and whether it stalled.
+   */
+  async function applyCarefully(client: pg.PoolClient, projection: Projection, fresh: Decoded[], from: number) {
+    let reached = from;
+    let changes: ProjectionChange[] = [];
+    for (const d of fresh) {
+      await client.query('savepoint lightdom_commit');
+      try {
+        changes = changes.concat(await applyOne(client, projection, [d]));
+        await client.query('release savepoint lightdom_commit');
+        reached = d.position;
+      } catch (err) {
+        const cause = err instanceof ApplyFailure ? err.cause : err;
+        await client.query('rollback to savepoint lightdom_commit');
+        if (!(err instanceof ApplyFailure) || isTransient(cause)) throw err;
+        const decision = await findSkipDecision(decisions, projection.name, d.position);
+        if (!decision) {
+          noteStall(projection.name, d.position, cause);
+          return { reached, changes, stalled: true };
+        }
+        await client.query(
+          `insert into ${s}.projection_skips (projection, position, error, reason, actor, decision_position)
+           values ($1, $2, $3, $4, $5, $6) on conflict do nothing`,
+          [
+            projection.name,
+            d.position,
+            errorText(cause),
+            storableText(decision.reason),
+            storableText(decision.actor),
+            decision.decisionPosition,
+          ],
+        );
+        metrics?.skippedCommits.inc({ projection: projection.name });
+        logger.warn(
+          { ...decision, reason: storableText(decision.reason), err: errorText(cause) },
+          'commit skipped by operator decision',
+        );
+        reached = d.position;
       }
     }
+    return { reached, changes, stalled: false };
+  }
+
+  async function applyBatch(batch: JsMsg[]): Promise<void> {
+    const decoded = batch.map(decode);
+    for (const d of decoded) {
+      if (d.commit) continue;
+      // Something not written by the store: skip it (the checkpoint still moves past it)
+      // rather than stall every projection on it forever.
+      metrics?.skipped.inc();
+      logger.error({ position: d.position }, 'message is not a commit; skipped');
+    }
+    try {
+      await applyInTransaction(batch, decoded, false);
+    } catch (err) {
+      if (!(err instanceof ApplyFailure) || isTransient(err.cause)) throw err;
+      // One commit of the batch cannot be applied: find it, apply the others, stop there.
+      await applyInTransaction(batch, decoded, true);
+    }
+  }
+
+  async function applyInTransaction(batch: JsMsg[], decoded: Decoded[], careful: boolean): Promise<void> {
+    const started = performance.now();
     const client = await pool.connect();
     // pg-pool stops listening for a checked-out client's errors; without this listener a
     // Postgres restart mid-batch would be an unhandled 'error' event and kill the process.
@@ -137,43 +308,50 @@ export function createProjector(
       logger.warn({ err: err.message }, 'Postgres connection lost mid-batch');
     };
     client.on('error', onError);
-    let changes: Awaited<ReturnType<Projection['apply']>> = [];
-    let last = 0;
+    let changes: ProjectionChange[] = [];
+    const reachedBy = new Map<string, number>();
+    // How far each projection is past this batch's positions (applied or skipped).
+    const passedBy = new Map<string, number>();
+    let stalled = false;
     try {
       await client.query('begin');
       const cps = await checkpoints(client, true);
       for (const projection of opts.projections) {
         const cp = Math.max(cps.get(projection.name) ?? 0, unsafeApplied);
-        const freshPositions = positions.filter((p) => p > cp);
-        if (freshPositions.length === 0) continue;
+        const fresh = decoded.filter((d) => d.position > cp);
+        passedBy.set(projection.name, cp);
+        if (fresh.length === 0) continue;
         // The stream holds only our subjects and refuses deletes, so positions are contiguous.
-        freshPositions.forEach((p, i) => {
-          if (p !== cp + 1 + i) throw new GapError(`expected position ${cp + 1 + i}, got ${p}`);
+        fresh.forEach((d, i) => {
+          if (d.position !== cp + 1 + i) throw new GapError(`expected position ${cp + 1 + i}, got ${d.position}`);
         });
-        const upTo = freshPositions[freshPositions.length - 1]!;
-        changes = changes.concat(
-          await projection.apply(
-            client,
-            opts.schema,
-            commits.filter((c) => c.position > cp),
-          ),
-        );
-        last = Math.max(last, upTo);
+        let upTo = fresh[fresh.length - 1]!.position;
+        if (careful) {
+          const r = await applyCarefully(client, projection, fresh, cp);
+          changes = changes.concat(r.changes);
+          upTo = r.reached;
+          stalled ||= r.stalled;
+        } else {
+          changes = changes.concat(await applyOne(client, projection, fresh));
+        }
+        passedBy.set(projection.name, upTo);
+        if (upTo === cp) continue;
+        reachedBy.set(projection.name, upTo);
         if (opts.unsafeCheckpointOutsideTransaction) continue;
         await client.query(`update ${s}.projection_checkpoints set position = $2, updated_at = now() where name = $1`, [
           projection.name,
           upTo,
         ]);
       }
-      if (last > 0) {
-        await opts.beforeCommit?.(commits.map((c) => c.position));
+      if (reachedBy.size > 0) {
+        const last = Math.max(...reachedBy.values());
+        await opts.beforeCommit?.(decoded.filter((d) => d.commit && d.position <= last).map((d) => d.position));
         await client.query('select pg_notify($1, $2)', [
           'lightdom_projection',
           JSON.stringify({ schema: opts.schema, position: last }),
         ]);
       }
       await client.query('commit');
-      if (opts.unsafeCheckpointOutsideTransaction && last > 0) unsafeApplied = last;
     } catch (err) {
       await client.query('rollback').catch(() => undefined);
       throw err;
@@ -182,21 +360,30 @@ export function createProjector(
       // A broken client is destroyed, not returned to the pool.
       client.release(broken);
     }
-    batch[batch.length - 1]!.ack();
-    if (last === 0) return;
-    applied += commits.length;
-    metrics?.applied.inc(commits.length);
-    metrics?.checkpoint.set(last);
-    metrics?.lag.set(batch[batch.length - 1]!.info.pending);
-    metrics?.batchSeconds.observe((performance.now() - started) / 1000);
-    if (hot) {
-      // Redis work overlaps the next batch's Postgres work, one batch at a time, in order.
-      await hotPublishing;
-      hotPublishing = hot.publish(commits, changes, { name: names.join('+'), position: last }).catch((err) => {
-        metrics?.redisErrors.inc();
-        logger.warn({ err }, 'hot views not updated; Postgres read model is current');
-      });
+    for (const [name, reached] of reachedBy) clearStall(name, reached);
+    // Every projection is past the batch's positions up to here: these go to the feed.
+    const through = Math.min(...passedBy.values());
+    if (opts.unsafeCheckpointOutsideTransaction && reachedBy.size > 0) unsafeApplied = through;
+    if (!stalled) batch[batch.length - 1]!.ack();
+    const commits = decoded.flatMap((d) => (d.commit && d.position <= through ? [d.commit] : []));
+    if (reachedBy.size > 0) {
+      applied += commits.length;
+      metrics?.applied.inc(commits.length);
+      metrics?.checkpoint.set(Math.max(...reachedBy.values()));
+      metrics?.lag.set(batch[batch.length - 1]!.info.pending);
+      metrics?.batchSeconds.observe((performance.now() - started) / 1000);
+      if (hot) {
+        // Redis work overlaps the next batch's Postgres work, one batch at a time, in order.
+        await hotPublishing;
+        hotPublishing = hot
+          .publish(commits, changes, { name: names.join('+'), position: Math.max(...reachedBy.values()) })
+          .catch((err) => {
+            metrics?.redisErrors.inc();
+            logger.warn({ err }, 'hot views not updated; Postgres read model is current');
+          });
+      }
     }
+    if (stalled) throw new StalledError('a projection is stalled');
   }
 
   async function runOnce(): Promise<void> {
@@ -220,17 +407,26 @@ export function createProjector(
   async function run(): Promise<void> {
     let failures = 0;
     while (!stopped) {
+      let wait: number;
       try {
         await runOnce();
         failures = 0;
+        wait = 100;
       } catch (err) {
         if (stopped) break;
-        failures++;
-        logger.error({ err, failures }, 'projection loop failed; restarting from the checkpoint');
+        if (err instanceof StalledError) {
+          // Already reported (log, metric, /ready); try again and look for a decision.
+          failures = 0;
+          wait = opts.stallRetryMs;
+        } else {
+          failures++;
+          logger.error({ err, failures }, 'projection loop failed; restarting from the checkpoint');
+          wait = Math.min(5000, 100 * 2 ** Math.min(failures, 6));
+        }
       } finally {
         messages?.stop();
       }
-      if (!stopped) await sleep(Math.min(5000, 100 * 2 ** Math.min(failures, 6)));
+      if (!stopped) await sleep(wait);
     }
   }
 
@@ -260,41 +456,12 @@ export function createProjector(
         await sleep(20);
       }
     },
-  };
-}
-
-function createMetrics(registry: Registry) {
-  return {
-    applied: new Counter({
-      name: 'lightdom_projector_commits_applied_total',
-      help: 'Commits applied',
-      registers: [registry],
-    }),
-    checkpoint: new Gauge({
-      name: 'lightdom_projector_checkpoint',
-      help: 'Last applied position',
-      registers: [registry],
-    }),
-    lag: new Gauge({
-      name: 'lightdom_projector_lag',
-      help: 'Commits in the log not yet applied (log head minus checkpoint)',
-      registers: [registry],
-    }),
-    batchSeconds: new Histogram({
-      name: 'lightdom_projector_batch_duration_seconds',
-      help: 'Time to apply one batch',
-      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
-      registers: [registry],
-    }),
-    skipped: new Counter({
-      name: 'lightdom_projector_skipped_messages_total',
-      help: 'Messages on the stream that were not commits (skipped, checkpoint moved past them)',
-      registers: [registry],
-    }),
-    redisErrors: new Counter({
-      name: 'lightdom_projector_redis_errors_total',
-      help: 'Batches whose hot views could not be written',
-      registers: [registry],
-    }),
+    stalls: () => [...stalls.values()].map((st) => ({ ...st })),
+    async assertNotStalled() {
+      if (stalls.size === 0) return;
+      throw new Error(
+        [...stalls.values()].map((st) => `${st.projection} stalled at position ${st.position}: ${st.error}`).join('; '),
+      );
+    },
   };
 }

@@ -9,7 +9,8 @@ export type CliCommand =
       to?: number;
       aggregate?: { aggregateType: string; aggregateId: string };
       out?: string;
-    };
+    }
+  | { command: 'skip'; projection: string; position: number; reason: string; actor?: string };
 
 /** A mistake in the command line: printed with the usage, exit code 2. */
 export class UsageError extends Error {
@@ -22,12 +23,16 @@ export const usage = `Usage:
                                                         check an NDJSON export offline
   lightdom audit export [--from N] [--to N] [--aggregate type:id] [--out F]
                                                         write the log as NDJSON (stdout by default)
+  lightdom projections skip <name> <position> --reason "…" [--actor A]
+                                                        record the decision that projection <name> may
+                                                        pass over the commit at <position>, which it
+                                                        cannot apply (see docs/projections.md)
 
 Positions are JetStream stream sequences; --from and --to are inclusive.
 Environment: NATS_URL (nats://127.0.0.1:4222), EVENTS_STREAM (EVENTS),
 EVENTS_SUBJECT_PREFIX (events); each also as <NAME>_FILE.
-Exit codes: 0 verified clean (or exported), 1 violations found, 2 usage, configuration
-or connection error (nothing was verified).
+Exit codes: 0 verified clean (or exported, or the decision recorded), 1 violations found,
+2 usage, configuration or connection error (nothing was verified or recorded).
 `;
 
 function position(name: string, value: string | undefined): number | undefined {
@@ -45,7 +50,38 @@ function aggregateRef(value: string | undefined) {
   return { aggregateType: m[1]!, aggregateId: m[2]! };
 }
 
-/** Parses `audit verify|export …`; throws UsageError on anything it does not understand. */
+function skipPosition(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
+    throw new UsageError(`<position> must be a position (a whole number from 1), got ${JSON.stringify(value)}`);
+  }
+  return Number(value);
+}
+
+function parseSkip(args: string[], values: ReturnType<typeof parse>['values']): CliCommand {
+  const [projection, at, ...extra] = args;
+  if (projection === undefined || at === undefined) {
+    throw new UsageError('projections skip needs a projection name and a position');
+  }
+  if (extra.length > 0) throw new UsageError(`Unexpected argument ${JSON.stringify(extra[0])}`);
+  if (!/^[A-Za-z0-9_-]{1,100}$/.test(projection)) {
+    throw new UsageError(`The projection name must be letters, digits, _ or -, got ${JSON.stringify(projection)}`);
+  }
+  for (const flag of ['from', 'to', 'file', 'json', 'aggregate', 'out'] as const) {
+    if (values[flag] !== undefined) throw new UsageError(`--${flag} does not belong to projections skip`);
+  }
+  const reason = values.reason?.trim();
+  if (!reason) throw new UsageError('projections skip needs --reason "why this commit may be skipped"');
+  if (values.actor === '') throw new UsageError('--actor needs a name');
+  return {
+    command: 'skip',
+    projection,
+    position: skipPosition(at),
+    reason,
+    ...(values.actor ? { actor: values.actor } : {}),
+  };
+}
+
+/** Parses `audit verify|export …` and `projections skip …`; throws UsageError on anything it does not understand. */
 export function parseCliArgs(argv: string[]): CliCommand {
   let parsed: ReturnType<typeof parse>;
   try {
@@ -57,6 +93,10 @@ export function parseCliArgs(argv: string[]): CliCommand {
   if (values.help) return { command: 'help' };
   if (positionals.length === 0) throw new UsageError('No command given');
   const [group, sub, ...extra] = positionals;
+  if (group === 'projections' && sub === 'skip') return parseSkip(extra, values);
+  for (const flag of ['reason', 'actor'] as const) {
+    if (values[flag] !== undefined) throw new UsageError(`--${flag} belongs to projections skip`);
+  }
   if (group !== 'audit' || (sub !== 'verify' && sub !== 'export')) {
     throw new UsageError(`Unknown command ${JSON.stringify(positionals.slice(0, 2).join(' '))}`);
   }
@@ -98,6 +138,8 @@ const parse = (argv: string[]) =>
       json: { type: 'boolean' },
       aggregate: { type: 'string' },
       out: { type: 'string' },
+      reason: { type: 'string' },
+      actor: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });

@@ -1,12 +1,16 @@
+import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { connect, type NatsConnection } from 'nats';
 import { exportLog } from '../audit/export.js';
 import type { AuditIo } from '../audit/progress.js';
 import { formatVerifyReport, runVerify, type VerifyReport } from '../audit/runVerify.js';
+import { createCommandHandler } from '../commands/commandHandler.js';
 import { ConfigError } from '../config/parseConfig.js';
+import { isLightdomError } from '../errors.js';
 import { createEventStore, type EventStore } from '../store/eventStore.js';
 import { typeSubject } from '../subjects.js';
 import { type CliCommand, parseCliArgs, UsageError, usage } from './args.js';
@@ -99,14 +103,52 @@ async function runExport(cmd: Extract<CliCommand, { command: 'export' }>, log: O
   }
 }
 
+function defaultActor(): string {
+  try {
+    return `cli:${userInfo().username}`;
+  } catch {
+    return 'cli:unknown'; // no passwd entry (some containers)
+  }
+}
+
+/**
+ * Records an operator's decision through the command handler, as any command is recorded:
+ * validated, hashed into the projection's chain, with the actor on the commit. The
+ * stalled projector finds it in the log and passes over exactly that commit.
+ */
+async function runSkip(cmd: Extract<CliCommand, { command: 'skip' }>, log: OpenLog, io: CliIo) {
+  const target = await log.store.getCommit(cmd.position);
+  if (!target) {
+    throw new CliFailure(`There is no commit at position ${cmd.position} in stream ${log.store.options.stream}`);
+  }
+  const actor = cmd.actor ?? defaultActor();
+  const result = await createCommandHandler({ store: log.store }).handle(
+    {
+      type: 'SkipProjectionCommit',
+      aggregateId: cmd.projection,
+      data: { position: cmd.position, reason: cmd.reason },
+    },
+    { actor, correlationId: randomUUID(), causationId: `cli:projections-skip:${randomUUID()}` },
+  );
+  const what = `${cmd.projection} may pass over position ${cmd.position} (${target.aggregateType} ${target.aggregateId}, ${target.commandType})`;
+  io.stdout.write(
+    result.events.length === 0
+      ? `projections skip: already decided: ${what}\n`
+      : `projections skip: recorded ProjectionCommitSkipped at position ${result.position} by ${actor}: ${what}\n`,
+  );
+  return ExitCode.ok;
+}
+
 async function run(cmd: Exclude<CliCommand, { command: 'help' }>, env: NodeJS.ProcessEnv, io: CliIo) {
-  const range = { ...(cmd.from ? { from: cmd.from } : {}), ...(cmd.to ? { to: cmd.to } : {}) };
+  const range =
+    cmd.command === 'skip' ? {} : { ...(cmd.from ? { from: cmd.from } : {}), ...(cmd.to ? { to: cmd.to } : {}) };
   if (cmd.command === 'verify' && cmd.file) {
     const report = await runVerify({ source: { kind: 'file', path: cmd.file }, ...range }, io);
     return printReport(report, cmd.json, io);
   }
   const log = await openLog(loadCliConfig(env));
   try {
+    if (cmd.command === 'skip') return await runSkip(cmd, log, io);
     if (cmd.command === 'verify') {
       const report = await runVerify({ source: { kind: 'log', nc: log.nc, store: log.store }, ...range }, io);
       return printReport(report, cmd.json, io);
@@ -125,7 +167,7 @@ async function run(cmd: Exclude<CliCommand, { command: 'help' }>, env: NodeJS.Pr
 }
 
 /**
- * `lightdom audit verify|export`, with its exit code as the result. Everything the CLI
+ * `lightdom audit verify|export` and `lightdom projections skip`, with its exit code as the result. Everything the CLI
  * does is here, so tests run it in-process with their own streams and environment.
  */
 export async function runCli(argv: string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
@@ -144,7 +186,12 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv, io: CliIo):
   try {
     return await run(cmd, env, io);
   } catch (err) {
-    const message = err instanceof ConfigError || err instanceof CliFailure ? err.message : String(err);
+    const message =
+      err instanceof ConfigError || err instanceof CliFailure
+        ? err.message
+        : isLightdomError(err) && err.issues
+          ? `${err.message}: ${err.issues.map((i) => `${i.field} ${i.message}`).join('; ')}`
+          : String(err);
     io.stderr.write(`lightdom: ${message}\n`);
     return ExitCode.failed;
   }

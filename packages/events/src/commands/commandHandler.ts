@@ -8,6 +8,7 @@ import {
   type CommandMetadata,
   type CommandResult,
   commandEnvelopeSchema,
+  commandMetadataIssues,
   type StoredCommit,
 } from '../envelope.js';
 import { type FieldIssue, isLightdomError, LightdomError, validationError } from '../errors.js';
@@ -174,6 +175,8 @@ export function createCommandHandler(
     async handle(raw, givenMeta) {
       const parsed = parseCommand(raw);
       const meta = withBoundedTraceIds(givenMeta);
+      const metaIssues = commandMetadataIssues(meta);
+      if (metaIssues.length > 0) throw validationError(metaIssues);
       const id = parsed.envelope.aggregateId;
       // New aggregates without an id cannot collide; everything else queues per aggregate.
       return id

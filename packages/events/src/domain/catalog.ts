@@ -9,6 +9,9 @@ import { campaignDecider } from './campaign/decider.js';
 import { campaignEventVersions } from './campaign/events.js';
 import { campaignUpcasters } from './campaign/upcasters.js';
 import type { CommandSpec, Decider, DomainEvent, EventVersions } from './decider.js';
+import { projectionCommandSchemas } from './projection/commands.js';
+import { projectionDecider } from './projection/decider.js';
+import { projectionEventVersions } from './projection/events.js';
 import { createUpcasterChain } from './upcasting.js';
 import { workflowCommandSchemas } from './workflow/commands.js';
 import { workflowDecider } from './workflow/decider.js';
@@ -20,7 +23,10 @@ import { workflowRunEventVersions } from './workflowRun/events.js';
 // biome-ignore lint/suspicious/noExplicitAny: the registry holds deciders of every aggregate type.
 export type AnyDecider = Decider<any, DomainEvent, any>;
 
-/** Commands that bring an aggregate into being; they may omit the aggregate id. */
+/**
+ * Commands that bring an aggregate into being; they may omit the aggregate id. The
+ * `projection` aggregate has none: it is named by the read model it is about.
+ */
 export const createCommands: ReadonlySet<string> = new Set([
   'CreateCampaign',
   'DefineWorkflow',
@@ -36,6 +42,7 @@ export const commandSchemasByAggregate = Object.freeze({
   workflowRun: workflowRunCommandSchemas,
   aiTask: aiTaskCommandSchemas,
   auditCheckpoint: auditCheckpointCommandSchemas,
+  projection: projectionCommandSchemas,
 }) satisfies Readonly<Record<string, Record<string, CommandSpec['schema']>>>;
 
 /** Merges per-aggregate maps, refusing a key that two of them define (a spread would hide it). */
@@ -74,6 +81,7 @@ export const deciders: Readonly<Record<string, AnyDecider>> = Object.freeze({
   workflowRun: workflowRunDecider as AnyDecider,
   aiTask: aiTaskDecider as AnyDecider,
   auditCheckpoint: auditCheckpointDecider as AnyDecider,
+  projection: projectionDecider as AnyDecider,
 });
 
 /** Current schemaVersion of every event type. */
@@ -84,6 +92,7 @@ export const eventVersions: Readonly<EventVersions> = Object.freeze(
     workflowRunEventVersions,
     aiTaskEventVersions,
     auditCheckpointEventVersions,
+    projectionEventVersions,
   ]),
 );
 

@@ -2,6 +2,7 @@ import { type CampaignEvent, type CampaignState, campaignDecider, type StoredCom
 import type pg from 'pg';
 import { quoteIdent } from '../db.js';
 import type { Projection, ProjectionChange } from '../projection.js';
+import { storableJson, storableText } from '../storable.js';
 
 interface CampaignRow {
   id: string;
@@ -113,12 +114,15 @@ export function createCampaignsProjection(table = 'campaigns'): Projection {
       const relevant = commits.filter((c) => c.aggregateType === 'campaign');
       if (relevant.length === 0) return [];
       const target = `${quoteIdent(schema)}.${quoteIdent(table)}`;
-      const ids = [...new Set(relevant.map((c) => c.aggregateId))];
+      // Ids as the table holds them (see storable.ts): only a forged commit's id can differ.
+      const idOf = (c: StoredCommit) => storableText(String(c.aggregateId));
+      const ids = [...new Set(relevant.map(idOf))];
       const { rows } = await client.query<CampaignRow>(`select * from ${target} where id = any($1)`, [ids]);
       const current = new Map(rows.map((r) => [r.id, fromRow(r)]));
       const changed = new Map<string, Folded>();
       for (const commit of relevant) {
-        let folded = current.get(commit.aggregateId) ?? {
+        const id = idOf(commit);
+        let folded = current.get(id) ?? {
           state: campaignDecider.initialState(),
           version: 0,
           position: 0,
@@ -128,14 +132,15 @@ export function createCampaignsProjection(table = 'campaigns'): Projection {
         let state = folded.state;
         for (const e of commit.events) state = campaignDecider.evolve(state, e as unknown as CampaignEvent);
         folded = { ...folded, state, version: commit.version, position: commit.position, updatedAt: commit.timestamp };
-        current.set(commit.aggregateId, folded);
-        changed.set(commit.aggregateId, folded);
+        current.set(id, folded);
+        changed.set(id, folded);
       }
       const payload = [...changed].map(([id, f]) => toRow(id, f));
       await client.query(
         `insert into ${target} select * from jsonb_populate_recordset(null::${target}, $1::jsonb)
          on conflict (id) do update set ${columns.map((c) => `${c} = excluded.${c}`).join(', ')}`,
-        [JSON.stringify(payload)],
+        // Total over any text in the log; storableJson also never overflows on deep input.
+        [storableJson(payload)],
       );
       return payload.map((row) => ({
         aggregateType: 'campaign',

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { aggregateIdSchema } from '../../envelope.js';
+import { freeFormObject, text } from '../text.js';
 
 export const aiMessageSchema = z
-  .object({ role: z.enum(['system', 'user', 'assistant']), content: z.string().max(200_000) })
+  .object({ role: z.enum(['system', 'user', 'assistant']), content: text({ max: 200_000 }) })
   .strict();
 export type AiMessage = z.infer<typeof aiMessageSchema>;
 
@@ -16,13 +17,13 @@ export const aiTaskCommandSchemas = {
    */
   RequestAiTask: z
     .object({
-      model: z.string().trim().min(1).max(200),
-      prompt: z.string().min(1).max(200_000).optional(),
+      model: text({ min: 1, max: 200, trim: true }),
+      prompt: text({ min: 1, max: 200_000 }).optional(),
       messages: z.array(aiMessageSchema).min(1).max(500).optional(),
-      options: z.record(z.unknown()).default({}),
+      options: freeFormObject().default({}),
       maxAttempts: z.number().int().min(1).max(10).default(3),
       workflowRunId: aggregateIdSchema.optional(),
-      stepId: z.string().min(1).max(64).optional(),
+      stepId: text({ min: 1, max: 64 }).optional(),
     })
     .strict()
     .superRefine((d, ctx) => {
@@ -36,21 +37,21 @@ export const aiTaskCommandSchemas = {
         ctx.addIssue({ code: 'custom', path: ['workflowRunId'], message: 'is required with stepId' });
       }
     }),
-  StartAiTask: z.object({ workerId: z.string().min(1).max(200) }).strict(),
+  StartAiTask: z.object({ workerId: text({ min: 1, max: 200 }) }).strict(),
   /** `partialText` is the whole output so far (throttled), `tokens` the completion tokens so far. */
-  RecordAiTaskProgress: z.object({ partialText: z.string().max(1_000_000), tokens: count }).strict(),
+  RecordAiTaskProgress: z.object({ partialText: text({ max: 1_000_000 }), tokens: count }).strict(),
   /** `reasoning` holds the thinking of DeepSeek-R1 style models, kept apart from the answer. */
   CompleteAiTask: z
     .object({
-      text: z.string().max(1_000_000),
-      reasoning: z.string().max(1_000_000).nullable().optional(),
+      text: text({ max: 1_000_000 }),
+      reasoning: text({ max: 1_000_000 }).nullable().optional(),
       promptTokens: count,
       completionTokens: count,
       durationMs: count,
     })
     .strict(),
-  FailAiTask: z.object({ error: z.string().min(1).max(5000), retryable: z.boolean().default(false) }).strict(),
-  CancelAiTask: z.object({ reason: z.string().max(500).optional() }).strict(),
+  FailAiTask: z.object({ error: text({ min: 1, max: 5000 }), retryable: z.boolean().default(false) }).strict(),
+  CancelAiTask: z.object({ reason: text({ max: 500 }).optional() }).strict(),
 } as const;
 
 type Schemas = typeof aiTaskCommandSchemas;

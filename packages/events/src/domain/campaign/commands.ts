@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { moneySchema } from '../money.js';
+import { text } from '../text.js';
 
 const isoDateTime = z.string().datetime({ offset: true, message: 'must be an ISO-8601 date-time' });
 
@@ -19,20 +20,20 @@ const count = z.number().int('must be an integer').nonnegative().max(1e12);
 export const campaignCommandSchemas = {
   CreateCampaign: z
     .object({
-      name: z.string().trim().min(1).max(200),
-      description: z.string().max(5000).default(''),
+      name: text({ min: 1, max: 200, trim: true }),
+      description: text({ max: 5000 }).default(''),
       channels: z.array(channelSchema).max(7).default([]),
       budget: moneySchema,
       schedule: scheduleSchema.optional(),
-      owner: z.string().min(1).max(200).optional(),
+      owner: text({ min: 1, max: 200 }).optional(),
     })
     .strict(),
-  RenameCampaign: z.object({ name: z.string().trim().min(1).max(200) }).strict(),
+  RenameCampaign: z.object({ name: text({ min: 1, max: 200, trim: true }) }).strict(),
   /** Changes any of name, description and budget atomically (one commit). */
   UpdateCampaign: z
     .object({
-      name: z.string().trim().min(1).max(200).optional(),
-      description: z.string().max(5000).optional(),
+      name: text({ min: 1, max: 200, trim: true }).optional(),
+      description: text({ max: 5000 }).optional(),
       budget: moneySchema.optional(),
     })
     .strict()
@@ -42,7 +43,7 @@ export const campaignCommandSchemas = {
   ChangeCampaignBudget: z.object({ budget: moneySchema }).strict(),
   ScheduleCampaign: scheduleSchema,
   LaunchCampaign: z.object({}).strict(),
-  PauseCampaign: z.object({ reason: z.string().max(500).optional() }).strict(),
+  PauseCampaign: z.object({ reason: text({ max: 500 }).optional() }).strict(),
   ResumeCampaign: z.object({}).strict(),
   CompleteCampaign: z.object({}).strict(),
   ArchiveCampaign: z.object({}).strict(),

@@ -1,18 +1,19 @@
 import { z } from 'zod';
+import { text } from '../text.js';
 import { workflowStepsSchema } from './steps.js';
 
 /** Schemas of each workflow-definition command's `data`, keyed by command type. */
 export const workflowCommandSchemas = {
   DefineWorkflow: z
     .object({
-      name: z.string().trim().min(1).max(200),
-      description: z.string().max(5000).default(''),
+      name: text({ min: 1, max: 200, trim: true }),
+      description: text({ max: 5000 }).default(''),
       steps: workflowStepsSchema,
     })
     .strict(),
   /** Replaces the steps; the definition's version goes up by one. */
   ReviseWorkflow: z.object({ steps: workflowStepsSchema }).strict(),
-  DeprecateWorkflow: z.object({ reason: z.string().max(500).optional() }).strict(),
+  DeprecateWorkflow: z.object({ reason: text({ max: 500 }).optional() }).strict(),
 } as const;
 
 type Schemas = typeof workflowCommandSchemas;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { type FieldIssue, validationError } from '../../errors.js';
+import { freeFormObject } from '../text.js';
 
 export const stepTypeSchema = z.enum(['ai.generate', 'http.request', 'campaign.command', 'delay', 'chain.anchor']);
 export type WorkflowStepType = z.infer<typeof stepTypeSchema>;
@@ -56,7 +57,7 @@ export const workflowStepSchema = z
   .object({
     id: stepIdSchema,
     type: stepTypeSchema,
-    input: z.record(z.unknown()).default({}),
+    input: freeFormObject().default({}),
     dependsOn: z.array(stepIdSchema).max(100).default([]),
     retry: retryPolicySchema.optional(),
     /** Longest one attempt may run, in ms; the executor fails the attempt after it. */

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { aggregateIdSchema } from '../../envelope.js';
+import { freeFormObject, freeFormValue, text } from '../text.js';
 import { workflowStepsSchema } from '../workflow/steps.js';
 
-const stepIdSchema = z.string().min(1).max(64);
+const stepIdSchema = text({ min: 1, max: 64 });
 
 /** Schemas of each workflow-run command's `data`, keyed by command type. */
 export const workflowRunCommandSchemas = {
@@ -12,18 +13,18 @@ export const workflowRunCommandSchemas = {
       workflowId: aggregateIdSchema,
       definitionVersion: z.number().int().min(1),
       steps: workflowStepsSchema,
-      input: z.record(z.unknown()).default({}),
+      input: freeFormObject().default({}),
     })
     .strict(),
   StartWorkflowRun: z.object({}).strict(),
   /** `attempt` is 1 for the first try and one more for each retry; it must be the next one. */
   StartWorkflowStep: z.object({ stepId: stepIdSchema, attempt: z.number().int().min(1).max(100) }).strict(),
-  CompleteWorkflowStep: z.object({ stepId: stepIdSchema, output: z.unknown() }).strict(),
+  CompleteWorkflowStep: z.object({ stepId: stepIdSchema, output: freeFormValue() }).strict(),
   /** The decider turns a failure into a scheduled retry or into the run's failure. */
   FailWorkflowStep: z
-    .object({ stepId: stepIdSchema, error: z.string().min(1).max(5000), retryable: z.boolean().default(false) })
+    .object({ stepId: stepIdSchema, error: text({ min: 1, max: 5000 }), retryable: z.boolean().default(false) })
     .strict(),
-  CancelWorkflowRun: z.object({ reason: z.string().trim().min(1).max(500) }).strict(),
+  CancelWorkflowRun: z.object({ reason: text({ min: 1, max: 500, trim: true }) }).strict(),
 } as const;
 
 type Schemas = typeof workflowRunCommandSchemas;
