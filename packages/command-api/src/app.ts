@@ -3,6 +3,9 @@ import { type CommandHandler, type EventStore, LightdomError, type Logger } from
 import { Fastify, quietRequestLogs, type ReadinessCheck, registerOpsRoutes } from '@lightdom/runtime';
 import type { FastifyInstance } from 'fastify';
 import { Counter, Histogram, type Registry } from 'prom-client';
+import { createFeedHub } from './feed/hub.js';
+import { configDefaults, feedHubDefaults } from './feed/options.js';
+import type { FeedHub } from './feed/types.js';
 import { registerCommandRoutes } from './http/commandRoutes.js';
 import { registerHistoryRoutes } from './http/historyRoutes.js';
 import { liveFeed } from './http/liveFeed.js';
@@ -19,6 +22,8 @@ export interface AppDeps {
   registry: Registry;
   logger: Logger;
   checks: Record<string, ReadinessCheck>;
+  /** The process's feed hub, shared with gRPC; absent: the app makes (and closes) its own. */
+  feed?: FeedHub;
 }
 
 export interface AppOptions {
@@ -28,11 +33,19 @@ export interface AppOptions {
   maxWaitMs: number;
   /** Bearer token → actor. Empty: no authentication. */
   tokens: Map<string, string>;
+  /** Subscriptions one WebSocket may hold. Default FEED_MAX_SUBSCRIPTIONS_PER_SOCKET's. */
+  maxSubscriptionsPerSocket: number;
 }
 
 /** The HTTP edge: command routes, dashboard reads and the ops routes on one fastify. */
 export function buildApp(deps: AppDeps, options: Partial<AppOptions> = {}): FastifyInstance {
-  const opts: AppOptions = { bodyLimit: 1_048_576, maxWaitMs: 5000, tokens: new Map(), ...options };
+  const opts: AppOptions = {
+    bodyLimit: 1_048_576,
+    maxWaitMs: 5000,
+    tokens: new Map(),
+    maxSubscriptionsPerSocket: configDefaults.FEED_MAX_SUBSCRIPTIONS_PER_SOCKET,
+    ...options,
+  };
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: opts.bodyLimit,
@@ -97,7 +110,14 @@ export function buildApp(deps: AppDeps, options: Partial<AppOptions> = {}): Fast
     onCommand: (type, outcome) => commandsTotal.inc({ type, outcome }),
   });
   registerHistoryRoutes(app, { store: deps.store, tokens: opts.tokens });
-  app.register(liveFeed({ store: deps.store, commands: deps.commands, tokens: opts.tokens, logger: deps.logger }));
+  const feed = deps.feed ?? createFeedHub({ store: deps.store, logger: deps.logger }, feedHubDefaults);
+  if (!deps.feed) app.addHook('onClose', () => feed.stop());
+  app.register(
+    liveFeed(
+      { feed, commands: deps.commands, tokens: opts.tokens, logger: deps.logger },
+      { maxSubscriptions: opts.maxSubscriptionsPerSocket },
+    ),
+  );
   registerReadRoutes(app, {
     store: deps.store,
     campaigns: deps.campaigns,

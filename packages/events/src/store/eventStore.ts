@@ -35,6 +35,11 @@ export interface EventStoreOptions extends EventStreamOptions {
   publishTimeoutMs: number;
   /** How long a read waits for its messages, in ms. Default 5000. */
   readTimeoutMs: number;
+  /**
+   * How long JetStream keeps a subscription's consumer after its client stops pulling, in
+   * ms; `stop()` deletes it at once, so this only covers a process that dies. Default 30000.
+   */
+  subscribeInactiveMs: number;
   /** Transforms stored events into their current shape on read. Default: none. */
   upcast?: (event: EventRecord) => EventRecord;
 }
@@ -114,7 +119,8 @@ export interface EventStore {
   /**
    * Follows the log from a position: an ordered consumer (server-side state is
    * ephemeral), so a subscriber that resumes with the last position it saw gets no gap
-   * and no duplicate.
+   * and no duplicate. `stop()` deletes the consumer. Each call holds one JetStream
+   * consumer: services fan one subscription out to their clients (command-api's feed hub).
    */
   subscribe(opts?: SubscribeOptions): Promise<CommitSubscription>;
 }
@@ -124,6 +130,7 @@ export function createEventStore(deps: EventStoreDeps, options: Partial<EventSto
     ...defaultStreamOptions,
     publishTimeoutMs: 1500,
     readTimeoutMs: 5000,
+    subscribeInactiveMs: 30_000,
     ...options,
   });
   const { nc } = deps;
@@ -318,6 +325,8 @@ export function createEventStore(deps: EventStoreDeps, options: Partial<EventSto
       const consumer = await js.consumers.get(opts.stream, {
         opt_start_seq: after + 1,
         ...(filter ? { filterSubjects: filter } : {}),
+        // A backstop only: stop() deletes the consumer at once (nats.js would keep it 5 min).
+        inactive_threshold: opts.subscribeInactiveMs,
       });
       const messages = await consumer.consume({ max_messages: 256 });
       const commits = (async function* () {
@@ -329,8 +338,14 @@ export function createEventStore(deps: EventStoreDeps, options: Partial<EventSto
           }
         }
       })();
+      let stopped = false;
       return {
-        stop: () => messages.stop(),
+        stop: () => {
+          if (stopped) return;
+          stopped = true;
+          messages.stop();
+          consumer.delete().catch(() => undefined);
+        },
         // One underlying iterator: leaving a for-await loop early does not end the
         // subscription, so a reader can take a few commits and come back for more.
         [Symbol.asyncIterator]: () => ({ next: () => commits.next() }),
