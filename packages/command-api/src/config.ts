@@ -83,7 +83,11 @@ export const commandApiConfigSchema = z.object({
   FEED_REPLAY_COMMITS: positiveInt(256),
   /** The hub deletes its JetStream consumer after this long without subscribers, in ms. */
   FEED_IDLE_STOP_MS: z.coerce.number().int().min(0).max(2_147_483_647).default(30_000),
-  /** gRPC: ping a connection after this long without frames, in ms (grpc.keepalive_time_ms). */
+  /**
+   * gRPC: ping a connection after this long without frames, in ms (grpc.keepalive_time_ms).
+   * A connection that never answers (a silent TCP client without the HTTP/2 preface, too)
+   * is closed KEEPALIVE_TIME + KEEPALIVE_TIMEOUT after its last frame.
+   */
   GRPC_KEEPALIVE_TIME_MS: z.coerce.number().int().min(1000).max(2_147_483_647).default(60_000),
   /** gRPC: close a connection whose ping is not answered within this, in ms (grpc.keepalive_timeout_ms). */
   GRPC_KEEPALIVE_TIMEOUT_MS: z.coerce.number().int().min(100).max(2_147_483_647).default(20_000),
@@ -95,8 +99,6 @@ export const commandApiConfigSchema = z.object({
   GRPC_MAX_CONNECTION_AGE_GRACE_MS: z.coerce.number().int().min(0).max(2_147_483_647).default(30_000),
   /** gRPC: concurrent calls (streams) on one connection (grpc.max_concurrent_streams). */
   GRPC_MAX_CONCURRENT_STREAMS: z.coerce.number().int().min(1).max(10_000).default(100),
-  /** gRPC: a connection that has not sent the HTTP/2 preface and settings within this is destroyed, in ms. */
-  GRPC_HANDSHAKE_TIMEOUT_MS: z.coerce.number().int().min(100).max(2_147_483_647).default(10_000),
   /** gRPC: largest response message, in bytes (grpc.max_send_message_length); requests use BODY_LIMIT_BYTES. */
   GRPC_MAX_SEND_MESSAGE_BYTES: positiveInt(16 * 1_048_576),
   API_TOKENS: apiTokens,

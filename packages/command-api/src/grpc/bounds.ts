@@ -2,7 +2,13 @@ import type { ServerOptions } from '@grpc/grpc-js';
 import type { CommandApiConfig } from '../config.js';
 import { configDefaults } from '../feed/options.js';
 
-/** How long a gRPC connection may live, idle or stall, and how much it may carry. */
+/**
+ * How long a gRPC connection may live, idle or stall, and how much it may carry. grpc-js
+ * opens its HTTP/2 session when the TCP connection arrives, so these also cut a
+ * connection that never sends the preface: its keepalive ping goes unanswered (closed
+ * after keepaliveTimeMs + keepaliveTimeoutMs) and it has no call (closed after
+ * maxConnectionIdleMs), whichever comes first — measured in test/hostile/feed.grpc.
+ */
 export interface GrpcBounds {
   /** Ping a connection after this long without frames, in ms. */
   keepaliveTimeMs: number;
@@ -16,8 +22,6 @@ export interface GrpcBounds {
   maxConnectionAgeGraceMs: number;
   /** Concurrent calls on one connection. */
   maxConcurrentStreams: number;
-  /** Destroy a connection that has not completed the HTTP/2 preface within this, in ms. */
-  handshakeTimeoutMs: number;
   /** Largest response message, in bytes. */
   maxSendMessageBytes: number;
 }
@@ -29,7 +33,6 @@ export const grpcBounds = (c: CommandApiConfig): GrpcBounds => ({
   maxConnectionAgeMs: c.GRPC_MAX_CONNECTION_AGE_MS,
   maxConnectionAgeGraceMs: c.GRPC_MAX_CONNECTION_AGE_GRACE_MS,
   maxConcurrentStreams: c.GRPC_MAX_CONCURRENT_STREAMS,
-  handshakeTimeoutMs: c.GRPC_HANDSHAKE_TIMEOUT_MS,
   maxSendMessageBytes: c.GRPC_MAX_SEND_MESSAGE_BYTES,
 });
 

@@ -89,6 +89,11 @@ export const liveFeed = (deps: LiveFeedDeps, options: Partial<LiveFeedOptions> =
         return;
       }
       const subscriptions = new Map<string, FeedSubscription>();
+      // Set-ups still running when their subscription was cancelled: each holds a hub slot
+      // until it settles, so it counts against the socket's cap (a client pipelining
+      // subscribe/unsubscribe cannot pile them up).
+      const settingUp = new WeakSet<FeedSubscription>();
+      let abandoned = 0;
       const send = (msg: unknown) => {
         if (socket.readyState !== socket.OPEN) return false;
         if (socket.bufferedAmount > opts.maxBufferedBytes) {
@@ -102,7 +107,7 @@ export const liveFeed = (deps: LiveFeedDeps, options: Partial<LiveFeedOptions> =
 
       async function subscribe(f: z.infer<typeof subscribeFrame>) {
         if (subscriptions.has(f.id)) throw new LightdomError('VALIDATION_FAILED', `Subscription ${f.id} exists`);
-        if (subscriptions.size >= opts.maxSubscriptions) {
+        if (subscriptions.size + abandoned >= opts.maxSubscriptions) {
           throw new LightdomError('LIMIT_EXCEEDED', `At most ${opts.maxSubscriptions} subscriptions per socket`, {
             details: { limit: opts.maxSubscriptions, scope: 'socket' },
           });
@@ -114,6 +119,7 @@ export const liveFeed = (deps: LiveFeedDeps, options: Partial<LiveFeedOptions> =
           [Symbol.asyncIterator]: () => ({ next: async () => ({ done: true, value: undefined }) }),
         };
         subscriptions.set(f.id, pending);
+        settingUp.add(pending);
         let sub: FeedSubscription;
         try {
           sub = await deps.feed.subscribe(
@@ -128,9 +134,13 @@ export const liveFeed = (deps: LiveFeedDeps, options: Partial<LiveFeedOptions> =
             },
           );
         } catch (err) {
+          settingUp.delete(pending);
           if (subscriptions.get(f.id) === pending) subscriptions.delete(f.id);
+          else abandoned--;
           throw err;
         }
+        settingUp.delete(pending);
+        if (subscriptions.get(f.id) !== pending) abandoned--;
         if (subscriptions.get(f.id) !== pending || socket.readyState !== socket.OPEN) {
           // Unsubscribed or closed while it was being set up.
           sub.stop();
@@ -174,11 +184,14 @@ export const liveFeed = (deps: LiveFeedDeps, options: Partial<LiveFeedOptions> =
           case 'ping':
             send({ op: 'pong' });
             return;
-          case 'unsubscribe':
-            subscriptions.get(f.id)?.stop();
+          case 'unsubscribe': {
+            const sub = subscriptions.get(f.id);
+            if (sub && settingUp.has(sub)) abandoned++;
+            sub?.stop();
             subscriptions.delete(f.id);
             send({ op: 'unsubscribed', id: f.id });
             return;
+          }
           case 'subscribe':
             subscribe(f).catch((err) => send({ op: 'error', id: f.id, error: errorBody(err) }));
             return;
