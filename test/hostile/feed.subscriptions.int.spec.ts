@@ -1,6 +1,8 @@
 import { type ClientReadableStream, type ServiceError, status as Status } from '@grpc/grpc-js';
 import {
+  type AmqpServer,
   buildApp,
+  createAmqpServer,
   createCampaignQueries,
   createFeedHub,
   createGrpcServer,
@@ -21,6 +23,7 @@ import {
 } from '@lightdom/events';
 import { createMetricsRegistry } from '@lightdom/runtime';
 import { createNatsTestEnv, createPgTestEnv, type NatsTestEnv, type PgTestEnv } from '@lightdom/testkit';
+import amqp from 'amqplib';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCampaign, wsClient } from './feed.clients.js';
@@ -46,6 +49,7 @@ let grpc: ReturnType<typeof createGrpcServer>;
 let clients: LightdomClients;
 let url: string;
 let closePositions: () => Promise<void>;
+let gateway: AmqpServer | undefined;
 
 beforeAll(async () => {
   [nats, pgEnv] = await Promise.all([createNatsTestEnv('feedsubs'), createPgTestEnv('feedsubs')]);
@@ -92,6 +96,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await gateway?.stop();
+  await nats?.jsm.streams.delete(`${nats.stream}_AMQP`).catch(() => undefined);
   clients?.close();
   await grpc?.stop();
   await app?.close();
@@ -274,5 +280,66 @@ describe('finding 6: subscriptions share the log', () => {
     sub.stop();
     expect(await more).toEqual({ done: true, value: undefined });
     await expect.poll(consumerCount, { timeout: 5000 }).toBe(0);
+  });
+});
+
+describe('finding 8: subscription positions', () => {
+  it('finding 8: a WebSocket subscribe with after 1e300 is answered at once with an error naming after', async () => {
+    const c = await wsClient(url);
+    c.send({ op: 'subscribe', id: 'far', after: 1e300 });
+    const answer = await c.next((f) => f.id === 'far', 2000);
+    expect(answer).toMatchObject({ op: 'error', error: { code: 'VALIDATION_FAILED' } });
+    expect(answer.error?.errors?.map((e) => e.field)).toEqual(['after']);
+    await expect(feed.subscribe({}, { after: 2 ** 53 })).rejects.toMatchObject({
+      code: 'VALIDATION_FAILED',
+      issues: [{ field: 'after' }],
+    });
+    expect(feed.stats().subscriptions).toBe(0);
+    // Still serving on the same socket.
+    c.send({ op: 'subscribe', id: 'near', after: 0 });
+    expect(await c.next((f) => f.id === 'near')).toMatchObject({ op: 'subscribed', after: 0 });
+    c.ws.close();
+  });
+});
+
+describe('finding 6: AMQP lightdom.events', () => {
+  it('finding 6: 20 AMQP connections bound to lightdom.events share one consumer, deleted when the gateway stops', async () => {
+    // The earlier tests' hub has let go of the log (it may still have been opening its consumer).
+    await expect.poll(() => feed.stats(), { timeout: 5000 }).toMatchObject({ subscriptions: 0, following: false });
+    await expect.poll(consumerCount, { timeout: 5000 }).toBe(0);
+    gateway = createAmqpServer(
+      { nc: nats.nc, commands: createCommandHandler({ store, logger }), store, logger },
+      {
+        host: '127.0.0.1',
+        stream: `${nats.stream}_AMQP`,
+        subjectPrefix: `${nats.subjectPrefix}_amqp`,
+        topologyBucket: `${nats.kvBucket}_AMQP`,
+      },
+    );
+    const amqpPort = await gateway.start(0);
+    const conns = await Promise.all(
+      Array.from({ length: 20 }, () => amqp.connect(`amqp://guest:guest@127.0.0.1:${amqpPort}`)),
+    );
+    const received: Promise<string>[] = [];
+    for (const conn of conns) {
+      const ch = await conn.createChannel();
+      const { queue } = await ch.assertQueue('', { exclusive: true });
+      await ch.bindQueue(queue, 'lightdom.events', 'campaign.#');
+      received.push(
+        new Promise((resolve) => {
+          ch.consume(queue, (m) => m && resolve(m.content.toString()), { noAck: true });
+        }),
+      );
+    }
+    expect(await consumerCount()).toBe(1);
+    const [made] = await appendCampaigns(1, 'amqp');
+    const bodies = (await Promise.all(received)).map((b) => JSON.parse(b) as RecordedEvent);
+    expect(bodies.map((e) => e.position)).toEqual(Array(20).fill(made!.position));
+    expect(await consumerCount()).toBe(1);
+    for (const conn of conns) await conn.close();
+    await gateway.stop();
+    gateway = undefined;
+    // Deleted at once on stop (an ordered consumer used to linger five minutes).
+    await expect.poll(consumerCount, { timeout: 2000 }).toBe(0);
   });
 });

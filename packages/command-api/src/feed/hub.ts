@@ -33,6 +33,18 @@ function checkFilter(filter: FeedFilter) {
   }
 }
 
+/** Positions are stream sequences: 1e300 is an integer to JSON, but no position (it would wait forever). */
+function checkStart(start: FeedStart) {
+  const bad = (v: number | undefined) => v !== undefined && !(Number.isSafeInteger(v) && v >= 0);
+  for (const field of ['after', 'afterIndex'] as const) {
+    if (bad(start[field])) {
+      throw new LightdomError('VALIDATION_FAILED', `Invalid ${field}`, {
+        issues: [{ field, message: 'must be an integer between 0 and 2^53-1' }],
+      });
+    }
+  }
+}
+
 /** A counting semaphore: at most `size` holders at once, the rest wait in order. */
 class Slots {
   private waiting: (() => void)[] = [];
@@ -83,6 +95,7 @@ class Hub implements FeedHub, SubscriberHost {
 
   async subscribe(filter: FeedFilter = {}, start: FeedStart = {}): Promise<FeedSubscription> {
     checkFilter(filter);
+    checkStart(start);
     if (this.stopped) throw new LightdomError('UNAVAILABLE', 'The feed is shutting down');
     if (this.open >= this.opts.maxSubscriptions) {
       throw new LightdomError('LIMIT_EXCEEDED', `At most ${this.opts.maxSubscriptions} subscriptions per server`, {
@@ -112,7 +125,12 @@ class Hub implements FeedHub, SubscriberHost {
   }
 
   stats(): FeedHubStats {
-    return { subscriptions: this.open, live: this.live.size, reads: this.reads.used, following: !!this.source };
+    return {
+      subscriptions: this.open,
+      live: this.live.size,
+      reads: this.reads.used,
+      following: !!(this.source || this.starting),
+    };
   }
 
   async stop(): Promise<void> {

@@ -35,7 +35,7 @@ export interface FeedHubStats {
   live: number;
   /** History reads running now (each holds one short-lived JetStream consumer). */
   reads: number;
-  /** Whether the hub's own JetStream consumer is open. */
+  /** Whether the hub's own JetStream consumer is open (or opening). */
   following: boolean;
 }
 

@@ -35,11 +35,6 @@ export interface EventStoreOptions extends EventStreamOptions {
   publishTimeoutMs: number;
   /** How long a read waits for its messages, in ms. Default 5000. */
   readTimeoutMs: number;
-  /**
-   * How long JetStream keeps a subscription's consumer after its client stops pulling, in
-   * ms; `stop()` deletes it at once, so this only covers a process that dies. Default 30000.
-   */
-  subscribeInactiveMs: number;
   /** Transforms stored events into their current shape on read. Default: none. */
   upcast?: (event: EventRecord) => EventRecord;
 }
@@ -130,7 +125,6 @@ export function createEventStore(deps: EventStoreDeps, options: Partial<EventSto
     ...defaultStreamOptions,
     publishTimeoutMs: 1500,
     readTimeoutMs: 5000,
-    subscribeInactiveMs: 30_000,
     ...options,
   });
   const { nc } = deps;
@@ -325,8 +319,6 @@ export function createEventStore(deps: EventStoreDeps, options: Partial<EventSto
       const consumer = await js.consumers.get(opts.stream, {
         opt_start_seq: after + 1,
         ...(filter ? { filterSubjects: filter } : {}),
-        // A backstop only: stop() deletes the consumer at once (nats.js would keep it 5 min).
-        inactive_threshold: opts.subscribeInactiveMs,
       });
       const messages = await consumer.consume({ max_messages: 256 });
       const commits = (async function* () {
@@ -340,6 +332,8 @@ export function createEventStore(deps: EventStoreDeps, options: Partial<EventSto
       })();
       let stopped = false;
       return {
+        // nats.js keeps an ordered consumer five minutes after its last pull (and ignores an
+        // inactive_threshold when a start sequence is given): delete it at once instead.
         stop: () => {
           if (stopped) return;
           stopped = true;
