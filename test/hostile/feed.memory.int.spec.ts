@@ -103,7 +103,7 @@ describe('finding 6: memory', () => {
     const jsm = await nc.jetstreamManager();
     const consumers = async () => (await jsm.streams.info('EVENTS')).state.consumer_count;
     const c = await wsClient(wsUrl);
-    const history = [];
+    const history: { position: number }[] = [];
     for (let i = 0; i < 8; i++) history.push(await c.command(`h${i}`, createCampaign(`mem-${i}`)));
     const apiPid = api.child.pid as number;
     const serverPid = natsPid(nats.port);
