@@ -21,6 +21,9 @@ import {
 import type { FastifyInstance } from 'fastify';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { type CommandApiConfig, loadCommandApiConfig } from './config.js';
+import { createFeedHub } from './feed/hub.js';
+import { feedHubDefaults } from './feed/options.js';
+import type { FeedHub } from './feed/types.js';
 import { registerCommandRoutes } from './http/commandRoutes.js';
 import { correlationIdOf, requestIdOf } from './http/context.js';
 import { registerHistoryRoutes } from './http/historyRoutes.js';
@@ -39,6 +42,8 @@ export interface AppDeps {
   registry: Registry;
   logger: Logger;
   checks: Record<string, ReadinessCheck>;
+  /** The process's feed hub, shared with gRPC; absent: the app makes (and closes) its own. */
+  feed?: FeedHub;
 }
 
 export interface AppOptions {
@@ -52,6 +57,8 @@ export interface AppOptions {
   http: HttpBounds;
   /** `/ws` Origin allow-list, ping interval and idle time-out (`WS_*`). */
   ws: WsSocketBounds;
+  /** Subscriptions one WebSocket may hold. Default FEED_MAX_SUBSCRIPTIONS_PER_SOCKET's. */
+  maxSubscriptionsPerSocket: number;
 }
 
 /** The app's options from the parsed configuration; the defaults live in the config schema only. */
@@ -65,6 +72,7 @@ export const appOptionsFrom = (c: CommandApiConfig): AppOptions => ({
     pingIntervalMs: c.WS_PING_INTERVAL_MS,
     idleTimeoutMs: c.WS_IDLE_TIMEOUT_MS,
   },
+  maxSubscriptionsPerSocket: c.FEED_MAX_SUBSCRIPTIONS_PER_SOCKET,
 });
 
 const outcomes: ReadonlySet<string> = new Set(['accepted', 'duplicate', ...Object.keys(ErrorCodes)]);
@@ -153,10 +161,12 @@ export function buildApp(deps: AppDeps, options: Partial<AppOptions> = {}): Fast
       commandsTotal.inc({ type: knownLabel(type, commandCatalog), outcome: knownLabel(outcome, outcomes, 'INTERNAL') }),
   });
   registerHistoryRoutes(app, { store: deps.store, tokens: opts.tokens });
+  const feed = deps.feed ?? createFeedHub({ store: deps.store, logger: deps.logger }, feedHubDefaults);
+  if (!deps.feed) app.addHook('onClose', () => feed.stop());
   app.register(
     liveFeed(
-      { store: deps.store, commands: deps.commands, tokens: opts.tokens, logger: deps.logger },
-      { socket: opts.ws, maxPayloadBytes: opts.bodyLimit },
+      { feed, commands: deps.commands, tokens: opts.tokens, logger: deps.logger },
+      { socket: opts.ws, maxPayloadBytes: opts.bodyLimit, maxSubscriptions: opts.maxSubscriptionsPerSocket },
     ),
   );
   registerReadRoutes(app, {

@@ -6,6 +6,17 @@ export { type AmqpStoreOptions, createAmqpStore } from './amqp/store.js';
 export { topicMatches } from './amqp/topic.js';
 export { type AppDeps, type AppOptions, appOptionsFrom, buildApp } from './app.js';
 export { type CommandApiConfig, commandApiConfigSchema, loadCommandApiConfig } from './config.js';
+export { createFeedHub, type FeedHubDeps } from './feed/hub.js';
+export { feedHubDefaults, feedHubOptions } from './feed/options.js';
+export type {
+  FeedFilter,
+  FeedHub,
+  FeedHubOptions,
+  FeedHubStats,
+  FeedStart,
+  FeedSubscription,
+} from './feed/types.js';
+export { type GrpcBounds, grpcBounds, grpcBoundsDefaults } from './grpc/bounds.js';
 export {
   createLightdomClients,
   type LightdomClientOptions,

@@ -12,6 +12,9 @@ import { amqpBoundsOf } from './amqp/bounds.js';
 import { createAmqpServer } from './amqp/server.js';
 import { appOptionsFrom, buildApp } from './app.js';
 import { loadCommandApiConfig } from './config.js';
+import { createFeedHub } from './feed/hub.js';
+import { feedHubOptions } from './feed/options.js';
+import { grpcBounds } from './grpc/bounds.js';
 import { createGrpcServer } from './grpc/server.js';
 import { createCampaignQueries } from './readModel/campaignQueries.js';
 import { createPositionWaiter } from './readModel/positionWaiter.js';
@@ -41,6 +44,8 @@ runService('command-api', async (logger) => {
   pool.on('error', (err) => logger.warn({ err }, 'idle Postgres client failed'));
   const positions = createPositionWaiter({ pool, databaseUrl: config.DATABASE_URL, schema: config.DB_SCHEMA, logger });
   const registry = createMetricsRegistry('command-api');
+  // One feed hub: every WebSocket and gRPC subscription shares its JetStream consumer.
+  const feed = createFeedHub({ store, logger }, feedHubOptions(config));
   // HTTP and gRPC share one command handler (and so its aggregate cache), queries and checks.
   const deps = {
     commands: createCommandHandler(
@@ -48,6 +53,7 @@ runService('command-api', async (logger) => {
       { snapshotEvery: config.SNAPSHOT_EVERY, cacheSize: config.AGGREGATE_CACHE_SIZE },
     ),
     store,
+    feed,
     campaigns: createCampaignQueries(pool, config.DB_SCHEMA),
     positions,
     registry,
@@ -63,6 +69,7 @@ runService('command-api', async (logger) => {
     tokens: config.API_TOKENS,
     maxWaitMs: config.READ_WAIT_TIMEOUT_MS,
     maxMessageBytes: config.BODY_LIMIT_BYTES,
+    ...grpcBounds(config),
   });
   const amqp = createAmqpServer(
     { nc: nats.nc, commands: deps.commands, store, logger, registry },
@@ -88,6 +95,7 @@ runService('command-api', async (logger) => {
       await amqp.stop();
       await grpc.stop();
       await app.close();
+      await feed.stop();
       await positions.close();
       await nats.close();
       await pool.end();

@@ -19,6 +19,8 @@ export const ErrorCodes = {
   UNSUPPORTED_MEDIA_TYPE: { retryable: false, message: 'The request body must be JSON' },
   UNAUTHORIZED: { retryable: false, message: 'Credentials are missing or wrong' },
   UNAVAILABLE: { retryable: true, message: 'A backing service is unavailable' },
+  /** A configured cap (e.g. subscriptions per socket or per process) is reached. */
+  LIMIT_EXCEEDED: { retryable: true, message: 'A server limit is reached' },
   STALE_READ: { retryable: true, message: 'The read model has not reached the position yet' },
   INTEGRITY_VIOLATION: { retryable: false, message: 'The log failed an integrity check' },
   INTERNAL: { retryable: true, message: 'An unexpected error happened' },

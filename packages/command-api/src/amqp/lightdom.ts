@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import {
   type CommandHandler,
-  type CommitSubscription,
   type EventStore,
   isLightdomError,
   LightdomError,
   type Logger,
   type RecordedEvent,
-  toRecordedEvents,
 } from '@lightdom/events';
+import { createFeedHub } from '../feed/hub.js';
+import { feedHubDefaults } from '../feed/options.js';
+import type { FeedHub, FeedSubscription } from '../feed/types.js';
 import { type Binding, type Broker, EVENTS_EXCHANGE } from './broker.js';
 import { type BasicProperties, encodeProperties } from './codec.js';
 import { amqpReplyCodeOf } from './errors.js';
@@ -41,39 +42,44 @@ export function eventMessage(e: RecordedEvent): AmqpMessage {
 }
 
 /**
- * Feeds `lightdom.events` from the log: one subscription for the gateway, started at the
- * head when the first queue is bound. Each binding remembers the head position at the
- * moment it was made and matches only later events.
+ * Feeds `lightdom.events` from the log: one feed-hub subscription for the gateway, started
+ * at the head when the first queue is bound (the hub shares its consumer with the other
+ * edges when `feed` is given). Each binding remembers the head position at the moment it
+ * was made and matches only later events.
  */
-export function createEventsBridge(deps: { store: EventStore; broker: Broker; logger: Logger }) {
-  let sub: CommitSubscription | undefined;
+export function createEventsBridge(deps: { store: EventStore; broker: Broker; logger: Logger; feed?: FeedHub }) {
+  const feed = deps.feed ?? createFeedHub({ store: deps.store, logger: deps.logger }, feedHubDefaults);
+  let sub: FeedSubscription | undefined;
   let starting: Promise<void> | undefined;
   let stopped = false;
-  let seen = 0;
+  // The last event routed: a resubscription continues right after it, even inside a commit.
+  let seen: { position: number; index?: number } = { position: 0 };
 
-  async function follow(after: number) {
-    sub = await deps.store.subscribe({ after });
+  async function follow() {
+    sub = await feed.subscribe(
+      {},
+      { after: seen.position, ...(seen.index !== undefined ? { afterIndex: seen.index } : {}) },
+    );
     const current = sub;
     (async () => {
       try {
-        for await (const commit of current) {
-          seen = commit.position;
+        for await (const event of current) {
           const x = deps.broker.exchanges.get(EVENTS_EXCHANGE)!;
-          for (const event of toRecordedEvents(commit)) {
-            const queues = deps.broker.route(x, eventRoutingKey(event), event.position);
-            if (queues.length > 0) {
-              deps.broker.enqueue(queues, eventMessage(event)).catch((err) => {
-                deps.logger.warn({ err, position: event.position }, 'AMQP: storing an event in a queue failed');
-              });
-            }
+          seen = { position: event.position, index: event.index };
+          const queues = deps.broker.route(x, eventRoutingKey(event), event.position);
+          if (queues.length > 0) {
+            deps.broker.enqueue(queues, eventMessage(event)).catch((err) => {
+              deps.logger.warn({ err, position: event.position }, 'AMQP: storing an event in a queue failed');
+            });
           }
         }
       } catch (err) {
         deps.logger.warn({ err }, 'AMQP: lightdom.events subscription failed; resubscribing');
       }
+      current.stop();
       if (stopped) return;
       await new Promise((r) => setTimeout(r, 1000));
-      if (!stopped) follow(seen).catch((err) => deps.logger.error({ err }, 'AMQP: lightdom.events resubscribe failed'));
+      if (!stopped) follow().catch((err) => deps.logger.error({ err }, 'AMQP: lightdom.events resubscribe failed'));
     })();
   }
 
@@ -83,8 +89,8 @@ export function createEventsBridge(deps: { store: EventStore; broker: Broker; lo
       const head = await deps.store.headPosition();
       b.fromPosition = head;
       if (!starting) {
-        seen = head;
-        starting = follow(head).catch((err) => {
+        seen = { position: head };
+        starting = follow().catch((err) => {
           starting = undefined;
           throw err;
         });
@@ -94,6 +100,7 @@ export function createEventsBridge(deps: { store: EventStore; broker: Broker; lo
     stop() {
       stopped = true;
       sub?.stop();
+      if (!deps.feed) feed.stop().catch(() => undefined);
     },
   };
 }

@@ -1,10 +1,13 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { aggregateIdSchema, type EventStore, toRecordedEvents } from '@lightdom/events';
 import { z } from 'zod';
+import type { FeedHub } from '../feed/types.js';
 import { contextHeaders } from './call.js';
 import type { CallContext } from './context.js';
 import {
   type EventMessage,
+  eventIndex,
+  logPosition,
   parseRequest,
   type ReadRequestMessage,
   type ReadResponseMessage,
@@ -15,7 +18,7 @@ import {
 const aggregateType = z.string().regex(/^[A-Za-z]*$/, 'must be an aggregate type such as campaign');
 
 const readRequest = z.object({
-  after: z.number().int().nonnegative(),
+  after: logPosition,
   limit: z
     .number()
     .int()
@@ -28,8 +31,8 @@ const readRequest = z.object({
 
 const subscribeRequest = z
   .object({
-    after: z.number().int().nonnegative().optional(),
-    afterIndex: z.number().int().nonnegative().optional(),
+    after: logPosition.optional(),
+    afterIndex: eventIndex.optional(),
     aggregateType,
     aggregateId: z.union([z.literal(''), aggregateIdSchema]),
     types: z.array(z.string().max(100)).max(100),
@@ -51,7 +54,7 @@ function drained(call: ServerWritableStream<SubscribeRequestMessage, EventMessag
 }
 
 /** `lightdom.v1.EventService`: the log itself, never a read model. */
-export function createEventService(deps: { store: EventStore }) {
+export function createEventService(deps: { store: EventStore; feed: FeedHub }) {
   return {
     async read(request: ReadRequestMessage): Promise<ReadResponseMessage> {
       const q = parseRequest(readRequest, request);
@@ -81,28 +84,28 @@ export function createEventService(deps: { store: EventStore }) {
       signal: AbortSignal,
     ): Promise<void> {
       const r = parseRequest(subscribeRequest, call.request);
-      const resumeInside = r.after !== undefined && r.afterIndex !== undefined && r.after > 0;
-      const after = r.after ?? (await deps.store.headPosition());
-      const sub = await deps.store.subscribe({
-        after: resumeInside ? after - 1 : after,
-        ...(r.aggregateType ? { aggregateType: r.aggregateType } : {}),
-        ...(r.aggregateId ? { aggregateId: r.aggregateId } : {}),
-      });
-      // `lightdom-after`: where the stream starts, so a client that subscribed at the head
-      // can resume from there even if no event arrived.
-      call.sendMetadata(contextHeaders(ctx, { 'lightdom-after': String(after) }));
+      const sub = await deps.feed.subscribe(
+        {
+          ...(r.aggregateType ? { aggregateType: r.aggregateType } : {}),
+          ...(r.aggregateId ? { aggregateId: r.aggregateId } : {}),
+          ...(r.types.length > 0 ? { types: r.types } : {}),
+        },
+        {
+          ...(r.after !== undefined ? { after: r.after } : {}),
+          ...(r.afterIndex !== undefined ? { afterIndex: r.afterIndex } : {}),
+        },
+      );
       const stop = () => sub.stop();
       signal.addEventListener('abort', stop);
       if (signal.aborted) sub.stop();
-      const types = r.types.length > 0 ? new Set(r.types) : undefined;
       try {
-        for await (const commit of sub) {
-          for (const event of toRecordedEvents(commit)) {
-            if (resumeInside && commit.position === after && event.index <= (r.afterIndex as number)) continue;
-            if (types && !types.has(event.type)) continue;
-            if (signal.aborted) return;
-            if (!call.write(toEventMessage(event))) await drained(call, signal);
-          }
+        // `lightdom-after`: where the stream starts, so a client that subscribed at the head
+        // can resume from there even if no event arrived.
+        call.sendMetadata(contextHeaders(ctx, { 'lightdom-after': String(sub.after) }));
+        for await (const event of sub) {
+          if (signal.aborted) return;
+          // The hub queues a bounded number of commits for a slow stream, then lets it read history.
+          if (!call.write(toEventMessage(event))) await drained(call, signal);
         }
       } finally {
         signal.removeEventListener('abort', stop);

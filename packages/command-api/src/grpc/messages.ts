@@ -1,5 +1,5 @@
 import { type CommandResult, LightdomError, type RecordedEvent, zodIssues } from '@lightdom/events';
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { CampaignView } from '../readModel/campaignQueries.js';
 
 /**
@@ -114,6 +114,20 @@ export const toCampaignMessage = (c: CampaignView): CampaignMessage => ({
   createdAt: c.createdAt,
   updatedAt: c.updatedAt,
 });
+
+/**
+ * A log position or version in a `uint64` field. The wire allows up to 2^64-1 (a client
+ * that encodes -1 sends that), and proto-loader turns it into an imprecise JS number: any
+ * value past 2^53-1 is refused, naming the field, before it reaches JetStream.
+ */
+export const logPosition = z
+  .number()
+  .int()
+  .nonnegative()
+  .max(Number.MAX_SAFE_INTEGER, 'must be a position between 0 and 2^53-1');
+
+/** An event's index inside its commit (`uint32`). */
+export const eventIndex = z.number().int().nonnegative().max(0xffff_ffff);
 
 /** A JSON-carrying string field: empty means `{}`, anything else must be a JSON object. */
 export function parseJsonObject(field: string, text: string): Record<string, unknown> {

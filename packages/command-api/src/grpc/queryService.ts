@@ -7,6 +7,7 @@ import {
   type GetCampaignResponseMessage,
   type ListCampaignsRequestMessage,
   type ListCampaignsResponseMessage,
+  logPosition,
   parseRequest,
   toCampaignMessage,
 } from './messages.js';
@@ -17,7 +18,7 @@ export interface QueryServiceDeps {
 }
 
 const consistency = {
-  minPosition: z.number().int().nonnegative().optional(),
+  minPosition: logPosition.optional(),
   allowStale: z.boolean(),
 };
 

@@ -10,8 +10,12 @@ import { ReflectionService } from '@grpc/reflection';
 import type { CommandHandler, EventStore, Logger } from '@lightdom/events';
 import type { ReadinessCheck } from '@lightdom/runtime';
 import { Counter, Histogram, type Registry } from 'prom-client';
+import { createFeedHub } from '../feed/hub.js';
+import { feedHubDefaults } from '../feed/options.js';
+import type { FeedHub } from '../feed/types.js';
 import type { CampaignQueries } from '../readModel/campaignQueries.js';
 import type { PositionWaiter } from '../readModel/positionWaiter.js';
+import { type GrpcBounds, grpcBoundsDefaults, grpcChannelOptions } from './bounds.js';
 import { type CallKit, serverStream, unary } from './call.js';
 import { commandMetadata } from './context.js';
 import { createEventService } from './eventService.js';
@@ -44,9 +48,11 @@ export interface GrpcServerDeps {
   checks: Record<string, ReadinessCheck>;
   /** Where call metrics go; none when omitted. */
   registry?: Registry;
+  /** The process's feed hub, shared with HTTP; absent: the server makes (and stops) its own. */
+  feed?: FeedHub;
 }
 
-export interface GrpcServerOptions {
+export interface GrpcServerOptions extends GrpcBounds {
   /** Interface to bind. Default `0.0.0.0`. */
   host: string;
   /** Bearer token → actor, as for HTTP. Empty: no authentication. */
@@ -112,16 +118,14 @@ export function createGrpcServer(deps: GrpcServerDeps, options: Partial<GrpcServ
     maxMessageBytes: 1_048_576,
     shutdownTimeoutMs: 5000,
     healthIntervalMs: 5000,
+    ...grpcBoundsDefaults,
     ...options,
   };
   const definition = loadGrpcPackage();
   const pkg = loadPackageDefinition(definition);
-  const server = new Server({
-    'grpc.max_receive_message_length': opts.maxMessageBytes,
-    // Subscribe streams live long: find dead peers instead of writing into the void.
-    'grpc.keepalive_time_ms': 60_000,
-    'grpc.keepalive_timeout_ms': 20_000,
-  });
+  const server = new Server(grpcChannelOptions(opts));
+  const ownFeed = !deps.feed;
+  const feed = deps.feed ?? createFeedHub({ store: deps.store, logger: deps.logger }, feedHubDefaults);
 
   const calls = deps.registry
     ? new Counter({
@@ -150,7 +154,7 @@ export function createGrpcServer(deps: GrpcServerDeps, options: Partial<GrpcServ
     },
   };
 
-  const events = createEventService(deps);
+  const events = createEventService({ store: deps.store, feed });
   const queries = createQueryService(deps);
   const workflows = createWorkflowService(deps);
 
@@ -199,6 +203,23 @@ export function createGrpcServer(deps: GrpcServerDeps, options: Partial<GrpcServ
   new ReflectionService(definition).addToServer(server);
 
   let started = false;
+  /** Ends open streams with UNAVAILABLE, then waits for calls (cut off after the timeout). */
+  async function shutdown() {
+    for (const stream of kit.streams) stream.abort();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        deps.logger.warn('gRPC calls still open after the shutdown timeout: cutting them off');
+        server.forceShutdown();
+        resolve();
+      }, opts.shutdownTimeoutMs);
+      timer.unref();
+      server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
   return {
     server,
     async start(port) {
@@ -213,20 +234,8 @@ export function createGrpcServer(deps: GrpcServerDeps, options: Partial<GrpcServ
     },
     async stop() {
       health.shutdown();
-      if (!started) return;
-      for (const stream of kit.streams) stream.abort();
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          deps.logger.warn('gRPC calls still open after the shutdown timeout: cutting them off');
-          server.forceShutdown();
-          resolve();
-        }, opts.shutdownTimeoutMs);
-        timer.unref();
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+      if (started) await shutdown();
+      if (ownFeed) await feed.stop();
     },
   };
 }

@@ -1,28 +1,22 @@
 import websocket from '@fastify/websocket';
-import {
-  type CommandHandler,
-  type CommitSubscription,
-  type EventStore,
-  isLightdomError,
-  LightdomError,
-  type Logger,
-  toRecordedEvents,
-} from '@lightdom/events';
+import { type CommandHandler, isLightdomError, LightdomError, type Logger } from '@lightdom/events';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { z } from 'zod';
+import type { FeedHub, FeedSubscription } from '../feed/types.js';
 import { actorOf, commandMetadata } from './context.js';
 import { checkOrigin, keepAlive, type WsSocketBounds } from './wsGuards.js';
 
 export interface LiveFeedDeps {
-  store: EventStore;
+  /** Serves every subscription of every socket from the process's shared consumer. */
+  feed: FeedHub;
   commands: CommandHandler;
   tokens: Map<string, string>;
   logger: Logger;
 }
 
 export interface LiveFeedOptions {
-  /** Subscriptions one socket may hold. Default 16. */
+  /** Subscriptions one socket may hold (FEED_MAX_SUBSCRIPTIONS_PER_SOCKET); more: LIMIT_EXCEEDED. */
   maxSubscriptions: number;
   /** A socket whose unsent data passes this many bytes is closed (1013) to resume later. Default 8 MiB. */
   maxBufferedBytes: number;
@@ -121,7 +115,12 @@ export const liveFeed = (deps: LiveFeedDeps, options: Partial<LiveFeedOptions> =
         socket.close(4401, 'unauthorized');
         return;
       }
-      const subscriptions = new Map<string, CommitSubscription>();
+      const subscriptions = new Map<string, FeedSubscription>();
+      // Set-ups still running when their subscription was cancelled: each holds a hub slot
+      // until it settles, so it counts against the socket's cap (a client pipelining
+      // subscribe/unsubscribe cannot pile them up).
+      const settingUp = new WeakSet<FeedSubscription>();
+      let abandoned = 0;
       const send = (msg: unknown) => {
         if (socket.readyState !== socket.OPEN) return false;
         if (socket.bufferedAmount > opts.maxBufferedBytes) {
@@ -135,49 +134,61 @@ export const liveFeed = (deps: LiveFeedDeps, options: Partial<LiveFeedOptions> =
 
       async function subscribe(f: z.infer<typeof subscribeFrame>) {
         if (subscriptions.has(f.id)) throw new LightdomError('VALIDATION_FAILED', `Subscription ${f.id} exists`);
-        if (subscriptions.size >= opts.maxSubscriptions) {
-          throw new LightdomError('VALIDATION_FAILED', `At most ${opts.maxSubscriptions} subscriptions per socket`);
+        if (subscriptions.size + abandoned >= opts.maxSubscriptions) {
+          throw new LightdomError('LIMIT_EXCEEDED', `At most ${opts.maxSubscriptions} subscriptions per socket`, {
+            details: { limit: opts.maxSubscriptions, scope: 'socket' },
+          });
         }
         // Hold the slot before awaiting, so a burst of frames cannot pass the limit together.
-        const pending: CommitSubscription = {
+        const pending: FeedSubscription = {
+          after: 0,
           stop: () => undefined,
           [Symbol.asyncIterator]: () => ({ next: async () => ({ done: true, value: undefined }) }),
         };
         subscriptions.set(f.id, pending);
-        let sub: CommitSubscription;
-        let after: number;
+        settingUp.add(pending);
+        let sub: FeedSubscription;
         try {
-          after = f.after ?? (await deps.store.headPosition());
-          sub = await deps.store.subscribe({
-            // A half-seen commit is delivered again, minus the events already seen (below).
-            after: f.afterIndex !== undefined && f.after !== undefined && f.after > 0 ? f.after - 1 : after,
-            ...(f.filter?.aggregateType ? { aggregateType: f.filter.aggregateType } : {}),
-            ...(f.filter?.aggregateId ? { aggregateId: f.filter.aggregateId } : {}),
-          });
+          sub = await deps.feed.subscribe(
+            {
+              ...(f.filter?.aggregateType ? { aggregateType: f.filter.aggregateType } : {}),
+              ...(f.filter?.aggregateId ? { aggregateId: f.filter.aggregateId } : {}),
+              ...(f.filter?.types ? { types: f.filter.types } : {}),
+            },
+            {
+              ...(f.after !== undefined ? { after: f.after } : {}),
+              ...(f.afterIndex !== undefined ? { afterIndex: f.afterIndex } : {}),
+            },
+          );
         } catch (err) {
+          settingUp.delete(pending);
           if (subscriptions.get(f.id) === pending) subscriptions.delete(f.id);
+          else abandoned--;
           throw err;
         }
+        settingUp.delete(pending);
+        if (subscriptions.get(f.id) !== pending) abandoned--;
         if (subscriptions.get(f.id) !== pending || socket.readyState !== socket.OPEN) {
           // Unsubscribed or closed while it was being set up.
           sub.stop();
           return;
         }
         subscriptions.set(f.id, sub);
-        send({ op: 'subscribed', id: f.id, after });
-        const types = f.filter?.types ? new Set(f.filter.types) : undefined;
+        send({ op: 'subscribed', id: f.id, after: sub.after });
         void (async () => {
-          for await (const commit of sub) {
-            for (const event of toRecordedEvents(commit)) {
-              if (commit.position === f.after && f.afterIndex !== undefined && event.index <= f.afterIndex) continue;
-              if (types && !types.has(event.type)) continue;
-              if (!send({ op: 'event', sub: f.id, event })) {
-                sub.stop();
-                return;
-              }
+          for await (const event of sub) {
+            if (!send({ op: 'event', sub: f.id, event })) {
+              sub.stop();
+              return;
             }
           }
-        })().catch((err) => log.warn({ err, sub: f.id }, 'subscription ended'));
+        })().catch((err) => {
+          log.warn({ err, sub: f.id }, 'subscription ended');
+          if (subscriptions.get(f.id) === sub) {
+            subscriptions.delete(f.id);
+            send({ op: 'error', id: f.id, error: errorBody(err) });
+          }
+        });
       }
 
       socket.on('message', (raw) => {
@@ -202,11 +213,14 @@ export const liveFeed = (deps: LiveFeedDeps, options: Partial<LiveFeedOptions> =
           case 'ping':
             send({ op: 'pong' });
             return;
-          case 'unsubscribe':
-            subscriptions.get(f.id)?.stop();
+          case 'unsubscribe': {
+            const sub = subscriptions.get(f.id);
+            if (sub && settingUp.has(sub)) abandoned++;
+            sub?.stop();
             subscriptions.delete(f.id);
             send({ op: 'unsubscribed', id: f.id });
             return;
+          }
           case 'subscribe':
             subscribe(f).catch((err) => send({ op: 'error', id: f.id, error: errorBody(err) }));
             return;

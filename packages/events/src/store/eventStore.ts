@@ -114,7 +114,8 @@ export interface EventStore {
   /**
    * Follows the log from a position: an ordered consumer (server-side state is
    * ephemeral), so a subscriber that resumes with the last position it saw gets no gap
-   * and no duplicate.
+   * and no duplicate. `stop()` deletes the consumer. Each call holds one JetStream
+   * consumer: services fan one subscription out to their clients (command-api's feed hub).
    */
   subscribe(opts?: SubscribeOptions): Promise<CommitSubscription>;
 }
@@ -329,8 +330,16 @@ export function createEventStore(deps: EventStoreDeps, options: Partial<EventSto
           }
         }
       })();
+      let stopped = false;
       return {
-        stop: () => messages.stop(),
+        // nats.js keeps an ordered consumer five minutes after its last pull (and ignores an
+        // inactive_threshold when a start sequence is given): delete it at once instead.
+        stop: () => {
+          if (stopped) return;
+          stopped = true;
+          messages.stop();
+          consumer.delete().catch(() => undefined);
+        },
         // One underlying iterator: leaving a for-await loop early does not end the
         // subscription, so a reader can take a few commits and come back for more.
         [Symbol.asyncIterator]: () => ({ next: () => commits.next() }),
