@@ -77,6 +77,7 @@ describe('finding 4: metric labels come from known values only', () => {
     // One of each kind first, so the `unknown` / `unmatched` / `OTHER` series exist.
     await postJson('/api/commands', { type: 'Warmup-bad-type', data: {} });
     await postJson('/api/commands', { type: 'constructor', data: {} });
+    await postJson('/api/commands', { type: `Warmup-${'x'.repeat(1000)}`, data: {} });
     await api('/no/such/route/warmup');
     await api('/no/such/route/warmup', { method: 'PROPFIND' });
     await metrics();
@@ -84,7 +85,8 @@ describe('finding 4: metric labels come from known values only', () => {
 
     const seqBefore = await t.lastSeq();
     for (let i = 0; i < 150; i++) {
-      const type = `Bad-${i}-${randomBytes(8).toString('hex')}-${'x'.repeat(1000)}`;
+      // Short unknown types (UNKNOWN_COMMAND) and ones over the envelope's 200 characters (VALIDATION_FAILED).
+      const type = `Bad-${i}-${randomBytes(8).toString('hex')}-${'x'.repeat(i % 2 ? 10 : 1000)}`;
       const res = await postJson('/api/commands', { type, data: {} });
       expect(res.status).toBe(400);
       expect(fields(await problem(res))).toEqual(['type']);
@@ -103,7 +105,10 @@ describe('finding 4: metric labels come from known values only', () => {
     expect(Math.abs(after.bytes - before.bytes)).toBeLessThan(8 * 1024);
     expect(after.text).not.toMatch(/Bad-\d+-|no\/such|PROPFIND/);
     expect(after.text).toMatch(
-      /lightdom_commands_total\{type="unknown",outcome="UNKNOWN_COMMAND",service="command-api"\} 152/,
+      /lightdom_commands_total\{type="unknown",outcome="UNKNOWN_COMMAND",service="command-api"\} 77/,
+    );
+    expect(after.text).toMatch(
+      /lightdom_commands_total\{type="unknown",outcome="VALIDATION_FAILED",service="command-api"\} 76/,
     );
     expect(after.text).toContain('route="unmatched"');
     expect(after.text).toContain('method="OTHER"');

@@ -276,12 +276,9 @@ describe('finding 1 over AMQP lightdom.commands', () => {
         async () => {
           publish('surrogate', '\\ud800');
           publish('nul', '\\u0000');
-          // The correlation id goes into the commit too: NUL there is refused the same way.
-          publish('corr\u0000', '-');
           for (const [id, field] of [
             ['surrogate', 'data.name'],
             ['nul', 'data.name'],
-            ['corr\u0000', 'correlationId'],
           ]) {
             const m = await reply(id!);
             expect(m.properties.headers).toMatchObject({ 'lightdom-status': 'error', 'lightdom-reply-code': 406 });
@@ -295,6 +292,10 @@ describe('finding 1 over AMQP lightdom.commands', () => {
           expect((await reply('ok')).properties.headers).toMatchObject({ 'lightdom-status': 'ok' });
         },
       );
+      // A correlation id that is not a trace id (here with NUL) is replaced by a fresh one
+      // before it reaches the commit (docs/api.md), so the command itself is accepted.
+      publish('corr\u0000', '-');
+      expect((await reply('corr\u0000')).properties.headers).toMatchObject({ 'lightdom-status': 'ok' });
     } finally {
       await ch.close();
     }

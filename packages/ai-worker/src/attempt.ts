@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Logger } from '@lightdom/events';
+import { type Logger, toStorableText } from '@lightdom/events';
 import { type AttemptFailure, classifyOllamaError, shutdownFailure, timeoutFailure } from './failures.js';
 import {
   abortableOllama,
@@ -61,7 +61,8 @@ export interface AttemptReport {
 
 /** The events schema caps texts at a million characters. */
 const maxText = 1_000_000;
-const clip = (text: string) => (text.length > maxText ? text.slice(0, maxText) : text);
+/** Bounded and recordable: a model's NUL or broken surrogate becomes U+FFFD rather than a refused command. */
+const clip = (text: string) => toStorableText(text.length > maxText ? text.slice(0, maxText) : text);
 
 /** Terminal writes are retried a little (with their idempotency key) before the attempt is left to redelivery. */
 const terminalWriteTries = 3;

@@ -146,6 +146,7 @@ export {
   text,
   textMessages,
   textProblem,
+  toStorableText,
 } from './domain/text.js';
 export { createUpcasterChain, type Upcaster, type UpcasterChain } from './domain/upcasting.js';
 export { type WorkflowCommand, type WorkflowCommandType, workflowCommandSchemas } from './domain/workflow/commands.js';

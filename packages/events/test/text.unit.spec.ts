@@ -8,6 +8,7 @@ import {
   parseCommand,
   text,
   textMessages,
+  toStorableText,
 } from '../src/index.js';
 
 /** `[[[…]]]` nested `depth` levels, as JSON.parse of hostile text would build it. */
@@ -166,5 +167,13 @@ describe('canonicalJson', () => {
     const encoded = canonicalJson(nested(100_000, { a: 'b' }));
     expect(encoded).toBe(`${'['.repeat(100_000)}{"a":"b"}${']'.repeat(100_000)}`);
     expect(() => canonicalJson({ n: Number.POSITIVE_INFINITY })).toThrow(/non-finite/);
+  });
+});
+
+describe('toStorableText', () => {
+  it('replaces NUL and lone surrogates with U+FFFD and keeps surrogate pairs', () => {
+    expect(toStorableText('a\u0000b\ud800c\udfff')).toBe('a\ufffdb\ufffdc\ufffd');
+    expect(toStorableText('😀 ok')).toBe('😀 ok');
+    expect(text({ max: 10 }).safeParse(toStorableText('\u0000\udc00')).success).toBe(true);
   });
 });

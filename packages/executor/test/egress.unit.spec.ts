@@ -189,6 +189,14 @@ describe('bounded step outputs', () => {
     expect(prefixWithin('😀'.repeat(100), 9)).toBe('😀');
   });
 
+  it('stores a body holding NUL or escaped lone surrogates as recordable text (U+FFFD), not a refused command', () => {
+    const json = stepOutput(200, 'application/json', Buffer.from('{"t":"a\\u0000b","s":["\\ud800"]}'), bounds);
+    expect(json.body).toEqual({ t: 'a\ufffdb', s: ['\ufffd'] });
+    expect(stepOutput(200, 'text/plain', Buffer.from('x\u0000y'), bounds).body).toBe('x\ufffdy');
+    // A surrogate pair is a character and stays.
+    expect(stepOutput(200, 'application/json', Buffer.from('"\\ud83d\\ude00"'), bounds).body).toBe('😀');
+  });
+
   it('quotes a short, clean prefix of an error body', () => {
     expect(errorBodyPrefix(Buffer.from('a\u0000b\u0007c\nd'), 20)).toBe('a\ufffdb\ufffdc\nd');
     expect(errorBodyPrefix(Buffer.from('x'.repeat(10_000)), 20)).toBe(`${'x'.repeat(20)} […]`);

@@ -17,6 +17,15 @@ export const textMessages = {
   loneSurrogate: 'must not contain a lone UTF-16 surrogate (not a Unicode character)',
 } as const;
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is exactly what this replaces.
+const unstorable = /\u0000|[\uD800-\uDFFF]/gu;
+
+/**
+ * The same text with U+0000 and lone surrogates replaced by U+FFFD, for text that comes from
+ * outside the edge (a webhook's answer, a model's output) and must still be recordable.
+ */
+export const toStorableText = (value: string): string => value.replace(unstorable, '\uFFFD');
+
 /** The problem with a string, if it is not storable text. */
 export function textProblem(value: string): string | undefined {
   if (!noNul.test(value)) return textMessages.nul;

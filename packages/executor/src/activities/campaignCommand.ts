@@ -24,7 +24,7 @@ export const campaignCommandActivity: Activity = async ({ runId, work, meta, com
     return { kind: 'fail', error: invalidInput('campaign.command', parsed.error), retryable: false };
   }
   const { type } = parsed.data;
-  if (commandCatalog[type]?.aggregateType !== 'campaign') {
+  if ((Object.hasOwn(commandCatalog, type) ? commandCatalog[type]?.aggregateType : undefined) !== 'campaign') {
     return { kind: 'fail', error: `${JSON.stringify(type)} is not a campaign command`, retryable: false };
   }
   try {

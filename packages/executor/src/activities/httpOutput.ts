@@ -1,3 +1,5 @@
+import { toStorableText } from '@lightdom/events';
+
 /** Bounds on what an http.request step keeps of a response. */
 export interface OutputBounds {
   /** Largest body kept in the step's output, in bytes of its JSON encoding; longer bodies are cut. */
@@ -60,7 +62,9 @@ export class UnstorableBody extends Error {}
  * `bytes`. A JSON body nested deeper than `maxJsonDepth` throws UnstorableBody.
  */
 export function stepOutput(status: number, contentType: string | undefined, raw: Buffer, bounds: OutputBounds) {
-  const text = raw.toString('utf8');
+  // A target's NUL or escaped lone surrogate becomes U+FFFD: the log refuses them, and the
+  // step should succeed with what the target said rather than fail as unrecordable.
+  const text = toStorableText(raw.toString('utf8'));
   let body: unknown = text === '' ? null : text;
   if (text !== '' && contentType && /[/+]json\b/i.test(contentType)) {
     if (jsonDeeperThan(text, bounds.maxJsonDepth)) {
@@ -69,7 +73,7 @@ export function stepOutput(status: number, contentType: string | undefined, raw:
       );
     }
     try {
-      body = JSON.parse(text);
+      body = JSON.parse(text, (_key, value) => (typeof value === 'string' ? toStorableText(value) : value));
     } catch {
       body = text;
     }
