@@ -31,6 +31,8 @@ import { liveFeed } from './http/liveFeed.js';
 import { instanceOf, sendProblem, toLightdomError } from './http/problems.js';
 import { registerReadRoutes } from './http/readRoutes.js';
 import type { WsSocketBounds } from './http/wsGuards.js';
+import type { ReadModelQueries } from '@lightdom/readmodel';
+import { registerDomainReadRoutes } from './http/domainReadRoutes.js';
 import type { CampaignQueries } from './readModel/campaignQueries.js';
 import type { PositionWaiter } from './readModel/positionWaiter.js';
 
@@ -38,6 +40,8 @@ export interface AppDeps {
   commands: CommandHandler;
   store: EventStore;
   campaigns: CampaignQueries;
+  /** Workflows, runs, AI tasks, metrics and stats; absent: only the campaign reads (and their stats). */
+  reads?: ReadModelQueries;
   positions: PositionWaiter;
   registry: Registry;
   logger: Logger;
@@ -175,6 +179,8 @@ export function buildApp(deps: AppDeps, options: Partial<AppOptions> = {}): Fast
     positions: deps.positions,
     tokens: opts.tokens,
     maxWaitMs: opts.maxWaitMs,
+    statsElsewhere: deps.reads !== undefined,
   });
+  if (deps.reads) registerDomainReadRoutes(app, { ...deps, reads: deps.reads, tokens: opts.tokens, maxWaitMs: opts.maxWaitMs });
   return app;
 }
