@@ -134,8 +134,8 @@ export function createHotViews(deps: { redis: Redis; pool: pg.Pool; schema: stri
       let cursor = '0';
       do {
         const [next, found] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 1000);
-        // The position key goes last (below), so a reader never sees it over half-deleted views.
-        const doomed = found.filter((k) => k !== keys.position);
+        // The position key is already gone; the epoch marks this rebuild.
+        const doomed = found.filter((k) => k !== keys.position && k !== keys.epoch);
         if (doomed.length > 0) await redis.unlink(...doomed);
         cursor = next;
       } while (cursor !== '0');
