@@ -1,12 +1,5 @@
-import {
-  createAggregateRepository,
-  createEventStore,
-  createKvSnapshotStore,
-  deciders,
-  type EventStore,
-  eventVersions,
-  upcastEvent,
-} from '@lightdom/events';
+import { deciders, eventVersions, upcastEvent } from '@lightdom/domain';
+import { createAggregateRepository, createEventStore, createKvSnapshotStore, type EventStore } from '@lightdom/eventstore';
 import { alternate } from '../lib/alternate.js';
 import { benchMeta, createCampaignData } from '../lib/campaigns.js';
 import { createBenchEnv } from '../lib/env.js';

@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
-import { createLogger, type StoredCommit } from '@lightdom/events';
+import { type StoredCommit } from '@lightdom/domain';
+import { createLogger } from '@lightdom/runtime';
 import { createCampaignsProjection, createProjector, migrate } from '@lightdom/projector';
 import type { Redis } from 'ioredis';
 import type { NatsConnection } from 'nats';

@@ -1,4 +1,4 @@
-import { createLogger } from '@lightdom/events';
+import { createLogger } from '@lightdom/runtime';
 import { createCampaignsProjection, createProjector, migrate } from '@lightdom/projector';
 import { createNatsTestEnv, createPgTestEnv, type NatsTestEnv, type PgTestEnv } from '@lightdom/testkit';
 import { buildTestApp } from '../../packages/command-api/test/harness.js';

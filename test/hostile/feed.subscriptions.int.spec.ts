@@ -12,15 +12,9 @@ import {
   type LightdomClients,
   lightdomErrorOf,
 } from '@lightdom/command-api';
-import {
-  createCommandHandler,
-  createEventStore,
-  createKvIdempotencyStore,
-  createLogger,
-  type EventStore,
-  type RecordedEvent,
-  toRecordedEvents,
-} from '@lightdom/events';
+import { type RecordedEvent, toRecordedEvents } from '@lightdom/domain';
+import { createCommandHandler, createEventStore, createKvIdempotencyStore, type EventStore } from '@lightdom/eventstore';
+import { createLogger } from '@lightdom/runtime';
 import { createMetricsRegistry } from '@lightdom/runtime';
 import { createNatsTestEnv, createPgTestEnv, type NatsTestEnv, type PgTestEnv } from '@lightdom/testkit';
 import amqp from 'amqplib';

@@ -12,14 +12,9 @@ import {
   type PositionWaiter,
   type ServiceClient,
 } from '@lightdom/command-api';
-import {
-  createCommandHandler,
-  createEventStore,
-  createLogger,
-  type EventStore,
-  textMessages,
-  upcastEvent,
-} from '@lightdom/events';
+import { textMessages, upcastEvent } from '@lightdom/domain';
+import { createCommandHandler, createEventStore, type EventStore } from '@lightdom/eventstore';
+import { createLogger } from '@lightdom/runtime';
 import { createMetricsRegistry } from '@lightdom/runtime';
 import { createNatsTestEnv, createPgTestEnv, type NatsTestEnv, type PgTestEnv } from '@lightdom/testkit';
 import amqp, { type ChannelModel } from 'amqplib';

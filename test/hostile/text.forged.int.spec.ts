@@ -1,16 +1,8 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import {
-  aggregateSubject,
-  type CommandHandler,
-  type Commit,
-  createCommandHandler,
-  createEventStore,
-  createLogger,
-  type EventStore,
-  encodeCommit,
-  hashCommit,
-} from '@lightdom/events';
+import { type Commit } from '@lightdom/domain';
+import { aggregateSubject, type CommandHandler, createCommandHandler, createEventStore, type EventStore, encodeCommit, hashCommit } from '@lightdom/eventstore';
+import { createLogger } from '@lightdom/runtime';
 import { createCampaignsProjection, createProjector, hotViewKey, migrate } from '@lightdom/projector';
 import {
   createNatsTestEnv,

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { parseConfig } from '@lightdom/events';
+import { parseConfig } from '@lightdom/runtime';
 import { authConfig, hostConfig, natsConfig, port, positiveInt, subjectToken, url } from '@lightdom/runtime';
 import { z } from 'zod';
 

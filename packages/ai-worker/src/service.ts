@@ -1,4 +1,5 @@
-import { connectNats, type Logger } from '@lightdom/events';
+import { connectNats } from '@lightdom/eventstore';
+import { type Logger } from '@lightdom/runtime';
 import { createMetricsRegistry, type RunningService, startOpsServer } from '@lightdom/runtime';
 import { Ollama } from 'ollama';
 import { type AiWorker, createAiWorker } from './aiWorker.js';

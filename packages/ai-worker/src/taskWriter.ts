@@ -1,12 +1,5 @@
-import {
-  type AiTaskCommandType,
-  type AiTaskState,
-  type AiTaskStatus,
-  type CommandHandler,
-  type CommandMetadata,
-  type CommandResult,
-  isLightdomError,
-} from '@lightdom/events';
+import { type AiTaskCommandType, type AiTaskState, type AiTaskStatus, type CommandMetadata, type CommandResult, isLightdomError } from '@lightdom/domain';
+import { type CommandHandler } from '@lightdom/eventstore';
 
 export const aiTaskAggregate = 'aiTask';
 

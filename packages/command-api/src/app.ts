@@ -1,11 +1,6 @@
-import {
-  type CommandHandler,
-  commandCatalog,
-  ErrorCodes,
-  type EventStore,
-  LightdomError,
-  type Logger,
-} from '@lightdom/events';
+import { commandCatalog, ErrorCodes, LightdomError } from '@lightdom/domain';
+import { type CommandHandler, type EventStore } from '@lightdom/eventstore';
+import { type Logger } from '@lightdom/runtime';
 import {
   Fastify,
   type HttpBounds,

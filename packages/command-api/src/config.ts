@@ -1,4 +1,4 @@
-import { parseConfig } from '@lightdom/events';
+import { parseConfig } from '@lightdom/runtime';
 import {
   apiTokens,
   hostConfig,

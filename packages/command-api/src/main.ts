@@ -1,11 +1,5 @@
-import {
-  connectNats,
-  createCommandHandler,
-  createEventStore,
-  createKvIdempotencyStore,
-  createKvSnapshotStore,
-  upcastEvent,
-} from '@lightdom/events';
+import { upcastEvent } from '@lightdom/domain';
+import { connectNats, createCommandHandler, createEventStore, createKvIdempotencyStore, createKvSnapshotStore } from '@lightdom/eventstore';
 import { createReadModelQueries } from '@lightdom/readmodel';
 import { createMetricsRegistry, natsCheck, runService } from '@lightdom/runtime';
 import { Redis } from 'ioredis';

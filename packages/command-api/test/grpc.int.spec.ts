@@ -12,16 +12,9 @@ import {
   status as Status,
 } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
-import {
-  type CommandResult,
-  createCommandHandler,
-  createEventStore,
-  createKvIdempotencyStore,
-  createLogger,
-  type EventStore,
-  type LightdomError,
-  upcastEvent,
-} from '@lightdom/events';
+import { type CommandResult, type LightdomError, upcastEvent } from '@lightdom/domain';
+import { createCommandHandler, createEventStore, createKvIdempotencyStore, type EventStore } from '@lightdom/eventstore';
+import { createLogger } from '@lightdom/runtime';
 import { createCampaignsProjection, createProjector, migrate } from '@lightdom/projector';
 import { createMetricsRegistry } from '@lightdom/runtime';
 import { createNatsTestEnv, createPgTestEnv, type NatsTestEnv, type PgTestEnv } from '@lightdom/testkit';

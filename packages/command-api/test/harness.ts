@@ -1,11 +1,6 @@
-import {
-  createCommandHandler,
-  createEventStore,
-  createKvIdempotencyStore,
-  createLogger,
-  type EventStore,
-  upcastEvent,
-} from '@lightdom/events';
+import { upcastEvent } from '@lightdom/domain';
+import { createCommandHandler, createEventStore, createKvIdempotencyStore, type EventStore } from '@lightdom/eventstore';
+import { createLogger } from '@lightdom/runtime';
 import { createMetricsRegistry } from '@lightdom/runtime';
 import type { NatsTestEnv, PgTestEnv } from '@lightdom/testkit';
 import type { NatsConnection } from 'nats';

@@ -1,14 +1,6 @@
-import {
-  type AnyDecider,
-  createAggregateRepository,
-  createCommandHandler,
-  createCommitConsumer,
-  createEventStore,
-  type IdempotencyStore,
-  type Logger,
-  upcastEvent,
-  type WorkflowStepType,
-} from '@lightdom/events';
+import { type AnyDecider, upcastEvent, type WorkflowStepType } from '@lightdom/domain';
+import { createAggregateRepository, createCommandHandler, createCommitConsumer, createEventStore, type IdempotencyStore } from '@lightdom/eventstore';
+import { type Logger } from '@lightdom/runtime';
 import { natsCheck, type ReadinessCheck } from '@lightdom/runtime';
 import type { NatsConnection } from 'nats';
 import type { Registry } from 'prom-client';

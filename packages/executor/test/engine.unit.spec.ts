@@ -1,10 +1,4 @@
-import {
-  aggregateIdSchema,
-  type EventRecord,
-  type WorkflowRunCommand,
-  workflowRunCommandSchemas,
-  workflowRunDecider,
-} from '@lightdom/events';
+import { aggregateIdSchema, type EventRecord, type WorkflowRunCommand, workflowRunCommandSchemas, workflowRunDecider } from '@lightdom/domain';
 import { describe, expect, it } from 'vitest';
 import {
   activitiesOf,

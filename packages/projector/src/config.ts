@@ -1,4 +1,4 @@
-import { parseConfig } from '@lightdom/events';
+import { parseConfig } from '@lightdom/runtime';
 import { authConfig, hostConfig, natsConfig, port, positiveInt, url } from '@lightdom/runtime';
 import { z } from 'zod';
 

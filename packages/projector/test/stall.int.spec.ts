@@ -1,15 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import {
-  aggregateSubject,
-  type CommandHandler,
-  type Commit,
-  createCommandHandler,
-  createEventStore,
-  createLogger,
-  type EventStore,
-  encodeCommit,
-  hashCommit,
-} from '@lightdom/events';
+import { type Commit } from '@lightdom/domain';
+import { aggregateSubject, type CommandHandler, createCommandHandler, createEventStore, type EventStore, encodeCommit, hashCommit } from '@lightdom/eventstore';
+import { createLogger } from '@lightdom/runtime';
 import { createMetricsRegistry } from '@lightdom/runtime';
 import {
   createNatsTestEnv,

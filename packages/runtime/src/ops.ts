@@ -1,4 +1,4 @@
-import type { Logger } from '@lightdom/events';
+import type { Logger } from '@lightdom/runtime';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import { bearerToken } from './bearer.js';

@@ -1,4 +1,4 @@
-import { ConfigError, createLogger, type Logger } from '@lightdom/events';
+import { ConfigError, createLogger, type Logger } from '@lightdom/runtime';
 
 export interface RunningService {
   /** Stops accepting work, drains, closes connections. */

@@ -7,7 +7,8 @@ import {
   type ServiceDefinition,
 } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
-import type { CommandHandler, EventStore, Logger } from '@lightdom/events';
+import type { CommandHandler, EventStore } from '@lightdom/eventstore';
+import type { Logger } from '@lightdom/runtime';
 import type { ReadinessCheck } from '@lightdom/runtime';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { createFeedHub } from '../feed/hub.js';

@@ -1,4 +1,4 @@
-import { aggregateIdSchema, LightdomError } from '@lightdom/events';
+import { aggregateIdSchema, LightdomError } from '@lightdom/domain';
 import type { ReadModelQueries } from '@lightdom/readmodel';
 import { decodeCursor } from '@lightdom/readmodel';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';

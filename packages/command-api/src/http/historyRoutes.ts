@@ -1,12 +1,5 @@
-import {
-  type CampaignState,
-  campaignDecider,
-  type EventStore,
-  foldCommits,
-  LightdomError,
-  type StoredCommit,
-  toRecordedEvents,
-} from '@lightdom/events';
+import { type CampaignState, campaignDecider, LightdomError, type StoredCommit, toRecordedEvents } from '@lightdom/domain';
+import { type EventStore, foldCommits } from '@lightdom/eventstore';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { CampaignView } from '../readModel/campaignQueries.js';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type RecordedEvent, type StoredCommit, toRecordedEvents } from '@lightdom/events';
+import { type RecordedEvent, type StoredCommit, toRecordedEvents } from '@lightdom/domain';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { ProjectionChange } from '../projections/projection.js';

@@ -1,4 +1,5 @@
-import { type AuditIo, ConfigError } from '@lightdom/events';
+import { type AuditIo } from '@lightdom/audit';
+import { ConfigError } from '@lightdom/runtime';
 import { connect, type NatsConnection } from 'nats';
 import pg from 'pg';
 import { projectionNames } from '../projections/catalog.js';

@@ -1,4 +1,5 @@
-import { readCommit, type StoredCommit, upcastEvent } from '@lightdom/events';
+import { type StoredCommit, upcastEvent } from '@lightdom/domain';
+import { readCommit } from '@lightdom/eventstore';
 import { type ConsumerMessages, DeliverPolicy, type JsMsg, type NatsConnection } from 'nats';
 
 export interface LogEntry {

@@ -1,4 +1,5 @@
-import { type AuditIo, createProgress, type StoredCommit } from '@lightdom/events';
+import { type AuditIo, createProgress } from '@lightdom/audit';
+import { type StoredCommit } from '@lightdom/domain';
 import type { NatsConnection } from 'nats';
 import type pg from 'pg';
 import { type ProjectionSpec, projectionSpec } from '../projections/catalog.js';

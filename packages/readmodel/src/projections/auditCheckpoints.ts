@@ -1,4 +1,4 @@
-import type { StoredCommit } from '@lightdom/events';
+import type { StoredCommit } from '@lightdom/domain';
 import type pg from 'pg';
 import { liveTables, type TableNames } from '../schema/tables.js';
 import { commitTime, dataOf, eventsOf, idOf, int, int4, text, textOr, typeOf } from './coerce.js';

@@ -1,4 +1,4 @@
-import type { StoredCommit } from '@lightdom/events';
+import type { StoredCommit } from '@lightdom/domain';
 import type pg from 'pg';
 import { liveTables, qualified, type TableNames } from '../schema/tables.js';
 import { commitTime, dataOf, eventsOf, idOf, num, typeOf } from './coerce.js';

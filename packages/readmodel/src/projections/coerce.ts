@@ -1,4 +1,4 @@
-import type { StoredCommit } from '@lightdom/events';
+import type { StoredCommit } from '@lightdom/domain';
 import { storableJson, storableText } from '../storable.js';
 
 /**

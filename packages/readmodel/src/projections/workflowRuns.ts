@@ -1,4 +1,4 @@
-import type { StoredCommit } from '@lightdom/events';
+import type { StoredCommit } from '@lightdom/domain';
 import type pg from 'pg';
 import { storableJson } from '../storable.js';
 import { liveTables, type TableNames } from '../schema/tables.js';

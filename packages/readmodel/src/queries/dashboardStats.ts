@@ -1,4 +1,4 @@
-import type { Logger } from '@lightdom/events';
+import type { Logger } from '@lightdom/runtime';
 import type { HotViewReader } from '../hotViews/reader.js';
 import type { DashboardStats, StatsQueries } from './statsQueries.js';
 

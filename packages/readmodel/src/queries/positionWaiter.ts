@@ -1,4 +1,4 @@
-import type { Logger } from '@lightdom/events';
+import type { Logger } from '@lightdom/runtime';
 import pg from 'pg';
 import { projectionNames } from '../projections/catalog.js';
 import { qualified, readModelTables } from '../schema/tables.js';

@@ -1,4 +1,4 @@
-import type { Logger } from '@lightdom/events';
+import type { Logger } from '@lightdom/runtime';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { HotViewOptions } from '../hotViews/keys.js';
