@@ -1,5 +1,10 @@
 import { deciders, eventVersions, upcastEvent } from '@lightdom/domain';
-import { createAggregateRepository, createEventStore, createKvSnapshotStore, type EventStore } from '@lightdom/eventstore';
+import {
+  createAggregateRepository,
+  createEventStore,
+  createKvSnapshotStore,
+  type EventStore,
+} from '@lightdom/eventstore';
 import { alternate } from '../lib/alternate.js';
 import { benchMeta, createCampaignData } from '../lib/campaigns.js';
 import { createBenchEnv } from '../lib/env.js';

@@ -13,9 +13,13 @@ import {
   lightdomErrorOf,
 } from '@lightdom/command-api';
 import { type RecordedEvent, toRecordedEvents } from '@lightdom/domain';
-import { createCommandHandler, createEventStore, createKvIdempotencyStore, type EventStore } from '@lightdom/eventstore';
-import { createLogger } from '@lightdom/runtime';
-import { createMetricsRegistry } from '@lightdom/runtime';
+import {
+  createCommandHandler,
+  createEventStore,
+  createKvIdempotencyStore,
+  type EventStore,
+} from '@lightdom/eventstore';
+import { createLogger, createMetricsRegistry } from '@lightdom/runtime';
 import { createNatsTestEnv, createPgTestEnv, type NatsTestEnv, type PgTestEnv } from '@lightdom/testkit';
 import amqp from 'amqplib';
 import type { FastifyInstance } from 'fastify';

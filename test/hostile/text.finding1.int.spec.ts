@@ -14,8 +14,7 @@ import {
 } from '@lightdom/command-api';
 import { textMessages, upcastEvent } from '@lightdom/domain';
 import { createCommandHandler, createEventStore, type EventStore } from '@lightdom/eventstore';
-import { createLogger } from '@lightdom/runtime';
-import { createMetricsRegistry } from '@lightdom/runtime';
+import { createLogger, createMetricsRegistry } from '@lightdom/runtime';
 import { createNatsTestEnv, createPgTestEnv, type NatsTestEnv, type PgTestEnv } from '@lightdom/testkit';
 import amqp, { type ChannelModel } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

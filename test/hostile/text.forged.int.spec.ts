@@ -1,9 +1,17 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { type Commit } from '@lightdom/domain';
-import { aggregateSubject, type CommandHandler, createCommandHandler, createEventStore, type EventStore, encodeCommit, hashCommit } from '@lightdom/eventstore';
-import { createLogger } from '@lightdom/runtime';
+import type { Commit } from '@lightdom/domain';
+import {
+  aggregateSubject,
+  type CommandHandler,
+  createCommandHandler,
+  createEventStore,
+  type EventStore,
+  encodeCommit,
+  hashCommit,
+} from '@lightdom/eventstore';
 import { createCampaignsProjection, createProjector, hotViewKey, migrate } from '@lightdom/projector';
+import { createLogger } from '@lightdom/runtime';
 import {
   createNatsTestEnv,
   createPgTestEnv,

@@ -1,6 +1,5 @@
 import { connectNats } from '@lightdom/eventstore';
-import { type Logger } from '@lightdom/runtime';
-import { createMetricsRegistry, type RunningService, startOpsServer } from '@lightdom/runtime';
+import { createMetricsRegistry, type Logger, type RunningService, startOpsServer } from '@lightdom/runtime';
 import { Ollama } from 'ollama';
 import { type AiWorker, createAiWorker } from './aiWorker.js';
 import type { AiWorkerConfig } from './config.js';

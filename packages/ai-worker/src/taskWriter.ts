@@ -1,5 +1,12 @@
-import { type AiTaskCommandType, type AiTaskState, type AiTaskStatus, type CommandMetadata, type CommandResult, isLightdomError } from '@lightdom/domain';
-import { type CommandHandler } from '@lightdom/eventstore';
+import {
+  type AiTaskCommandType,
+  type AiTaskState,
+  type AiTaskStatus,
+  type CommandMetadata,
+  type CommandResult,
+  isLightdomError,
+} from '@lightdom/domain';
+import type { CommandHandler } from '@lightdom/eventstore';
 
 export const aiTaskAggregate = 'aiTask';
 

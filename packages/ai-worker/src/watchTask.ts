@@ -1,4 +1,4 @@
-import { type StoredCommit } from '@lightdom/domain';
+import type { StoredCommit } from '@lightdom/domain';
 import { aggregateSubject, decodeCommit } from '@lightdom/eventstore';
 import type { NatsConnection, Subscription } from 'nats';
 

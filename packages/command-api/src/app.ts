@@ -1,12 +1,13 @@
 import { commandCatalog, ErrorCodes, LightdomError } from '@lightdom/domain';
-import { type CommandHandler, type EventStore } from '@lightdom/eventstore';
-import { type Logger } from '@lightdom/runtime';
+import type { CommandHandler, EventStore } from '@lightdom/eventstore';
+import type { ReadModelQueries } from '@lightdom/readmodel';
 import {
   Fastify,
   type HttpBounds,
   httpBoundsFrom,
   httpServerOptions,
   knownLabel,
+  type Logger,
   methodLabel,
   quietRequestLogs,
   type ReadinessCheck,
@@ -21,13 +22,12 @@ import { feedHubDefaults } from './feed/options.js';
 import type { FeedHub } from './feed/types.js';
 import { registerCommandRoutes } from './http/commandRoutes.js';
 import { correlationIdOf, requestIdOf } from './http/context.js';
+import { registerDomainReadRoutes } from './http/domainReadRoutes.js';
 import { registerHistoryRoutes } from './http/historyRoutes.js';
 import { liveFeed } from './http/liveFeed.js';
 import { instanceOf, sendProblem, toLightdomError } from './http/problems.js';
 import { registerReadRoutes } from './http/readRoutes.js';
 import type { WsSocketBounds } from './http/wsGuards.js';
-import type { ReadModelQueries } from '@lightdom/readmodel';
-import { registerDomainReadRoutes } from './http/domainReadRoutes.js';
 import type { CampaignQueries } from './readModel/campaignQueries.js';
 import type { PositionWaiter } from './readModel/positionWaiter.js';
 
@@ -176,6 +176,7 @@ export function buildApp(deps: AppDeps, options: Partial<AppOptions> = {}): Fast
     maxWaitMs: opts.maxWaitMs,
     statsElsewhere: deps.reads !== undefined,
   });
-  if (deps.reads) registerDomainReadRoutes(app, { ...deps, reads: deps.reads, tokens: opts.tokens, maxWaitMs: opts.maxWaitMs });
+  if (deps.reads)
+    registerDomainReadRoutes(app, { ...deps, reads: deps.reads, tokens: opts.tokens, maxWaitMs: opts.maxWaitMs });
   return app;
 }

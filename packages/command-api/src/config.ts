@@ -1,10 +1,10 @@
-import { parseConfig } from '@lightdom/runtime';
 import {
   apiTokens,
   hostConfig,
   httpBoundsConfig,
   natsConfig,
   originList,
+  parseConfig,
   port,
   positiveInt,
   url,

@@ -1,5 +1,11 @@
 import { upcastEvent } from '@lightdom/domain';
-import { connectNats, createCommandHandler, createEventStore, createKvIdempotencyStore, createKvSnapshotStore } from '@lightdom/eventstore';
+import {
+  connectNats,
+  createCommandHandler,
+  createEventStore,
+  createKvIdempotencyStore,
+  createKvSnapshotStore,
+} from '@lightdom/eventstore';
 import { createReadModelQueries } from '@lightdom/readmodel';
 import { createMetricsRegistry, natsCheck, runService } from '@lightdom/runtime';
 import { Redis } from 'ioredis';

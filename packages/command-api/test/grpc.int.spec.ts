@@ -13,10 +13,14 @@ import {
 } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { type CommandResult, type LightdomError, upcastEvent } from '@lightdom/domain';
-import { createCommandHandler, createEventStore, createKvIdempotencyStore, type EventStore } from '@lightdom/eventstore';
-import { createLogger } from '@lightdom/runtime';
+import {
+  createCommandHandler,
+  createEventStore,
+  createKvIdempotencyStore,
+  type EventStore,
+} from '@lightdom/eventstore';
 import { createCampaignsProjection, createProjector, migrate } from '@lightdom/projector';
-import { createMetricsRegistry } from '@lightdom/runtime';
+import { createLogger, createMetricsRegistry } from '@lightdom/runtime';
 import { createNatsTestEnv, createPgTestEnv, type NatsTestEnv, type PgTestEnv } from '@lightdom/testkit';
 import pg from 'pg';
 import type { Registry } from 'prom-client';

@@ -1,7 +1,11 @@
 import { upcastEvent } from '@lightdom/domain';
-import { createCommandHandler, createEventStore, createKvIdempotencyStore, type EventStore } from '@lightdom/eventstore';
-import { createLogger } from '@lightdom/runtime';
-import { createMetricsRegistry } from '@lightdom/runtime';
+import {
+  createCommandHandler,
+  createEventStore,
+  createKvIdempotencyStore,
+  type EventStore,
+} from '@lightdom/eventstore';
+import { createLogger, createMetricsRegistry } from '@lightdom/runtime';
 import type { NatsTestEnv, PgTestEnv } from '@lightdom/testkit';
 import type { NatsConnection } from 'nats';
 import { type AppOptions, buildApp, createCampaignQueries, createPositionWaiter } from '../src/index.js';

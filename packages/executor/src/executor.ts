@@ -1,7 +1,12 @@
 import { type AnyDecider, upcastEvent, type WorkflowStepType } from '@lightdom/domain';
-import { createAggregateRepository, createCommandHandler, createCommitConsumer, createEventStore, type IdempotencyStore } from '@lightdom/eventstore';
-import { type Logger } from '@lightdom/runtime';
-import { natsCheck, type ReadinessCheck } from '@lightdom/runtime';
+import {
+  createAggregateRepository,
+  createCommandHandler,
+  createCommitConsumer,
+  createEventStore,
+  type IdempotencyStore,
+} from '@lightdom/eventstore';
+import { type Logger, natsCheck, type ReadinessCheck } from '@lightdom/runtime';
 import type { NatsConnection } from 'nats';
 import type { Registry } from 'prom-client';
 import type { Activity } from './activities/activity.js';

@@ -1,6 +1,5 @@
 import { connectNats, createKvIdempotencyStore } from '@lightdom/eventstore';
-import { type Logger } from '@lightdom/runtime';
-import { createMetricsRegistry, type RunningService, startOpsServer } from '@lightdom/runtime';
+import { createMetricsRegistry, type Logger, type RunningService, startOpsServer } from '@lightdom/runtime';
 import { type ExecutorConfig, httpStepOptions } from './config.js';
 import { createExecutor, type Executor } from './executor.js';
 

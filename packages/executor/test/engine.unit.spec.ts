@@ -1,4 +1,10 @@
-import { aggregateIdSchema, type EventRecord, type WorkflowRunCommand, workflowRunCommandSchemas, workflowRunDecider } from '@lightdom/domain';
+import {
+  aggregateIdSchema,
+  type EventRecord,
+  type WorkflowRunCommand,
+  workflowRunCommandSchemas,
+  workflowRunDecider,
+} from '@lightdom/domain';
 import { describe, expect, it } from 'vitest';
 import {
   activitiesOf,

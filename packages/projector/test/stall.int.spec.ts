@@ -1,8 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { type Commit } from '@lightdom/domain';
-import { aggregateSubject, type CommandHandler, createCommandHandler, createEventStore, type EventStore, encodeCommit, hashCommit } from '@lightdom/eventstore';
-import { createLogger } from '@lightdom/runtime';
-import { createMetricsRegistry } from '@lightdom/runtime';
+import type { Commit } from '@lightdom/domain';
+import {
+  aggregateSubject,
+  type CommandHandler,
+  createCommandHandler,
+  createEventStore,
+  type EventStore,
+  encodeCommit,
+  hashCommit,
+} from '@lightdom/eventstore';
+import { createLogger, createMetricsRegistry } from '@lightdom/runtime';
 import {
   createNatsTestEnv,
   createPgTestEnv,

@@ -1,4 +1,11 @@
-import { createNatsTestEnv, createPgTestEnv, createRedisTestEnv, type NatsTestEnv, type PgTestEnv, type RedisTestEnv } from '@lightdom/testkit';
+import {
+  createNatsTestEnv,
+  createPgTestEnv,
+  createRedisTestEnv,
+  type NatsTestEnv,
+  type PgTestEnv,
+  type RedisTestEnv,
+} from '@lightdom/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createReadModelQueries } from '../src/index.js';
 import { domainRound, handlerFor, redisContents, startProjector, viewsAt } from './support.js';
@@ -22,7 +29,13 @@ describe('read-model projections', () => {
     await store.ensureStream();
     const projector = await startProjector(
       { nc: nats.nc, pool: pgEnv.pool, redis: redisEnv.redis },
-      { stream: nats.stream, subjectPrefix: nats.subjectPrefix, schema: pgEnv.schema, durable: `p-${nats.id}`, keyPrefix: redisEnv.prefix },
+      {
+        stream: nats.stream,
+        subjectPrefix: nats.subjectPrefix,
+        schema: pgEnv.schema,
+        durable: `p-${nats.id}`,
+        keyPrefix: redisEnv.prefix,
+      },
     );
     try {
       let last = 0;

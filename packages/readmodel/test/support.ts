@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type CommandHandler, createCommandHandler, createEventStore, type EventStore } from '@lightdom/eventstore';
-import { createLogger } from '@lightdom/runtime';
 import { createProjector, type Projector } from '@lightdom/projector';
+import { createLogger } from '@lightdom/runtime';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import {
@@ -18,7 +18,10 @@ export const meta = () => ({ actor: 'load', correlationId: randomUUID(), causati
 export const silent = createLogger('readmodel-test', { level: (process.env.RM_TEST_LOG as 'warn') ?? 'silent' });
 
 export function handlerFor(nats: { nc: import('nats').NatsConnection; stream: string; subjectPrefix: string }) {
-  const store: EventStore = createEventStore({ nc: nats.nc }, { stream: nats.stream, subjectPrefix: nats.subjectPrefix });
+  const store: EventStore = createEventStore(
+    { nc: nats.nc },
+    { stream: nats.stream, subjectPrefix: nats.subjectPrefix },
+  );
   return { store, commands: createCommandHandler({ store }) };
 }
 

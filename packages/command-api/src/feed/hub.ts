@@ -1,6 +1,6 @@
 import { LightdomError, type StoredCommit } from '@lightdom/domain';
-import { type CommitSubscription, type EventStore } from '@lightdom/eventstore';
-import { type Logger } from '@lightdom/runtime';
+import type { CommitSubscription, EventStore } from '@lightdom/eventstore';
+import type { Logger } from '@lightdom/runtime';
 import { Subscriber, type SubscriberHost } from './subscriber.js';
 import type { FeedFilter, FeedHub, FeedHubOptions, FeedHubStats, FeedStart, FeedSubscription } from './types.js';
 

@@ -7,7 +7,7 @@ import {
   status as Status,
 } from '@grpc/grpc-js';
 import { LightdomError } from '@lightdom/domain';
-import { type Logger } from '@lightdom/runtime';
+import type { Logger } from '@lightdom/runtime';
 import { type CallContext, callContext } from './context.js';
 import { toLightdomError, toServiceError } from './status.js';
 

@@ -1,4 +1,10 @@
-import { type CommandResult, LightdomError, type WorkflowState, type WorkflowStep, workflowDecider } from '@lightdom/domain';
+import {
+  type CommandResult,
+  LightdomError,
+  type WorkflowState,
+  type WorkflowStep,
+  workflowDecider,
+} from '@lightdom/domain';
 import { type CommandHandler, type EventStore, foldCommits, type LoadedAggregate } from '@lightdom/eventstore';
 import { z } from 'zod';
 import { type CallContext, commandMetadata } from './context.js';

@@ -1,4 +1,10 @@
-import { type CampaignState, campaignDecider, LightdomError, type StoredCommit, toRecordedEvents } from '@lightdom/domain';
+import {
+  type CampaignState,
+  campaignDecider,
+  LightdomError,
+  type StoredCommit,
+  toRecordedEvents,
+} from '@lightdom/domain';
 import { type EventStore, foldCommits } from '@lightdom/eventstore';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';

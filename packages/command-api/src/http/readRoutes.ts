@@ -1,5 +1,5 @@
 import { LightdomError } from '@lightdom/domain';
-import { type EventStore } from '@lightdom/eventstore';
+import type { EventStore } from '@lightdom/eventstore';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { CampaignQueries } from '../readModel/campaignQueries.js';
@@ -84,10 +84,11 @@ export function registerReadRoutes(app: FastifyInstance, deps: ReadRoutesDeps) {
     return { ...campaign, ...(stale ? { stale } : {}), readModelPosition: position };
   });
 
-  if (!deps.statsElsewhere) app.get('/api/stats', async (req, reply) => {
-    auth(req);
-    const q = parseQuery(consistency, req.query);
-    const info = await awaitPosition(deps, q, reply);
-    return { campaigns: await deps.campaigns.stats(), ...info };
-  });
+  if (!deps.statsElsewhere)
+    app.get('/api/stats', async (req, reply) => {
+      auth(req);
+      const q = parseQuery(consistency, req.query);
+      const info = await awaitPosition(deps, q, reply);
+      return { campaigns: await deps.campaigns.stats(), ...info };
+    });
 }

@@ -1,6 +1,6 @@
-import { type CommandMetadata } from '@lightdom/domain';
+import type { CommandMetadata } from '@lightdom/domain';
 import { type CommandHandler, zodIssues } from '@lightdom/eventstore';
-import { type Logger } from '@lightdom/runtime';
+import type { Logger } from '@lightdom/runtime';
 import type { ZodError } from 'zod';
 import type { StepWork } from '../engine/commitWork.js';
 

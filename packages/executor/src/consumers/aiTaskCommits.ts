@@ -1,6 +1,6 @@
 import { type AiTaskState, causedBy, type StoredCommit } from '@lightdom/domain';
-import { type AggregateRepository, type CommandHandler } from '@lightdom/eventstore';
-import { type Logger } from '@lightdom/runtime';
+import type { AggregateRepository, CommandHandler } from '@lightdom/eventstore';
+import type { Logger } from '@lightdom/runtime';
 import type { JsMsg } from 'nats';
 import { aiTaskOutcome } from '../engine/aiOutcome.js';
 import { aiTaskIdFor } from '../engine/keys.js';

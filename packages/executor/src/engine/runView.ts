@@ -1,4 +1,11 @@
-import { type Decider, initialWorkflowRunState, type WorkflowRunCommand, type WorkflowRunEvent, type WorkflowRunState, workflowRunDecider } from '@lightdom/domain';
+import {
+  type Decider,
+  initialWorkflowRunState,
+  type WorkflowRunCommand,
+  type WorkflowRunEvent,
+  type WorkflowRunState,
+  workflowRunDecider,
+} from '@lightdom/domain';
 
 /**
  * A workflow run as the executor sees it: the run decider's state plus when each step's
