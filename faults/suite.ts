@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connectNats, createEventStore } from '@lightdom/events';
+import { connectNats, createEventStore } from '@lightdom/eventstore';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { availabilityChecks, endStateChecks } from './checks/availabilityChecks.js';

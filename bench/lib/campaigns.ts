@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { CommandMetadata } from '@lightdom/events';
+import type { CommandMetadata } from '@lightdom/domain';
 
 /** The body of `POST /api/campaigns` and the data of `CreateCampaign` in every scenario. */
 export const createCampaignData = (i: number | string) => ({

@@ -1,4 +1,4 @@
-import { eventStreamConfig } from '@lightdom/events';
+import { eventStreamConfig } from '@lightdom/eventstore';
 import {
   createNatsTestEnv,
   createPgTestEnv,

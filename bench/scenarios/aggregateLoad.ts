@@ -1,12 +1,10 @@
+import { deciders, eventVersions, upcastEvent } from '@lightdom/domain';
 import {
   createAggregateRepository,
   createEventStore,
   createKvSnapshotStore,
-  deciders,
   type EventStore,
-  eventVersions,
-  upcastEvent,
-} from '@lightdom/events';
+} from '@lightdom/eventstore';
 import { alternate } from '../lib/alternate.js';
 import { benchMeta, createCampaignData } from '../lib/campaigns.js';
 import { createBenchEnv } from '../lib/env.js';

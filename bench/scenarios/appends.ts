@@ -1,12 +1,5 @@
-import {
-  createCommandHandler,
-  createEventStore,
-  createKvSnapshotStore,
-  type EventStore,
-  eventVersions,
-  isLightdomError,
-  upcastEvent,
-} from '@lightdom/events';
+import { eventVersions, isLightdomError, upcastEvent } from '@lightdom/domain';
+import { createCommandHandler, createEventStore, createKvSnapshotStore, type EventStore } from '@lightdom/eventstore';
 import { alternate } from '../lib/alternate.js';
 import { benchMeta, createCampaign, createCampaignData, launchCampaign, recordMetrics } from '../lib/campaigns.js';
 import { createBenchEnv } from '../lib/env.js';

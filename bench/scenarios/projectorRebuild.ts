@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createCommandHandler, createEventStore, upcastEvent } from '@lightdom/events';
+import { upcastEvent } from '@lightdom/domain';
+import { createCommandHandler, createEventStore } from '@lightdom/eventstore';
 import { benchMeta, createCampaign, launchCampaign, recordMetrics } from '../lib/campaigns.js';
 import { createBenchEnv } from '../lib/env.js';
 import { cpuSeconds, peakRssMb, pidOf, startProcess, stopProcess } from '../lib/processes.js';

@@ -1,4 +1,4 @@
-import type { StoredCommit } from '@lightdom/events';
+import type { StoredCommit } from '@lightdom/domain';
 import type { Ack, Load } from '../lib/load.js';
 import { type CheckResult, check, firstOf } from './check.js';
 

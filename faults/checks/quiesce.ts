@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { EventStore } from '@lightdom/events';
+import type { EventStore } from '@lightdom/eventstore';
 import type { JetStreamManager } from 'nats';
 import type { FaultContext } from '../lib/context.js';
 import { say } from '../lib/log.js';

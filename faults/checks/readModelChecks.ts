@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
-import { createLogger, type StoredCommit } from '@lightdom/events';
+import type { StoredCommit } from '@lightdom/domain';
 import { createCampaignsProjection, createProjector, migrate } from '@lightdom/projector';
+import { createLogger } from '@lightdom/runtime';
 import type { Redis } from 'ioredis';
 import type { NatsConnection } from 'nats';
 import type pg from 'pg';

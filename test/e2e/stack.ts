@@ -1,5 +1,5 @@
-import { createLogger } from '@lightdom/events';
 import { createCampaignsProjection, createProjector, migrate } from '@lightdom/projector';
+import { createLogger } from '@lightdom/runtime';
 import { createNatsTestEnv, createPgTestEnv, type NatsTestEnv, type PgTestEnv } from '@lightdom/testkit';
 import { buildTestApp } from '../../packages/command-api/test/harness.js';
 

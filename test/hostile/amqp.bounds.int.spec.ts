@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { type AmqpServer, type AmqpServerOptions, createAmqpServer } from '@lightdom/command-api';
-import { createCommandHandler, createEventStore, createLogger, type EventStore, upcastEvent } from '@lightdom/events';
+import { upcastEvent } from '@lightdom/domain';
+import { createCommandHandler, createEventStore, type EventStore } from '@lightdom/eventstore';
+import { createLogger } from '@lightdom/runtime';
 import { createNatsTestEnv, type NatsTestEnv } from '@lightdom/testkit';
 import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

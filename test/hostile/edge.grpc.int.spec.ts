@@ -9,14 +9,9 @@ import {
   lightdomErrorOf,
   type PositionWaiter,
 } from '@lightdom/command-api';
-import {
-  type CommandResult,
-  createCommandHandler,
-  createEventStore,
-  createLogger,
-  type EventStore,
-  upcastEvent,
-} from '@lightdom/events';
+import { type CommandResult, upcastEvent } from '@lightdom/domain';
+import { createCommandHandler, createEventStore, type EventStore } from '@lightdom/eventstore';
+import { createLogger } from '@lightdom/runtime';
 import { createNatsTestEnv, createPgTestEnv, type NatsTestEnv, type PgTestEnv } from '@lightdom/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 

@@ -1,12 +1,12 @@
 import { Writable } from 'node:stream';
 import { type AppOptions, buildApp, createCampaignQueries, createPositionWaiter } from '@lightdom/command-api';
+import { upcastEvent } from '@lightdom/domain';
 import {
   createCommandHandler,
   createEventStore,
   createKvIdempotencyStore,
   type EventStore,
-  upcastEvent,
-} from '@lightdom/events';
+} from '@lightdom/eventstore';
 import { migrate } from '@lightdom/projector';
 import { createMetricsRegistry } from '@lightdom/runtime';
 import { createNatsTestEnv, createPgTestEnv, type NatsTestEnv, type PgTestEnv } from '@lightdom/testkit';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isLightdomError } from '@lightdom/events';
+import { isLightdomError } from '@lightdom/domain';
 import { parseAllowList } from '@lightdom/executor';
 import { createNatsTestEnv, createPgTestEnv } from '@lightdom/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-import type { RecordedEvent } from '@lightdom/events';
+import type { RecordedEvent } from '@lightdom/domain';
 import WebSocket from 'ws';
 
 export type Frame = {

@@ -17,7 +17,8 @@ import {
   type LightdomClients,
   lightdomErrorOf,
 } from '@lightdom/command-api';
-import { createCommandHandler, createEventStore, createLogger, type EventStore } from '@lightdom/events';
+import { createCommandHandler, createEventStore, type EventStore } from '@lightdom/eventstore';
+import { createLogger } from '@lightdom/runtime';
 import { createNatsTestEnv, createPgTestEnv, type NatsTestEnv, type PgTestEnv } from '@lightdom/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 

@@ -12,16 +12,14 @@ import {
   type LightdomClients,
   lightdomErrorOf,
 } from '@lightdom/command-api';
+import { type RecordedEvent, toRecordedEvents } from '@lightdom/domain';
 import {
   createCommandHandler,
   createEventStore,
   createKvIdempotencyStore,
-  createLogger,
   type EventStore,
-  type RecordedEvent,
-  toRecordedEvents,
-} from '@lightdom/events';
-import { createMetricsRegistry } from '@lightdom/runtime';
+} from '@lightdom/eventstore';
+import { createLogger, createMetricsRegistry } from '@lightdom/runtime';
 import { createNatsTestEnv, createPgTestEnv, type NatsTestEnv, type PgTestEnv } from '@lightdom/testkit';
 import amqp from 'amqplib';
 import type { FastifyInstance } from 'fastify';

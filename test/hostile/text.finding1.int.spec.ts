@@ -12,15 +12,9 @@ import {
   type PositionWaiter,
   type ServiceClient,
 } from '@lightdom/command-api';
-import {
-  createCommandHandler,
-  createEventStore,
-  createLogger,
-  type EventStore,
-  textMessages,
-  upcastEvent,
-} from '@lightdom/events';
-import { createMetricsRegistry } from '@lightdom/runtime';
+import { textMessages, upcastEvent } from '@lightdom/domain';
+import { createCommandHandler, createEventStore, type EventStore } from '@lightdom/eventstore';
+import { createLogger, createMetricsRegistry } from '@lightdom/runtime';
 import { createNatsTestEnv, createPgTestEnv, type NatsTestEnv, type PgTestEnv } from '@lightdom/testkit';
 import amqp, { type ChannelModel } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,17 +1,17 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import type { Commit } from '@lightdom/domain';
 import {
   aggregateSubject,
   type CommandHandler,
-  type Commit,
   createCommandHandler,
   createEventStore,
-  createLogger,
   type EventStore,
   encodeCommit,
   hashCommit,
-} from '@lightdom/events';
+} from '@lightdom/eventstore';
 import { createCampaignsProjection, createProjector, hotViewKey, migrate } from '@lightdom/projector';
+import { createLogger } from '@lightdom/runtime';
 import {
   createNatsTestEnv,
   createPgTestEnv,
@@ -73,7 +73,7 @@ async function forge(
 /** `lightdom …` as an operator runs it: a child process with the stream in its environment. */
 function lightdom(nats: NatsTestEnv, args: string[]) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [...sourceNodeFlags, 'packages/events/src/cli/lightdom.ts', ...args], {
+    const child = spawn(process.execPath, [...sourceNodeFlags, 'packages/audit/src/cli/lightdom.ts', ...args], {
       cwd: repoRoot,
       env: {
         ...process.env,

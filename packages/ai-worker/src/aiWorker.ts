@@ -1,14 +1,6 @@
-import {
-  type AiTaskState,
-  type CommandMetadata,
-  causedBy,
-  createCommandHandler,
-  createCommitConsumer,
-  createEventStore,
-  type Logger,
-  type StoredCommit,
-} from '@lightdom/events';
-import { natsCheck, type ReadinessCheck } from '@lightdom/runtime';
+import { type AiTaskState, type CommandMetadata, causedBy, type StoredCommit } from '@lightdom/domain';
+import { createCommandHandler, createCommitConsumer, createEventStore } from '@lightdom/eventstore';
+import { type Logger, natsCheck, type ReadinessCheck } from '@lightdom/runtime';
 import type { JsMsg, NatsConnection, Subscription } from 'nats';
 import type { Ollama } from 'ollama';
 import type { Registry } from 'prom-client';

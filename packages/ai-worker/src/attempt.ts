@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Logger, toStorableText } from '@lightdom/events';
+import { toStorableText } from '@lightdom/domain';
+import type { Logger } from '@lightdom/runtime';
 import { type AttemptFailure, classifyOllamaError, shutdownFailure, timeoutFailure } from './failures.js';
 import {
   abortableOllama,

@@ -1,6 +1,14 @@
 import { hostname } from 'node:os';
-import { parseConfig } from '@lightdom/events';
-import { authConfig, hostConfig, natsConfig, port, positiveInt, subjectToken, url } from '@lightdom/runtime';
+import {
+  authConfig,
+  hostConfig,
+  natsConfig,
+  parseConfig,
+  port,
+  positiveInt,
+  subjectToken,
+  url,
+} from '@lightdom/runtime';
 import { z } from 'zod';
 
 /** The AI worker's environment; every variable also accepts `<NAME>_FILE`. */

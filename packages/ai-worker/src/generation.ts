@@ -1,4 +1,4 @@
-import type { AiMessage } from '@lightdom/events';
+import type { AiMessage } from '@lightdom/domain';
 import { type ChatResponse, type GenerateResponse, Ollama, type Options } from 'ollama';
 
 /** What one attempt asks of the model. */

@@ -1,4 +1,6 @@
-import type { AiTaskState, CommandHandler, CommandMetadata, EventStore, Logger } from '@lightdom/events';
+import type { AiTaskState, CommandMetadata } from '@lightdom/domain';
+import type { CommandHandler, EventStore } from '@lightdom/eventstore';
+import type { Logger } from '@lightdom/runtime';
 import type { JsMsg, NatsConnection } from 'nats';
 import { type AttemptControl, type AttemptReport, createAttemptControl, runAttempt } from './attempt.js';
 import type { AiWorkerMetrics } from './metrics.js';

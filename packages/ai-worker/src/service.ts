@@ -1,5 +1,5 @@
-import { connectNats, type Logger } from '@lightdom/events';
-import { createMetricsRegistry, type RunningService, startOpsServer } from '@lightdom/runtime';
+import { connectNats } from '@lightdom/eventstore';
+import { createMetricsRegistry, type Logger, type RunningService, startOpsServer } from '@lightdom/runtime';
 import { Ollama } from 'ollama';
 import { type AiWorker, createAiWorker } from './aiWorker.js';
 import type { AiWorkerConfig } from './config.js';

@@ -2,11 +2,11 @@ import {
   type AiTaskCommandType,
   type AiTaskState,
   type AiTaskStatus,
-  type CommandHandler,
   type CommandMetadata,
   type CommandResult,
   isLightdomError,
-} from '@lightdom/events';
+} from '@lightdom/domain';
+import type { CommandHandler } from '@lightdom/eventstore';
 
 export const aiTaskAggregate = 'aiTask';
 

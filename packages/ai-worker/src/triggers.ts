@@ -1,4 +1,4 @@
-import type { AiTaskEventData, EventRecord, StoredCommit } from '@lightdom/events';
+import type { AiTaskEventData, EventRecord, StoredCommit } from '@lightdom/domain';
 
 /** A commit that leaves a task `requested`: the event that asks for an attempt, and that attempt's number. */
 export interface AttemptRequest {

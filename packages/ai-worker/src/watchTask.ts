@@ -1,4 +1,5 @@
-import { aggregateSubject, decodeCommit, type StoredCommit } from '@lightdom/events';
+import type { StoredCommit } from '@lightdom/domain';
+import { aggregateSubject, decodeCommit } from '@lightdom/eventstore';
 import type { NatsConnection, Subscription } from 'nats';
 
 /** What a change by someone else means for a running attempt. */

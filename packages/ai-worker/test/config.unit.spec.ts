@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { ConfigError } from '@lightdom/events';
+import { ConfigError } from '@lightdom/runtime';
 import { describe, expect, it } from 'vitest';
 import { loadAiWorkerConfig } from '../src/index.js';
 

@@ -1,4 +1,4 @@
-import type { StoredCommit } from '@lightdom/events';
+import type { StoredCommit } from '@lightdom/domain';
 import { describe, expect, it } from 'vitest';
 import { classifyOllamaError } from '../src/failures.js';
 import { requestedAttempt, retryDelayMs, retryWaitMs } from '../src/triggers.js';

@@ -1,12 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import {
-  type CommandHandler,
-  createCommandHandler,
-  createEventStore,
-  type EventStore,
-  type StoredCommit,
-  toRecordedEvents,
-} from '@lightdom/events';
+import { type StoredCommit, toRecordedEvents } from '@lightdom/domain';
+import { type CommandHandler, createCommandHandler, createEventStore, type EventStore } from '@lightdom/eventstore';
 import { createNatsTestEnv, type NatsTestEnv, testServers } from '@lightdom/testkit';
 import { pino } from 'pino';
 import { expect } from 'vitest';

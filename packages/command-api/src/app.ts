@@ -1,17 +1,12 @@
-import {
-  type CommandHandler,
-  commandCatalog,
-  ErrorCodes,
-  type EventStore,
-  LightdomError,
-  type Logger,
-} from '@lightdom/events';
+import { commandCatalog, ErrorCodes, LightdomError } from '@lightdom/domain';
+import type { CommandHandler, EventStore } from '@lightdom/eventstore';
 import {
   Fastify,
   type HttpBounds,
   httpBoundsFrom,
   httpServerOptions,
   knownLabel,
+  type Logger,
   methodLabel,
   quietRequestLogs,
   type ReadinessCheck,

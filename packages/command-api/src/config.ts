@@ -1,10 +1,10 @@
-import { parseConfig } from '@lightdom/events';
 import {
   apiTokens,
   hostConfig,
   httpBoundsConfig,
   natsConfig,
   originList,
+  parseConfig,
   port,
   positiveInt,
   url,

@@ -1,11 +1,11 @@
+import { upcastEvent } from '@lightdom/domain';
 import {
   connectNats,
   createCommandHandler,
   createEventStore,
   createKvIdempotencyStore,
   createKvSnapshotStore,
-  upcastEvent,
-} from '@lightdom/events';
+} from '@lightdom/eventstore';
 import { createMetricsRegistry, natsCheck, runService } from '@lightdom/runtime';
 import pg from 'pg';
 import { amqpBoundsOf } from './amqp/bounds.js';

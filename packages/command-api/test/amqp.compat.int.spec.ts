@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { createCommandHandler, createEventStore, createLogger, type EventStore, upcastEvent } from '@lightdom/events';
+import { upcastEvent } from '@lightdom/domain';
+import { createCommandHandler, createEventStore, type EventStore } from '@lightdom/eventstore';
+import { createLogger } from '@lightdom/runtime';
 import { createNatsTestEnv, type NatsTestEnv } from '@lightdom/testkit';
 import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

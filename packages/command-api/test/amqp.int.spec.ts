@@ -1,15 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { connect as tcpConnect } from 'node:net';
-import {
-  type CommandHandler,
-  createCommandHandler,
-  createEventStore,
-  createLogger,
-  type EventStore,
-  type RecordedEvent,
-  upcastEvent,
-} from '@lightdom/events';
-import { createMetricsRegistry } from '@lightdom/runtime';
+import { type RecordedEvent, upcastEvent } from '@lightdom/domain';
+import { type CommandHandler, createCommandHandler, createEventStore, type EventStore } from '@lightdom/eventstore';
+import { createLogger, createMetricsRegistry } from '@lightdom/runtime';
 import { createNatsTestEnv, type NatsTestEnv } from '@lightdom/testkit';
 import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

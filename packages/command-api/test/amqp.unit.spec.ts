@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ErrorCodes } from '@lightdom/events';
+import { ErrorCodes } from '@lightdom/domain';
 import { describe, expect, it } from 'vitest';
 import { amqpBoundsOf, defaultAmqpBounds } from '../src/amqp/bounds.js';
 import { decodeMethod, decodeProperties, encodeMethod, encodeProperties } from '../src/amqp/codec.js';

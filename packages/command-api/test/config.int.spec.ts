@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError } from '@lightdom/events';
+import { ConfigError } from '@lightdom/runtime';
 import { spawnService } from '@lightdom/testkit';
 import { describe, expect, it } from 'vitest';
 import { loadCommandApiConfig } from '../src/index.js';

@@ -12,18 +12,15 @@ import {
   status as Status,
 } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
+import { type CommandResult, type LightdomError, upcastEvent } from '@lightdom/domain';
 import {
-  type CommandResult,
   createCommandHandler,
   createEventStore,
   createKvIdempotencyStore,
-  createLogger,
   type EventStore,
-  type LightdomError,
-  upcastEvent,
-} from '@lightdom/events';
+} from '@lightdom/eventstore';
 import { createCampaignsProjection, createProjector, migrate } from '@lightdom/projector';
-import { createMetricsRegistry } from '@lightdom/runtime';
+import { createLogger, createMetricsRegistry } from '@lightdom/runtime';
 import { createNatsTestEnv, createPgTestEnv, type NatsTestEnv, type PgTestEnv } from '@lightdom/testkit';
 import pg from 'pg';
 import type { Registry } from 'prom-client';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { type ServiceError, status as Status } from '@grpc/grpc-js';
-import { type ErrorCode, ErrorCodes, LightdomError } from '@lightdom/events';
+import { type ErrorCode, ErrorCodes, LightdomError } from '@lightdom/domain';
 import { repoRoot } from '@lightdom/testkit';
 import { describe, expect, it } from 'vitest';
 import { grpcStatusOf, lightdomErrorOf, toServiceError } from '../src/index.js';

@@ -1,12 +1,11 @@
+import { upcastEvent } from '@lightdom/domain';
 import {
   createCommandHandler,
   createEventStore,
   createKvIdempotencyStore,
-  createLogger,
   type EventStore,
-  upcastEvent,
-} from '@lightdom/events';
-import { createMetricsRegistry } from '@lightdom/runtime';
+} from '@lightdom/eventstore';
+import { createLogger, createMetricsRegistry } from '@lightdom/runtime';
 import type { NatsTestEnv, PgTestEnv } from '@lightdom/testkit';
 import type { NatsConnection } from 'nats';
 import { type AppOptions, buildApp, createCampaignQueries, createPositionWaiter } from '../src/index.js';

@@ -1,4 +1,4 @@
-import type { RecordedEvent } from '@lightdom/events';
+import type { RecordedEvent } from '@lightdom/domain';
 import { createNatsTestEnv, createPgTestEnv, type NatsTestEnv, type PgTestEnv } from '@lightdom/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';

@@ -1,4 +1,4 @@
-import { connectNats } from '@lightdom/events';
+import { connectNats } from '@lightdom/eventstore';
 import { createPgTestEnv, type PgTestEnv, type PrivateNats, startPrivateNats, uniqueId } from '@lightdom/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildTestApp } from './harness.js';

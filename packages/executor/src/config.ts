@@ -1,5 +1,4 @@
-import { parseConfig } from '@lightdom/events';
-import { authConfig, hostConfig, natsConfig, port, positiveInt, subjectToken } from '@lightdom/runtime';
+import { authConfig, hostConfig, natsConfig, parseConfig, port, positiveInt, subjectToken } from '@lightdom/runtime';
 import { z } from 'zod';
 import { type AllowEntry, parseAllowList } from './egress/addressPolicy.js';
 

@@ -1,15 +1,12 @@
+import { type AnyDecider, upcastEvent, type WorkflowStepType } from '@lightdom/domain';
 import {
-  type AnyDecider,
   createAggregateRepository,
   createCommandHandler,
   createCommitConsumer,
   createEventStore,
   type IdempotencyStore,
-  type Logger,
-  upcastEvent,
-  type WorkflowStepType,
-} from '@lightdom/events';
-import { natsCheck, type ReadinessCheck } from '@lightdom/runtime';
+} from '@lightdom/eventstore';
+import { type Logger, natsCheck, type ReadinessCheck } from '@lightdom/runtime';
 import type { NatsConnection } from 'nats';
 import type { Registry } from 'prom-client';
 import type { Activity } from './activities/activity.js';

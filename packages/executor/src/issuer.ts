@@ -1,11 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  type CommandHandler,
-  type CommandMetadata,
-  type CommandResult,
-  isLightdomError,
-  type Logger,
-} from '@lightdom/events';
+import { type CommandMetadata, type CommandResult, isLightdomError } from '@lightdom/domain';
+import type { CommandHandler } from '@lightdom/eventstore';
+import type { Logger } from '@lightdom/runtime';
 import { countResult, type ExecutorMetrics } from './metrics.js';
 
 /** A command for the command handler, with the idempotency key every executor command carries. */

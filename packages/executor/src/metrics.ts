@@ -1,4 +1,4 @@
-import type { CommandResult } from '@lightdom/events';
+import type { CommandResult } from '@lightdom/domain';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /** Every series the executor exports; names start with `lightdom_executor_`. */

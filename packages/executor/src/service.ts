@@ -1,5 +1,5 @@
-import { connectNats, createKvIdempotencyStore, type Logger } from '@lightdom/events';
-import { createMetricsRegistry, type RunningService, startOpsServer } from '@lightdom/runtime';
+import { connectNats, createKvIdempotencyStore } from '@lightdom/eventstore';
+import { createMetricsRegistry, type Logger, type RunningService, startOpsServer } from '@lightdom/runtime';
 import { type ExecutorConfig, httpStepOptions } from './config.js';
 import { createExecutor, type Executor } from './executor.js';
 

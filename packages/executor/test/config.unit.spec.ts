@@ -1,4 +1,4 @@
-import { ConfigError } from '@lightdom/events';
+import { ConfigError } from '@lightdom/runtime';
 import { describe, expect, it } from 'vitest';
 import { loadExecutorConfig } from '../src/index.js';
 

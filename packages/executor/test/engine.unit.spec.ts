@@ -4,7 +4,7 @@ import {
   type WorkflowRunCommand,
   workflowRunCommandSchemas,
   workflowRunDecider,
-} from '@lightdom/events';
+} from '@lightdom/domain';
 import { describe, expect, it } from 'vitest';
 import {
   activitiesOf,

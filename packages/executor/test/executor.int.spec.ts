@@ -1,5 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { createCommandHandler, createEventStore, createKvIdempotencyStore, type EventStore } from '@lightdom/events';
+import {
+  createCommandHandler,
+  createEventStore,
+  createKvIdempotencyStore,
+  type EventStore,
+} from '@lightdom/eventstore';
 import { createNatsTestEnv, type NatsTestEnv, testServers } from '@lightdom/testkit';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

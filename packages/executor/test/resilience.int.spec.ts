@@ -1,4 +1,4 @@
-import type { CampaignState } from '@lightdom/events';
+import type { CampaignState } from '@lightdom/domain';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   createExecutorHarness,

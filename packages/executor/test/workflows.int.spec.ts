@@ -1,4 +1,4 @@
-import type { CampaignState } from '@lightdom/events';
+import type { CampaignState } from '@lightdom/domain';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aiTaskIdFor, chainAnchorUnavailable, type RunView } from '../src/index.js';
 import {

@@ -1,5 +1,4 @@
-import { parseConfig } from '@lightdom/events';
-import { authConfig, hostConfig, natsConfig, port, positiveInt, url } from '@lightdom/runtime';
+import { authConfig, hostConfig, natsConfig, parseConfig, port, positiveInt, url } from '@lightdom/runtime';
 import { z } from 'zod';
 
 export const projectorConfigSchema = z.object({

@@ -1,4 +1,4 @@
-import { type RecordedEvent, type StoredCommit, toRecordedEvents } from '@lightdom/events';
+import { type RecordedEvent, type StoredCommit, toRecordedEvents } from '@lightdom/domain';
 import type { Redis } from 'ioredis';
 import type { ProjectionChange } from './projection.js';
 import { storableField, storableJson, storableText } from './storable.js';

@@ -1,4 +1,4 @@
-import { connectNats, createEventStore } from '@lightdom/events';
+import { connectNats, createEventStore } from '@lightdom/eventstore';
 import { createMetricsRegistry, natsCheck, runService, startOpsServer } from '@lightdom/runtime';
 import { Redis } from 'ioredis';
 import pg from 'pg';

@@ -1,4 +1,4 @@
-import type { StoredCommit } from '@lightdom/events';
+import type { StoredCommit } from '@lightdom/domain';
 import type pg from 'pg';
 
 /** A read model: applies commits inside the transaction that also moves its checkpoint. */

@@ -1,12 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  createEventStore,
-  type EventStore,
-  type Logger,
-  readCommit,
-  type StoredCommit,
-  upcastEvent,
-} from '@lightdom/events';
+import { type StoredCommit, upcastEvent } from '@lightdom/domain';
+import { createEventStore, type EventStore, readCommit } from '@lightdom/eventstore';
+import type { Logger } from '@lightdom/runtime';
 import type { Redis } from 'ioredis';
 import { AckPolicy, type ConsumerMessages, DeliverPolicy, type JsMsg, type NatsConnection, nanos } from 'nats';
 import type pg from 'pg';

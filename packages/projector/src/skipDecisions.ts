@@ -1,4 +1,4 @@
-import type { EventStore } from '@lightdom/events';
+import type { EventStore } from '@lightdom/eventstore';
 
 /** An operator's decision (a ProjectionCommitSkipped event) that a projection may pass over one commit. */
 export interface SkipDecision {

@@ -1,4 +1,4 @@
-import { ConfigError } from '@lightdom/events';
+import { ConfigError } from '@lightdom/runtime';
 import { expect, it } from 'vitest';
 import { loadProjectorConfig } from '../src/index.js';
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { CommandHandler } from '@lightdom/events';
+import type { CommandHandler } from '@lightdom/eventstore';
 
 const meta = () => ({ actor: 'load', correlationId: randomUUID(), causationId: randomUUID() });
 

@@ -1,11 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import {
-  type CommandHandler,
-  createCommandHandler,
-  createEventStore,
-  createLogger,
-  type EventStore,
-} from '@lightdom/events';
+import { type CommandHandler, createCommandHandler, createEventStore, type EventStore } from '@lightdom/eventstore';
+import { createLogger } from '@lightdom/runtime';
 import {
   createNatsTestEnv,
   createPgTestEnv,

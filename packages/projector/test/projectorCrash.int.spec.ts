@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createCommandHandler, createEventStore, createLogger, type EventStore } from '@lightdom/events';
+import { createCommandHandler, createEventStore, type EventStore } from '@lightdom/eventstore';
+import { createLogger } from '@lightdom/runtime';
 import {
   createNatsTestEnv,
   createPgTestEnv,

@@ -1,16 +1,15 @@
 import { randomUUID } from 'node:crypto';
+import type { Commit } from '@lightdom/domain';
 import {
   aggregateSubject,
   type CommandHandler,
-  type Commit,
   createCommandHandler,
   createEventStore,
-  createLogger,
   type EventStore,
   encodeCommit,
   hashCommit,
-} from '@lightdom/events';
-import { createMetricsRegistry } from '@lightdom/runtime';
+} from '@lightdom/eventstore';
+import { createLogger, createMetricsRegistry } from '@lightdom/runtime';
 import {
   createNatsTestEnv,
   createPgTestEnv,

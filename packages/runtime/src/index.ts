@@ -17,6 +17,7 @@ export {
 } from './configPieces.js';
 export { Fastify, httpServerOptions, quietRequestLogs } from './fastify.js';
 export { knownLabel, methodLabel } from './labels.js';
+export { createLogger, type Logger } from './logger.js';
 export { createMetricsRegistry } from './metrics.js';
 export { natsCheck } from './natsCheck.js';
 export {
@@ -26,5 +27,6 @@ export {
   registerOpsRoutes,
   startOpsServer,
 } from './ops.js';
+export { ConfigError, parseConfig } from './parseConfig.js';
 export { redactUrl } from './redact.js';
 export { type RunningService, runService } from './service.js';

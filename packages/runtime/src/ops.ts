@@ -1,9 +1,9 @@
-import type { Logger } from '@lightdom/events';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import { bearerToken } from './bearer.js';
 import { defaultHttpBounds, type HttpBounds } from './configPieces.js';
 import { Fastify, httpServerOptions, quietRequestLogs } from './fastify.js';
+import type { Logger } from './logger.js';
 
 /** A readiness check: resolves when the dependency answers, throws when it does not. */
 export type ReadinessCheck = () => Promise<unknown>;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Logger } from '@lightdom/events';
+import type { Logger } from '@lightdom/runtime';
 import { AmqpError, accessRefused, notFound, preconditionFailed, resourceLocked } from './errors.js';
 import { type Delivery, type MemoryBudget, Queue, type QueueLimits } from './queue.js';
 import type { AmqpMessage, AmqpStore, ExchangeDefinition, QueueDefinition } from './store.js';

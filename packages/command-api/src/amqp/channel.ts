@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Logger } from '@lightdom/events';
+import type { Logger } from '@lightdom/runtime';
 import { type Broker, REPLY_TO_QUEUE, type ReplySink } from './broker.js';
 import { type Args, type BasicProperties, decodeMethod } from './codec.js';
 import { AmqpError, accessRefused, notAllowed, notImplemented, preconditionFailed, unexpectedFrame } from './errors.js';

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { Logger } from '@lightdom/events';
+import type { Logger } from '@lightdom/runtime';
 import type { Broker } from './broker.js';
 import { Channel, type ChannelHost } from './channel.js';
 import { type Args, type BasicProperties, decodeMethod } from './codec.js';

@@ -1,4 +1,4 @@
-import type { ErrorCode } from '@lightdom/events';
+import type { ErrorCode } from '@lightdom/domain';
 
 /**
  * An AMQP exception: `channel` ones close the channel (soft errors such as 404, 406),

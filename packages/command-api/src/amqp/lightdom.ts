@@ -1,12 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import {
-  type CommandHandler,
-  type EventStore,
-  isLightdomError,
-  LightdomError,
-  type Logger,
-  type RecordedEvent,
-} from '@lightdom/events';
+import { isLightdomError, LightdomError, type RecordedEvent } from '@lightdom/domain';
+import type { CommandHandler, EventStore } from '@lightdom/eventstore';
+import type { Logger } from '@lightdom/runtime';
 import { createFeedHub } from '../feed/hub.js';
 import { feedHubDefaults } from '../feed/options.js';
 import type { FeedHub, FeedSubscription } from '../feed/types.js';

@@ -1,4 +1,4 @@
-import type { Logger } from '@lightdom/events';
+import type { Logger } from '@lightdom/runtime';
 
 export interface MemoryAlarm {
   readonly on: boolean;

@@ -1,5 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import type { CommandHandler, EventStore, Logger } from '@lightdom/events';
+import type { CommandHandler, EventStore } from '@lightdom/eventstore';
+import type { Logger } from '@lightdom/runtime';
 import type { NatsConnection } from 'nats';
 import type { Registry } from 'prom-client';
 import { type AmqpBounds, defaultAmqpBounds } from './bounds.js';

@@ -1,10 +1,6 @@
-import {
-  type CommitSubscription,
-  type EventStore,
-  LightdomError,
-  type Logger,
-  type StoredCommit,
-} from '@lightdom/events';
+import { LightdomError, type StoredCommit } from '@lightdom/domain';
+import type { CommitSubscription, EventStore } from '@lightdom/eventstore';
+import type { Logger } from '@lightdom/runtime';
 import { Subscriber, type SubscriberHost } from './subscriber.js';
 import type { FeedFilter, FeedHub, FeedHubOptions, FeedHubStats, FeedStart, FeedSubscription } from './types.js';
 

@@ -1,4 +1,4 @@
-import { type RecordedEvent, type StoredCommit, toRecordedEvents } from '@lightdom/events';
+import { type RecordedEvent, type StoredCommit, toRecordedEvents } from '@lightdom/domain';
 import type { FeedFilter, FeedStart } from './types.js';
 
 /** What a subscriber needs from its hub. */

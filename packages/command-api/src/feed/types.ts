@@ -1,4 +1,4 @@
-import type { RecordedEvent } from '@lightdom/events';
+import type { RecordedEvent } from '@lightdom/domain';
 
 /** Which events a subscriber wants. */
 export interface FeedFilter {

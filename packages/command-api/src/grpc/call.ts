@@ -6,7 +6,8 @@ import {
   type ServerWritableStream,
   status as Status,
 } from '@grpc/grpc-js';
-import { LightdomError, type Logger } from '@lightdom/events';
+import { LightdomError } from '@lightdom/domain';
+import type { Logger } from '@lightdom/runtime';
 import { type CallContext, callContext } from './context.js';
 import { toLightdomError, toServiceError } from './status.js';
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Metadata } from '@grpc/grpc-js';
-import { type CommandMetadata, LightdomError } from '@lightdom/events';
+import { type CommandMetadata, LightdomError } from '@lightdom/domain';
 
 /** Who is calling and what the call belongs to, read from its metadata. */
 export interface CallContext {

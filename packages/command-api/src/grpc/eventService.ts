@@ -1,5 +1,6 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
-import { aggregateIdSchema, type EventStore, toRecordedEvents } from '@lightdom/events';
+import { aggregateIdSchema, toRecordedEvents } from '@lightdom/domain';
+import type { EventStore } from '@lightdom/eventstore';
 import { z } from 'zod';
 import type { FeedHub } from '../feed/types.js';
 import { contextHeaders } from './call.js';

@@ -1,6 +1,5 @@
 import type { Server, ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
-import type { Logger } from '@lightdom/events';
-import type { ReadinessCheck } from '@lightdom/runtime';
+import type { Logger, ReadinessCheck } from '@lightdom/runtime';
 import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
 
 export interface HealthReporterOptions {

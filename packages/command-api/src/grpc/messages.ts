@@ -1,4 +1,5 @@
-import { type CommandResult, LightdomError, type RecordedEvent, zodIssues } from '@lightdom/events';
+import { type CommandResult, LightdomError, type RecordedEvent } from '@lightdom/domain';
+import { zodIssues } from '@lightdom/eventstore';
 import { z } from 'zod';
 import type { CampaignView } from '../readModel/campaignQueries.js';
 

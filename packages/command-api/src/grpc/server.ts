@@ -7,8 +7,8 @@ import {
   type ServiceDefinition,
 } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
-import type { CommandHandler, EventStore, Logger } from '@lightdom/events';
-import type { ReadinessCheck } from '@lightdom/runtime';
+import type { CommandHandler, EventStore } from '@lightdom/eventstore';
+import type { Logger, ReadinessCheck } from '@lightdom/runtime';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { createFeedHub } from '../feed/hub.js';
 import { feedHubDefaults } from '../feed/options.js';

@@ -1,5 +1,5 @@
 import { Metadata, type ServiceError, status as Status, type StatusObject } from '@grpc/grpc-js';
-import { type ErrorCode, ErrorCodes, type FieldIssue, isLightdomError, LightdomError } from '@lightdom/events';
+import { type ErrorCode, ErrorCodes, type FieldIssue, isLightdomError, LightdomError } from '@lightdom/domain';
 
 /**
  * gRPC status of every error code: the one mapping at this edge. VERSION_MISMATCH is

@@ -1,14 +1,11 @@
 import {
-  type CommandHandler,
   type CommandResult,
-  type EventStore,
-  foldCommits,
   LightdomError,
-  type LoadedAggregate,
   type WorkflowState,
   type WorkflowStep,
   workflowDecider,
-} from '@lightdom/events';
+} from '@lightdom/domain';
+import { type CommandHandler, type EventStore, foldCommits, type LoadedAggregate } from '@lightdom/eventstore';
 import { z } from 'zod';
 import { type CallContext, commandMetadata } from './context.js';
 import { type ExecuteWorkflowRequestMessage, parseJsonObject, parseRequest } from './messages.js';

@@ -1,5 +1,6 @@
-import type { CommandHandler, CommandResult } from '@lightdom/events';
-import { LightdomError } from '@lightdom/events';
+import type { CommandResult } from '@lightdom/domain';
+import { LightdomError } from '@lightdom/domain';
+import type { CommandHandler } from '@lightdom/eventstore';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { actorOf, commandMetadata, idempotencyKeyOf, versionFromIfMatch } from './context.js';

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { type CommandMetadata, LightdomError, traceIdPattern } from '@lightdom/events';
+import { type CommandMetadata, LightdomError } from '@lightdom/domain';
+import { traceIdPattern } from '@lightdom/eventstore';
 import { bearerToken } from '@lightdom/runtime';
 import type { FastifyRequest } from 'fastify';
 

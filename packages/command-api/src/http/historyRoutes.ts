@@ -1,12 +1,11 @@
 import {
   type CampaignState,
   campaignDecider,
-  type EventStore,
-  foldCommits,
   LightdomError,
   type StoredCommit,
   toRecordedEvents,
-} from '@lightdom/events';
+} from '@lightdom/domain';
+import { type EventStore, foldCommits } from '@lightdom/eventstore';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { CampaignView } from '../readModel/campaignQueries.js';

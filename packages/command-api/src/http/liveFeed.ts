@@ -1,5 +1,7 @@
 import websocket from '@fastify/websocket';
-import { type CommandHandler, isLightdomError, LightdomError, type Logger } from '@lightdom/events';
+import { isLightdomError, LightdomError } from '@lightdom/domain';
+import type { CommandHandler } from '@lightdom/eventstore';
+import type { Logger } from '@lightdom/runtime';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { z } from 'zod';

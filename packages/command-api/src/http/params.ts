@@ -1,4 +1,4 @@
-import { aggregateIdSchema, LightdomError } from '@lightdom/events';
+import { aggregateIdSchema, LightdomError } from '@lightdom/domain';
 import { z } from 'zod';
 import { decodeCursor } from '../readModel/campaignQueries.js';
 

@@ -1,4 +1,4 @@
-import { type ErrorCode, isLightdomError, LightdomError } from '@lightdom/events';
+import { type ErrorCode, isLightdomError, LightdomError } from '@lightdom/domain';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 
 /** HTTP status of every error code: the one mapping at this edge. */

@@ -1,4 +1,4 @@
-import { LightdomError } from '@lightdom/events';
+import { LightdomError } from '@lightdom/domain';
 import type { z } from 'zod';
 
 /** Validates a query string; each problem names its parameter. */

@@ -1,4 +1,5 @@
-import { type EventStore, LightdomError } from '@lightdom/events';
+import { LightdomError } from '@lightdom/domain';
+import type { EventStore } from '@lightdom/eventstore';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { CampaignQueries } from '../readModel/campaignQueries.js';

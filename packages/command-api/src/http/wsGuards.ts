@@ -1,4 +1,4 @@
-import { LightdomError } from '@lightdom/events';
+import { LightdomError } from '@lightdom/domain';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { instanceOf, sendProblem } from './problems.js';

@@ -1,4 +1,4 @@
-import type { Logger } from '@lightdom/events';
+import type { Logger } from '@lightdom/runtime';
 import pg from 'pg';
 import { readQuery } from './readQuery.js';
 

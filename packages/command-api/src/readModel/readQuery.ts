@@ -1,4 +1,4 @@
-import { LightdomError } from '@lightdom/events';
+import { LightdomError } from '@lightdom/domain';
 import type pg from 'pg';
 
 // Connection refused/reset/timed out, and Postgres shutting down or starting up.

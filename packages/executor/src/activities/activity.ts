@@ -1,4 +1,6 @@
-import { type CommandHandler, type CommandMetadata, type Logger, zodIssues } from '@lightdom/events';
+import type { CommandMetadata } from '@lightdom/domain';
+import { type CommandHandler, zodIssues } from '@lightdom/eventstore';
+import type { Logger } from '@lightdom/runtime';
 import type { ZodError } from 'zod';
 import type { StepWork } from '../engine/commitWork.js';
 

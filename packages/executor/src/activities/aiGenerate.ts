@@ -1,4 +1,4 @@
-import { isLightdomError } from '@lightdom/events';
+import { isLightdomError } from '@lightdom/domain';
 import { z } from 'zod';
 import { aiTaskIdFor, stepKey } from '../engine/keys.js';
 import { type Activity, errorText, invalidInput } from './activity.js';

@@ -1,4 +1,4 @@
-import { commandCatalog, isLightdomError } from '@lightdom/events';
+import { commandCatalog, isLightdomError } from '@lightdom/domain';
 import { z } from 'zod';
 import { campaignCommandKey } from '../engine/keys.js';
 import { type Activity, errorText, invalidInput } from './activity.js';

@@ -1,4 +1,4 @@
-import { toStorableText } from '@lightdom/events';
+import { toStorableText } from '@lightdom/domain';
 
 /** Bounds on what an http.request step keeps of a response. */
 export interface OutputBounds {

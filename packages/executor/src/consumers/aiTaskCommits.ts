@@ -1,11 +1,6 @@
-import {
-  type AggregateRepository,
-  type AiTaskState,
-  type CommandHandler,
-  causedBy,
-  type Logger,
-  type StoredCommit,
-} from '@lightdom/events';
+import { type AiTaskState, causedBy, type StoredCommit } from '@lightdom/domain';
+import type { AggregateRepository, CommandHandler } from '@lightdom/eventstore';
+import type { Logger } from '@lightdom/runtime';
 import type { JsMsg } from 'nats';
 import { aiTaskOutcome } from '../engine/aiOutcome.js';
 import { aiTaskIdFor } from '../engine/keys.js';

@@ -1,5 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ensureDurableConsumer, type Logger, readCommit, type StoredCommit, typeSubject } from '@lightdom/events';
+import type { StoredCommit } from '@lightdom/domain';
+import { ensureDurableConsumer, readCommit, typeSubject } from '@lightdom/eventstore';
+import type { Logger } from '@lightdom/runtime';
 import type { ConsumerMessages, JsMsg, NatsConnection } from 'nats';
 
 /** What to do with a message once its handler is done. */

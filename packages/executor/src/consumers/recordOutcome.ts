@@ -1,4 +1,5 @@
-import type { CommandMetadata, CommandResult, Logger } from '@lightdom/events';
+import type { CommandMetadata, CommandResult } from '@lightdom/domain';
+import type { Logger } from '@lightdom/runtime';
 import { stepKey } from '../engine/keys.js';
 import { type Issuer, type StepInfo, UnrecordableOutcome } from '../issuer.js';
 

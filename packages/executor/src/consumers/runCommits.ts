@@ -1,12 +1,6 @@
-import {
-  type AggregateRepository,
-  type CommandHandler,
-  causedBy,
-  type EventRecord,
-  type Logger,
-  type StoredCommit,
-  type WorkflowStepType,
-} from '@lightdom/events';
+import { causedBy, type EventRecord, type StoredCommit, type WorkflowStepType } from '@lightdom/domain';
+import type { AggregateRepository, CommandHandler } from '@lightdom/eventstore';
+import type { Logger } from '@lightdom/runtime';
 import type { JsMsg } from 'nats';
 import { type Activity, type ActivityOutcome, errorText } from '../activities/activity.js';
 import { activitiesOf, type StepWork, timerOf } from '../engine/commitWork.js';

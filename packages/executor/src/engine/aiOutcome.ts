@@ -1,4 +1,4 @@
-import type { EventRecord } from '@lightdom/events';
+import type { EventRecord } from '@lightdom/domain';
 
 /** The step outcome an AI task's commit carries, if it ended the task. */
 export type AiStepOutcome =

@@ -1,4 +1,4 @@
-import type { EventRecord, WorkflowStep } from '@lightdom/events';
+import type { EventRecord, WorkflowStep } from '@lightdom/domain';
 import { delayDueAt } from './decideNext.js';
 import type { RunView } from './runView.js';
 

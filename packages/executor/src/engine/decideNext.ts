@@ -1,4 +1,4 @@
-import { nextRunnableSteps, type WorkflowStep } from '@lightdom/events';
+import { nextRunnableSteps, type WorkflowStep } from '@lightdom/domain';
 import { aiTaskIdFor, runKey, stepKey } from './keys.js';
 import type { RunView } from './runView.js';
 

@@ -1,4 +1,4 @@
-import { sha256Hex } from '@lightdom/events';
+import { sha256Hex } from '@lightdom/domain';
 
 /** What a command does for a run; part of its idempotency key. */
 export type RunAction =

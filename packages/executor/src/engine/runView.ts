@@ -5,7 +5,7 @@ import {
   type WorkflowRunEvent,
   type WorkflowRunState,
   workflowRunDecider,
-} from '@lightdom/events';
+} from '@lightdom/domain';
 
 /**
  * A workflow run as the executor sees it: the run decider's state plus when each step's

@@ -2,16 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type StoredCommit, type WorkflowRunState, workflowRunDecider } from '@lightdom/domain';
 import {
   type CommandHandler,
   createCommandHandler,
   createEventStore,
   createKvIdempotencyStore,
   type EventStore,
-  type StoredCommit,
-  type WorkflowRunState,
-  workflowRunDecider,
-} from '@lightdom/events';
+} from '@lightdom/eventstore';
 import { createNatsTestEnv, type NatsTestEnv, testServers } from '@lightdom/testkit';
 import { connect, type NatsConnection } from 'nats';
 import { pino } from 'pino';

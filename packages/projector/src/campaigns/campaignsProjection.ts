@@ -1,4 +1,4 @@
-import { type CampaignEvent, type CampaignState, campaignDecider, type StoredCommit } from '@lightdom/events';
+import { type CampaignEvent, type CampaignState, campaignDecider, type StoredCommit } from '@lightdom/domain';
 import type pg from 'pg';
 import { quoteIdent } from '../db.js';
 import type { Projection, ProjectionChange } from '../projection.js';
