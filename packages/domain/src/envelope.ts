@@ -26,6 +26,11 @@ export interface Commit {
   correlationId: string;
   causationId: string;
   actor: string;
+  /**
+   * The service that issued the command on `actor`'s behalf (the executor running a step of
+   * a run `actor` requested); absent when `actor` sent it.
+   */
+  via?: string;
   /** ISO-8601 time at which the command was decided. */
   timestamp: string;
   commandType: string;
@@ -62,6 +67,8 @@ export interface RecordedEvent {
   correlationId: string;
   causationId: string;
   actor: string;
+  /** See {@link Commit.via}. */
+  via?: string;
 }
 
 export function toRecordedEvents(commit: StoredCommit): RecordedEvent[] {
@@ -81,6 +88,7 @@ export function toRecordedEvents(commit: StoredCommit): RecordedEvent[] {
     correlationId: commit.correlationId,
     causationId: commit.causationId,
     actor: commit.actor,
+    ...(commit.via ? { via: commit.via } : {}),
   }));
 }
 
@@ -107,6 +115,8 @@ export type CommandEnvelope = z.infer<typeof commandEnvelopeSchema>;
 /** Who sent a command and what it belongs to; supplied by the gateway, not the client body. */
 export interface CommandMetadata {
   actor: string;
+  /** The service issuing it on `actor`'s behalf (see {@link Commit.via}). */
+  via?: string;
   correlationId: string;
   /** Id of the message that caused this command (an HTTP request id, an event id). */
   causationId: string;
@@ -119,8 +129,9 @@ export interface CommandMetadata {
  */
 export function commandMetadataIssues(meta: CommandMetadata): FieldIssue[] {
   const issues: FieldIssue[] = [];
-  for (const field of ['actor', 'correlationId', 'causationId'] as const) {
+  for (const field of ['actor', 'correlationId', 'causationId', 'via'] as const) {
     const value = meta[field];
+    if (field === 'via' && value === undefined) continue;
     const problem = typeof value === 'string' ? textProblem(value) : 'must be a string';
     if (problem) issues.push({ field, message: problem });
   }

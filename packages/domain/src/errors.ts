@@ -18,6 +18,8 @@ export const ErrorCodes = {
   PAYLOAD_TOO_LARGE: { retryable: false, message: 'The request body is too large' },
   UNSUPPORTED_MEDIA_TYPE: { retryable: false, message: 'The request body must be JSON' },
   UNAUTHORIZED: { retryable: false, message: 'Credentials are missing or wrong' },
+  /** The caller is known but its role does not allow this. */
+  FORBIDDEN: { retryable: false, message: 'The caller may not do this' },
   UNAVAILABLE: { retryable: true, message: 'A backing service is unavailable' },
   /** A configured cap (e.g. subscriptions per socket or per process) is reached. */
   LIMIT_EXCEEDED: { retryable: true, message: 'A server limit is reached' },

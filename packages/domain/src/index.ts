@@ -1,4 +1,14 @@
 export {
+  type CommandVisibility,
+  commandVisibility,
+  type Identity,
+  mayIssue,
+  mayRead,
+  type Role,
+  roleSchema,
+  roles,
+} from './access.js';
+export {
   type AiMessage,
   type AiTaskCommand,
   type AiTaskCommandType,

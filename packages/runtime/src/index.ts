@@ -16,6 +16,14 @@ export {
   url,
 } from './configPieces.js';
 export { Fastify, httpServerOptions, quietRequestLogs } from './fastify.js';
+export {
+  anonymousIdentity,
+  createTokenRegistry,
+  identityConfig,
+  parseTokenEntries,
+  type TokenRegistry,
+  tokenRegistryFrom,
+} from './identity.js';
 export { knownLabel, methodLabel } from './labels.js';
 export { createLogger, type Logger } from './logger.js';
 export { createMetricsRegistry } from './metrics.js';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { roleSchema } from '../access.js';
 import { aggregateIdSchema } from '../envelope.js';
 import { freeFormObject, freeFormValue, text } from '../text.js';
 import { workflowStepsSchema } from '../workflow/steps.js';
@@ -14,6 +15,14 @@ export const workflowRunCommandSchemas = {
       definitionVersion: z.number().int().min(1),
       steps: workflowStepsSchema,
       input: freeFormObject().default({}),
+      /**
+       * Who asked for the run, with the role they had: the commands its steps issue are
+       * authorised against it. Filled by the application core, never by a client.
+       */
+      requestedBy: z
+        .object({ actor: text({ min: 1, max: 200 }), role: roleSchema })
+        .strict()
+        .optional(),
     })
     .strict(),
   StartWorkflowRun: z.object({}).strict(),

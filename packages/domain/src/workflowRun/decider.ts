@@ -1,3 +1,4 @@
+import type { Identity } from '../access.js';
 import { type DecideContext, type Decider, ignoreUnknownEvent } from '../decider.js';
 import { LightdomError, validationError } from '../errors.js';
 import { assertWorkflowDag, type RetryPolicy, type WorkflowStep } from '../workflow/steps.js';
@@ -26,6 +27,8 @@ export interface WorkflowRunState {
   startedAt: string | null;
   failure: { stepId: string; error: string } | null;
   cancelReason: string | null;
+  /** Who requested the run (null on runs recorded before roles existed). */
+  requestedBy: Identity | null;
 }
 
 export const initialWorkflowRunState = (): WorkflowRunState => ({
@@ -39,6 +42,7 @@ export const initialWorkflowRunState = (): WorkflowRunState => ({
   startedAt: null,
   failure: null,
   cancelReason: null,
+  requestedBy: null,
 });
 
 /** Longest wait between two attempts, whatever the multiplier makes of it. */
@@ -150,9 +154,14 @@ function failStep(
 function decide(command: WorkflowRunCommand, state: WorkflowRunState, ctx: DecideContext): WorkflowRunEvent[] {
   if (command.type === 'RequestWorkflowRun') {
     if (state.exists) throw new LightdomError('ALREADY_EXISTS', 'The workflow run already exists');
-    const { workflowId, definitionVersion, steps, input } = command.data;
+    const { workflowId, definitionVersion, steps, input, requestedBy } = command.data;
     assertWorkflowDag(steps);
-    return [{ type: 'WorkflowRunRequested', data: { workflowId, definitionVersion, steps, input } }];
+    return [
+      {
+        type: 'WorkflowRunRequested',
+        data: { workflowId, definitionVersion, steps, input, ...(requestedBy ? { requestedBy } : {}) },
+      },
+    ];
   }
   if (!state.exists) throw new LightdomError('NOT_FOUND', 'The workflow run does not exist');
 
@@ -198,7 +207,18 @@ function evolve(state: WorkflowRunState, event: WorkflowRunEvent): WorkflowRunSt
     case 'WorkflowRunRequested': {
       const { workflowId, definitionVersion, steps, input } = event.data;
       const stepStates = Object.fromEntries(steps.map((s) => [s.id, pendingStep()]));
-      return { ...state, exists: true, status: 'requested', workflowId, definitionVersion, steps, input, stepStates };
+      const requestedBy = event.data.requestedBy ?? null;
+      return {
+        ...state,
+        exists: true,
+        status: 'requested',
+        workflowId,
+        definitionVersion,
+        steps,
+        input,
+        stepStates,
+        requestedBy,
+      };
     }
     case 'WorkflowRunStarted':
       return { ...state, status: 'started', startedAt: event.data.startedAt };

@@ -1,3 +1,4 @@
+import type { Identity } from '../access.js';
 import type { WorkflowStep } from '../workflow/steps.js';
 
 export type WorkflowRunStatus = 'requested' | 'started' | 'succeeded' | 'failed' | 'cancelled';
@@ -9,6 +10,8 @@ export interface WorkflowRunEventData {
     definitionVersion: number;
     steps: WorkflowStep[];
     input: Record<string, unknown>;
+    /** Absent on runs recorded before roles existed. */
+    requestedBy?: Identity;
   };
   WorkflowRunStarted: { startedAt: string };
   /** `deadlineAt` is when the executor fails the attempt (from the step's `timeoutMs`), else null. */

@@ -174,7 +174,7 @@ export function createCommandHandler(
   /** The aggregate's newest commit made by this actor with this key; a rare path that reads the history. */
   async function findCommitByKey(aggregateType: string, aggregateId: string, key: string, actor: string) {
     const commits = await deps.store.readAggregate(aggregateType, aggregateId);
-    return commits.reverse().find((c) => c.idempotencyKey === key && c.actor === actor) ?? null;
+    return commits.reverse().find((c) => c.idempotencyKey === key && (c.via ?? c.actor) === actor) ?? null;
   }
 
   return {
@@ -198,7 +198,9 @@ export function createCommandHandler(
   ): Promise<CommandResult> {
     const fingerprint = fingerprintOf(envelope);
     const aggregateId = envelope.aggregateId ?? randomUUID();
-    const idemKey = envelope.idempotencyKey ? idempotencyStorageKey(meta.actor, envelope.idempotencyKey) : undefined;
+    // Keys are scoped to whoever chose them: a service acting for a requester keeps its own space.
+    const keyScope = meta.via ?? meta.actor;
+    const idemKey = envelope.idempotencyKey ? idempotencyStorageKey(keyScope, envelope.idempotencyKey) : undefined;
 
     const checkRemembered = (remembered: { fingerprint: string; result: CommandResult }) => {
       if (remembered.fingerprint !== fingerprint) {
@@ -242,7 +244,7 @@ export function createCommandHandler(
         // append and the KV write, after the duplicate window) is refused by the domain
         // now: the commit in the log is its answer.
         if (isDomainRejection(err) && envelope.idempotencyKey && envelope.aggregateId) {
-          const earlier = await findCommitByKey(spec.aggregateType, aggregateId, envelope.idempotencyKey, meta.actor);
+          const earlier = await findCommitByKey(spec.aggregateType, aggregateId, envelope.idempotencyKey, keyScope);
           if (earlier)
             return checkRemembered({ fingerprint: earlier.commandFingerprint, result: resultOf(earlier, true) });
         }
@@ -275,6 +277,7 @@ export function createCommandHandler(
             correlationId: meta.correlationId,
             causationId: meta.causationId,
             actor: meta.actor,
+            ...(meta.via ? { via: meta.via } : {}),
             timestamp: now.toISOString(),
             commandType: envelope.type,
             commandFingerprint: fingerprint,

@@ -53,6 +53,7 @@ export interface AppendInput {
     correlationId: string;
     causationId: string;
     actor: string;
+    via?: string;
     timestamp: string;
     commandType: string;
     commandFingerprint: string;
@@ -247,6 +248,7 @@ export function createEventStore(deps: EventStoreDeps, options: Partial<EventSto
         correlationId: meta.correlationId,
         causationId: meta.causationId,
         actor: meta.actor,
+        ...(meta.via ? { via: meta.via } : {}),
         timestamp: meta.timestamp,
         commandType: meta.commandType,
         commandFingerprint: meta.commandFingerprint,
