@@ -73,7 +73,7 @@ async function forge(
 /** `lightdom …` as an operator runs it: a child process with the stream in its environment. */
 function lightdom(nats: NatsTestEnv, args: string[]) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [...sourceNodeFlags, 'packages/events/src/cli/lightdom.ts', ...args], {
+    const child = spawn(process.execPath, [...sourceNodeFlags, 'packages/audit/src/cli/lightdom.ts', ...args], {
       cwd: repoRoot,
       env: {
         ...process.env,

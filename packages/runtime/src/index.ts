@@ -16,7 +16,16 @@ export {
   url,
 } from './configPieces.js';
 export { Fastify, httpServerOptions, quietRequestLogs } from './fastify.js';
+export {
+  anonymousIdentity,
+  createTokenRegistry,
+  identityConfig,
+  parseTokenEntries,
+  type TokenRegistry,
+  tokenRegistryFrom,
+} from './identity.js';
 export { knownLabel, methodLabel } from './labels.js';
+export { createLogger, type Logger } from './logger.js';
 export { createMetricsRegistry } from './metrics.js';
 export { natsCheck } from './natsCheck.js';
 export {
@@ -26,5 +35,6 @@ export {
   registerOpsRoutes,
   startOpsServer,
 } from './ops.js';
+export { ConfigError, parseConfig } from './parseConfig.js';
 export { redactUrl } from './redact.js';
 export { type RunningService, runService } from './service.js';

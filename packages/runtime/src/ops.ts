@@ -1,9 +1,9 @@
-import type { Logger } from '@lightdom/runtime';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import { bearerToken } from './bearer.js';
 import { defaultHttpBounds, type HttpBounds } from './configPieces.js';
 import { Fastify, httpServerOptions, quietRequestLogs } from './fastify.js';
+import type { Logger } from './logger.js';
 
 /** A readiness check: resolves when the dependency answers, throws when it does not. */
 export type ReadinessCheck = () => Promise<unknown>;
@@ -20,8 +20,6 @@ export interface OpsRoutesOptions {
    * everyone else gets `{status}`. Empty or absent: authentication is off, everyone sees them.
    */
   tokens?: ReadonlyMap<string, string>;
-  /** More for `/ready`'s detailed answer (e.g. the projector's lag per projection), beside the checks. */
-  details?: () => Record<string, unknown>;
 }
 
 async function runCheck(check: ReadinessCheck, timeoutMs: number): Promise<string> {
@@ -61,7 +59,7 @@ export function registerOpsRoutes(app: FastifyInstance, opts: OpsRoutesOptions):
     reply.code(ready ? 200 : 503);
     if (!mayReadDetails(req)) return reply.send({ status });
     const checks = Object.fromEntries(names.map((n, i) => [n, results[i]]));
-    return reply.send({ status, service: opts.service, checks, ...(opts.details?.() ?? {}) });
+    return reply.send({ status, service: opts.service, checks });
   });
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', opts.registry.contentType);

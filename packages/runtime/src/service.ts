@@ -1,4 +1,5 @@
-import { ConfigError, createLogger, type Logger } from '@lightdom/runtime';
+import { createLogger, type Logger } from './logger.js';
+import { ConfigError } from './parseConfig.js';
 
 export interface RunningService {
   /** Stops accepting work, drains, closes connections. */

@@ -1,0 +1,105 @@
+import {
+  aggregateIdSchema,
+  type FieldIssue,
+  freeFormObject,
+  type Identity,
+  LightdomError,
+  validationError,
+  type WorkflowState,
+  type WorkflowStep,
+  workflowDecider,
+} from '@lightdom/domain';
+import { type CommandHandler, type EventStore, foldCommits, type LoadedAggregate } from '@lightdom/eventstore';
+import { z } from 'zod';
+
+/**
+ * What a client sends to start a run: the workflow, optionally a version of its definition
+ * (default: the current one), and the run's input. The steps always come from the
+ * definition; a client cannot send its own.
+ */
+export const runRequestSchema = z
+  .object({
+    workflowId: aggregateIdSchema,
+    definitionVersion: z.number().int().min(1).max(1_000_000).optional(),
+    input: freeFormObject().default({}),
+  })
+  .strict();
+export type RunRequest = z.output<typeof runRequestSchema>;
+
+/** Parses a RequestWorkflowRun command's `data`, naming `data.steps` when a client sends steps. */
+export function parseRunRequest(data: unknown, prefix = 'data'): RunRequest {
+  if (data !== null && typeof data === 'object' && Object.hasOwn(data, 'steps')) {
+    throw validationError([
+      { field: `${prefix}.steps`, message: "must not be sent: a run's steps come from its workflow's definition" },
+    ]);
+  }
+  const parsed = runRequestSchema.safeParse(data);
+  if (parsed.success) return parsed.data;
+  const issues: FieldIssue[] = parsed.error.issues.map((i) => ({
+    field: [prefix, ...i.path].join('.'),
+    message: i.code === 'unrecognized_keys' ? `unknown field(s): ${i.keys.join(', ')}` : i.message,
+  }));
+  throw validationError(issues);
+}
+
+export interface Definition {
+  definitionVersion: number;
+  steps: WorkflowStep[];
+}
+
+/**
+ * The steps of a workflow's definition at `version` (absent: the current one), read from the
+ * log, verified (a deprecation or a revision appended by another instance counts). An
+ * unknown workflow or version is NOT_FOUND; a deprecated workflow cannot run.
+ */
+export async function definitionOf(
+  deps: { commands: CommandHandler; store: EventStore },
+  workflowId: string,
+  version?: number,
+): Promise<Definition> {
+  const loaded = await deps.commands.repository.load('workflow', workflowId, { verify: true });
+  const current = loaded.state as WorkflowState;
+  if (!current.exists) {
+    throw new LightdomError('NOT_FOUND', `No workflow ${workflowId}`, {
+      issues: [{ field: 'data.workflowId', message: `no workflow ${workflowId}` }],
+    });
+  }
+  if (current.status !== 'active') {
+    throw new LightdomError('INVALID_TRANSITION', `Workflow ${workflowId} is ${current.status}: it cannot run`, {
+      details: { status: current.status, allowedFrom: ['active'] },
+    });
+  }
+  if (version === undefined || version === current.definitionVersion) {
+    return { definitionVersion: current.definitionVersion, steps: current.steps };
+  }
+  const unknownVersion = () =>
+    new LightdomError('NOT_FOUND', `Workflow ${workflowId} has no definition version ${version}`, {
+      details: { currentVersion: current.definitionVersion },
+      issues: [{ field: 'data.definitionVersion', message: `must be 1-${current.definitionVersion}` }],
+    });
+  if (version > current.definitionVersion) throw unknownVersion();
+  // An earlier revision: fold the definition's history until it reaches that version.
+  let at: LoadedAggregate = { ...loaded, state: workflowDecider.initialState(), version: 0, position: 0, hash: null };
+  for (const commit of await deps.store.readAggregate('workflow', workflowId)) {
+    at = foldCommits(workflowDecider, at, [commit]);
+    const state = at.state as WorkflowState;
+    if (state.definitionVersion === version) return { definitionVersion: version, steps: state.steps };
+  }
+  throw unknownVersion();
+}
+
+/** The full RequestWorkflowRun data: the definition's steps and who asked. */
+export async function runRequestData(
+  deps: { commands: CommandHandler; store: EventStore },
+  request: RunRequest,
+  requester: Identity,
+) {
+  const { definitionVersion, steps } = await definitionOf(deps, request.workflowId, request.definitionVersion);
+  return {
+    workflowId: request.workflowId,
+    definitionVersion,
+    steps,
+    input: request.input,
+    requestedBy: { actor: requester.actor, role: requester.role },
+  };
+}

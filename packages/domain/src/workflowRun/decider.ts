@@ -1,0 +1,260 @@
+import type { Identity } from '../access.js';
+import { type DecideContext, type Decider, ignoreUnknownEvent } from '../decider.js';
+import { LightdomError, validationError } from '../errors.js';
+import { assertWorkflowDag, type RetryPolicy, type WorkflowStep } from '../workflow/steps.js';
+import type { WorkflowRunCommand } from './commands.js';
+import type { WorkflowRunEvent, WorkflowRunStatus, WorkflowStepStatus } from './events.js';
+
+export interface WorkflowStepState {
+  status: WorkflowStepStatus;
+  /** Attempts started so far. */
+  attempts: number;
+  output: unknown;
+  error: string | null;
+  retryAt: string | null;
+  deadlineAt: string | null;
+}
+
+export interface WorkflowRunState {
+  exists: boolean;
+  status: WorkflowRunStatus;
+  workflowId: string;
+  definitionVersion: number;
+  input: Record<string, unknown>;
+  /** The definition snapshot, in definition order. */
+  steps: WorkflowStep[];
+  stepStates: Record<string, WorkflowStepState>;
+  startedAt: string | null;
+  failure: { stepId: string; error: string } | null;
+  cancelReason: string | null;
+  /** Who requested the run (null on runs recorded before roles existed). */
+  requestedBy: Identity | null;
+}
+
+export const initialWorkflowRunState = (): WorkflowRunState => ({
+  exists: false,
+  status: 'requested',
+  workflowId: '',
+  definitionVersion: 0,
+  input: {},
+  steps: [],
+  stepStates: {},
+  startedAt: null,
+  failure: null,
+  cancelReason: null,
+  requestedBy: null,
+});
+
+/** Longest wait between two attempts, whatever the multiplier makes of it. */
+export const maxRetryDelayMs = 86_400_000;
+
+/** Wait before the attempt after `failedAttempt`: backoffMs × multiplier^(failedAttempt − 1), capped. */
+export function retryDelayMs(policy: RetryPolicy, failedAttempt: number): number {
+  const delay = policy.backoffMs * (policy.backoffMultiplier ?? 1) ** (failedAttempt - 1);
+  return Math.round(Math.min(delay, maxRetryDelayMs));
+}
+
+/** Which run statuses each command may start from; succeeded, failed and cancelled are final. */
+const allowedFrom = {
+  StartWorkflowRun: ['requested'],
+  StartWorkflowStep: ['started'],
+  CompleteWorkflowStep: ['started'],
+  FailWorkflowStep: ['started'],
+  CancelWorkflowRun: ['requested', 'started'],
+} as const satisfies Record<string, readonly WorkflowRunStatus[]>;
+
+function requireStatus(state: WorkflowRunState, type: keyof typeof allowedFrom): void {
+  const allowed: readonly WorkflowRunStatus[] = allowedFrom[type];
+  if (!allowed.includes(state.status)) {
+    throw new LightdomError(
+      'INVALID_TRANSITION',
+      `${type} is not allowed while the run is ${state.status} (allowed from: ${allowed.join(', ')})`,
+      { details: { status: state.status, command: type, allowedFrom: allowed } },
+    );
+  }
+}
+
+/** The step and its state, after checking that its status allows the command. */
+function stepFor(
+  state: WorkflowRunState,
+  type: WorkflowRunCommand['type'],
+  stepId: string,
+  allowed: readonly WorkflowStepStatus[],
+): { step: WorkflowStep; current: WorkflowStepState } {
+  const step = state.steps.find((s) => s.id === stepId);
+  const current = state.stepStates[stepId];
+  if (!step || !current) {
+    throw validationError([
+      {
+        field: 'data.stepId',
+        message: `is not a step of this run (steps: ${state.steps.map((s) => s.id).join(', ')})`,
+      },
+    ]);
+  }
+  if (!allowed.includes(current.status)) {
+    throw new LightdomError('INVALID_TRANSITION', `${type} is not allowed while step ${stepId} is ${current.status}`, {
+      details: { status: current.status, stepId, command: type, allowedFrom: allowed },
+    });
+  }
+  return { step, current };
+}
+
+function startStep(state: WorkflowRunState, stepId: string, attempt: number, now: Date): WorkflowRunEvent[] {
+  const { step, current } = stepFor(state, 'StartWorkflowStep', stepId, ['pending', 'retryScheduled']);
+  const waitingFor = step.dependsOn.filter((dep) => state.stepStates[dep]?.status !== 'succeeded');
+  if (waitingFor.length > 0) {
+    throw new LightdomError('INVARIANT_VIOLATION', `Step ${stepId} waits for ${waitingFor.join(', ')} to succeed`, {
+      details: { field: 'data.stepId', stepId, waitingFor },
+    });
+  }
+  if (attempt !== current.attempts + 1) {
+    throw new LightdomError('INVARIANT_VIOLATION', `The next attempt of step ${stepId} is ${current.attempts + 1}`, {
+      details: { field: 'data.attempt', expected: current.attempts + 1 },
+    });
+  }
+  const deadlineAt = step.timeoutMs === undefined ? null : new Date(now.getTime() + step.timeoutMs).toISOString();
+  return [{ type: 'WorkflowStepStarted', data: { stepId, attempt, startedAt: now.toISOString(), deadlineAt } }];
+}
+
+function completeStep(state: WorkflowRunState, stepId: string, output: unknown): WorkflowRunEvent[] {
+  const { current } = stepFor(state, 'CompleteWorkflowStep', stepId, ['running']);
+  const events: WorkflowRunEvent[] = [
+    { type: 'WorkflowStepSucceeded', data: { stepId, attempt: current.attempts, output } },
+  ];
+  const outputOf = (id: string) => (id === stepId ? output : state.stepStates[id]?.output);
+  const allDone = state.steps.every((s) => s.id === stepId || state.stepStates[s.id]?.status === 'succeeded');
+  if (allDone) {
+    const dependedOn = new Set(state.steps.flatMap((s) => s.dependsOn));
+    const outputs = Object.fromEntries(
+      state.steps.filter((s) => !dependedOn.has(s.id)).map((s) => [s.id, outputOf(s.id) ?? null]),
+    );
+    events.push({ type: 'WorkflowRunSucceeded', data: { outputs } });
+  }
+  return events;
+}
+
+function failStep(
+  state: WorkflowRunState,
+  data: { stepId: string; error: string; retryable: boolean },
+  now: Date,
+): WorkflowRunEvent[] {
+  const { stepId, error, retryable } = data;
+  const { step, current } = stepFor(state, 'FailWorkflowStep', stepId, ['running']);
+  const maxAttempts = step.retry?.maxAttempts ?? 1;
+  if (retryable && step.retry && current.attempts < maxAttempts) {
+    const retryAt = new Date(now.getTime() + retryDelayMs(step.retry, current.attempts)).toISOString();
+    return [{ type: 'WorkflowStepRetryScheduled', data: { stepId, attempt: current.attempts + 1, retryAt, error } }];
+  }
+  return [
+    { type: 'WorkflowStepFailed', data: { stepId, attempt: current.attempts, error, retryable } },
+    { type: 'WorkflowRunFailed', data: { stepId, error } },
+  ];
+}
+
+function decide(command: WorkflowRunCommand, state: WorkflowRunState, ctx: DecideContext): WorkflowRunEvent[] {
+  if (command.type === 'RequestWorkflowRun') {
+    if (state.exists) throw new LightdomError('ALREADY_EXISTS', 'The workflow run already exists');
+    const { workflowId, definitionVersion, steps, input, requestedBy } = command.data;
+    assertWorkflowDag(steps);
+    return [
+      {
+        type: 'WorkflowRunRequested',
+        data: { workflowId, definitionVersion, steps, input, ...(requestedBy ? { requestedBy } : {}) },
+      },
+    ];
+  }
+  if (!state.exists) throw new LightdomError('NOT_FOUND', 'The workflow run does not exist');
+
+  switch (command.type) {
+    case 'StartWorkflowRun':
+      requireStatus(state, command.type);
+      return [{ type: 'WorkflowRunStarted', data: { startedAt: ctx.now.toISOString() } }];
+    case 'StartWorkflowStep':
+      requireStatus(state, command.type);
+      return startStep(state, command.data.stepId, command.data.attempt, ctx.now);
+    case 'CompleteWorkflowStep':
+      requireStatus(state, command.type);
+      return completeStep(state, command.data.stepId, command.data.output ?? null);
+    case 'FailWorkflowStep':
+      requireStatus(state, command.type);
+      return failStep(state, command.data, ctx.now);
+    case 'CancelWorkflowRun':
+      requireStatus(state, command.type);
+      return [{ type: 'WorkflowRunCancelled', data: { reason: command.data.reason } }];
+    default: {
+      const _exhaustive: never = command;
+      throw new Error(`unhandled command ${(_exhaustive as { type: string }).type}`);
+    }
+  }
+}
+
+const pendingStep = (): WorkflowStepState => ({
+  status: 'pending',
+  attempts: 0,
+  output: null,
+  error: null,
+  retryAt: null,
+  deadlineAt: null,
+});
+
+function withStep(state: WorkflowRunState, stepId: string, change: Partial<WorkflowStepState>): WorkflowRunState {
+  const current = state.stepStates[stepId] ?? pendingStep();
+  return { ...state, stepStates: { ...state.stepStates, [stepId]: { ...current, ...change } } };
+}
+
+function evolve(state: WorkflowRunState, event: WorkflowRunEvent): WorkflowRunState {
+  switch (event.type) {
+    case 'WorkflowRunRequested': {
+      const { workflowId, definitionVersion, steps, input } = event.data;
+      const stepStates = Object.fromEntries(steps.map((s) => [s.id, pendingStep()]));
+      const requestedBy = event.data.requestedBy ?? null;
+      return {
+        ...state,
+        exists: true,
+        status: 'requested',
+        workflowId,
+        definitionVersion,
+        steps,
+        input,
+        stepStates,
+        requestedBy,
+      };
+    }
+    case 'WorkflowRunStarted':
+      return { ...state, status: 'started', startedAt: event.data.startedAt };
+    case 'WorkflowStepStarted':
+      return withStep(state, event.data.stepId, {
+        status: 'running',
+        attempts: event.data.attempt,
+        retryAt: null,
+        deadlineAt: event.data.deadlineAt,
+      });
+    case 'WorkflowStepSucceeded':
+      return withStep(state, event.data.stepId, { status: 'succeeded', output: event.data.output, deadlineAt: null });
+    case 'WorkflowStepRetryScheduled':
+      return withStep(state, event.data.stepId, {
+        status: 'retryScheduled',
+        error: event.data.error,
+        retryAt: event.data.retryAt,
+        deadlineAt: null,
+      });
+    case 'WorkflowStepFailed':
+      return withStep(state, event.data.stepId, { status: 'failed', error: event.data.error, deadlineAt: null });
+    case 'WorkflowRunSucceeded':
+      return { ...state, status: 'succeeded' };
+    case 'WorkflowRunFailed':
+      return { ...state, status: 'failed', failure: { stepId: event.data.stepId, error: event.data.error } };
+    case 'WorkflowRunCancelled':
+      return { ...state, status: 'cancelled', cancelReason: event.data.reason };
+    default: {
+      return ignoreUnknownEvent(state, event);
+    }
+  }
+}
+
+export const workflowRunDecider: Decider<WorkflowRunCommand, WorkflowRunEvent, WorkflowRunState> = {
+  aggregateType: 'workflowRun',
+  initialState: initialWorkflowRunState,
+  decide,
+  evolve,
+};

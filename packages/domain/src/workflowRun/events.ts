@@ -1,0 +1,46 @@
+import type { Identity } from '../access.js';
+import type { WorkflowStep } from '../workflow/steps.js';
+
+export type WorkflowRunStatus = 'requested' | 'started' | 'succeeded' | 'failed' | 'cancelled';
+export type WorkflowStepStatus = 'pending' | 'running' | 'retryScheduled' | 'succeeded' | 'failed';
+
+export interface WorkflowRunEventData {
+  WorkflowRunRequested: {
+    workflowId: string;
+    definitionVersion: number;
+    steps: WorkflowStep[];
+    input: Record<string, unknown>;
+    /** Absent on runs recorded before roles existed. */
+    requestedBy?: Identity;
+  };
+  WorkflowRunStarted: { startedAt: string };
+  /** `deadlineAt` is when the executor fails the attempt (from the step's `timeoutMs`), else null. */
+  WorkflowStepStarted: { stepId: string; attempt: number; startedAt: string; deadlineAt: string | null };
+  WorkflowStepSucceeded: { stepId: string; attempt: number; output: unknown };
+  /** `attempt` is the attempt to start at `retryAt`; `error` is why the previous one failed. */
+  WorkflowStepRetryScheduled: { stepId: string; attempt: number; retryAt: string; error: string };
+  WorkflowStepFailed: { stepId: string; attempt: number; error: string; retryable: boolean };
+  /** `outputs` holds the output of every final step (one no other step depends on), by step id. */
+  WorkflowRunSucceeded: { outputs: Record<string, unknown> };
+  WorkflowRunFailed: { stepId: string; error: string };
+  WorkflowRunCancelled: { reason: string };
+}
+
+export type WorkflowRunEventType = keyof WorkflowRunEventData;
+
+export type WorkflowRunEvent = {
+  [K in WorkflowRunEventType]: { type: K; data: WorkflowRunEventData[K] };
+}[WorkflowRunEventType];
+
+/** Current schemaVersion of every workflow-run event. */
+export const workflowRunEventVersions: Record<WorkflowRunEventType, number> = {
+  WorkflowRunRequested: 1,
+  WorkflowRunStarted: 1,
+  WorkflowStepStarted: 1,
+  WorkflowStepSucceeded: 1,
+  WorkflowStepRetryScheduled: 1,
+  WorkflowStepFailed: 1,
+  WorkflowRunSucceeded: 1,
+  WorkflowRunFailed: 1,
+  WorkflowRunCancelled: 1,
+};
