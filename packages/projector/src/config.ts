@@ -23,6 +23,8 @@ export const projectorConfigSchema = z.object({
   // --- stalled projections (issue 7) ---
   /** While a projection is stalled: how often it retries the commit and looks for a skip decision, in ms. */
   PROJECTOR_STALL_RETRY_MS: positiveInt(5000),
+  /** How often the hot views in Redis are checked (and rebuilt from Postgres when Redis lost them), in ms. */
+  PROJECTOR_VIEWS_CHECK_MS: positiveInt(1000),
   /** Fault-suite switch; see ProjectorOptions.unsafeCheckpointOutsideTransaction. */
   PROJECTOR_UNSAFE_CHECKPOINT: z.enum(['0', '1']).default('0'),
 });
