@@ -20,6 +20,8 @@ export interface OpsRoutesOptions {
    * everyone else gets `{status}`. Empty or absent: authentication is off, everyone sees them.
    */
   tokens?: ReadonlyMap<string, string>;
+  /** More for `/ready`'s detailed answer (e.g. the projector's lag per projection), beside the checks. */
+  details?: () => Record<string, unknown>;
 }
 
 async function runCheck(check: ReadinessCheck, timeoutMs: number): Promise<string> {
@@ -59,7 +61,7 @@ export function registerOpsRoutes(app: FastifyInstance, opts: OpsRoutesOptions):
     reply.code(ready ? 200 : 503);
     if (!mayReadDetails(req)) return reply.send({ status });
     const checks = Object.fromEntries(names.map((n, i) => [n, results[i]]));
-    return reply.send({ status, service: opts.service, checks });
+    return reply.send({ status, service: opts.service, checks, ...(opts.details?.() ?? {}) });
   });
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', opts.registry.contentType);
