@@ -1,11 +1,21 @@
-import { authConfig, hostConfig, natsConfig, parseConfig, port, positiveInt, url } from '@lightdom/runtime';
+import {
+  hostConfig,
+  identityConfig,
+  natsConfig,
+  parseConfig,
+  port,
+  positiveInt,
+  type TokenRegistry,
+  tokenRegistryFrom,
+  url,
+} from '@lightdom/runtime';
 import { z } from 'zod';
 
 export const projectorConfigSchema = z.object({
   ...natsConfig,
   ...hostConfig,
-  // API_TOKENS: only their holders see /ready's details (issue 7).
-  ...authConfig,
+  // API_TOKENS / API_TOKENS_FILE / AUTH: token holders see /ready's details and /metrics from anywhere.
+  ...identityConfig,
   PORT: port(3003),
   DATABASE_URL: url(['postgres', 'postgresql'], 'postgres://postgres@127.0.0.1:5432/lightdom'),
   DB_SCHEMA: z
@@ -29,6 +39,12 @@ export const projectorConfigSchema = z.object({
   PROJECTOR_UNSAFE_CHECKPOINT: z.enum(['0', '1']).default('0'),
 });
 
-export type ProjectorConfig = z.infer<typeof projectorConfigSchema>;
+export type ProjectorConfig = z.infer<typeof projectorConfigSchema> & { tokens: TokenRegistry };
 
-export const loadProjectorConfig = (env: NodeJS.ProcessEnv = process.env) => parseConfig(projectorConfigSchema, env);
+/** With the token registry built from API_TOKENS / API_TOKENS_FILE / AUTH (a bad entry names its variable). */
+const withTokens = projectorConfigSchema.transform(
+  (v, ctx): ProjectorConfig => ({ ...v, tokens: tokenRegistryFrom(v, ctx) }),
+);
+
+export const loadProjectorConfig = (env: NodeJS.ProcessEnv = process.env): ProjectorConfig =>
+  parseConfig(withTokens, env);

@@ -44,7 +44,7 @@ runService('projector', async (logger) => {
     host: config.HOST,
     port: config.PORT,
     logger,
-    tokens: config.API_TOKENS,
+    tokens: config.tokens,
     registry,
     checks: {
       nats: natsCheck(nats.nc, nats.isConnected),

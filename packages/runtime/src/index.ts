@@ -29,6 +29,7 @@ export { createLogger, type Logger } from './logger.js';
 export { createMetricsRegistry } from './metrics.js';
 export { natsCheck } from './natsCheck.js';
 export {
+  isLoopbackAddress,
   type OpsRoutesOptions,
   type OpsServer,
   type ReadinessCheck,

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { z } from 'zod';
+import { z } from 'zod';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -8,18 +8,22 @@ export class ConfigError extends Error {
   }
 }
 
+type ConfigSchema = z.ZodObject<z.ZodRawShape> | z.ZodEffects<z.ZodObject<z.ZodRawShape>, unknown>;
+
+/** The variable names of an object schema, or of the object under a refine/transform. */
+const shapeOf = (schema: ConfigSchema): z.ZodRawShape =>
+  schema instanceof z.ZodEffects ? schema.innerType().shape : schema.shape;
+
 /**
  * Reads a service's environment through a zod object schema whose keys are variable
- * names. `NAME_FILE` is honoured for every variable (Docker/Kubernetes secrets).
+ * names (optionally refined or transformed, e.g. to build a token registry). `NAME_FILE` is
+ * honoured for every variable (Docker/Kubernetes secrets).
  * Every bad variable is reported, each on its own line, before anything starts.
  */
-export function parseConfig<S extends z.ZodObject<z.ZodRawShape>>(
-  schema: S,
-  env: NodeJS.ProcessEnv = process.env,
-): z.infer<S> {
+export function parseConfig<S extends ConfigSchema>(schema: S, env: NodeJS.ProcessEnv = process.env): z.output<S> {
   const raw: Record<string, string | undefined> = {};
   const problems: string[] = [];
-  for (const key of Object.keys(schema.shape)) {
+  for (const key of Object.keys(shapeOf(schema))) {
     const fileVar = env[`${key}_FILE`];
     if (fileVar) {
       try {
@@ -39,5 +43,5 @@ export function parseConfig<S extends z.ZodObject<z.ZodRawShape>>(
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);
-  return (parsed as { data: z.infer<S> }).data;
+  return (parsed as { data: z.output<S> }).data;
 }
