@@ -1,5 +1,11 @@
 import { connectNats } from '@lightdom/eventstore';
-import { createMetricsRegistry, type Logger, type RunningService, startOpsServer } from '@lightdom/runtime';
+import {
+  createMetricsRegistry,
+  type Logger,
+  opsTokenMap,
+  type RunningService,
+  startOpsServer,
+} from '@lightdom/runtime';
 import { Ollama } from 'ollama';
 import { type AiWorker, createAiWorker } from './aiWorker.js';
 import type { AiWorkerConfig } from './config.js';
@@ -15,13 +21,18 @@ export interface AiWorkerService extends RunningService {
  * Ollama being down does not stop it starting: /ready reports it until it answers.
  */
 export async function startAiWorkerService(config: AiWorkerConfig, logger: Logger): Promise<AiWorkerService> {
-  logger.info({ nats: config.NATS_URL }, 'connecting to NATS');
+  if (!config.tokens.enabled) {
+    logger.warn({ actor: config.identity.actor }, 'AUTH=off: recording commands with no service token');
+  }
+  logger.info({ nats: config.NATS_URL, actor: config.identity.actor }, 'connecting to NATS');
   const nats = await connectNats({ url: config.NATS_URL, name: 'ai-worker', logger });
   const registry = createMetricsRegistry('ai-worker');
   const worker = createAiWorker(
     {
       nc: nats.nc,
       isConnected: nats.isConnected,
+      tokens: config.tokens,
+      identity: config.identity,
       ollama: new Ollama({ host: config.OLLAMA_URL }),
       logger,
       registry,
@@ -50,7 +61,8 @@ export async function startAiWorkerService(config: AiWorkerConfig, logger: Logge
       host: config.HOST,
       port: config.PORT,
       logger,
-      tokens: config.API_TOKENS,
+      // The ops routes still take token → actor; with the registry, `tokens: config.tokens`.
+      tokens: opsTokenMap(config),
     });
   } catch (err) {
     await worker.stop();
