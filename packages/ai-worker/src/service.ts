@@ -1,11 +1,5 @@
 import { connectNats } from '@lightdom/eventstore';
-import {
-  createMetricsRegistry,
-  type Logger,
-  opsTokenMap,
-  type RunningService,
-  startOpsServer,
-} from '@lightdom/runtime';
+import { createMetricsRegistry, type Logger, type RunningService, startOpsServer } from '@lightdom/runtime';
 import { Ollama } from 'ollama';
 import { type AiWorker, createAiWorker } from './aiWorker.js';
 import type { AiWorkerConfig } from './config.js';
@@ -61,8 +55,7 @@ export async function startAiWorkerService(config: AiWorkerConfig, logger: Logge
       host: config.HOST,
       port: config.PORT,
       logger,
-      // The ops routes still take token → actor; with the registry, `tokens: config.tokens`.
-      tokens: opsTokenMap(config),
+      tokens: config.tokens,
     });
   } catch (err) {
     await worker.stop();

@@ -14,7 +14,7 @@ describe('ai-worker config', () => {
       NATS_URL: 'nats://127.0.0.1:4222',
       EVENTS_STREAM: 'EVENTS',
       EVENTS_SUBJECT_PREFIX: 'events',
-      HOST: '0.0.0.0',
+      HOST: '127.0.0.1',
       API_TOKENS: service.API_TOKENS,
       AUTH: 'on',
       SERVICE_TOKEN: 'svc-token',

@@ -1,11 +1,5 @@
 import { connectNats, createKvIdempotencyStore } from '@lightdom/eventstore';
-import {
-  createMetricsRegistry,
-  type Logger,
-  opsTokenMap,
-  type RunningService,
-  startOpsServer,
-} from '@lightdom/runtime';
+import { createMetricsRegistry, type Logger, type RunningService, startOpsServer } from '@lightdom/runtime';
 import { type ExecutorConfig, httpStepOptions } from './config.js';
 import { createExecutor, type Executor } from './executor.js';
 
@@ -61,8 +55,7 @@ export async function startExecutorService(config: ExecutorConfig, logger: Logge
       host: config.HOST,
       port: config.PORT,
       logger,
-      // The ops routes still take token → actor; with the registry, `tokens: config.tokens`.
-      tokens: opsTokenMap(config),
+      tokens: config.tokens,
     });
   } catch (err) {
     await executor?.stop();

@@ -39,4 +39,4 @@ export {
 export { ConfigError, parseConfig } from './parseConfig.js';
 export { redactUrl } from './redact.js';
 export { type RunningService, runService } from './service.js';
-export { opsTokenMap, type ServiceAuth, serviceAuthFrom, serviceTokenConfig } from './serviceIdentity.js';
+export { type ServiceAuth, serviceAuthFrom, serviceTokenConfig } from './serviceIdentity.js';

@@ -102,7 +102,8 @@ export function registerOpsRoutes(app: FastifyInstance, opts: OpsRoutesOptions):
         type: 'https://lightdom.dev/problems/unauthorized',
         title: 'UNAUTHORIZED',
         status: 401,
-        detail: '/metrics answers a loopback caller, or any caller with a valid bearer token (Authorization: Bearer <token>)',
+        detail:
+          '/metrics answers a loopback caller, or any caller with a valid bearer token (Authorization: Bearer <token>)',
         code: 'UNAUTHORIZED',
         retryable: false,
       });

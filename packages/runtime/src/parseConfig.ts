@@ -8,6 +8,9 @@ export class ConfigError extends Error {
   }
 }
 
+/** Variables whose values are credentials. */
+const secretName = /TOKEN|SECRET|PASSWORD|PRIVATE|KEY$/;
+
 type ConfigSchema = z.ZodObject<z.ZodRawShape> | z.ZodEffects<z.ZodObject<z.ZodRawShape>, unknown>;
 
 /** The variable names of an object schema, or of the object under a refine/transform. */
@@ -23,8 +26,10 @@ const shapeOf = (schema: ConfigSchema): z.ZodRawShape =>
 export function parseConfig<S extends ConfigSchema>(schema: S, env: NodeJS.ProcessEnv = process.env): z.output<S> {
   const raw: Record<string, string | undefined> = {};
   const problems: string[] = [];
-  for (const key of Object.keys(shapeOf(schema))) {
-    const fileVar = env[`${key}_FILE`];
+  const keys = Object.keys(shapeOf(schema));
+  for (const key of keys) {
+    // A schema that reads `NAME_FILE` itself (e.g. API_TOKENS_FILE, merged with API_TOKENS) keeps both.
+    const fileVar = keys.includes(`${key}_FILE`) ? undefined : env[`${key}_FILE`];
     if (fileVar) {
       try {
         raw[key] = readFileSync(fileVar, 'utf8').trim();
@@ -39,7 +44,9 @@ export function parseConfig<S extends ConfigSchema>(schema: S, env: NodeJS.Proce
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const key = issue.path.join('.');
-      problems.push(`${key}: ${issue.message} (got ${JSON.stringify(raw[key] ?? null)})`);
+      // A secret's value is never echoed, not even a wrong one.
+      const shown = secretName.test(key) ? 'the value is not shown' : `got ${JSON.stringify(raw[key] ?? null)}`;
+      problems.push(`${key}: ${issue.message} (${shown})`);
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);

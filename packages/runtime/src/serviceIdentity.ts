@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import type { Identity } from '@lightdom/domain';
 import { z } from 'zod';
-import { parseTokenEntries, type TokenRegistry, tokenRegistryFrom } from './identity.js';
+import { type TokenRegistry, tokenRegistryFrom } from './identity.js';
 import { ConfigError } from './parseConfig.js';
 
 /**
@@ -65,18 +64,4 @@ export function serviceAuthFrom(vars: ServiceAuthVars, service: string): Service
     ]);
   }
   return { tokens, identity };
-}
-
-/**
- * Token → actor, for the ops routes while they still take a Map (their `/ready` details):
- * the same entries the registry holds; empty with `AUTH=off`. Call it after
- * {@link serviceAuthFrom}, which reports a file that cannot be read.
- */
-export function opsTokenMap(vars: ServiceAuthVars): Map<string, string> {
-  const map = new Map<string, string>();
-  if (vars.AUTH === 'off') return map;
-  const texts = [vars.API_TOKENS];
-  if (vars.API_TOKENS_FILE) texts.push(readFileSync(vars.API_TOKENS_FILE, 'utf8'));
-  for (const text of texts) for (const e of parseTokenEntries(text).entries) map.set(e.token, e.identity.actor);
-  return map;
 }

@@ -114,5 +114,4 @@ describe('secure defaults', () => {
       false,
     );
   });
-
 });
