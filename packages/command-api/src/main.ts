@@ -1,3 +1,4 @@
+import { createApplication } from '@lightdom/app';
 import { upcastEvent } from '@lightdom/domain';
 import {
   connectNats,
@@ -6,7 +7,7 @@ import {
   createKvIdempotencyStore,
   createKvSnapshotStore,
 } from '@lightdom/eventstore';
-import { createMetricsRegistry, natsCheck, runService } from '@lightdom/runtime';
+import { createMetricsRegistry, natsCheck, parseTokenEntries, runService } from '@lightdom/runtime';
 import pg from 'pg';
 import { amqpBoundsOf } from './amqp/bounds.js';
 import { createAmqpServer } from './amqp/server.js';
@@ -21,6 +22,12 @@ import { createPositionWaiter } from './readModel/positionWaiter.js';
 
 runService('command-api', async (logger) => {
   const config = loadCommandApiConfig();
+  if (!config.tokens.enabled) {
+    logger.warn(
+      { auth: 'off' },
+      'AUTH=off: AUTHENTICATION IS DISABLED. Every caller on every protocol is an anonymous admin; never run this way outside a laptop.',
+    );
+  }
   const nats = await connectNats({ url: config.NATS_URL, name: 'lightdom-command-api', logger });
   const store = createEventStore(
     { nc: nats.nc, isConnected: nats.isConnected, logger },
@@ -46,12 +53,23 @@ runService('command-api', async (logger) => {
   const registry = createMetricsRegistry('command-api');
   // One feed hub: every WebSocket and gRPC subscription shares its JetStream consumer.
   const feed = createFeedHub({ store, logger }, feedHubOptions(config));
+  const commands = createCommandHandler(
+    { store, idempotency, snapshots, logger },
+    { snapshotEvery: config.SNAPSHOT_EVERY, cacheSize: config.AGGREGATE_CACHE_SIZE },
+  );
+  // One application core per process: every edge authenticates, authorises and submits through it.
+  const application = createApplication({
+    commands,
+    store,
+    tokens: config.tokens,
+    positions,
+    feed,
+    maxWaitMs: config.READ_WAIT_TIMEOUT_MS,
+  });
   // HTTP and gRPC share one command handler (and so its aggregate cache), queries and checks.
   const deps = {
-    commands: createCommandHandler(
-      { store, idempotency, snapshots, logger },
-      { snapshotEvery: config.SNAPSHOT_EVERY, cacheSize: config.AGGREGATE_CACHE_SIZE },
-    ),
+    application,
+    commands,
     store,
     feed,
     campaigns: createCampaignQueries(pool, config.DB_SCHEMA),
@@ -64,9 +82,14 @@ runService('command-api', async (logger) => {
     },
   };
   const app = buildApp(deps, appOptionsFrom(config));
+  // Until the gRPC and AMQP edges take the core (h/rpc), they get the token → actor map they
+  // still expect; empty only with AUTH=off, as before.
+  const legacyTokens = new Map(
+    config.tokens.enabled ? parseTokenEntries(config.API_TOKENS).entries.map((e) => [e.token, e.identity.actor]) : [],
+  );
   const grpc = createGrpcServer(deps, {
     host: config.GRPC_HOST ?? config.HOST,
-    tokens: config.API_TOKENS,
+    tokens: legacyTokens,
     maxWaitMs: config.READ_WAIT_TIMEOUT_MS,
     maxMessageBytes: config.BODY_LIMIT_BYTES,
     ...grpcBounds(config),
@@ -75,7 +98,7 @@ runService('command-api', async (logger) => {
     { nc: nats.nc, commands: deps.commands, store, logger, registry },
     {
       host: config.AMQP_HOST ?? config.HOST,
-      tokens: config.API_TOKENS,
+      tokens: legacyTokens,
       stream: config.AMQP_STREAM,
       subjectPrefix: config.AMQP_SUBJECT_PREFIX,
       topologyBucket: config.AMQP_TOPOLOGY_BUCKET,
@@ -87,7 +110,15 @@ runService('command-api', async (logger) => {
   const url = await app.listen({ host: config.HOST, port: config.PORT });
   const grpcPort = await grpc.start(config.GRPC_PORT);
   logger.info(
-    { url, grpcPort, amqpPort, stream: config.EVENTS_STREAM, auth: config.API_TOKENS.size > 0 },
+    {
+      url,
+      grpcPort,
+      amqpPort,
+      stream: config.EVENTS_STREAM,
+      auth: config.tokens.enabled ? 'on' : 'off',
+      // Who may call (never a token): actor and role of each configured entry.
+      identities: config.tokens.describe(),
+    },
     'command-api listening',
   );
   return {
