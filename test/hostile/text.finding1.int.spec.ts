@@ -43,7 +43,7 @@ let amqpConn: ChannelModel;
 
 beforeAll(async () => {
   [nats, pgEnv] = await Promise.all([createNatsTestEnv('texthostile'), createPgTestEnv('texthostile')]);
-  http = await buildTestApp(nats, pgEnv, { tokens: new Map([[token, 'hostile']]) });
+  http = await buildTestApp(nats, pgEnv, { tokens: `${token}:hostile:operator` });
   base = await http.app.listen({ host: '127.0.0.1', port: 0 });
   store = createEventStore(
     { nc: nats.nc, logger },

@@ -117,12 +117,18 @@ export const liveFeed = (deps: LiveFeedDeps, options: Partial<LiveFeedOptions> =
         socket.send(JSON.stringify({ op: 'error', error: errorBody(err) }));
         socket.close(WS_UNAUTHORIZED_CLOSE_CODE, 'unauthorized');
       };
-      // No token in the URL (it would end in logs and histories): the upgrade's header, or,
-      // for browsers, a first frame `{"type":"auth","token":…}`; nothing else before it.
-      if (req.headers.authorization !== undefined) {
+      // The upgrade's header, or, for browsers, a first frame `{"type":"auth","token":…}`
+      // (nothing else is accepted before it). `?token=` on the upgrade still works for older
+      // clients but is deprecated: a URL ends in histories and proxies' logs.
+      const queryToken = (req.query as { token?: unknown }).token;
+      if (req.headers.authorization !== undefined || queryToken !== undefined) {
         let identity: Identity;
         try {
-          identity = deps.app.authenticate(credentialsOf(req));
+          identity = deps.app.authenticate(
+            req.headers.authorization !== undefined
+              ? credentialsOf(req)
+              : { token: typeof queryToken === 'string' ? queryToken : undefined },
+          );
         } catch (err) {
           refuse(err);
           return;
