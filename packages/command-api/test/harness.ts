@@ -7,6 +7,7 @@ import {
 } from '@lightdom/eventstore';
 import { createLogger, createMetricsRegistry, type TokenRegistry, tokenRegistryFrom } from '@lightdom/runtime';
 import type { NatsTestEnv, PgTestEnv } from '@lightdom/testkit';
+import type { RouteOptions } from 'fastify';
 import type { NatsConnection } from 'nats';
 import { type AppOptions, buildApp, createCampaignQueries, createPositionWaiter } from '../src/index.js';
 
@@ -23,6 +24,8 @@ export type TestAppOptions = Omit<Partial<AppOptions>, 'tokens'> & {
   tokens?: TokenRegistry | string;
   nc?: NatsConnection;
   isConnected?: () => boolean;
+  /** Sees every route fastify registers (its onRoute hook, added before the app is ready). */
+  onRoute?: (route: RouteOptions) => void;
 };
 
 /** The command-api app wired to real NATS and Postgres, as main.ts wires it. */
@@ -59,6 +62,8 @@ export async function buildTestApp(nats: NatsTestEnv, pgEnv: PgTestEnv, options:
     },
     { ...options, tokens: testTokens(options.tokens) },
   );
+  const onRoute = options.onRoute;
+  if (onRoute) app.addHook('onRoute', (route) => onRoute(route));
   await app.ready();
   return {
     app,

@@ -120,12 +120,6 @@ const undocumented: Record<string, FastifySchema> = {
     security: [],
   },
   '/metrics': { tags: ['ops'], summary: 'Prometheus metrics (text format)', security: [] },
-  '/ws': {
-    tags: ['live'],
-    summary: 'WebSocket upgrade: live events and commands (see /asyncapi.json)',
-    description:
-      'Credentials: an `Authorization: Bearer` header on the upgrade, or (browsers) a first frame `{"type":"auth","token":"…"}`.',
-  },
 };
 
 /**
@@ -157,7 +151,9 @@ export function registerApiDocs(app: FastifyInstance): void {
         { name: 'docs' },
       ],
     },
-    transform: ({ schema, url }) => {
+    transform: ({ schema, url, route }) => {
+      // @fastify/websocket hides its routes from the generator; /ws is part of the contract.
+      if ((route as { websocket?: boolean }).websocket) return { schema: { ...schema, hide: false }, url };
       const extra = Object.hasOwn(undocumented, url) ? undocumented[url] : undefined;
       return { schema: extra ? { ...extra, ...schema } : schema, url };
     },
