@@ -54,7 +54,14 @@ const completeStep = () => ({
   data: { stepId: 'wait', output: { made: 'up' } },
 });
 
-type Frame = { op?: string; type?: string; id?: string; actor?: string; role?: string; error?: Record<string, any> };
+type Frame = {
+  op?: string;
+  type?: string;
+  id?: string;
+  actor?: string;
+  role?: string;
+  error?: { code?: string; errors: { field: string }[] };
+};
 
 /** A socket that collects frames and its close code. */
 async function open(headers: Record<string, string> = {}) {

@@ -108,12 +108,12 @@ export const liveFeed = (deps: LiveFeedDeps, options: Partial<LiveFeedOptions> =
     // The Origin is checked before the upgrade: a refused page never gets a socket.
     const route = {
       websocket: true as const,
-      ...routeDoc({
+      schema: routeDoc({
         tags: ['live'],
         summary: 'WebSocket upgrade: live events and commands (frames in /asyncapi.json)',
         description:
           'Credentials: an `Authorization: Bearer` header on the upgrade, or (browsers) a first frame `{"type":"auth","token":"…"}` answered `{"type":"authenticated","actor","role"}`. A bad or missing token closes the socket with 4401.',
-      }),
+      }).schema,
       ...(guards ? { preValidation: checkOrigin(guards.allowedOrigins) } : {}),
     };
 
