@@ -67,4 +67,15 @@ describe('command-api config', () => {
     expect(code).toBe(2);
     expect(proc.output()).toContain('API_TOKENS: no token is configured and AUTH is on');
   });
+
+  it('with AUTH=off, says loudly at start that authentication is disabled', async () => {
+    // Nothing listens on port 1: the process warns, then fails to reach NATS; it binds nothing.
+    const proc = spawnService('command-api', { AUTH: 'off', NATS_URL: 'nats://127.0.0.1:1', PORT: '0' });
+    try {
+      const line = await proc.waitForLine(/AUTHENTICATION IS DISABLED/, 15_000);
+      expect(JSON.parse(line)).toMatchObject({ level: 40, auth: 'off' });
+    } finally {
+      proc.child.kill('SIGKILL');
+    }
+  });
 });
