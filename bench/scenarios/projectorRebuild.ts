@@ -96,7 +96,9 @@ export const projectorRebuild: Scenario = {
     const rawAfter = await rawConsume();
     const rawRate = (2 * head) / (rawBefore.seconds + rawAfter.seconds);
 
-    const { rows } = await env.pg.pool.query<{ n: string }>(`select count(*) as n from ${qualified(schema, readModelTables.campaigns)}`);
+    const { rows } = await env.pg.pool.query<{ n: string }>(
+      `select count(*) as n from ${qualified(schema, readModelTables.campaigns)}`,
+    );
     if (Number(rows[0]?.n) !== campaigns) throw new Error(`rebuild has ${rows[0]?.n} campaigns, expected ${campaigns}`);
 
     return [

@@ -7,10 +7,21 @@ import {
   type GrpcServer,
   type LightdomClients,
 } from '@lightdom/command-api';
-import { createCommandHandler, createEventStore, createKvIdempotencyStore, createLogger, upcastEvent } from '@lightdom/events';
+import {
+  createCommandHandler,
+  createEventStore,
+  createKvIdempotencyStore,
+  createLogger,
+  upcastEvent,
+} from '@lightdom/events';
 import { loadExecutorConfig, startExecutorService } from '@lightdom/executor';
 import { createProjector, type Projector } from '@lightdom/projector';
-import { createCampaignQueries, createReadModelProjections, createReadModelQueries, migrate } from '@lightdom/readmodel';
+import {
+  createCampaignQueries,
+  createReadModelProjections,
+  createReadModelQueries,
+  migrate,
+} from '@lightdom/readmodel';
 import { createMetricsRegistry } from '@lightdom/runtime';
 import {
   createNatsTestEnv,
@@ -59,7 +70,12 @@ beforeAll(async () => {
   );
   await projector.start();
   const idempotency = await createKvIdempotencyStore(nats.nc.jetstream(), { bucket: nats.kvBucket, ttlMs: 60_000 });
-  const positions = createPositionWaiter({ pool: pgEnv.pool, databaseUrl: pgEnv.databaseUrl, schema: pgEnv.schema, logger });
+  const positions = createPositionWaiter({
+    pool: pgEnv.pool,
+    databaseUrl: pgEnv.databaseUrl,
+    schema: pgEnv.schema,
+    logger,
+  });
   const deps = {
     commands: createCommandHandler({ store, idempotency, logger }),
     store,
@@ -132,7 +148,12 @@ describe('a run followed over REST and gRPC', () => {
     const wf = await command('DefineWorkflow', { name: 'three delays', steps });
     const wfRead = await app.inject(`/api/workflows/${wf.id}?minPosition=${wf.position}`);
     expect(wfRead.json()).toMatchObject({ workflowId: wf.id, currentVersion: 1, versions: [{ definitionVersion: 1 }] });
-    const run = await command('RequestWorkflowRun', { workflowId: wf.id, definitionVersion: 1, steps, input: { n: 1 } });
+    const run = await command('RequestWorkflowRun', {
+      workflowId: wf.id,
+      definitionVersion: 1,
+      steps,
+      input: { n: 1 },
+    });
 
     // Each read waits for a position past the last one seen: every change shows up once.
     const seen: string[] = [];
@@ -152,7 +173,10 @@ describe('a run followed over REST and gRPC', () => {
     // The run was seen moving through its steps one after the other.
     expect(seen[0]).toBe('requested:pending,pending,pending');
     for (const running of ['running,pending,pending', 'succeeded,running,pending', 'succeeded,succeeded,running']) {
-      expect(seen.some((s) => s.endsWith(running)), `${running} in ${seen.join(' | ')}`).toBe(true);
+      expect(
+        seen.some((s) => s.endsWith(running)),
+        `${running} in ${seen.join(' | ')}`,
+      ).toBe(true);
     }
     const final = (await app.inject(`/api/runs/${run.id}?minPosition=${view!.position}`)).json();
     expect(final.steps).toEqual(
@@ -181,11 +205,16 @@ describe('a run followed over REST and gRPC', () => {
 
     const listed = await app.inject(`/api/runs?workflowId=${wf.id}&status=succeeded`);
     expect(listed.json()).toMatchObject({ items: [{ runId: run.id }], nextCursor: null, stale: false });
-    const grpcList = await grpcCall<{ items: { runId: string }[] }>('ListRuns', { workflowId: wf.id, status: 'succeeded' });
+    const grpcList = await grpcCall<{ items: { runId: string }[] }>('ListRuns', {
+      workflowId: wf.id,
+      status: 'succeeded',
+    });
     expect(grpcList.items.map((r) => r.runId)).toEqual([run.id]);
     const stats = (await app.inject(`/api/stats?minPosition=${final.position}`)).json();
     expect(stats.runs.byStatus).toEqual({ succeeded: 1 });
-    const grpcStats = await grpcCall<{ runsByStatus: Record<string, number> }>('GetStats', { minPosition: final.position });
+    const grpcStats = await grpcCall<{ runsByStatus: Record<string, number> }>('GetStats', {
+      minPosition: final.position,
+    });
     expect(grpcStats.runsByStatus).toEqual({ succeeded: 1 });
   });
 
@@ -206,7 +235,12 @@ describe('a run followed over REST and gRPC', () => {
   it('serves AI tasks and campaign metrics with read-your-writes', async () => {
     const task = await command('RequestAiTask', { model: 'tiny', prompt: 'Say hi', maxAttempts: 1 });
     const read = await app.inject(`/api/ai-tasks/${task.id}?minPosition=${task.position}`);
-    expect(read.json()).toMatchObject({ taskId: task.id, model: 'tiny', promptSummary: 'Say hi', position: task.position });
+    expect(read.json()).toMatchObject({
+      taskId: task.id,
+      model: 'tiny',
+      promptSummary: 'Say hi',
+      position: task.position,
+    });
     const list = await app.inject(`/api/ai-tasks?model=tiny&minPosition=${task.position}`);
     expect(list.json().items.map((t: { taskId: string }) => t.taskId)).toContain(task.id);
     const created = await app.inject({
@@ -223,8 +257,15 @@ describe('a run followed over REST and gRPC', () => {
     });
     expect(m.statusCode, m.body).toBeLessThan(300);
     const series = await app.inject(`/api/campaigns/${c.id}/metrics?bucket=day&minPosition=${m.json().position}`);
-    expect(series.json()).toMatchObject({ campaignId: c.id, bucket: 'day', items: [{ impressions: 100, clicks: 7, spend: 2.5 }] });
-    const g = await grpcCall<{ points: { clicks: number }[] }>('GetCampaignMetrics', { campaignId: c.id, bucket: 'hour' });
+    expect(series.json()).toMatchObject({
+      campaignId: c.id,
+      bucket: 'day',
+      items: [{ impressions: 100, clicks: 7, spend: 2.5 }],
+    });
+    const g = await grpcCall<{ points: { clicks: number }[] }>('GetCampaignMetrics', {
+      campaignId: c.id,
+      bucket: 'hour',
+    });
     expect(g.points.map((p) => p.clicks)).toEqual([7]);
   });
 });

@@ -6,6 +6,7 @@ import {
   LightdomError,
   type Logger,
 } from '@lightdom/events';
+import type { ReadModelQueries } from '@lightdom/readmodel';
 import {
   Fastify,
   type HttpBounds,
@@ -26,13 +27,12 @@ import { feedHubDefaults } from './feed/options.js';
 import type { FeedHub } from './feed/types.js';
 import { registerCommandRoutes } from './http/commandRoutes.js';
 import { correlationIdOf, requestIdOf } from './http/context.js';
+import { registerDomainReadRoutes } from './http/domainReadRoutes.js';
 import { registerHistoryRoutes } from './http/historyRoutes.js';
 import { liveFeed } from './http/liveFeed.js';
 import { instanceOf, sendProblem, toLightdomError } from './http/problems.js';
 import { registerReadRoutes } from './http/readRoutes.js';
 import type { WsSocketBounds } from './http/wsGuards.js';
-import type { ReadModelQueries } from '@lightdom/readmodel';
-import { registerDomainReadRoutes } from './http/domainReadRoutes.js';
 import type { CampaignQueries } from './readModel/campaignQueries.js';
 import type { PositionWaiter } from './readModel/positionWaiter.js';
 
@@ -181,6 +181,7 @@ export function buildApp(deps: AppDeps, options: Partial<AppOptions> = {}): Fast
     maxWaitMs: opts.maxWaitMs,
     statsElsewhere: deps.reads !== undefined,
   });
-  if (deps.reads) registerDomainReadRoutes(app, { ...deps, reads: deps.reads, tokens: opts.tokens, maxWaitMs: opts.maxWaitMs });
+  if (deps.reads)
+    registerDomainReadRoutes(app, { ...deps, reads: deps.reads, tokens: opts.tokens, maxWaitMs: opts.maxWaitMs });
   return app;
 }

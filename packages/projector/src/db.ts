@@ -1,6 +1,5 @@
-import pg from 'pg';
-
 import { quoteIdent } from '@lightdom/readmodel';
+import pg from 'pg';
 
 export { quoteIdent };
 

@@ -7,12 +7,12 @@ import {
   type StoredCommit,
   upcastEvent,
 } from '@lightdom/events';
+import { createHotViews, type HotViewOptions } from '@lightdom/readmodel';
 import type { Redis } from 'ioredis';
 import { AckPolicy, type ConsumerMessages, DeliverPolicy, type JsMsg, type NatsConnection, nanos } from 'nats';
 import type pg from 'pg';
 import type { Registry } from 'prom-client';
 import { quoteIdent } from './db.js';
-import { createHotViews, type HotViewOptions } from '@lightdom/readmodel';
 import { createProjectorMetrics } from './metrics.js';
 import type { Projection, ProjectionChange } from './projection.js';
 import { findSkipDecision } from './skipDecisions.js';
@@ -399,12 +399,10 @@ export function createProjector(
       if (hot) {
         // Redis work overlaps the next batch's Postgres work, one batch at a time, in order.
         await hotPublishing;
-        hotPublishing = hot
-          .publish(commits, changes, through)
-          .catch((err) => {
-            metrics?.redisErrors.inc();
-            logger.warn({ err }, 'hot views not updated; Postgres read model is current');
-          });
+        hotPublishing = hot.publish(commits, changes, through).catch((err) => {
+          metrics?.redisErrors.inc();
+          logger.warn({ err }, 'hot views not updated; Postgres read model is current');
+        });
       }
     }
     if (stalled) throw new StalledError('a projection is stalled');

@@ -10,8 +10,8 @@ export {
   viewKeys,
 } from './hotViews/keys.js';
 export { createHotViewReader, type HotViewReader } from './hotViews/reader.js';
-export { type ProjectionOpsConfig, loadProjectionOpsConfig, projectionOpsConfigSchema } from './ops/config.js';
-export { runProjectionsCli, projectionsUsage } from './ops/cli.js';
+export { projectionsUsage, runProjectionsCli } from './ops/cli.js';
+export { loadProjectionOpsConfig, type ProjectionOpsConfig, projectionOpsConfigSchema } from './ops/config.js';
 export { decodeEntry, type LogEntry, type LogReader, openLogReader } from './ops/logReader.js';
 export { RebuildError, type RebuildOptions, type RebuildResult, rebuildProjections } from './ops/rebuild.js';
 export { formatStatus, type ProjectionStatus, projectionStatus } from './ops/status.js';
@@ -34,7 +34,12 @@ export {
 export type { Projection, ProjectionChange } from './projections/projection.js';
 export { createWorkflowRunsProjection, outputSummaryChars } from './projections/workflowRuns.js';
 export { createWorkflowsProjection } from './projections/workflows.js';
-export { type AiTaskQueries, type AiTaskView, createAiTaskQueries, type ListAiTasksQuery } from './queries/aiTaskQueries.js';
+export {
+  type AiTaskQueries,
+  type AiTaskView,
+  createAiTaskQueries,
+  type ListAiTasksQuery,
+} from './queries/aiTaskQueries.js';
 export {
   type CampaignQueries,
   type CampaignView,
@@ -42,7 +47,11 @@ export {
   type ListCampaignsQuery,
   toCampaignView,
 } from './queries/campaignQueries.js';
-export { createDashboardStats, type DashboardStatsReader, type DashboardStatsResult } from './queries/dashboardStats.js';
+export {
+  createDashboardStats,
+  type DashboardStatsReader,
+  type DashboardStatsResult,
+} from './queries/dashboardStats.js';
 export {
   createMetricsQueries,
   type MetricsPointView,
@@ -60,7 +69,12 @@ export {
   type RunStepView,
   type RunView,
 } from './queries/runQueries.js';
-export { createStatsQueries, type DashboardStats, type StatsQueries, topCampaignsCount } from './queries/statsQueries.js';
+export {
+  createStatsQueries,
+  type DashboardStats,
+  type StatsQueries,
+  topCampaignsCount,
+} from './queries/statsQueries.js';
 export {
   createWorkflowQueries,
   type ListWorkflowsQuery,

@@ -1,4 +1,11 @@
-import { createNatsTestEnv, createPgTestEnv, createRedisTestEnv, type NatsTestEnv, type PgTestEnv, type RedisTestEnv } from '@lightdom/testkit';
+import {
+  createNatsTestEnv,
+  createPgTestEnv,
+  createRedisTestEnv,
+  type NatsTestEnv,
+  type PgTestEnv,
+  type RedisTestEnv,
+} from '@lightdom/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createReadModelQueries } from '../src/index.js';
 import { domainRound, handlerFor, redisContents, startProjector, viewsAt } from './support.js';
@@ -22,7 +29,13 @@ describe('read-model projections', () => {
     await store.ensureStream();
     const projector = await startProjector(
       { nc: nats.nc, pool: pgEnv.pool, redis: redisEnv.redis },
-      { stream: nats.stream, subjectPrefix: nats.subjectPrefix, schema: pgEnv.schema, durable: `p-${nats.id}`, keyPrefix: redisEnv.prefix },
+      {
+        stream: nats.stream,
+        subjectPrefix: nats.subjectPrefix,
+        schema: pgEnv.schema,
+        durable: `p-${nats.id}`,
+        keyPrefix: redisEnv.prefix,
+      },
     );
     try {
       let last = 0;
@@ -37,7 +50,7 @@ describe('read-model projections', () => {
       expect(rest.items).toHaveLength(2);
       const run = await reads.runs.get(runs.items[0]!.runId);
       expect(run).toMatchObject({ status: 'succeeded', input: { i: expect.any(Number) } });
-      expect(run?.result).toEqual({ b: { stepId: 'b', i: (run?.input as { i: number }).i } });
+      expect(run?.result).toEqual({ b: { stepId: 'b', i: (run!.input as { i: number }).i } });
       expect(run?.steps?.map((s) => [s.stepId, s.type, s.status, s.attempt])).toEqual([
         ['a', 'delay', 'succeeded', 1],
         ['b', 'delay', 'succeeded', 1],

@@ -1,4 +1,3 @@
-
 import {
   createNatsTestEnv,
   createPgTestEnv,

@@ -28,9 +28,10 @@ const cliEnv = () => ({
   DB_SCHEMA: pgEnv.schema,
 });
 
-
 describe('lightdom projections rebuild', () => {
-  it('rebuilds campaigns beside the live table and swaps it in while reads keep answering', { timeout: 90_000 }, async () => {
+  it('rebuilds campaigns beside the live table and swaps it in while reads keep answering', {
+    timeout: 90_000,
+  }, async () => {
     const { store, commands } = handlerFor(nats);
     await store.ensureStream();
     const projector = await startProjector(
@@ -80,12 +81,15 @@ describe('lightdom projections rebuild', () => {
       reading = false;
       await loop;
       expect(rebuilt.code, rebuilt.err).toBe(0);
-      expect(rebuilt.out).toMatch(/campaigns rebuilt from \d+ commits .* swapped in at position \d+; old tables kept: campaigns__old/);
+      expect(rebuilt.out).toMatch(
+        /campaigns rebuilt from \d+ commits .* swapped in at position \d+; old tables kept: campaigns__old/,
+      );
       expect(failures).toEqual([]);
       expect(answers).toBeGreaterThan(5);
 
       const after = (await pgEnv.pool.query(`select * from ${table} order by id`)).rows;
-      const old = (await pgEnv.pool.query(`select * from ${qualified(pgEnv.schema, 'campaigns__old')} order by id`)).rows;
+      const old = (await pgEnv.pool.query(`select * from ${qualified(pgEnv.schema, 'campaigns__old')} order by id`))
+        .rows;
       expect(after).toEqual(old);
       expect(after).toEqual(before);
 

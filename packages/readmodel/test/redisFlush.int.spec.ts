@@ -32,7 +32,13 @@ beforeAll(async () => {
     throw new Error(`redis-server could not start (is it installed?): ${err.message}`);
   });
   for (let i = 0; ; i++) {
-    const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const probe = new Redis({
+      port,
+      host: '127.0.0.1',
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
     probe.on('error', () => undefined);
     try {
       await probe.connect();
@@ -60,7 +66,13 @@ describe('Redis loses its data', () => {
     await store.ensureStream();
     const projector = await startProjector(
       { nc: nats.nc, pool: pgEnv.pool, redis },
-      { stream: nats.stream, subjectPrefix: nats.subjectPrefix, schema: pgEnv.schema, durable: `p-${nats.id}`, keyPrefix: prefix },
+      {
+        stream: nats.stream,
+        subjectPrefix: nats.subjectPrefix,
+        schema: pgEnv.schema,
+        durable: `p-${nats.id}`,
+        keyPrefix: prefix,
+      },
     );
     try {
       let last = 0;
@@ -85,7 +97,9 @@ describe('Redis loses its data', () => {
       const back = await reads.stats.read();
       expect(back).toEqual(hot);
       expect(Date.now() - flushedAt).toBeLessThan(5000);
-      expect(await redis.hgetall(`${prefix}campaign:${hot.campaigns.topBySpend[0]!.id}`)).toMatchObject({ status: expect.any(String) });
+      expect(await redis.hgetall(`${prefix}campaign:${hot.campaigns.topBySpend[0]!.id}`)).toMatchObject({
+        status: expect.any(String),
+      });
       // Nothing new in the log: the views came back from Postgres alone.
       expect(await store.headPosition()).toBe(head);
     } finally {

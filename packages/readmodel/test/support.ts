@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { type CommandHandler, createCommandHandler, createEventStore, createLogger, type EventStore } from '@lightdom/events';
+import {
+  type CommandHandler,
+  createCommandHandler,
+  createEventStore,
+  createLogger,
+  type EventStore,
+} from '@lightdom/events';
 import { createProjector, type Projector } from '@lightdom/projector';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
@@ -17,7 +23,10 @@ export const meta = () => ({ actor: 'load', correlationId: randomUUID(), causati
 export const silent = createLogger('readmodel-test', { level: (process.env.RM_TEST_LOG as 'warn') ?? 'silent' });
 
 export function handlerFor(nats: { nc: import('nats').NatsConnection; stream: string; subjectPrefix: string }) {
-  const store: EventStore = createEventStore({ nc: nats.nc }, { stream: nats.stream, subjectPrefix: nats.subjectPrefix });
+  const store: EventStore = createEventStore(
+    { nc: nats.nc },
+    { stream: nats.stream, subjectPrefix: nats.subjectPrefix },
+  );
   return { store, commands: createCommandHandler({ store }) };
 }
 

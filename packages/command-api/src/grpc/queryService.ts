@@ -66,7 +66,12 @@ async function awaitPosition(
 
 const byIdRequest = z.object({ id: aggregateIdSchema, ...consistency });
 const pageFields = {
-  limit: z.number().int().min(0).max(500).transform((n) => n || 50),
+  limit: z
+    .number()
+    .int()
+    .min(0)
+    .max(500)
+    .transform((n) => n || 50),
   cursor: z.string().max(400),
 };
 const listWorkflowsRequest = z.object({ status: z.enum(['', 'active', 'deprecated']), ...pageFields, ...consistency });
@@ -88,7 +93,12 @@ const metricsRequest = z.object({
   bucket: z.enum(['', 'hour', 'day']).transform((b) => b || 'hour'),
   from: isoOrEmpty,
   to: isoOrEmpty,
-  limit: z.number().int().min(0).max(2000).transform((n) => n || 168),
+  limit: z
+    .number()
+    .int()
+    .min(0)
+    .max(2000)
+    .transform((n) => n || 168),
   cursor: z.string().max(100),
   ...consistency,
 });

@@ -8,12 +8,12 @@ import {
 } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import type { CommandHandler, EventStore, Logger } from '@lightdom/events';
+import type { ReadModelQueries } from '@lightdom/readmodel';
 import type { ReadinessCheck } from '@lightdom/runtime';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { createFeedHub } from '../feed/hub.js';
 import { feedHubDefaults } from '../feed/options.js';
 import type { FeedHub } from '../feed/types.js';
-import type { ReadModelQueries } from '@lightdom/readmodel';
 import type { CampaignQueries } from '../readModel/campaignQueries.js';
 import type { PositionWaiter } from '../readModel/positionWaiter.js';
 import { type GrpcBounds, grpcBoundsDefaults, grpcChannelOptions } from './bounds.js';

@@ -23,7 +23,9 @@ function parseKnown<T extends z.AnyZodObject>(schema: T, query: unknown): z.infe
   const unknown = Object.keys((query as Record<string, unknown>) ?? {}).filter((k) => !known.has(k));
   if (unknown.length > 0) {
     throw new LightdomError('VALIDATION_FAILED', `Unknown query parameters: ${unknown.slice(0, 10).join(', ')}`, {
-      issues: unknown.slice(0, 10).map((field) => ({ field: field.slice(0, 100), message: 'is not a parameter of this route' })),
+      issues: unknown
+        .slice(0, 10)
+        .map((field) => ({ field: field.slice(0, 100), message: 'is not a parameter of this route' })),
     });
   }
   return parseQuery(schema, query);
@@ -83,7 +85,9 @@ export function registerDomainReadRoutes(app: FastifyInstance, deps: DomainReadR
     return { ...found, ...(stale ? { stale } : {}), readModelPosition: position };
   };
   const optional = <T extends Record<string, unknown>>(o: T) =>
-    Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]: Exclude<T[K], undefined> };
+    Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as {
+      [K in keyof T]: Exclude<T[K], undefined>;
+    };
 
   app.get('/api/workflows', async (req, reply) => {
     auth(req);
@@ -109,7 +113,9 @@ export function registerDomainReadRoutes(app: FastifyInstance, deps: DomainReadR
     auth(req);
     const q = parseKnown(aiTasksQuery, req.query);
     const info = await awaitPosition(deps, q, reply);
-    const p = await deps.reads.aiTasks.list(optional({ limit: q.limit, status: q.status, model: q.model, cursor: q.cursor }));
+    const p = await deps.reads.aiTasks.list(
+      optional({ limit: q.limit, status: q.status, model: q.model, cursor: q.cursor }),
+    );
     return { ...p, ...info };
   });
   app.get('/api/ai-tasks/:id', (req, reply) => one(req, reply, 'AI task', (id) => deps.reads.aiTasks.get(id)));

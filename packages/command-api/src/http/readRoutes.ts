@@ -83,10 +83,11 @@ export function registerReadRoutes(app: FastifyInstance, deps: ReadRoutesDeps) {
     return { ...campaign, ...(stale ? { stale } : {}), readModelPosition: position };
   });
 
-  if (!deps.statsElsewhere) app.get('/api/stats', async (req, reply) => {
-    auth(req);
-    const q = parseQuery(consistency, req.query);
-    const info = await awaitPosition(deps, q, reply);
-    return { campaigns: await deps.campaigns.stats(), ...info };
-  });
+  if (!deps.statsElsewhere)
+    app.get('/api/stats', async (req, reply) => {
+      auth(req);
+      const q = parseQuery(consistency, req.query);
+      const info = await awaitPosition(deps, q, reply);
+      return { campaigns: await deps.campaigns.stats(), ...info };
+    });
 }

@@ -129,7 +129,10 @@ export function createHotViews(deps: { redis: Redis; pool: pg.Pool; schema: stri
   }
 
   async function deleteAll(): Promise<void> {
-    const patterns = [`${globEscape(opts.keyPrefix)}views:*`, ...hotViewTypes.map((t) => `${globEscape(hotViewKey(opts, t, ''))}*`)];
+    const patterns = [
+      `${globEscape(opts.keyPrefix)}views:*`,
+      ...hotViewTypes.map((t) => `${globEscape(hotViewKey(opts, t, ''))}*`),
+    ];
     for (const match of patterns) {
       let cursor = '0';
       do {
@@ -226,7 +229,11 @@ export function createHotViews(deps: { redis: Redis; pool: pg.Pool; schema: stri
         }
         pipeline.publish(
           invalidationChannel(opts),
-          storableJson({ aggregateType: commit.aggregateType, aggregateId: commit.aggregateId, position: commit.position }),
+          storableJson({
+            aggregateType: commit.aggregateType,
+            aggregateId: commit.aggregateId,
+            position: commit.position,
+          }),
         );
       }
       try {

@@ -7,7 +7,6 @@ import { loadProjectionOpsConfig } from './config.js';
 import { RebuildError, rebuildProjections } from './rebuild.js';
 import { formatStatus, projectionStatus } from './status.js';
 
-
 export const projectionsUsage = `lightdom projections status [--json] [--sample-ms N]
     each projection: checkpoint position, log head, lag and rate (over a sample, default 1000 ms)
 lightdom projections rebuild <name>|all [--drop-old] [--batch N]
@@ -52,7 +51,8 @@ function parse(argv: string[]): Parsed {
     if (out.names.length === 0) throw new UsageError('projections rebuild needs a projection name (or all)');
     if (out.names.includes('all')) out.names = [...projectionNames];
     const unknown = out.names.filter((n) => !projectionNames.includes(n));
-    if (unknown.length) throw new UsageError(`no projection named ${unknown.join(', ')} (${projectionNames.join(', ')})`);
+    if (unknown.length)
+      throw new UsageError(`no projection named ${unknown.join(', ')} (${projectionNames.join(', ')})`);
   }
   return out;
 }

@@ -3,14 +3,7 @@ import type { NatsConnection } from 'nats';
 import type pg from 'pg';
 import { type ProjectionSpec, projectionSpec } from '../projections/catalog.js';
 import type { Projection } from '../projections/projection.js';
-import {
-  oldSuffix,
-  qualified,
-  quoteIdent,
-  readModelTables,
-  rebuildSuffix,
-  suffixedTables,
-} from '../schema/tables.js';
+import { oldSuffix, qualified, quoteIdent, readModelTables, rebuildSuffix, suffixedTables } from '../schema/tables.js';
 import { type LogEntry, openLogReader } from './logReader.js';
 
 export interface RebuildOptions {
@@ -184,7 +177,8 @@ export async function rebuildProjections(
         position = batch.at(-1)!.position;
         commits += batch.length;
       }
-      if (position < liveAt) throw new RebuildError(`the log ends at ${position}, before the live checkpoint ${liveAt}`);
+      if (position < liveAt)
+        throw new RebuildError(`the log ends at ${position}, before the live checkpoint ${liveAt}`);
       for (const t of live) {
         await client.query(`alter table ${q(t)} rename to ${quoteIdent(t + oldSuffix)}`);
         await client.query(`alter table ${q(t + rebuildSuffix)} rename to ${quoteIdent(t)}`);

@@ -58,8 +58,19 @@ export async function projectionStatus(
 
 export function formatStatus(rows: ProjectionStatus[]): string {
   const header = ['projection', 'position', 'head', 'lag', 'rate/s', 'updated'];
-  const lines = rows.map((r) => [r.name, String(r.position), String(r.head), String(r.lag), String(r.rate), r.updatedAt ?? '-']);
+  const lines = rows.map((r) => [
+    r.name,
+    String(r.position),
+    String(r.head),
+    String(r.lag),
+    String(r.rate),
+    r.updatedAt ?? '-',
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  const fmt = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const fmt = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return `${[fmt(header), ...lines.map(fmt)].join('\n')}\n`;
 }

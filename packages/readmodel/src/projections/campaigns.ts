@@ -84,7 +84,6 @@ function toRow(id: string, f: Folded): CampaignRow {
   };
 }
 
-
 /**
  * The `campaigns` table. State is folded with the domain's own `evolve`, so the read
  * model cannot drift from the rules the commands were decided by.

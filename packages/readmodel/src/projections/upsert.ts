@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import { storableJson } from '../storable.js';
 import { qualified } from '../schema/tables.js';
+import { storableJson } from '../storable.js';
 
 export type Row = Record<string, unknown>;
 

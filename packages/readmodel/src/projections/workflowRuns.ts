@@ -1,7 +1,7 @@
 import type { StoredCommit } from '@lightdom/events';
 import type pg from 'pg';
-import { storableJson } from '../storable.js';
 import { liveTables, type TableNames } from '../schema/tables.js';
+import { storableJson } from '../storable.js';
 import { commitTime, dataOf, eventsOf, idOf, int4, json, text, textOr, time, typeOf } from './coerce.js';
 import type { Projection, ProjectionChange } from './projection.js';
 import { type Row, rowsBy, upsertRows } from './upsert.js';

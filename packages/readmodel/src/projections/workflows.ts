@@ -74,9 +74,13 @@ export function createWorkflowsProjection(tables: TableNames = liveTables): Proj
         changed.set(id, row);
       }
       await upsertRows(client, schema, tables.workflows, ['id'], [...changed.values()]);
-      await upsertRows(client, schema, tables.workflowVersions, ['workflow_id', 'definition_version'], [
-        ...versions.values(),
-      ]);
+      await upsertRows(
+        client,
+        schema,
+        tables.workflowVersions,
+        ['workflow_id', 'definition_version'],
+        [...versions.values()],
+      );
       return [];
     },
   };

@@ -56,7 +56,6 @@ export interface ListCampaignsQuery {
   cursor?: string;
 }
 
-
 export function createCampaignQueries(pool: pg.Pool, schema: string) {
   const table = qualified(schema, readModelTables.campaigns);
   return {

@@ -11,7 +11,12 @@ export interface DashboardStatsResult extends DashboardStats {
  * `/api/stats`: from the Redis hot views when they are complete and at least at
  * `minPosition`; from Postgres otherwise (Redis away, flushed and being rebuilt, behind).
  */
-export function createDashboardStats(deps: { postgres: StatsQueries; redis?: HotViewReader; logger?: Logger; redisTimeoutMs?: number }) {
+export function createDashboardStats(deps: {
+  postgres: StatsQueries;
+  redis?: HotViewReader;
+  logger?: Logger;
+  redisTimeoutMs?: number;
+}) {
   return {
     async read(minPosition = 0): Promise<DashboardStatsResult> {
       if (deps.redis) {

@@ -99,7 +99,11 @@ export function createRunQueries(pool: pg.Pool, schema: string) {
       if (q.workflowId) w.add((p) => `workflow_id = ${p}`, q.workflowId);
       if (q.status) w.add((p) => `status = ${p}`, q.status);
       if (q.cursor) w.add((p) => `id > ${p}`, decodeCursor(q.cursor));
-      const { rows } = await readQuery(pool, `select * from ${runs} ${w.sql()} order by id ${w.limit(q.limit)}`, w.params);
+      const { rows } = await readQuery(
+        pool,
+        `select * from ${runs} ${w.sql()} order by id ${w.limit(q.limit)}`,
+        w.params,
+      );
       return pageOf(rows, q.limit, toRunView, (r) => r.id as string);
     },
   };

@@ -16,7 +16,8 @@ export interface DashboardStats {
   aiTasks: { byStatus: Record<string, number> };
 }
 
-const byStatus = (rows: { status: string; n: string }[]) => Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+const byStatus = (rows: { status: string; n: string }[]) =>
+  Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
 
 /** The dashboard's numbers straight from the Postgres tables. */
 export function createStatsQueries(pool: pg.Pool, schema: string) {

@@ -73,7 +73,11 @@ export function createWorkflowQueries(pool: pg.Pool, schema: string) {
       const w = whereBuilder();
       if (q.status) w.add((p) => `status = ${p}`, q.status);
       if (q.cursor) w.add((p) => `id > ${p}`, decodeCursor(q.cursor));
-      const { rows } = await readQuery(pool, `select * from ${workflows} ${w.sql()} order by id ${w.limit(q.limit)}`, w.params);
+      const { rows } = await readQuery(
+        pool,
+        `select * from ${workflows} ${w.sql()} order by id ${w.limit(q.limit)}`,
+        w.params,
+      );
       return pageOf(rows, q.limit, toWorkflowView, (r) => r.id as string);
     },
   };
