@@ -50,7 +50,7 @@ describe('read-model projections', () => {
       expect(rest.items).toHaveLength(2);
       const run = await reads.runs.get(runs.items[0]!.runId);
       expect(run).toMatchObject({ status: 'succeeded', input: { i: expect.any(Number) } });
-      expect(run?.result).toEqual({ b: { stepId: 'b', i: (run?.input as { i: number }).i } });
+      expect(run?.result).toEqual({ b: { stepId: 'b', i: (run!.input as { i: number }).i } });
       expect(run?.steps?.map((s) => [s.stepId, s.type, s.status, s.attempt])).toEqual([
         ['a', 'delay', 'succeeded', 1],
         ['b', 'delay', 'succeeded', 1],
