@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type AmqpServer, type AmqpServerOptions, createAmqpServer } from '@lightdom/command-api';
+import { type AmqpServer, createAmqpServer, type LightdomAmqpOptions } from '@lightdom/command-api';
 import { upcastEvent } from '@lightdom/domain';
 import { createCommandHandler, createEventStore, type EventStore } from '@lightdom/eventstore';
 import { createLogger } from '@lightdom/runtime';
@@ -52,7 +52,7 @@ const bounds = {
   transientTotalMaxBytes: 8 * 1024 * 1024,
   maxPrefetch: 50,
   memoryCheckIntervalMs: 50,
-} satisfies Partial<AmqpServerOptions>;
+} satisfies Partial<LightdomAmqpOptions>;
 
 let nats: NatsTestEnv;
 let store: EventStore;

@@ -6,7 +6,7 @@ import { createLogger, createMetricsRegistry } from '@lightdom/runtime';
 import { createNatsTestEnv, type NatsTestEnv } from '@lightdom/testkit';
 import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AmqpServer, type AmqpServerOptions, createAmqpServer } from '../src/index.js';
+import { type AmqpServer, createAmqpServer, type LightdomAmqpOptions } from '../src/index.js';
 
 const logger = createLogger('amqp-test', { level: 'silent' });
 let nats: NatsTestEnv;
@@ -18,7 +18,7 @@ let conn: ChannelModel;
 const registry = createMetricsRegistry('command-api');
 const servers: AmqpServer[] = [];
 
-function gateway(options: Partial<AmqpServerOptions> = {}) {
+function gateway(options: Partial<LightdomAmqpOptions> = {}) {
   const s = createAmqpServer(
     { nc: nats.nc, commands, store, logger, registry },
     {

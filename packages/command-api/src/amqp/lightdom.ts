@@ -1,22 +1,28 @@
 import { randomUUID } from 'node:crypto';
+import {
+  type AmqpPrincipal,
+  type BasicProperties,
+  type ExchangeFeed,
+  type ExchangePlugin,
+  encodeProperties,
+  type PluginBinding,
+} from '@lightdom/amqp-server';
 import { isLightdomError, LightdomError, type RecordedEvent } from '@lightdom/domain';
 import type { CommandHandler, EventStore } from '@lightdom/eventstore';
 import type { Logger } from '@lightdom/runtime';
 import { createFeedHub } from '../feed/hub.js';
 import { feedHubDefaults } from '../feed/options.js';
 import type { FeedHub, FeedSubscription } from '../feed/types.js';
-import { type Binding, type Broker, EVENTS_EXCHANGE } from './broker.js';
-import { type BasicProperties, encodeProperties } from './codec.js';
-import { amqpReplyCodeOf } from './errors.js';
-import type { AmqpMessage } from './store.js';
+import { amqpReplyCodeOf } from './replyCodes.js';
+
+export const EVENTS_EXCHANGE = 'lightdom.events';
+export const COMMANDS_EXCHANGE = 'lightdom.commands';
 
 /** `<aggregateType>.<EventType>`, e.g. `campaign.CampaignLaunched`. */
 export const eventRoutingKey = (e: RecordedEvent) => `${e.aggregateType}.${e.type}`;
 
-export function eventMessage(e: RecordedEvent): AmqpMessage {
+export function eventMessage(e: RecordedEvent): { properties: Buffer; body: Buffer } {
   return {
-    exchange: EVENTS_EXCHANGE,
-    routingKey: eventRoutingKey(e),
     properties: encodeProperties({
       contentType: 'application/json',
       deliveryMode: 2,
@@ -37,12 +43,13 @@ export function eventMessage(e: RecordedEvent): AmqpMessage {
 }
 
 /**
- * Feeds `lightdom.events` from the log: one feed-hub subscription for the gateway, started
+ * `lightdom.events`, fed from the log: one feed-hub subscription for the gateway, started
  * at the head when the first queue is bound (the hub shares its consumer with the other
  * edges when `feed` is given). Each binding remembers the head position at the moment it
- * was made and matches only later events.
+ * was made and matches only later events. Clients may not publish to it.
  */
-export function createEventsBridge(deps: { store: EventStore; broker: Broker; logger: Logger; feed?: FeedHub }) {
+export function eventsExchange(deps: { store: EventStore; logger: Logger; feed?: FeedHub }): ExchangePlugin {
+  let exchange: ExchangeFeed | undefined;
   const feed = deps.feed ?? createFeedHub({ store: deps.store, logger: deps.logger }, feedHubDefaults);
   let sub: FeedSubscription | undefined;
   let starting: Promise<void> | undefined;
@@ -59,14 +66,8 @@ export function createEventsBridge(deps: { store: EventStore; broker: Broker; lo
     (async () => {
       try {
         for await (const event of current) {
-          const x = deps.broker.exchanges.get(EVENTS_EXCHANGE)!;
           seen = { position: event.position, index: event.index };
-          const queues = deps.broker.route(x, eventRoutingKey(event), event.position);
-          if (queues.length > 0) {
-            deps.broker.enqueue(queues, eventMessage(event)).catch((err) => {
-              deps.logger.warn({ err, position: event.position }, 'AMQP: storing an event in a queue failed');
-            });
-          }
+          exchange?.publish(eventRoutingKey(event), eventMessage(event), event.position);
         }
       } catch (err) {
         deps.logger.warn({ err }, 'AMQP: lightdom.events subscription failed; resubscribing');
@@ -79,7 +80,13 @@ export function createEventsBridge(deps: { store: EventStore; broker: Broker; lo
   }
 
   return {
-    async bindingChanged(b: Binding, bound: boolean) {
+    name: EVENTS_EXCHANGE,
+    type: 'topic',
+    publishRefusal: `'${EVENTS_EXCHANGE}' is fed by the event log only`,
+    start(feed) {
+      exchange = feed;
+    },
+    async bindingChanged(b: PluginBinding, bound: boolean) {
       if (!bound) return;
       const head = await deps.store.headPosition();
       b.fromPosition = head;
@@ -153,5 +160,27 @@ export async function runCommand(
     properties: encodeProperties(properties),
     body: Buffer.from(JSON.stringify(reply)),
     outcome: failure ? failure.code : 'ok',
+  };
+}
+
+/**
+ * `lightdom.commands`: a command published here runs, and its result (or error) is the
+ * reply to the message's `reply_to`. Queues may not be bound to it.
+ */
+export function commandsExchange(deps: {
+  commands: CommandHandler;
+  logger: Logger;
+  /** Counts each command's outcome (`ok` or an error code). */
+  onOutcome?: (outcome: string) => void;
+}): ExchangePlugin<AmqpPrincipal> {
+  return {
+    name: COMMANDS_EXCHANGE,
+    type: 'direct',
+    bindRefusal: `queues cannot be bound to '${COMMANDS_EXCHANGE}': publish commands to it`,
+    async publish(message, principal) {
+      const reply = await runCommand(deps, message.body, message.properties, principal.name);
+      deps.onOutcome?.(reply.outcome);
+      return { properties: reply.properties, body: reply.body };
+    },
   };
 }
