@@ -73,6 +73,8 @@ beforeAll(async () => {
     { nc: nats.nc, commands: createCommandHandler({ store, logger }), store, logger, rss: () => fakeRss },
     {
       host: '127.0.0.1',
+      // The guest/guest login of these tests (a reader: queues and events, no commands).
+      allowGuest: true,
       stream: `${nats.stream}_AMQP`,
       subjectPrefix: `${nats.subjectPrefix}_amqp`,
       topologyBucket: `${nats.kvBucket}_AMQP`,
@@ -250,6 +252,8 @@ describe('AMQP connection bounds (findings 5, 7)', () => {
       { nc: nats.nc, commands: createCommandHandler({ store, logger }), store, logger },
       {
         host: '127.0.0.1',
+        // The guest/guest login of these tests (a reader: queues and events, no commands).
+        allowGuest: true,
         stream: `${nats.stream}_AMQP2`,
         subjectPrefix: `${nats.subjectPrefix}_amqp2`,
         topologyBucket: `${nats.kvBucket}_AMQP2`,

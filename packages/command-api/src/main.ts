@@ -1,3 +1,4 @@
+import { createApplication } from '@lightdom/app';
 import { upcastEvent } from '@lightdom/domain';
 import {
   connectNats,
@@ -6,8 +7,9 @@ import {
   createKvIdempotencyStore,
   createKvSnapshotStore,
 } from '@lightdom/eventstore';
-import { createMetricsRegistry, natsCheck, runService } from '@lightdom/runtime';
+import { createMetricsRegistry, identityConfig, natsCheck, runService, tokenRegistryFrom } from '@lightdom/runtime';
 import pg from 'pg';
+import { z } from 'zod';
 import { amqpBoundsOf } from './amqp/bounds.js';
 import { createAmqpServer } from './amqp/server.js';
 import { appOptionsFrom, buildApp } from './app.js';
@@ -21,6 +23,11 @@ import { createPositionWaiter } from './readModel/positionWaiter.js';
 
 runService('command-api', async (logger) => {
   const config = loadCommandApiConfig();
+  // gRPC and AMQP authenticate through the core (API_TOKENS entries token:actor:role, AUTH);
+  // AMQP_ALLOW_GUEST=true lets guest/guest in as a reader (docs/amqp.md).
+  const auth = z
+    .object({ ...identityConfig, AMQP_ALLOW_GUEST: z.enum(['true', 'false']).default('false') })
+    .parse(process.env);
   const nats = await connectNats({ url: config.NATS_URL, name: 'lightdom-command-api', logger });
   const store = createEventStore(
     { nc: nats.nc, isConnected: nats.isConnected, logger },
@@ -64,18 +71,28 @@ runService('command-api', async (logger) => {
     },
   };
   const app = buildApp(deps, appOptionsFrom(config));
-  const grpc = createGrpcServer(deps, {
-    host: config.GRPC_HOST ?? config.HOST,
-    tokens: config.API_TOKENS,
+  const application = createApplication({
+    commands: deps.commands,
+    store,
+    tokens: tokenRegistryFrom(auth),
+    positions,
+    feed,
     maxWaitMs: config.READ_WAIT_TIMEOUT_MS,
-    maxMessageBytes: config.BODY_LIMIT_BYTES,
-    ...grpcBounds(config),
   });
+  const grpc = createGrpcServer(
+    { ...deps, application },
+    {
+      host: config.GRPC_HOST ?? config.HOST,
+      maxWaitMs: config.READ_WAIT_TIMEOUT_MS,
+      maxMessageBytes: config.BODY_LIMIT_BYTES,
+      ...grpcBounds(config),
+    },
+  );
   const amqp = createAmqpServer(
-    { nc: nats.nc, commands: deps.commands, store, logger, registry },
+    { nc: nats.nc, commands: deps.commands, store, logger, registry, application },
     {
       host: config.AMQP_HOST ?? config.HOST,
-      tokens: config.API_TOKENS,
+      allowGuest: auth.AMQP_ALLOW_GUEST === 'true',
       stream: config.AMQP_STREAM,
       subjectPrefix: config.AMQP_SUBJECT_PREFIX,
       topologyBucket: config.AMQP_TOPOLOGY_BUCKET,

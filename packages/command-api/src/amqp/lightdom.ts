@@ -1,14 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import {
   type AmqpPrincipal,
+  accessRefused,
   type BasicProperties,
   type ExchangeFeed,
   type ExchangePlugin,
   encodeProperties,
   type PluginBinding,
 } from '@lightdom/amqp-server';
-import { isLightdomError, LightdomError, type RecordedEvent } from '@lightdom/domain';
-import type { CommandHandler, EventStore } from '@lightdom/eventstore';
+import { type Application, toCodedError } from '@lightdom/app';
+import { type Identity, isLightdomError, LightdomError, type RecordedEvent } from '@lightdom/domain';
+import type { EventStore } from '@lightdom/eventstore';
 import type { Logger } from '@lightdom/runtime';
 import { createFeedHub } from '../feed/hub.js';
 import { feedHubDefaults } from '../feed/options.js';
@@ -118,33 +120,92 @@ export function errorReply(err: LightdomError) {
   };
 }
 
+/** W3C trace context: `version-traceid-parentid-flags`. */
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/** The `traceparent` header of a message, when it is a well-formed W3C trace context (else dropped). */
+export function traceparentOf(props: BasicProperties): string | undefined {
+  const value = props.headers?.traceparent;
+  const text = Buffer.isBuffer(value) ? value.toString('utf8') : value;
+  return typeof text === 'string' && TRACEPARENT.test(text) ? text : undefined;
+}
+
+/** A logged-in AMQP connection: the core's identity for its token. */
+export interface AmqpIdentity extends AmqpPrincipal {
+  readonly identity: Identity;
+}
+
+const refused = (err: LightdomError) => accessRefused(err.message);
+
 /**
- * Runs a command published to `lightdom.commands` and returns the reply message for its
- * `reply_to`: the CommandResult, or an error object with code, message and errors.
+ * `lightdom.commands`: a command published here goes to the core's `submit` as the
+ * connection's identity, and its result (or error) is the reply to the message's
+ * `reply_to`. A command the identity may not send is channel error 403 ACCESS_REFUSED
+ * (nothing is appended, no reply). Queues may not be bound to it.
+ */
+export function commandsExchange(deps: {
+  app: Application;
+  logger: Logger;
+  /** Counts each command's outcome (`ok` or an error code). */
+  onOutcome?: (outcome: string) => void;
+}): ExchangePlugin<AmqpIdentity> {
+  return {
+    name: COMMANDS_EXCHANGE,
+    type: 'direct',
+    bindRefusal: `queues cannot be bound to '${COMMANDS_EXCHANGE}': publish commands to it`,
+    publish(message, principal) {
+      const props = message.properties;
+      let envelope: unknown;
+      try {
+        envelope = JSON.parse(message.body.toString('utf8'));
+      } catch {
+        envelope = undefined;
+      }
+      // Checked before anything runs, so a refusal closes the channel before any confirm.
+      const type = (envelope as { type?: unknown } | null)?.type;
+      if (typeof type === 'string') {
+        try {
+          deps.app.authorize(principal.identity, { kind: 'command', type });
+        } catch (err) {
+          deps.onOutcome?.('FORBIDDEN');
+          throw isLightdomError(err) ? refused(err) : err;
+        }
+      }
+      return runCommand(deps, envelope, props, principal.identity).then((reply) => {
+        deps.onOutcome?.(reply.outcome);
+        if (reply.outcome === 'FORBIDDEN') throw accessRefused(reply.message);
+        return { properties: reply.properties, body: reply.body };
+      });
+    },
+  };
+}
+
+/**
+ * Runs a command published to `lightdom.commands` through the core and returns the reply
+ * message for its `reply_to`: the CommandResult, or an error object with code, message and
+ * errors (`envelope` undefined: the body was not JSON).
  */
 export async function runCommand(
-  deps: { commands: CommandHandler; logger: Logger },
-  body: Buffer,
+  deps: { app: Application; logger: Logger },
+  envelope: unknown,
   props: BasicProperties,
-  actor: string,
-): Promise<{ properties: Buffer; body: Buffer; outcome: string }> {
+  identity: Identity,
+): Promise<{ properties: Buffer; body: Buffer; outcome: string; message: string }> {
   const requestId = props.messageId || randomUUID();
   let reply: unknown;
   let failure: LightdomError | undefined;
   try {
-    let envelope: unknown;
-    try {
-      envelope = JSON.parse(body.toString('utf8'));
-    } catch {
+    if (envelope === undefined) {
       throw new LightdomError('UNSUPPORTED_MEDIA_TYPE', 'The message body must be a JSON command envelope');
     }
-    reply = await deps.commands.handle(envelope, {
-      actor,
+    const traceparent = traceparentOf(props);
+    reply = await deps.app.submit(identity, envelope, {
       correlationId: props.correlationId || requestId,
       causationId: requestId,
+      ...(traceparent ? { traceparent } : {}),
     });
   } catch (err) {
-    failure = isLightdomError(err) ? err : new LightdomError('INTERNAL', undefined, { cause: err });
+    failure = toCodedError(err);
     if (failure.code === 'INTERNAL') deps.logger.error({ err }, 'AMQP command failed');
     reply = errorReply(failure);
   }
@@ -160,27 +221,6 @@ export async function runCommand(
     properties: encodeProperties(properties),
     body: Buffer.from(JSON.stringify(reply)),
     outcome: failure ? failure.code : 'ok',
-  };
-}
-
-/**
- * `lightdom.commands`: a command published here runs, and its result (or error) is the
- * reply to the message's `reply_to`. Queues may not be bound to it.
- */
-export function commandsExchange(deps: {
-  commands: CommandHandler;
-  logger: Logger;
-  /** Counts each command's outcome (`ok` or an error code). */
-  onOutcome?: (outcome: string) => void;
-}): ExchangePlugin<AmqpPrincipal> {
-  return {
-    name: COMMANDS_EXCHANGE,
-    type: 'direct',
-    bindRefusal: `queues cannot be bound to '${COMMANDS_EXCHANGE}': publish commands to it`,
-    async publish(message, principal) {
-      const reply = await runCommand(deps, message.body, message.properties, principal.name);
-      deps.onOutcome?.(reply.outcome);
-      return { properties: reply.properties, body: reply.body };
-    },
+    message: failure?.message ?? '',
   };
 }

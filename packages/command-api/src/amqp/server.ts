@@ -4,18 +4,25 @@ import {
   createAmqpServer as createServer,
   plainCredentials,
 } from '@lightdom/amqp-server';
+import { type Application, createApplication } from '@lightdom/app';
+import type { Identity } from '@lightdom/domain';
 import type { CommandHandler, EventStore } from '@lightdom/eventstore';
-import type { Logger } from '@lightdom/runtime';
+import { createTokenRegistry, type Logger, type TokenRegistry } from '@lightdom/runtime';
 import type { NatsConnection } from 'nats';
 import { Counter, type Registry } from 'prom-client';
 import { defaultAmqpBounds } from './bounds.js';
-import { commandsExchange, eventsExchange } from './lightdom.js';
+import { type AmqpIdentity, commandsExchange, eventsExchange } from './lightdom.js';
 
 export interface AmqpServerDeps {
   nc: NatsConnection;
   commands: CommandHandler;
   store: EventStore;
   logger: Logger;
+  /**
+   * The application core (main.ts shares one with HTTP and gRPC); absent: one is built
+   * from `commands`, `store` and `options.tokens`.
+   */
+  application?: Application;
   /** Where connection, message and command metrics go; none when omitted. */
   registry?: Registry;
   /** Resident memory of the process, in bytes, for the memory alarm. Default `process.memoryUsage.rss`. */
@@ -23,10 +30,32 @@ export interface AmqpServerDeps {
 }
 
 export interface LightdomAmqpOptions extends Omit<AmqpServerOptions, 'authenticate' | 'exchangePlugins'> {
-  /** API token → actor. When non-empty, the PLAIN password must be a token (the username is ignored). */
-  tokens: Map<string, string>;
-  /** Username → password accepted when `tokens` is empty. Default guest/guest. */
-  users: Map<string, string>;
+  /** Who each token is, when `deps.application` is absent. Default: no token (every login but guest's refused). */
+  tokens: TokenRegistry;
+  /** `AMQP_ALLOW_GUEST`: accept `guest`/`guest` as {@link guestIdentity}. Default false. */
+  allowGuest: boolean;
+}
+
+/** Who `guest`/`guest` is when `AMQP_ALLOW_GUEST=true`: a reader (queues and events, no commands). */
+export const guestIdentity: Identity = Object.freeze({ actor: 'guest', role: 'reader' });
+
+/**
+ * The PLAIN login: the password is a token of the core (any username); `guest`/`guest` only
+ * when allowed. Anything else refuses the connection (403 ACCESS_REFUSED during the handshake).
+ */
+export function amqpLogin(app: Application, allowGuest: boolean) {
+  return (_mechanism: string, response: Buffer): AmqpIdentity | undefined => {
+    const { username, password } = plainCredentials(response);
+    if (username === 'guest' && password === 'guest' && app.deps.tokens.enabled) {
+      return allowGuest ? { name: guestIdentity.actor, identity: guestIdentity } : undefined;
+    }
+    try {
+      const identity = app.authenticate({ token: password });
+      return { name: identity.actor, identity };
+    } catch {
+      return undefined;
+    }
+  };
 }
 
 /** The `lightdom_amqp_commands_total` counter (shared by a second server on the same registry). */
@@ -46,18 +75,19 @@ function commandCounter(registry: Registry | undefined) {
 
 /**
  * LightDom's AMQP 0-9-1 edge: the generic server of `@lightdom/amqp-server` with
- * `lightdom.events` and `lightdom.commands` plugged in.
+ * `lightdom.events` and `lightdom.commands` plugged in and logins checked by the core.
  *
  * @example
- * const amqp = createAmqpServer({ nc, commands, store, logger }, { tokens });
+ * const amqp = createAmqpServer({ nc, commands, store, logger, application }, { allowGuest: false });
  * const port = await amqp.start(5673);
  * // … later
  * await amqp.stop();
  */
 export function createAmqpServer(deps: AmqpServerDeps, options: Partial<LightdomAmqpOptions> = {}): AmqpServer {
-  const { tokens = new Map<string, string>(), users = new Map([['guest', 'guest']]), ...rest } = options;
+  const { tokens = createTokenRegistry([]), allowGuest = false, ...rest } = options;
+  const app = deps.application ?? createApplication({ commands: deps.commands, store: deps.store, tokens });
   const commands = commandCounter(deps.registry);
-  return createServer(
+  return createServer<AmqpIdentity>(
     {
       nc: deps.nc,
       logger: deps.logger,
@@ -70,20 +100,11 @@ export function createAmqpServer(deps: AmqpServerDeps, options: Partial<Lightdom
       metricPrefix: 'lightdom_amqp',
       ...defaultAmqpBounds(),
       ...rest,
-      authenticate: (_mechanism, response) => {
-        const { username, password } = plainCredentials(response);
-        const actor =
-          tokens.size > 0
-            ? tokens.get(password)
-            : users.get(username) === password && password !== ''
-              ? username
-              : undefined;
-        return actor ? { name: actor } : undefined;
-      },
+      authenticate: amqpLogin(app, allowGuest),
       exchangePlugins: [
         eventsExchange({ store: deps.store, logger: deps.logger }),
         commandsExchange({
-          commands: deps.commands,
+          app,
           logger: deps.logger,
           onOutcome: (o) => commands?.inc({ outcome: o }),
         }),

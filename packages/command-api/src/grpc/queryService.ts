@@ -1,7 +1,8 @@
+import type { Application, Consistency } from '@lightdom/app';
 import { aggregateIdSchema, LightdomError } from '@lightdom/domain';
 import { z } from 'zod';
 import type { CampaignQueries } from '../readModel/campaignQueries.js';
-import type { PositionWaiter } from '../readModel/positionWaiter.js';
+import type { CallContext } from './context.js';
 import {
   type GetCampaignRequestMessage,
   type GetCampaignResponseMessage,
@@ -14,7 +15,7 @@ import {
 
 export interface QueryServiceDeps {
   campaigns: CampaignQueries;
-  positions: PositionWaiter;
+  app: Pick<Application, 'read'>;
 }
 
 const consistency = {
@@ -36,50 +37,53 @@ const listRequest = z.object({
   ...consistency,
 });
 
-/**
- * Read-your-writes as over HTTP: with `minPosition` the read waits until the read model has
- * applied that position, at most `maxWaitMs` and never past the call's deadline. On
- * time-out: STALE_READ, or with `allowStale` the data it has, marked stale.
- */
-async function awaitPosition(
-  positions: PositionWaiter,
-  q: { minPosition?: number | undefined; allowStale: boolean },
-  waitMs: number,
-): Promise<{ stale: boolean; readModelPosition: number }> {
-  if (q.minPosition === undefined) return { stale: false, readModelPosition: await positions.current() };
-  const ok = await positions.waitFor(q.minPosition, waitMs);
-  const readModelPosition = positions.lastKnown();
-  if (ok) return { stale: false, readModelPosition };
-  if (q.allowStale) return { stale: true, readModelPosition };
-  throw new LightdomError(
-    'STALE_READ',
-    `The read model is at position ${readModelPosition}, not yet ${q.minPosition}`,
-    {
-      details: { position: readModelPosition, minPosition: q.minPosition },
-    },
-  );
-}
+/** The read-your-writes wait of a request, as the core takes it. */
+const consistencyOf = (q: { minPosition?: number | undefined; allowStale: boolean }, waitMs: number): Consistency => ({
+  ...(q.minPosition !== undefined ? { minPosition: q.minPosition } : {}),
+  waitMs,
+  allowStale: q.allowStale,
+});
 
-/** `lightdom.v1.QueryService`: the same read-model queries and position waiter as the HTTP reads. */
+/**
+ * `lightdom.v1.QueryService`: the same read-model queries as the HTTP reads, through the
+ * core's `read`: with `minPosition` the read waits until the read models have applied that
+ * position, at most `waitMs` (never past the call's deadline); on time-out STALE_READ, or
+ * with `allowStale` the data there is, marked stale.
+ */
 export function createQueryService(deps: QueryServiceDeps) {
   return {
-    async getCampaign(request: GetCampaignRequestMessage, waitMs: number): Promise<GetCampaignResponseMessage> {
+    async getCampaign(
+      request: GetCampaignRequestMessage,
+      ctx: CallContext,
+      waitMs: number,
+    ): Promise<GetCampaignResponseMessage> {
       const q = parseRequest(getRequest, request);
-      const consistencyInfo = await awaitPosition(deps.positions, q, waitMs);
-      const campaign = await deps.campaigns.get(q.id);
-      if (!campaign) throw new LightdomError('NOT_FOUND', `No campaign ${q.id}`);
-      return { campaign: toCampaignMessage(campaign), ...consistencyInfo };
+      const read = await deps.app.read(ctx.identity, consistencyOf(q, waitMs), () => deps.campaigns.get(q.id));
+      if (!read.value) throw new LightdomError('NOT_FOUND', `No campaign ${q.id}`);
+      return { campaign: toCampaignMessage(read.value), readModelPosition: read.position, stale: read.stale };
     },
 
-    async listCampaigns(request: ListCampaignsRequestMessage, waitMs: number): Promise<ListCampaignsResponseMessage> {
+    async listCampaigns(
+      request: ListCampaignsRequestMessage,
+      ctx: CallContext,
+      waitMs: number,
+    ): Promise<ListCampaignsResponseMessage> {
       const q = parseRequest(listRequest, request);
-      const consistencyInfo = await awaitPosition(deps.positions, q, waitMs);
-      const page = await deps.campaigns.list({
-        limit: q.limit,
-        ...(q.status ? { status: q.status } : {}),
-        ...(q.cursor ? { cursor: q.cursor } : {}),
-      });
-      return { items: page.items.map(toCampaignMessage), nextCursor: page.nextCursor ?? '', ...consistencyInfo };
+      const read = await deps.app.read(ctx.identity, consistencyOf(q, waitMs), () =>
+        deps.campaigns.list({
+          limit: q.limit,
+          ...(q.status ? { status: q.status } : {}),
+          ...(q.cursor ? { cursor: q.cursor } : {}),
+        }),
+      );
+      return {
+        items: read.value.items.map(toCampaignMessage),
+        nextCursor: read.value.nextCursor ?? '',
+        // `position` as every list names it; `readModelPosition` stays for older clients.
+        position: read.position,
+        readModelPosition: read.position,
+        stale: read.stale,
+      };
     },
   };
 }
