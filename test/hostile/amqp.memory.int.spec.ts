@@ -86,6 +86,8 @@ beforeAll(async () => {
     PORT: '0',
     GRPC_PORT: '0',
     AMQP_PORT: '0',
+    // The guest/guest login of this test (a reader: queues, no commands).
+    AMQP_ALLOW_GUEST: 'true',
     LOG_LEVEL: 'info',
   });
   const line = await api.waitForLine(/command-api listening/, 30_000);

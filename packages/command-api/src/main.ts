@@ -89,7 +89,7 @@ runService('command-api', async (logger) => {
     },
   );
   const amqp = createAmqpServer(
-    { nc: nats.nc, commands: deps.commands, store, logger, registry, application },
+    { nc: nats.nc, commands: deps.commands, store, logger, registry, application, feed },
     {
       host: config.AMQP_HOST ?? config.HOST,
       allowGuest: auth.AMQP_ALLOW_GUEST === 'true',

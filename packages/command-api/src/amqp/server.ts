@@ -10,6 +10,7 @@ import type { CommandHandler, EventStore } from '@lightdom/eventstore';
 import { createTokenRegistry, type Logger, type TokenRegistry } from '@lightdom/runtime';
 import type { NatsConnection } from 'nats';
 import { Counter, type Registry } from 'prom-client';
+import type { FeedHub } from '../feed/types.js';
 import { defaultAmqpBounds } from './bounds.js';
 import { type AmqpIdentity, commandsExchange, eventsExchange } from './lightdom.js';
 
@@ -23,6 +24,8 @@ export interface AmqpServerDeps {
    * from `commands`, `store` and `options.tokens`.
    */
   application?: Application;
+  /** The process's feed hub, shared with HTTP and gRPC; absent: `lightdom.events` makes its own. */
+  feed?: FeedHub;
   /** Where connection, message and command metrics go; none when omitted. */
   registry?: Registry;
   /** Resident memory of the process, in bytes, for the memory alarm. Default `process.memoryUsage.rss`. */
@@ -102,7 +105,7 @@ export function createAmqpServer(deps: AmqpServerDeps, options: Partial<Lightdom
       ...rest,
       authenticate: amqpLogin(app, allowGuest),
       exchangePlugins: [
-        eventsExchange({ store: deps.store, logger: deps.logger }),
+        eventsExchange({ store: deps.store, logger: deps.logger, ...(deps.feed ? { feed: deps.feed } : {}) }),
         commandsExchange({
           app,
           logger: deps.logger,
