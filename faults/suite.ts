@@ -16,7 +16,7 @@ import { redisRestart } from './injections/redisRestart.js';
 import { settle } from './injections/settle.js';
 import type { FaultContext } from './lib/context.js';
 import { request } from './lib/http.js';
-import { accepts, startLoad } from './lib/load.js';
+import { accepts, defineProbeWorkflow, startLoad } from './lib/load.js';
 import { say } from './lib/log.js';
 import { startStack } from './lib/stack.js';
 
@@ -68,11 +68,10 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
     const runId = stack.id;
     const api = stack.api.url;
     const aiTasks = await accepts(api, runId, 'RequestAiTask', { model: 'deepseek-r1:7b', prompt: 'probe' });
-    const workflowRuns = await accepts(api, runId, 'RequestWorkflowRun', {
-      workflowId: `wf-${runId}`,
-      definitionVersion: 1,
-      steps: [{ id: 'wait', type: 'delay', input: { ms: 10 } }],
-    });
+    // A run names a defined workflow; the core fills its steps from the definition.
+    const workflowRuns =
+      (await defineProbeWorkflow(api, runId)) &&
+      (await accepts(api, runId, 'RequestWorkflowRun', { workflowId: `wf-${runId}`, definitionVersion: 1 }));
     const probeCampaigns = {
       outage: await createProbeCampaign(api, `${runId}-outage`),
       recovery: await createProbeCampaign(api, `${runId}-recovery`),

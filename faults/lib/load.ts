@@ -128,7 +128,6 @@ export function startLoad(opts: LoadOptions) {
           data: {
             workflowId: `wf-${opts.runId}`,
             definitionVersion: 1,
-            steps: [{ id: 'wait', type: 'delay', input: { ms: 10 } }],
           },
         });
       } else {
@@ -163,6 +162,20 @@ export type Load = ReturnType<typeof startLoad>;
  * Whether the catalogue accepts a command type: sends one for real (it becomes part of
  * the log like any other) and treats UNKNOWN_COMMAND as "not built yet".
  */
+/** The workflow the load's runs start (`wf-<runId>`: a delay step); false when refused. */
+export async function defineProbeWorkflow(apiUrl: string, runId: string): Promise<boolean> {
+  const a = await request(`${apiUrl}/api/commands`, {
+    method: 'POST',
+    body: {
+      type: 'DefineWorkflow',
+      aggregateId: `wf-${runId}`,
+      data: { name: 'fault-suite wait', steps: [{ id: 'wait', type: 'delay', input: { ms: 10 } }] },
+    },
+    headers: { 'idempotency-key': `${runId}-probe-DefineWorkflow` },
+  });
+  return a.status >= 200 && a.status < 300;
+}
+
 export async function accepts(apiUrl: string, runId: string, type: string, data: unknown): Promise<boolean> {
   const a = await request(`${apiUrl}/api/commands`, {
     method: 'POST',

@@ -88,16 +88,6 @@ export const appOptionsFrom = (c: LoadedCommandApiConfig): AppOptions => ({
   maxSubscriptionsPerSocket: c.FEED_MAX_SUBSCRIPTIONS_PER_SOCKET,
 });
 
-/**
- * `/ready`'s details are for token holders. The ops routes (shared by every service) take a
- * token set; this presents the registry as one without listing any token.
- */
-const opsTokens = (tokens: TokenRegistry): ReadonlyMap<string, string> =>
-  ({
-    size: tokens.enabled ? Math.max(tokens.size, 1) : 0,
-    has: (token: string) => tokens.lookup(token) !== undefined,
-  }) as unknown as ReadonlyMap<string, string>;
-
 const outcomes: ReadonlySet<string> = new Set(['accepted', 'duplicate', ...Object.keys(ErrorCodes)]);
 
 /** The HTTP edge: command routes, dashboard reads and the ops routes on one fastify. */
@@ -202,7 +192,7 @@ export function buildApp(deps: AppDeps, options: Partial<AppOptions> = {}): Fast
       service: 'command-api',
       registry: deps.registry,
       checks: deps.checks,
-      tokens: opsTokens(tokens),
+      tokens,
     });
     registerCommandRoutes(api, {
       app: core,

@@ -175,9 +175,12 @@ export const noTokenProblem =
  */
 export function loadCommandApiConfig(env: NodeJS.ProcessEnv = process.env): LoadedCommandApiConfig {
   const vars = parseConfig(commandApiConfigSchema, env);
-  // parseConfig already read API_TOKENS_FILE into API_TOKENS (the `NAME_FILE` rule of every
-  // variable): the registry is built from that text alone so the file is not read twice.
-  const tokens = tokenRegistryFrom({ API_TOKENS: vars.API_TOKENS, AUTH: vars.AUTH });
+  // API_TOKENS and API_TOKENS_FILE are merged (parseConfig leaves a schema's own NAME_FILE alone).
+  const tokens = tokenRegistryFrom({
+    API_TOKENS: vars.API_TOKENS,
+    API_TOKENS_FILE: vars.API_TOKENS_FILE,
+    AUTH: vars.AUTH,
+  });
   if (tokens.enabled && tokens.size === 0) throw new ConfigError([noTokenProblem]);
   return { ...vars, tokens };
 }

@@ -29,6 +29,8 @@ beforeAll(async () => {
 afterAll(async () => Promise.all([nats?.cleanup(), pgEnv?.cleanup(), reference?.cleanup(), redisEnv?.cleanup()]));
 
 const projectorEnv = () => ({
+  // /ready's details (lag per projection) are for token holders.
+  API_TOKENS: 'kill-test-token:ops:reader',
   NATS_URL: testServers.natsUrl,
   EVENTS_STREAM: nats.stream,
   EVENTS_SUBJECT_PREFIX: nats.subjectPrefix,
@@ -91,7 +93,14 @@ describe('projector killed with kill -9 under a mixed load', () => {
       await viewsAt(redisEnv.redis, redisEnv.prefix, head);
       // Lag per projection: on /ready and as a gauge.
       await expect
-        .poll(async () => ((await (await fetch(`${ready.ops}/ready`)).json()) as { projections?: unknown }).projections)
+        .poll(
+          async () =>
+            (
+              (await (
+                await fetch(`${ready.ops}/ready`, { headers: { authorization: 'Bearer kill-test-token' } })
+              ).json()) as { projections?: unknown }
+            ).projections,
+        )
         .toMatchObject(Object.fromEntries(projectionNames.map((n) => [n, { position: head, lag: 0 }])));
       const metrics = await (await fetch(`${ready.ops}/metrics`)).text();
       for (const n of projectionNames) {

@@ -63,7 +63,7 @@ describe('lightdom projections rebuild', () => {
       })();
       const run = (args: string[]) =>
         new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-          const child = spawn(process.execPath, [...sourceNodeFlags, 'packages/events/src/cli/lightdom.ts', ...args], {
+          const child = spawn(process.execPath, [...sourceNodeFlags, 'packages/audit/src/cli/lightdom.ts', ...args], {
             cwd: repoRoot,
             env: { ...process.env, ...cliEnv() },
           });

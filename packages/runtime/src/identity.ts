@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { type Identity, type Role, roles } from '@lightdom/domain';
 import { z } from 'zod';
+import { ConfigError } from './parseConfig.js';
 
 /** The identity every caller gets when authentication is explicitly off (`AUTH=off`). */
 export const anonymousIdentity: Identity = Object.freeze({ actor: 'anonymous', role: 'admin' });
@@ -96,9 +97,10 @@ type AuthVars = { API_TOKENS: string; API_TOKENS_FILE?: string | undefined; AUTH
 
 /** Refines a service's schema so `API_TOKENS`/`API_TOKENS_FILE` problems are reported per variable. */
 export function tokenRegistryFrom(vars: AuthVars, ctx?: z.RefinementCtx): TokenRegistry {
+  const problems: string[] = [];
   const report = (path: string, message: string) => {
     if (ctx) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [path], message });
-    else throw new Error(`${path}: ${message}`);
+    else problems.push(`${path}: ${message}`);
   };
   const inline = parseTokenEntries(vars.API_TOKENS);
   for (const p of inline.problems) report('API_TOKENS', p);
@@ -108,7 +110,10 @@ export function tokenRegistryFrom(vars: AuthVars, ctx?: z.RefinementCtx): TokenR
     try {
       text = readFileSync(vars.API_TOKENS_FILE, 'utf8');
     } catch (err) {
-      report('API_TOKENS_FILE', `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      report(
+        'API_TOKENS_FILE',
+        `cannot read ${vars.API_TOKENS_FILE} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
     }
     if (text !== undefined) {
       const parsed = parseTokenEntries(text);
@@ -116,5 +121,7 @@ export function tokenRegistryFrom(vars: AuthVars, ctx?: z.RefinementCtx): TokenR
       fromFile = parsed.entries;
     }
   }
+  // Without a refinement context, every problem is reported at once, as configuration errors are.
+  if (problems.length > 0) throw new ConfigError(problems);
   return createTokenRegistry([...inline.entries, ...fromFile], vars.AUTH === 'on');
 }

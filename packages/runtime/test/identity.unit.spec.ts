@@ -42,7 +42,7 @@ describe('token registry', () => {
     expect(messages).toContain('API_TOKENS: entry 1: the role must be one of reader, operator, service, admin');
     expect(messages).toContain('API_TOKENS: entry 2 must be token:actor or token:actor:role');
     expect(messages).toContain('API_TOKENS: entry 3: the same token is listed twice');
-    expect(messages).toContain('API_TOKENS_FILE: cannot be read (ENOENT)');
+    expect(messages).toContain('API_TOKENS_FILE: cannot read /nonexistent/x (ENOENT)');
     expect(messages.join(' ')).not.toContain('secret-1');
   });
 
