@@ -170,9 +170,15 @@ export const noTokenProblem =
  */
 export function loadCommandApiConfig(env: NodeJS.ProcessEnv = process.env): LoadedCommandApiConfig {
   const vars = parseConfig(commandApiConfigSchema, env);
-  // parseConfig already read API_TOKENS_FILE into API_TOKENS (the `NAME_FILE` rule of every
-  // variable): the registry is built from that text alone so the file is not read twice.
-  const tokens = tokenRegistryFrom({ API_TOKENS: vars.API_TOKENS, AUTH: vars.AUTH });
+  // parseConfig keeps API_TOKENS and API_TOKENS_FILE apart (the schema names both), so the
+  // registry reads the inline entries and the file's.
+  let tokens: TokenRegistry;
+  try {
+    tokens = tokenRegistryFrom({ API_TOKENS: vars.API_TOKENS, API_TOKENS_FILE: vars.API_TOKENS_FILE, AUTH: vars.AUTH });
+  } catch (err) {
+    // An unreadable API_TOKENS_FILE: a configuration problem (exit code 2), naming the variable.
+    throw new ConfigError([(err as Error).message]);
+  }
   if (tokens.enabled && tokens.size === 0) throw new ConfigError([noTokenProblem]);
   return { ...vars, tokens };
 }
