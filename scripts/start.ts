@@ -18,6 +18,7 @@ import { checks, createDatabase, httpStatus, listening } from './start/probes.js
 import { alive, problemWith, type StartedServer, startServer, stopServer } from './start/servers.js';
 import { ServiceProcess } from './start/services.js';
 import { cleanUpLeftovers, clearState, saveState } from './start/state.js';
+import { prepareTokens, type StartTokens } from './start/tokens.js';
 
 /** `npm start -- --raw` passes the services' JSON log lines through untouched. */
 const raw = process.argv.includes('--raw');
@@ -34,12 +35,20 @@ async function main(): Promise<void> {
   // Before any server is started: a busy port is the likelier problem and needs no servers to find.
   await assertPortsFree(present);
   fs.mkdirSync(dataDir, { recursive: true });
+  const tokens = prepareTokens();
+  if (tokens.auth === 'off') {
+    warn(
+      bold(
+        'AUTH=off: authentication is OFF. Every caller of every service is an anonymous admin. Never do this outside a development machine.',
+      ),
+    );
+  }
   const started = await ensureBackingServers();
   if (stopping) return;
-  await startServices(present);
+  await startServices(present, tokens);
   if (stopping) return;
   watchServers();
-  await printSummary(started, skipped);
+  await printSummary(started, skipped, tokens);
 }
 
 /** The services whose entry file exists; a missing optional one is skipped with a note. */
@@ -99,12 +108,18 @@ async function assertPortsFree(present: ServiceSpec[]): Promise<void> {
 }
 
 /** Starts every service at once and waits until each answers /health. */
-async function startServices(present: ServiceSpec[]): Promise<void> {
+async function startServices(present: ServiceSpec[], tokens: StartTokens): Promise<void> {
   const env = {
     ...process.env,
     ...Object.fromEntries(backingServers.map((s) => [s.envVar, s.url])),
+    ...tokens.registryEnv,
   };
-  for (const spec of present) running.push(new ServiceProcess(spec, env, raw, recordState));
+  for (const spec of present) {
+    // The executor and the AI worker act with a service token of their own.
+    const own = tokens.serviceToken[spec.name as keyof StartTokens['serviceToken']];
+    const withToken = own ? { ...spec, env: { ...spec.env, SERVICE_TOKEN: own } } : spec;
+    running.push(new ServiceProcess(withToken, env, raw, recordState));
+  }
   say(`starting ${present.map((s) => s.name).join(', ')}`);
   for (const service of running) service.start();
   await Promise.all(running.map((s) => s.waitHealthy()));
@@ -124,21 +139,47 @@ function watchServers(): void {
   }, 5000).unref();
 }
 
-async function printSummary(started: Set<string>, skipped: ServiceSpec[]): Promise<void> {
+async function printSummary(started: Set<string>, skipped: ServiceSpec[], tokens: StartTokens): Promise<void> {
   const api = running.find((s) => s.spec.name === 'command-api')!;
+  const host = displayHost();
+  const base = `http://${host}:${api.spec.port}`;
   const rows = [['', 'where', 'state']];
-  rows.push(['REST + WebSocket', `http://localhost:${api.spec.port}  ws://localhost:${api.spec.port}/ws`, '']);
+  rows.push(['REST + WebSocket', `${base}  ws://${host}:${api.spec.port}/ws`, '']);
   for (const edge of edgePorts) {
     if (await listening(edge.port)) rows.push([edge.label, edge.show(edge.port), '']);
   }
   for (const s of running)
-    rows.push([s.spec.name, `http://localhost:${s.spec.port}/health /ready /metrics`, await readiness(s)]);
+    rows.push([s.spec.name, `http://${host}:${s.spec.port}/health /ready /metrics`, await readiness(s)]);
   for (const s of skipped) rows.push([s.name, dim('-'), dim(`skipped: no ${s.entry}`)]);
   for (const spec of backingServers) {
     const state = started.has(spec.name) ? `started here, data in .data/${spec.name}` : 'already running, left alone';
     rows.push([spec.label, redact(spec.url), state]);
   }
   say(`${bold('LightDom is running.')} Ctrl-C stops it.\n${table(rows)}`);
+  say(tokenNote(tokens, base));
+}
+
+/** Where to point a browser or curl: the HOST the services listen on, loopback for "every address". */
+function displayHost(): string {
+  // biome-ignore lint/suspicious/noUndeclaredEnvVars: npm start is no turbo task, so turbo caching does not apply
+  const host = process.env.HOST?.trim() || '127.0.0.1';
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+function tokenNote(tokens: StartTokens, base: string): string {
+  if (tokens.auth === 'off') return yellow('AUTH=off: no tokens; every request is an anonymous admin.');
+  if (!tokens.admin) {
+    return `Tokens: yours, from ${tokens.source}; the executor and the AI worker have service tokens of their own.`;
+  }
+  return [
+    `Development admin token (kept in ${tokens.source}, mode 0600, reused next time; rm it for a new one):`,
+    `  ${bold(tokens.admin)}`,
+    'Try it:',
+    `  curl -H 'authorization: Bearer ${tokens.admin}' ${base}/api/campaigns`,
+    `  curl -X POST -H 'authorization: Bearer ${tokens.admin}' -H 'content-type: application/json' \\`,
+    `    -d '{"name":"Spring","budget":{"amount":1000,"currency":"EUR"}}' ${base}/api/campaigns`,
+  ].join('\n');
 }
 
 /** /ready tells whether every dependency of a service answers; worth showing, not worth failing over. */

@@ -6,8 +6,12 @@ import { UserError } from './output.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** Servers that `npm start` launches keep their data (and logs) here, inside the clone. */
-export const dataDir = path.join(repoRoot, '.data');
+/**
+ * Servers that `npm start` launches keep their data (and logs) here, inside the clone, and so
+ * do its development tokens. `LIGHTDOM_DATA_DIR` moves it (tests run a stack of their own).
+ */
+// biome-ignore lint/suspicious/noUndeclaredEnvVars: npm start is no turbo task, so turbo caching does not apply
+export const dataDir = path.resolve(process.env.LIGHTDOM_DATA_DIR?.trim() || path.join(repoRoot, '.data'));
 export const logDir = path.join(dataDir, 'logs');
 export const stateFile = path.join(dataDir, 'start-state.json');
 
@@ -46,8 +50,12 @@ const service = (name: string, port: number, required: boolean, env: Record<stri
   env,
 });
 
+/** command-api's gRPC and AMQP ports; shifted like every other port, so a second stack can run. */
+export const grpcPort = 50051 + portOffset;
+export const amqpPort = 5673 + portOffset;
+
 export const services: ServiceSpec[] = [
-  service('command-api', 3001, true, { GRPC_PORT: String(50051 + portOffset) }),
+  service('command-api', 3001, true, { GRPC_PORT: String(grpcPort), AMQP_PORT: String(amqpPort) }),
   service('projector', 3003, true),
   service('executor', 3002, false),
   service('ai-worker', 3004, false),
@@ -55,8 +63,8 @@ export const services: ServiceSpec[] = [
 
 /** Extra listeners of command-api from the design; shown in the summary only when they answer. */
 export const edgePorts = [
-  { label: 'gRPC', port: 50051 + portOffset, show: (p: number) => `localhost:${p}` },
-  { label: 'AMQP 0-9-1', port: 5673 + portOffset, show: (p: number) => `amqp://localhost:${p}` },
+  { label: 'gRPC', port: grpcPort, show: (p: number) => `127.0.0.1:${p}` },
+  { label: 'AMQP 0-9-1', port: amqpPort, show: (p: number) => `amqp://127.0.0.1:${p}` },
 ];
 
 export type BackingName = 'nats' | 'postgres' | 'redis';

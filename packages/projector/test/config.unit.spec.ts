@@ -22,4 +22,3 @@ it('the projector reads its tokens through the registry (token:actor:role, AUTH)
   expect(loadProjectorConfig({ AUTH: 'off' }).tokens.enabled).toBe(false);
   expect(() => loadProjectorConfig({ API_TOKENS: 'tok-1:ops:emperor' })).toThrow(/API_TOKENS: entry 1: the role/);
 });
-

@@ -84,35 +84,6 @@ export const httpBoundsFrom = (c: { [K in keyof typeof httpBoundsConfig]: number
 /** The defaults of `httpBoundsConfig`, for servers whose service does not configure them. */
 export const defaultHttpBounds = (): HttpBounds => httpBoundsFrom(z.object(httpBoundsConfig).parse({}));
 
-/**
- * `token:actor` pairs, comma-separated. Empty turns authentication off (local development).
- * @deprecated the old token → actor Map, kept while command-api, executor and ai-worker move
- * to `identityConfig` / `tokenRegistryFrom`; the last one to move deletes it.
- */
-export const apiTokens = z
-  .string()
-  .default('')
-  .transform((v, ctx) => {
-    const map = new Map<string, string>();
-    for (const pair of v.split(',').filter(Boolean)) {
-      const [token, actor] = pair.split(':');
-      if (!token || !actor) {
-        ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be token:actor pairs separated by commas' });
-        return z.NEVER;
-      }
-      map.set(token.trim(), actor.trim());
-    }
-    return map;
-  });
-
-/**
- * The bearer tokens a service accepts: the API's, and the ops routes' (`/ready` details).
- * @deprecated see {@link apiTokens}; use `identityConfig`.
- */
-export const authConfig = {
-  API_TOKENS: apiTokens,
-};
-
 /** Comma-separated origins, each exactly as a browser sends it (`http://localhost:3000`), or `*`. */
 export const originList = (fallback: string) =>
   z

@@ -1,7 +1,5 @@
 export { bearerToken } from './bearer.js';
 export {
-  apiTokens,
-  authConfig,
   defaultHttpBounds,
   type HttpBounds,
   hostConfig,

@@ -40,9 +40,14 @@ export function isLoopbackAddress(address: string | undefined): boolean {
 /** The ops routes' view of a token: is it valid, and is authentication on at all. */
 function tokenCheck(tokens: OpsRoutesOptions['tokens']): { enabled: boolean; valid: (token: string) => boolean } {
   if (tokens === undefined) return { enabled: true, valid: () => false };
-  if (tokens instanceof Map) return { enabled: tokens.size > 0, valid: (t) => tokens.has(t) };
-  const registry = tokens as TokenRegistry;
-  return { enabled: registry.enabled, valid: (t) => registry.lookup(t) !== undefined };
+  // A registry is told by its lookup, not by `instanceof`: a Map-like stand-in must never
+  // pass for a registry whose `enabled` is missing (that would open everything).
+  if (typeof (tokens as Partial<TokenRegistry>).lookup === 'function') {
+    const registry = tokens as TokenRegistry;
+    return { enabled: registry.enabled !== false, valid: (t) => registry.lookup(t) !== undefined };
+  }
+  const map = tokens as ReadonlyMap<string, string>;
+  return { enabled: map.size > 0, valid: (t) => map.has(t) };
 }
 
 async function runCheck(check: ReadinessCheck, timeoutMs: number): Promise<string> {
@@ -70,7 +75,7 @@ export function registerOpsRoutes(app: FastifyInstance, opts: OpsRoutesOptions):
   const timeoutMs = opts.checkTimeoutMs ?? 1000;
   app.get('/health', async () => ({ status: 'ok', service: opts.service, uptimeSeconds: process.uptime() }));
   const tokens = tokenCheck(opts.tokens);
-  if (!tokens.enabled && !(opts.tokens instanceof Map)) {
+  if (!tokens.enabled && typeof (opts.tokens as Partial<TokenRegistry> | undefined)?.lookup === 'function') {
     app.log.warn(
       { service: opts.service, auth: 'off' },
       `AUTHENTICATION IS OFF (AUTH=off): every caller of ${opts.service} is an anonymous admin, and /ready details and /metrics are open to anyone who can reach it. Never run like this outside a development machine.`,

@@ -99,6 +99,16 @@ describe('ops routes with the token registry', () => {
     await opsApp(new Map([['old-token', 'ops']]));
     expect((await get('/metrics', '10.0.0.7', 'old-token')).statusCode).toBe(200);
     expect((await get('/metrics', '10.0.0.7')).statusCode).toBe(401);
+    await app!.close();
+    // A Map-like stand-in (size and has only) is the old Map, never a registry with AUTH off.
+    const { lines } = await opsApp({ size: 1, has: (t: string) => t === 'x' } as unknown as ReadonlyMap<
+      string,
+      string
+    >);
+    expect((await get('/ready', '10.0.0.7')).json()).toEqual({ status: 'ready' });
+    expect((await get('/metrics', '10.0.0.7')).statusCode).toBe(401);
+    expect((await get('/metrics', '10.0.0.7', 'x')).statusCode).toBe(200);
+    expect(lines.join('')).not.toContain('AUTHENTICATION IS OFF');
   });
 });
 
