@@ -11,7 +11,6 @@ import { createReadModelQueries } from '@lightdom/readmodel';
 import { createMetricsRegistry, natsCheck, runService } from '@lightdom/runtime';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { z } from 'zod';
 import { amqpBoundsOf } from './amqp/bounds.js';
 import { createAmqpServer } from './amqp/server.js';
 import { appOptionsFrom, buildApp } from './app.js';
