@@ -14,17 +14,21 @@ const affected: Record<string, (e: FeedEvent) => unknown[][]> = {
 
 /** Opens the feed for the signed-in token and invalidates cached reads as events arrive. */
 export function LiveFeedProvider({ token, children }: { token: string; children: ReactNode }) {
-  const [feed] = useState(() => new LiveFeed(token));
+  const [feed, setFeed] = useState<LiveFeed | null>(null);
   const client = useQueryClient();
   useEffect(() => {
-    const stop = feed.subscribe({}, undefined, (e) => {
+    // Made in the effect, so that a remount (React's StrictMode does one) gets a fresh socket.
+    const live = new LiveFeed(token);
+    const stop = live.subscribe({}, undefined, (e) => {
       for (const key of affected[e.aggregateType]?.(e) ?? []) void client.invalidateQueries({ queryKey: key });
     });
+    setFeed(live);
     return () => {
       stop();
-      feed.close();
+      live.close();
     };
-  }, [feed, client]);
+  }, [token, client]);
+  if (!feed) return null;
   return <FeedContext.Provider value={feed}>{children}</FeedContext.Provider>;
 }
 
