@@ -1,7 +1,7 @@
 import { Button, Card, Group, Select, Stack, Table, Text, Textarea, Title } from '@mantine/core';
 import { useMutation, useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
-import { ApiError, sendCommand } from '../lib/api';
+import { ApiError, type CommandResult, isMissingRoute, request, sendCommand } from '../lib/api';
 import { foldWorkflow, type WorkflowView } from '../lib/fold';
 import { useEvents } from '../lib/live';
 import { listWithFallback } from '../lib/logLists';
@@ -129,19 +129,36 @@ export function WorkflowsPage() {
   );
 }
 
+/**
+ * `POST /api/workflows/:id/runs`, where the core fills the steps from the definition. An
+ * API without that route takes `RequestWorkflowRun` with the steps of the version shown;
+ * one whose core refuses client steps (400 naming `data.steps`) gets the command without them.
+ */
+async function requestRun(workflow: WorkflowView, input: Record<string, unknown>, version: number | undefined) {
+  const body = { input, ...(version ? { definitionVersion: version } : {}) };
+  try {
+    return await request<CommandResult>(`/api/workflows/${workflow.workflowId}/runs`, { method: 'POST', body });
+  } catch (err) {
+    if (!isMissingRoute(err)) throw err;
+  }
+  const pinned = workflow.versions.find((v) => v.definitionVersion === version) ?? workflow.versions.at(-1)!;
+  const data = { workflowId: workflow.workflowId, ...body };
+  try {
+    return await sendCommand({
+      type: 'RequestWorkflowRun',
+      data: { ...data, definitionVersion: pinned.definitionVersion, steps: pinned.steps },
+    });
+  } catch (err) {
+    if (err instanceof ApiError && err.forField('data.steps')) return sendCommand({ type: 'RequestWorkflowRun', data });
+    throw err;
+  }
+}
+
 function StartRun({ workflow }: { workflow: WorkflowView }) {
   const [input, setInput] = useState('{\n  "product": "LightDom"\n}');
   const [version, setVersion] = useState<string | null>(null);
   const start = useMutation({
-    mutationFn: () =>
-      sendCommand({
-        type: 'RequestWorkflowRun',
-        data: {
-          workflowId: workflow.workflowId,
-          input: parseJson(input, 'input'),
-          ...(version ? { definitionVersion: Number(version) } : {}),
-        },
-      }),
+    mutationFn: () => requestRun(workflow, parseJson(input, 'input'), version ? Number(version) : undefined),
     onSuccess: (r) => navigate('runs', r.id),
   });
   return (
