@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { viewKeys } from '@lightdom/readmodel';
 import { Redis } from 'ioredis';
 import type { FaultContext } from '../lib/context.js';
 import { inject, observe, seconds } from '../lib/log.js';
@@ -16,7 +17,7 @@ export async function redisRestart(ctx: FaultContext): Promise<void> {
   inject('Redis listens again, empty');
   const redis = new Redis(ctx.stack.redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
   redis.on('error', () => undefined);
-  const positionKey = `${ctx.stack.names.redisPrefix}projection:campaigns:position`;
+  const positionKey = viewKeys({ keyPrefix: ctx.stack.names.redisPrefix, channelPrefix: '' }).position;
   try {
     await redis.connect();
     while (Date.now() - upAt < 60_000) {

@@ -61,6 +61,8 @@ export function stackEnv(i: StackEnvInput): Record<string, string> {
     AI_WORKER_DURABLE: i.names.aiWorkerDurable,
     OLLAMA_URL: i.ollamaUrl,
     API_TOKENS: '',
+    // No tokens: the executor and the AI worker need AUTH=off to start without a SERVICE_TOKEN.
+    AUTH: 'off',
   };
 }
 

@@ -1,6 +1,7 @@
-import { type AiTaskState, type CommandMetadata, causedBy, type StoredCommit } from '@lightdom/domain';
+import { createApplication, type RequestContext } from '@lightdom/app';
+import { type AiTaskState, childTraceparent, type Identity, type StoredCommit } from '@lightdom/domain';
 import { createCommandHandler, createCommitConsumer, createEventStore } from '@lightdom/eventstore';
-import { type Logger, natsCheck, type ReadinessCheck } from '@lightdom/runtime';
+import { type Logger, natsCheck, type ReadinessCheck, type TokenRegistry } from '@lightdom/runtime';
 import type { JsMsg, NatsConnection, Subscription } from 'nats';
 import type { Ollama } from 'ollama';
 import type { Registry } from 'prom-client';
@@ -9,13 +10,17 @@ import { abandonedFailure } from './failures.js';
 import { createAiWorkerMetrics } from './metrics.js';
 import { answerPresence, askClaimant, presenceSubject } from './presence.js';
 import { type RunningAttempt, runClaimed } from './runClaimed.js';
-import { AttemptLostError, aiTaskAggregate, isRejection } from './taskWriter.js';
+import { AttemptLostError, aiTaskAggregate, isRejection, type TaskCommands } from './taskWriter.js';
 import { type AttemptRequest, requestedAttempt, retryWaitMs } from './triggers.js';
 
 export { aiTaskAggregate };
 
 export interface AiWorkerDeps {
   nc: NatsConnection;
+  /** The token registry (API_TOKENS); the application core the worker records through reads it. */
+  tokens: TokenRegistry;
+  /** Who the worker is: its SERVICE_TOKEN's identity (role `service`, or `admin`); every command is recorded as it. */
+  identity: Identity;
   /** Whether NATS is reachable now (from connectNats); lets /ready fail fast. */
   isConnected?: () => boolean;
   /** An `ollama` client for readiness checks; every attempt gets its own client for `ollamaUrl`. */
@@ -72,18 +77,28 @@ export interface AiWorker {
   checks: Record<string, ReadinessCheck>;
 }
 
-const actor = 'ai-worker';
+/** The context of a command caused by `event` of `commit`: its correlation id, the event as cause, a span in its trace. */
+const causedContext = (
+  commit: StoredCommit,
+  event: { id: string },
+  traceparent: string | undefined,
+): RequestContext => ({
+  correlationId: commit.correlationId,
+  causationId: event.id,
+  traceparent: childTraceparent(traceparent),
+});
 
 /**
  * Runs AI tasks through Ollama. A commit that leaves a task `requested` (its request, or a
  * retryable failure with attempts left) is claimed with `StartAiTask` at exactly that
  * version, so of competing workers one wins and the others move on. The winner streams
  * the completion, records throttled progress, and completes or fails the task; the
- * message is acked once that outcome is in the log.
+ * message is acked once that outcome is in the log. Every command goes through the
+ * application core (`app.submit`) as `identity`, a service: they are all internal.
  *
  * @example
  * const worker = createAiWorker(
- *   { nc, ollama: new Ollama({ host }), logger, registry },
+ *   { nc, tokens, identity, ollama: new Ollama({ host }), logger, registry },
  *   { stream: 'EVENTS', subjectPrefix: 'events', durable: 'ai-worker', ollamaUrl: host,
  *     defaultModel: 'deepseek-r1:7b', workerId: 'ai-1' },
  * );
@@ -105,6 +120,11 @@ export function createAiWorker(deps: AiWorkerDeps, options: AiWorkerOptions): Ai
   const connection = deps.isConnected ? { isConnected: deps.isConnected } : {};
   const store = createEventStore({ nc, logger, ...connection }, { stream, subjectPrefix });
   const handler = createCommandHandler({ store, logger }, { cacheSize: 256 });
+  const app = createApplication({ commands: handler, store, tokens: deps.tokens });
+  const tasks: TaskCommands = {
+    submit: (command, context) => app.submit(deps.identity, command, context),
+    repository: handler.repository,
+  };
   const metrics = createAiWorkerMetrics(registry);
   const running = new Map<string, RunningAttempt>();
   const claiming = new Set<string>();
@@ -151,13 +171,13 @@ export function createAiWorker(deps: AiWorkerDeps, options: AiWorkerOptions): Ai
     const taskId = commit.aggregateId;
     const { attempt } = request;
     const traceparent = msg.headers?.get('traceparent') || undefined;
-    const meta = causedBy({ commit, event: request.event, traceparent }, actor);
+    const context = causedContext(commit, request.event, traceparent);
     const log = logger.child({ taskId, correlationId: commit.correlationId, attempt });
     // Says "running" to anyone who asks before the claim's reply is in.
     claiming.add(taskId);
     let version: number;
     try {
-      const result = await handler.handle(
+      const result = await tasks.submit(
         {
           type: 'StartAiTask',
           aggregateId: taskId,
@@ -165,7 +185,7 @@ export function createAiWorker(deps: AiWorkerDeps, options: AiWorkerOptions): Ai
           idempotencyKey: `${taskId}:start:${attempt}`,
           data: { workerId },
         },
-        meta,
+        context,
       );
       version = result.version;
       if (result.duplicate) throw new AttemptLostError('started');
@@ -173,14 +193,14 @@ export function createAiWorker(deps: AiWorkerDeps, options: AiWorkerOptions): Ai
       claiming.delete(taskId);
       if (!isRejection(err) && !(err instanceof AttemptLostError)) throw err;
       log.debug({ reason: (err as Error).message }, 'not claimed: another worker has it or it moved on');
-      const verdict = await superviseClaim(taskId, attempt, meta, log);
+      const verdict = await superviseClaim(taskId, attempt, context, log);
       if (verdict === 'recheck') msg.nak(opts.ackWaitMs);
       else msg.ack();
       return;
     }
     metrics.started.inc();
     log.info({ workerId }, 'AI task started');
-    runClaimed({ nc, handler, store, metrics, running }, settings, { taskId, attempt, version, meta, msg, log });
+    runClaimed({ nc, tasks, store, metrics, running }, settings, { taskId, attempt, version, context, msg, log });
     claiming.delete(taskId);
   }
 
@@ -193,10 +213,10 @@ export function createAiWorker(deps: AiWorkerDeps, options: AiWorkerOptions): Ai
   async function superviseClaim(
     taskId: string,
     attempt: number,
-    meta: CommandMetadata,
+    context: RequestContext,
     log: Logger,
   ): Promise<'done' | 'recheck'> {
-    const loaded = await handler.repository.load(aiTaskAggregate, taskId, { verify: true });
+    const loaded = await tasks.repository.load(aiTaskAggregate, taskId, { verify: true });
     const state = loaded.state as AiTaskState;
     if (state.status !== 'started' || state.attempts !== attempt || running.has(taskId)) return 'done';
     const claimant = state.workerId ?? '';
@@ -209,7 +229,7 @@ export function createAiWorker(deps: AiWorkerDeps, options: AiWorkerOptions): Ai
       return 'recheck';
     }
     try {
-      await handler.handle(
+      await tasks.submit(
         {
           type: 'FailAiTask',
           aggregateId: taskId,
@@ -217,7 +237,7 @@ export function createAiWorker(deps: AiWorkerDeps, options: AiWorkerOptions): Ai
           idempotencyKey: `${taskId}:fail:${attempt}`,
           data: abandonedFailure(attempt, state.workerId),
         },
-        meta,
+        context,
       );
       metrics.failed.inc({ retryable: 'true' });
       log.warn({ claimant, answer }, 'AI task attempt abandoned by its worker; failed it retryable');

@@ -1,11 +1,14 @@
 import { hostname } from 'node:os';
 import {
-  authConfig,
   hostConfig,
+  identityConfig,
   natsConfig,
   parseConfig,
   port,
   positiveInt,
+  type ServiceAuth,
+  serviceAuthFrom,
+  serviceTokenConfig,
   subjectToken,
   url,
 } from '@lightdom/runtime';
@@ -15,8 +18,10 @@ import { z } from 'zod';
 export const aiWorkerConfigSchema = z.object({
   ...natsConfig,
   ...hostConfig,
-  // API_TOKENS: only their holders see /ready's details (issue 7).
-  ...authConfig,
+  // API_TOKENS, API_TOKENS_FILE, AUTH: the token registry every service reads; its holders see /ready's details.
+  ...identityConfig,
+  // SERVICE_TOKEN: the worker's own token (role service); required unless AUTH=off.
+  ...serviceTokenConfig,
   /** Port of /health, /ready and /metrics. */
   PORT: port(3004),
   /** Base URL of the Ollama HTTP API. */
@@ -44,8 +49,15 @@ export const aiWorkerConfigSchema = z.object({
   AI_WORKER_ACK_WAIT_MS: positiveInt(60_000).pipe(z.number().min(1_000, 'must be at least 1000')),
 });
 
-export type AiWorkerConfig = z.infer<typeof aiWorkerConfigSchema>;
+/** The parsed variables, with the token registry and the worker's own identity resolved from them. */
+export type AiWorkerConfig = z.infer<typeof aiWorkerConfigSchema> & ServiceAuth;
 
-/** Throws a ConfigError naming every bad variable. */
-export const loadAiWorkerConfig = (env: NodeJS.ProcessEnv = process.env): AiWorkerConfig =>
-  parseConfig(aiWorkerConfigSchema, env);
+/**
+ * Throws a ConfigError naming every bad variable, and refuses a missing `SERVICE_TOKEN`
+ * (unless `AUTH=off`), one the registry does not hold, or one whose role is not `service`
+ * (or `admin`).
+ */
+export function loadAiWorkerConfig(env: NodeJS.ProcessEnv = process.env): AiWorkerConfig {
+  const config = parseConfig(aiWorkerConfigSchema, env);
+  return { ...config, ...serviceAuthFrom(config, 'ai-worker') };
+}

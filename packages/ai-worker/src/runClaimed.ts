@@ -1,10 +1,11 @@
-import type { AiTaskState, CommandMetadata } from '@lightdom/domain';
-import type { CommandHandler, EventStore } from '@lightdom/eventstore';
+import type { RequestContext } from '@lightdom/app';
+import type { AiTaskState } from '@lightdom/domain';
+import type { EventStore } from '@lightdom/eventstore';
 import type { Logger } from '@lightdom/runtime';
 import type { JsMsg, NatsConnection } from 'nats';
 import { type AttemptControl, type AttemptReport, createAttemptControl, runAttempt } from './attempt.js';
 import type { AiWorkerMetrics } from './metrics.js';
-import { aiTaskAggregate, createTaskWriter } from './taskWriter.js';
+import { aiTaskAggregate, createTaskWriter, type TaskCommands } from './taskWriter.js';
 import { foreignChange, watchTask } from './watchTask.js';
 
 /** An attempt running on this worker. */
@@ -19,7 +20,7 @@ export interface RunningAttempt {
 
 export interface RunClaimedDeps {
   nc: NatsConnection;
-  handler: CommandHandler;
+  tasks: TaskCommands;
   store: EventStore;
   metrics: AiWorkerMetrics;
   /** Attempts running here, by task id; the attempt is in it until it settles. */
@@ -43,7 +44,8 @@ export interface ClaimedAttempt {
   attempt: number;
   /** The task's version after `AiTaskStarted`. */
   version: number;
-  meta: CommandMetadata;
+  /** Caused by the commit that asked for the attempt, in its trace. */
+  context: RequestContext;
   msg: JsMsg;
   log: Logger;
 }
@@ -70,7 +72,7 @@ export function runClaimed(
   settings: RunClaimedSettings,
   claimed: ClaimedAttempt,
 ): RunningAttempt {
-  const { handler, metrics, running } = deps;
+  const { tasks, metrics, running } = deps;
   const { taskId, attempt, log } = claimed;
   const control = createAttemptControl();
   const entry: RunningAttempt = { attempt, msg: claimed.msg, control, done: Promise.resolve() };
@@ -78,12 +80,12 @@ export function runClaimed(
   metrics.inFlight.set(running.size);
   const startedAt = performance.now();
   const heartbeat = setInterval(() => signal(entry.msg, log, 'working'), Math.max(200, settings.ackWaitMs / 3));
-  const writer = createTaskWriter(handler, {
+  const writer = createTaskWriter(tasks, {
     taskId,
     number: attempt,
     workerId: settings.workerId,
     version: claimed.version,
-    meta: claimed.meta,
+    context: claimed.context,
   });
   const watch = watchTask(
     deps.nc,
@@ -99,7 +101,7 @@ export function runClaimed(
 
   async function run(): Promise<AttemptReport> {
     // The task (prompt, model, options) as the claim left it, from the handler's cache.
-    const task = (await handler.repository.load(aiTaskAggregate, taskId)).state as AiTaskState;
+    const task = (await tasks.repository.load(aiTaskAggregate, taskId)).state as AiTaskState;
     // A change that landed between the claim and the subscription.
     const last = await deps.store.lastCommit(aiTaskAggregate, taskId);
     const early = last ? foreignChange(last, writer.version) : null;

@@ -15,13 +15,18 @@ export interface AiWorkerService extends RunningService {
  * Ollama being down does not stop it starting: /ready reports it until it answers.
  */
 export async function startAiWorkerService(config: AiWorkerConfig, logger: Logger): Promise<AiWorkerService> {
-  logger.info({ nats: config.NATS_URL }, 'connecting to NATS');
+  if (!config.tokens.enabled) {
+    logger.warn({ actor: config.identity.actor }, 'AUTH=off: recording commands with no service token');
+  }
+  logger.info({ nats: config.NATS_URL, actor: config.identity.actor }, 'connecting to NATS');
   const nats = await connectNats({ url: config.NATS_URL, name: 'ai-worker', logger });
   const registry = createMetricsRegistry('ai-worker');
   const worker = createAiWorker(
     {
       nc: nats.nc,
       isConnected: nats.isConnected,
+      tokens: config.tokens,
+      identity: config.identity,
       ollama: new Ollama({ host: config.OLLAMA_URL }),
       logger,
       registry,
@@ -50,7 +55,7 @@ export async function startAiWorkerService(config: AiWorkerConfig, logger: Logge
       host: config.HOST,
       port: config.PORT,
       logger,
-      tokens: config.API_TOKENS,
+      tokens: config.tokens,
     });
   } catch (err) {
     await worker.stop();

@@ -1,14 +1,22 @@
+import type { RequestContext } from '@lightdom/app';
 import {
   type AiTaskCommandType,
   type AiTaskState,
   type AiTaskStatus,
-  type CommandMetadata,
   type CommandResult,
   isLightdomError,
 } from '@lightdom/domain';
-import type { CommandHandler } from '@lightdom/eventstore';
+import type { AggregateRepository } from '@lightdom/eventstore';
 
 export const aiTaskAggregate = 'aiTask';
+
+/** How the worker touches tasks: commands through the application core as the worker, state from the log. */
+export interface TaskCommands {
+  /** Records a command as the worker's service identity (the core authorises it). */
+  submit(command: Record<string, unknown>, context: RequestContext): Promise<CommandResult>;
+  /** Loads tasks (the command handler's repository, with its cache). */
+  repository: AggregateRepository;
+}
 
 /** The task moved on without this attempt: cancelled, or failed or restarted by another worker. */
 export class AttemptLostError extends Error {
@@ -38,14 +46,14 @@ export interface TaskWriter {
 
 /** Writes one attempt's commands: it owns the task while it is started with this attempt by this worker. */
 export function createTaskWriter(
-  handler: CommandHandler,
-  attempt: { taskId: string; number: number; workerId: string; version: number; meta: CommandMetadata },
+  tasks: TaskCommands,
+  attempt: { taskId: string; number: number; workerId: string; version: number; context: RequestContext },
 ): TaskWriter {
   let version = attempt.version;
   const { taskId } = attempt;
 
   async function ownership(): Promise<{ owned: boolean; status: AiTaskStatus; version: number }> {
-    const loaded = await handler.repository.load(aiTaskAggregate, taskId, { verify: true });
+    const loaded = await tasks.repository.load(aiTaskAggregate, taskId, { verify: true });
     const state = loaded.state as AiTaskState;
     const owned =
       state.status === 'started' && state.attempts === attempt.number && state.workerId === attempt.workerId;
@@ -59,7 +67,7 @@ export function createTaskWriter(
     async issue(type, data, idempotencyKey) {
       for (let tries = 0; ; tries++) {
         try {
-          const result = await handler.handle(
+          const result = await tasks.submit(
             {
               type,
               aggregateId: taskId,
@@ -67,7 +75,7 @@ export function createTaskWriter(
               ...(idempotencyKey ? { idempotencyKey: `${taskId}:${idempotencyKey}` } : {}),
               data,
             },
-            attempt.meta,
+            attempt.context,
           );
           version = result.version;
           return result;

@@ -11,6 +11,7 @@ import {
   typesOf,
   waitForEvent,
   waitForOutcome,
+  workerToken,
 } from './support.js';
 
 let bed: AiTestbed;
@@ -49,12 +50,15 @@ const metric = async (url: string, name: string, labels = '') => {
   return line ? Number(line.split(' ').at(-1)) : 0;
 };
 
+/** /ready shows its details to the registry's token holders only. */
+const asTokenHolder = { headers: { authorization: `Bearer ${workerToken}` } };
+
 describe('ai-worker service', () => {
   it('starts while Ollama is down and reports it on /ready', async () => {
     const port = await closedPort();
     const service = await bed.startWorker(`http://127.0.0.1:${port}`);
     expect((await fetch(`${service.url}/health`)).status).toBe(200);
-    const ready = await fetch(`${service.url}/ready`);
+    const ready = await fetch(`${service.url}/ready`, asTokenHolder);
     expect(ready.status).toBe(503);
     const body = (await ready.json()) as { checks: Record<string, string> };
     expect(body.checks.nats).toBe('ok');
@@ -70,7 +74,8 @@ describe('ai-worker service', () => {
     });
 
     it('is ready, with a durable explicit-ack consumer on AI task subjects', async () => {
-      const ready = await fetch(`${service.url}/ready`);
+      expect(await (await fetch(`${service.url}/ready`)).json()).toEqual({ status: 'ready' });
+      const ready = await fetch(`${service.url}/ready`, asTokenHolder);
       expect(ready.status).toBe(200);
       expect(await ready.json()).toMatchObject({ checks: { nats: 'ok', consumer: 'ok', ollama: 'ok' } });
       const info = await bed.env.jsm.consumers.info(bed.env.stream, 'ai-worker');

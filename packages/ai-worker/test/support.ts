@@ -19,6 +19,9 @@ export interface AiTestbed {
   close(): Promise<void>;
 }
 
+/** The workers' service token in these tests (they act as `ai-worker`, role service). */
+export const workerToken = 'ai-worker-test-token';
+
 export async function createAiTestbed(label: string): Promise<AiTestbed> {
   const env = await createNatsTestEnv(label);
   const store = createEventStore({ nc: env.nc }, { stream: env.stream, subjectPrefix: env.subjectPrefix });
@@ -35,6 +38,8 @@ export async function createAiTestbed(label: string): Promise<AiTestbed> {
     PORT: '0',
     AI_PROGRESS_INTERVAL_MS: '100',
     AI_RETRY_DELAY_MS: '200',
+    API_TOKENS: `${workerToken}:ai-worker:service`,
+    SERVICE_TOKEN: workerToken,
     ...extra,
   });
   return {

@@ -1,5 +1,6 @@
 import { commandCatalog, ErrorCodes, LightdomError } from '@lightdom/domain';
 import type { CommandHandler, EventStore } from '@lightdom/eventstore';
+import type { ReadModelQueries } from '@lightdom/readmodel';
 import {
   Fastify,
   type HttpBounds,
@@ -21,6 +22,7 @@ import { feedHubDefaults } from './feed/options.js';
 import type { FeedHub } from './feed/types.js';
 import { registerCommandRoutes } from './http/commandRoutes.js';
 import { correlationIdOf, requestIdOf } from './http/context.js';
+import { registerDomainReadRoutes } from './http/domainReadRoutes.js';
 import { registerHistoryRoutes } from './http/historyRoutes.js';
 import { liveFeed } from './http/liveFeed.js';
 import { instanceOf, sendProblem, toLightdomError } from './http/problems.js';
@@ -33,6 +35,8 @@ export interface AppDeps {
   commands: CommandHandler;
   store: EventStore;
   campaigns: CampaignQueries;
+  /** Workflows, runs, AI tasks, metrics and stats; absent: only the campaign reads (and their stats). */
+  reads?: ReadModelQueries;
   positions: PositionWaiter;
   registry: Registry;
   logger: Logger;
@@ -170,6 +174,9 @@ export function buildApp(deps: AppDeps, options: Partial<AppOptions> = {}): Fast
     positions: deps.positions,
     tokens: opts.tokens,
     maxWaitMs: opts.maxWaitMs,
+    statsElsewhere: deps.reads !== undefined,
   });
+  if (deps.reads)
+    registerDomainReadRoutes(app, { ...deps, reads: deps.reads, tokens: opts.tokens, maxWaitMs: opts.maxWaitMs });
   return app;
 }

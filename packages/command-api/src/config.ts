@@ -43,6 +43,10 @@ export const commandApiConfigSchema = z.object({
     .string()
     .regex(/^[a-z_][a-z0-9_]*$/, 'must be a lower-case SQL identifier')
     .default('public'),
+  /** Redis holding the projector's hot views, which `/api/stats` reads first (Postgres when Redis is away). */
+  REDIS_URL: url(['redis', 'rediss'], 'redis://127.0.0.1:6379'),
+  /** The projector's REDIS_KEY_PREFIX. */
+  REDIS_KEY_PREFIX: z.string().default('lightdom:'),
   BODY_LIMIT_BYTES: positiveInt(1_048_576),
   READ_WAIT_TIMEOUT_MS: positiveInt(5000),
   PUBLISH_TIMEOUT_MS: positiveInt(1500),

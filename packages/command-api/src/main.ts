@@ -6,7 +6,9 @@ import {
   createKvIdempotencyStore,
   createKvSnapshotStore,
 } from '@lightdom/eventstore';
+import { createReadModelQueries } from '@lightdom/readmodel';
 import { createMetricsRegistry, natsCheck, runService } from '@lightdom/runtime';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { amqpBoundsOf } from './amqp/bounds.js';
 import { createAmqpServer } from './amqp/server.js';
@@ -43,6 +45,10 @@ runService('command-api', async (logger) => {
   const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 10, connectionTimeoutMillis: 2000 });
   pool.on('error', (err) => logger.warn({ err }, 'idle Postgres client failed'));
   const positions = createPositionWaiter({ pool, databaseUrl: config.DATABASE_URL, schema: config.DB_SCHEMA, logger });
+  // Fails fast while Redis is away: /api/stats then answers from Postgres.
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true });
+  redis.on('error', (err) => logger.debug({ err: err.message }, 'Redis error'));
+  void redis.connect().catch(() => undefined);
   const registry = createMetricsRegistry('command-api');
   // One feed hub: every WebSocket and gRPC subscription shares its JetStream consumer.
   const feed = createFeedHub({ store, logger }, feedHubOptions(config));
@@ -55,6 +61,10 @@ runService('command-api', async (logger) => {
     store,
     feed,
     campaigns: createCampaignQueries(pool, config.DB_SCHEMA),
+    reads: createReadModelQueries(
+      { pool, schema: config.DB_SCHEMA, redis, logger },
+      { keyPrefix: config.REDIS_KEY_PREFIX, channelPrefix: '' },
+    ),
     positions,
     registry,
     logger,
@@ -98,6 +108,7 @@ runService('command-api', async (logger) => {
       await feed.stop();
       await positions.close();
       await nats.close();
+      redis.disconnect();
       await pool.end();
     },
   };

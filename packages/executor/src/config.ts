@@ -1,4 +1,15 @@
-import { authConfig, hostConfig, natsConfig, parseConfig, port, positiveInt, subjectToken } from '@lightdom/runtime';
+import {
+  hostConfig,
+  identityConfig,
+  natsConfig,
+  parseConfig,
+  port,
+  positiveInt,
+  type ServiceAuth,
+  serviceAuthFrom,
+  serviceTokenConfig,
+  subjectToken,
+} from '@lightdom/runtime';
 import { z } from 'zod';
 import { type AllowEntry, parseAllowList } from './egress/addressPolicy.js';
 
@@ -12,8 +23,10 @@ const bucketName = (fallback: string) =>
 export const executorConfigSchema = z.object({
   ...natsConfig,
   ...hostConfig,
-  // API_TOKENS: only their holders see /ready's details (issue 7).
-  ...authConfig,
+  // API_TOKENS, API_TOKENS_FILE, AUTH: the token registry every service reads; its holders see /ready's details.
+  ...identityConfig,
+  // SERVICE_TOKEN: the executor's own token (role service); required unless AUTH=off.
+  ...serviceTokenConfig,
   /** Port of /health, /ready and /metrics. */
   PORT: port(3002),
   /** Durable consumer of workflowRun commits; executors sharing it compete for work. */
@@ -73,11 +86,21 @@ export const executorConfigSchema = z.object({
   IDEMPOTENCY_TTL_MS: positiveInt(24 * 3600_000),
 });
 
-export type ExecutorConfig = z.infer<typeof executorConfigSchema>;
+/** The variables as parsed. */
+export type ExecutorVariables = z.infer<typeof executorConfigSchema>;
 
-/** Throws a ConfigError naming every bad variable. */
-export const loadExecutorConfig = (env: NodeJS.ProcessEnv = process.env): ExecutorConfig =>
-  parseConfig(executorConfigSchema, env);
+/** The parsed variables, with the token registry and the executor's own identity resolved from them. */
+export type ExecutorConfig = ExecutorVariables & ServiceAuth;
+
+/**
+ * Throws a ConfigError naming every bad variable, and refuses a missing `SERVICE_TOKEN`
+ * (unless `AUTH=off`), one the registry does not hold, or one whose role is not `service`
+ * (or `admin`).
+ */
+export function loadExecutorConfig(env: NodeJS.ProcessEnv = process.env): ExecutorConfig {
+  const config = parseConfig(executorConfigSchema, env);
+  return { ...config, ...serviceAuthFrom(config, 'executor') };
+}
 
 /** What http.request steps are allowed and how much of an answer they keep (see docs/executor.md). */
 export interface HttpStepOptions {
@@ -97,7 +120,7 @@ export interface HttpStepOptions {
 }
 
 /** The http.request options of a parsed configuration. */
-export const httpStepOptions = (config: ExecutorConfig): HttpStepOptions => ({
+export const httpStepOptions = (config: ExecutorVariables): HttpStepOptions => ({
   defaultTimeoutMs: config.HTTP_STEP_DEFAULT_TIMEOUT_MS,
   maxResponseBytes: config.HTTP_STEP_MAX_RESPONSE_BYTES,
   maxOutputBytes: config.HTTP_STEP_MAX_OUTPUT_BYTES,

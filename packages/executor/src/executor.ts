@@ -1,4 +1,5 @@
-import { type AnyDecider, upcastEvent, type WorkflowStepType } from '@lightdom/domain';
+import { createApplication } from '@lightdom/app';
+import { type AnyDecider, type Identity, upcastEvent, type WorkflowStepType } from '@lightdom/domain';
 import {
   createAggregateRepository,
   createCommandHandler,
@@ -6,7 +7,7 @@ import {
   createEventStore,
   type IdempotencyStore,
 } from '@lightdom/eventstore';
-import { type Logger, natsCheck, type ReadinessCheck } from '@lightdom/runtime';
+import { type Logger, natsCheck, type ReadinessCheck, type TokenRegistry } from '@lightdom/runtime';
 import type { NatsConnection } from 'nats';
 import type { Registry } from 'prom-client';
 import type { Activity } from './activities/activity.js';
@@ -21,13 +22,21 @@ import { createRunCommitHandler } from './consumers/runCommits.js';
 import { createEgressPolicy } from './egress/addressPolicy.js';
 import { type Connector, directConnector, type Resolver, systemResolver } from './egress/egressClient.js';
 import { runViewDecider } from './engine/runView.js';
-import { createIssuer } from './issuer.js';
+import { createIssuer, type Submit } from './issuer.js';
 import { createExecutorMetrics } from './metrics.js';
 import { createSecretSource } from './secrets.js';
 import { createTimerBook } from './timers.js';
 
 export interface ExecutorDeps {
   nc: NatsConnection;
+  /** The token registry (API_TOKENS); the application core the executor records through reads it. */
+  tokens: TokenRegistry;
+  /**
+   * Who the executor is: its SERVICE_TOKEN's identity (role `service`, or `admin`). The
+   * run's own commands are recorded as it; a step's campaign command or AI task is
+   * recorded as the run's requester, with this actor as `via`.
+   */
+  identity: Identity;
   /** Whether NATS is reachable now (from connectNats); lets /ready fail fast. */
   isConnected?: () => boolean;
   logger: Logger;
@@ -70,8 +79,6 @@ export interface ExecutorOptions {
   maxDeliveries?: number;
   /** Model of an ai.generate step that names none. Default `deepseek-r1:7b`. */
   aiDefaultModel?: string;
-  /** Actor recorded on every command the executor issues. Default `executor`. */
-  actor?: string;
 }
 
 export interface Executor {
@@ -110,10 +117,12 @@ export const workflowRunAggregate = 'workflowRun';
  * next commands with the pure `decideNext`, runs step activities (HTTP calls, campaign
  * commands, AI task requests), records every outcome as a command, and keeps timers
  * (delays, retries, deadlines) as messages JetStream redelivers when they fall due.
+ * Every command goes through the application core (`app.submit`) as `identity`; a step's
+ * public commands on behalf of the run's requester.
  *
  * @example
  * const executor = createExecutor(
- *   { nc, logger, registry, idempotency },
+ *   { nc, tokens, identity, logger, registry, idempotency },
  *   { stream: 'EVENTS', subjectPrefix: 'events', durable: 'executor' },
  * );
  * await executor.start();
@@ -121,7 +130,6 @@ export const workflowRunAggregate = 'workflowRun';
 export function createExecutor(deps: ExecutorDeps, options: ExecutorOptions): Executor {
   const { nc, logger, registry } = deps;
   const clock = deps.clock ?? (() => new Date());
-  const actor = options.actor ?? 'executor';
   const ackWaitMs = options.ackWaitMs ?? 30_000;
   const connection = { nc, logger, ...(deps.isConnected ? { isConnected: deps.isConnected } : {}) };
   const store = createEventStore(connection, {
@@ -135,6 +143,9 @@ export function createExecutor(deps: ExecutorDeps, options: ExecutorOptions): Ex
     clock,
     ...(deps.idempotency ? { idempotency: deps.idempotency } : {}),
   });
+  const app = createApplication({ commands, store, tokens: deps.tokens });
+  const submit: Submit = (command, context, submitOptions) =>
+    app.submit(deps.identity, command, context, submitOptions);
   const runs = createAggregateRepository({
     store,
     deciders: { workflowRun: runViewDecider as AnyDecider },
@@ -142,7 +153,7 @@ export function createExecutor(deps: ExecutorDeps, options: ExecutorOptions): Ex
   });
   const timers = createTimerBook(clock);
   const metrics = createExecutorMetrics(registry, () => timers.active());
-  const issuer = createIssuer({ commands, metrics, clock });
+  const issuer = createIssuer({ submit, metrics, clock });
   const http: HttpStepOptions = { ...defaultHttpStepOptions(), ...options.http };
   const activities: Record<WorkflowStepType, Activity> = {
     'http.request': createHttpActivity({
@@ -161,7 +172,7 @@ export function createExecutor(deps: ExecutorDeps, options: ExecutorOptions): Ex
     delay: async () => ({ kind: 'pending' }),
   };
   const onRunCommit = createRunCommitHandler({
-    commands,
+    submit,
     runs,
     issuer,
     activities,
@@ -169,7 +180,6 @@ export function createExecutor(deps: ExecutorDeps, options: ExecutorOptions): Ex
     timers,
     logger,
     clock,
-    actor,
     maxDeliveries: options.maxDeliveries ?? executorConfigSchema.shape.EXECUTOR_MAX_DELIVERIES.parse(undefined),
   });
   const aiConsumer = createCommitConsumer(
@@ -182,7 +192,7 @@ export function createExecutor(deps: ExecutorDeps, options: ExecutorOptions): Ex
       ackWaitMs,
     },
     {
-      onCommit: createAiTaskCommitHandler({ commands, runs, issuer, logger, actor }),
+      onCommit: createAiTaskCommitHandler({ commands, runs, issuer, logger }),
       onUndecodable: () => metrics.undecodable.inc(),
     },
   );

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type CommandMetadata, type CommandResult, isLightdomError } from '@lightdom/domain';
-import type { CommandHandler } from '@lightdom/eventstore';
+import type { RequestContext, SubmitOptions } from '@lightdom/app';
+import { type CommandResult, isLightdomError } from '@lightdom/domain';
 import type { Logger } from '@lightdom/runtime';
 import { countResult, type ExecutorMetrics } from './metrics.js';
 
@@ -11,6 +11,12 @@ export interface IssuedCommand {
   idempotencyKey: string;
   data: Record<string, unknown>;
 }
+
+/**
+ * Records a command through the application core as the executor's own identity; with
+ * `onBehalfOfRun`, authorised as the run's requester (the commit's `via` is the executor).
+ */
+export type Submit = (command: unknown, context: RequestContext, options?: SubmitOptions) => Promise<CommandResult>;
 
 /** The step a command concerns, for metrics and logs. */
 export interface StepInfo {
@@ -26,14 +32,20 @@ export interface Issuer {
    * executor or an earlier delivery already did it, or the run ended); throws when it may
    * succeed later (UNAVAILABLE, a conflict that outlasted the handler's retries).
    */
-  issue(command: IssuedCommand, meta: CommandMetadata, log: Logger, step?: StepInfo): Promise<CommandResult | null>;
+  issue(
+    command: IssuedCommand,
+    context: RequestContext,
+    log: Logger,
+    step?: StepInfo,
+    options?: SubmitOptions,
+  ): Promise<CommandResult | null>;
   /**
    * Like `issue`, for an activity's outcome: retries a few times in process before
    * throwing, because the alternative (redelivery) runs the activity again. A refusal
    * that does not mean "the run moved on" (the commit is too large, the data is not
    * valid, a bug in the handler) throws UnrecordableOutcome at once: retrying cannot help.
    */
-  record(command: IssuedCommand, meta: CommandMetadata, log: Logger, step: StepInfo): Promise<CommandResult | null>;
+  record(command: IssuedCommand, context: RequestContext, log: Logger, step: StepInfo): Promise<CommandResult | null>;
 }
 
 /** An outcome the log refuses for a reason other than the run moving on; `reason` says why, without the data. */
@@ -62,15 +74,22 @@ function unrecordable(err: unknown): UnrecordableOutcome | undefined {
   return new UnrecordableOutcome(`${e?.name ?? 'Error'}: ${e?.message ?? String(err)}`.slice(0, 1000));
 }
 
-/** Codes that mean a bug rather than a race; logged as warnings. */
-const suspicious = new Set(['VALIDATION_FAILED', 'UNKNOWN_COMMAND']);
+/** Codes that mean a bug or a misconfiguration rather than a race; logged as warnings. */
+const suspicious = new Set(['VALIDATION_FAILED', 'UNKNOWN_COMMAND', 'FORBIDDEN']);
 
-export function createIssuer(deps: { commands: CommandHandler; metrics: ExecutorMetrics; clock: () => Date }): Issuer {
-  const { commands, metrics, clock } = deps;
+export function createIssuer(deps: { submit: Submit; metrics: ExecutorMetrics; clock: () => Date }): Issuer {
+  const { submit, metrics, clock } = deps;
 
-  async function issue(command: IssuedCommand, meta: CommandMetadata, log: Logger, step?: StepInfo, strict = false) {
+  async function issue(
+    command: IssuedCommand,
+    context: RequestContext,
+    log: Logger,
+    step?: StepInfo,
+    options?: SubmitOptions,
+    strict = false,
+  ) {
     try {
-      const result = await commands.handle(command, meta);
+      const result = await submit(command, context, options);
       countResult(metrics, command, result, step, clock());
       const fields = { command: command.type, stepId: step?.id, attempt: step?.attempt, events: result.events };
       if (result.duplicate) log.debug(fields, 'command already issued; first result returned');
@@ -93,11 +112,11 @@ export function createIssuer(deps: { commands: CommandHandler; metrics: Executor
   }
 
   return {
-    issue,
-    async record(command, meta, log, step) {
+    issue: (command, context, log, step, options) => issue(command, context, log, step, options),
+    async record(command, context, log, step) {
       for (let attempt = 1; ; attempt++) {
         try {
-          return await issue(command, meta, log, step, true);
+          return await issue(command, context, log, step, undefined, true);
         } catch (err) {
           if (err instanceof UnrecordableOutcome || attempt >= 4) throw err;
           log.warn({ err, command: command.type, stepId: step.id }, 'recording the outcome failed; retrying');

@@ -11,7 +11,10 @@ export interface ExecutorService extends RunningService {
 
 /** Connects to NATS, starts the executor and its ops server; `stop` drains all three. */
 export async function startExecutorService(config: ExecutorConfig, logger: Logger): Promise<ExecutorService> {
-  logger.info({ nats: config.NATS_URL }, 'connecting to NATS');
+  if (!config.tokens.enabled) {
+    logger.warn({ actor: config.identity.actor }, 'AUTH=off: recording commands with no service token');
+  }
+  logger.info({ nats: config.NATS_URL, actor: config.identity.actor }, 'connecting to NATS');
   const nats = await connectNats({ url: config.NATS_URL, name: 'executor', logger });
   const registry = createMetricsRegistry('executor');
   let executor: Executor | undefined;
@@ -22,7 +25,15 @@ export async function startExecutorService(config: ExecutorConfig, logger: Logge
       ttlMs: config.IDEMPOTENCY_TTL_MS,
     });
     executor = createExecutor(
-      { nc: nats.nc, isConnected: nats.isConnected, logger, registry, idempotency },
+      {
+        nc: nats.nc,
+        isConnected: nats.isConnected,
+        tokens: config.tokens,
+        identity: config.identity,
+        logger,
+        registry,
+        idempotency,
+      },
       {
         stream: config.EVENTS_STREAM,
         subjectPrefix: config.EVENTS_SUBJECT_PREFIX,
@@ -44,7 +55,7 @@ export async function startExecutorService(config: ExecutorConfig, logger: Logge
       host: config.HOST,
       port: config.PORT,
       logger,
-      tokens: config.API_TOKENS,
+      tokens: config.tokens,
     });
   } catch (err) {
     await executor?.stop();

@@ -1,15 +1,36 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError } from '@lightdom/runtime';
 import { describe, expect, it } from 'vitest';
 import { loadExecutorConfig } from '../src/index.js';
 
+const service = { API_TOKENS: 'svc-token:executor-1:service', SERVICE_TOKEN: 'svc-token' };
+
+/** The problems a ConfigError names, or [] when `load` does not throw one. */
+function problemsOf(load: () => unknown): string[] {
+  try {
+    load();
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
 describe('executor config', () => {
   it('has defaults for every variable', () => {
-    expect(loadExecutorConfig({})).toEqual({
+    const { tokens, identity, ...config } = loadExecutorConfig(service);
+    expect(identity).toEqual({ actor: 'executor-1', role: 'service' });
+    expect(tokens.enabled).toBe(true);
+    expect(config).toEqual({
       NATS_URL: 'nats://127.0.0.1:4222',
       EVENTS_STREAM: 'EVENTS',
       EVENTS_SUBJECT_PREFIX: 'events',
-      HOST: '0.0.0.0',
-      API_TOKENS: new Map(),
+      HOST: '127.0.0.1',
+      API_TOKENS: service.API_TOKENS,
+      AUTH: 'on',
+      SERVICE_TOKEN: 'svc-token',
       PORT: 3002,
       EXECUTOR_DURABLE: 'executor',
       EXECUTOR_AI_DURABLE: 'executor-ai-tasks',
@@ -31,7 +52,7 @@ describe('executor config', () => {
   });
 
   it('reads numbers from strings', () => {
-    const config = loadExecutorConfig({ EXECUTOR_CONCURRENCY: '4', HTTP_STEP_DEFAULT_TIMEOUT_MS: '2500' });
+    const config = loadExecutorConfig({ ...service, EXECUTOR_CONCURRENCY: '4', HTTP_STEP_DEFAULT_TIMEOUT_MS: '2500' });
     expect(config).toMatchObject({ EXECUTOR_CONCURRENCY: 4, HTTP_STEP_DEFAULT_TIMEOUT_MS: 2500 });
   });
 
@@ -39,6 +60,7 @@ describe('executor config', () => {
     let error: unknown;
     try {
       loadExecutorConfig({
+        ...service,
         PORT: 'abc',
         EXECUTOR_DURABLE: 'has.dot',
         EXECUTOR_CONCURRENCY: '0',
@@ -65,6 +87,7 @@ describe('executor config', () => {
 
   it('parses HTTP_STEP_ALLOW: hosts, host:port, addresses and CIDRs', () => {
     const config = loadExecutorConfig({
+      ...service,
       HTTP_STEP_ALLOW: 'n8n.internal:5678, hooks.corp ,10.8.0.0/16,[fd00::5]:8443,127.0.0.1, ::1',
     });
     expect(config.HTTP_STEP_ALLOW).toEqual([
@@ -80,7 +103,10 @@ describe('executor config', () => {
   it('names each bad HTTP_STEP_ALLOW entry at start-up', () => {
     let error: unknown;
     try {
-      loadExecutorConfig({ HTTP_STEP_ALLOW: 'ok.host,bad host,10.0.0.0/33,n8n:99999,fd00::/8,1.2.3.4.5,a:b:c' });
+      loadExecutorConfig({
+        ...service,
+        HTTP_STEP_ALLOW: 'ok.host,bad host,10.0.0.0/33,n8n:99999,fd00::/8,1.2.3.4.5,a:b:c',
+      });
     } catch (err) {
       error = err;
     }
@@ -93,5 +119,38 @@ describe('executor config', () => {
     expect(problems.join('\n')).toContain('entry "n8n:99999": port 99999 is not 1-65535');
     expect(problems.join('\n')).toContain('entry "1.2.3.4.5": 1.2.3.4.5 is not an IPv4 address');
     expect(problems.join('\n')).toContain('entry "a:b:c": has more than one ":"');
+  });
+
+  it('needs its own service token unless AUTH=off, naming SERVICE_TOKEN and never echoing a token', () => {
+    expect(problemsOf(() => loadExecutorConfig({ API_TOKENS: service.API_TOKENS }))).toEqual([
+      "SERVICE_TOKEN: is required: the executor's own token, listed in API_TOKENS or API_TOKENS_FILE with role service (or set AUTH=off to run without authentication)",
+    ]);
+    const unknown = problemsOf(() => loadExecutorConfig({ ...service, SERVICE_TOKEN: 'not-listed-secret' }));
+    expect(unknown).toEqual([
+      'SERVICE_TOKEN: is not one of the tokens in API_TOKENS or API_TOKENS_FILE (1 configured)',
+    ]);
+    const operator = problemsOf(() =>
+      loadExecutorConfig({ API_TOKENS: 'op-secret:alice:operator', SERVICE_TOKEN: 'op-secret' }),
+    );
+    expect(operator).toEqual([
+      'SERVICE_TOKEN: names alice with role operator; the executor needs a token with role service (or admin)',
+    ]);
+    expect([...unknown, ...operator].join(' ')).not.toMatch(/secret/);
+    expect(problemsOf(() => loadExecutorConfig({ API_TOKENS: 'x:bad:root', SERVICE_TOKEN: 'x' }))).toEqual([
+      'API_TOKENS: entry 1: the role must be one of reader, operator, service, admin',
+    ]);
+  });
+
+  it('takes SERVICE_TOKEN_FILE, and an admin token', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ld-exec-'));
+    writeFileSync(join(dir, 'token'), 'adm-token\n');
+    const config = loadExecutorConfig({ API_TOKENS: 'adm-token:root:admin', SERVICE_TOKEN_FILE: join(dir, 'token') });
+    expect(config.identity).toEqual({ actor: 'root', role: 'admin' });
+  });
+
+  it('with AUTH=off, acts as the executor service with no token', () => {
+    const config = loadExecutorConfig({ AUTH: 'off' });
+    expect(config.tokens.enabled).toBe(false);
+    expect(config.identity).toEqual({ actor: 'executor', role: 'service' });
   });
 });

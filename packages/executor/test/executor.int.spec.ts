@@ -26,6 +26,8 @@ const start = async () => {
     HOST: '127.0.0.1',
     PORT: '0',
     IDEMPOTENCY_BUCKET: env.kvBucket,
+    API_TOKENS: 'exec-svc-token:executor-svc:service,ops-token:ops:reader',
+    SERVICE_TOKEN: 'exec-svc-token',
   });
   const service = await startExecutorService(config, logger);
   running.push(service);
@@ -86,10 +88,12 @@ describe('executor service', () => {
     expect((await env.jsm.streams.info(env.stream)).config.deny_delete).toBe(true);
   });
 
-  it('answers /health, /ready and /metrics', async () => {
+  it("answers /health, /ready (its details to the registry's token holders) and /metrics", async () => {
     expect((await fetch(`${service.url}/health`)).status).toBe(200);
-    const ready = await fetch(`${service.url}/ready`);
-    expect(ready.status).toBe(200);
+    const anonymous = await fetch(`${service.url}/ready`);
+    expect(anonymous.status).toBe(200);
+    expect(await anonymous.json()).toEqual({ status: 'ready' });
+    const ready = await fetch(`${service.url}/ready`, { headers: { authorization: 'Bearer ops-token' } });
     expect(await ready.json()).toMatchObject({ status: 'ready', checks: { nats: 'ok', consumer: 'ok' } });
     const metrics = await (await fetch(`${service.url}/metrics`)).text();
     for (const name of [
@@ -111,6 +115,9 @@ describe('executor service', () => {
     expect(await metric(service.url, 'lightdom_executor_events_total', 'type="WorkflowRunRequested"')).toBe(1);
     const lines = logLines.filter((l) => l.includes(correlationId)).map((l) => JSON.parse(l));
     expect(lines.find((l) => l.command === 'StartWorkflowStep')).toMatchObject({ runId, stepId: 'tick' });
+    // Recorded as the actor its SERVICE_TOKEN names.
+    const commits = await store.readAggregate('workflowRun', runId);
+    expect(commits.slice(1).map((c) => c.actor)).toEqual(commits.slice(1).map(() => 'executor-svc'));
   });
 
   it('terminates messages that are not commits and ignores other aggregate types', async () => {

@@ -96,21 +96,25 @@ describe('executor runs workflows', () => {
       200,
     );
 
-    // Every command the executor issued carries the run's correlation id, names its cause and a key.
+    // Every command the executor issued carries the run's correlation id, names its cause and a key;
+    // the run's own commands are recorded as the executor, with nobody else in `via`.
     const byExecutor = (await h.runCommits(runId)).filter((c) => c.actor === 'executor');
     expect(byExecutor.length).toBeGreaterThanOrEqual(9);
     for (const c of byExecutor) {
       expect(c.correlationId).toBe(correlationId);
       expect(c.idempotencyKey).toMatch(new RegExp(`^wf:${runId}:`));
+      expect(c.via).toBeUndefined();
     }
     const launchStarted = events.find(
       (e) => e.event.type === 'WorkflowStepStarted' && (e.event.data as { stepId: string }).stepId === 'launch',
     )!;
     const launched = (await h.store.readAggregate('campaign', campaignId)).at(-1)!;
+    // The step's campaign command acts for the run's requester, through the executor.
     expect(launched).toMatchObject({
       correlationId,
       causationId: launchStarted.event.id,
-      actor: 'executor',
+      actor: 'tester',
+      via: 'executor',
       idempotencyKey: `wf:${runId}:launch:campaign`,
     });
 
@@ -195,12 +199,52 @@ describe('executor runs workflows', () => {
     const request = ai.requested.find((c) => c.aggregateId === aiTaskIdFor(ok.runId, 'gen', 1));
     expect(request?.events[0]?.data).toMatchObject({ model: 'tiny', workflowRunId: ok.runId, stepId: 'gen' });
     expect(request?.correlationId).toBe(ok.correlationId);
+    // The AI task is requested for the run's requester, through the executor.
+    expect(request).toMatchObject({ actor: 'tester', via: 'executor' });
 
     const badState = await h.waitForEnd(bad.runId);
     expect(badState.status).toBe('failed');
     expect(badState.failure?.error).toBe('AI task failed: model exploded');
     const badRequest = ai.requested.find((c) => c.aggregateId === aiTaskIdFor(bad.runId, 'gen', 1));
     expect(badRequest?.events[0]?.data).toMatchObject({ model: 'deepseek-r1:7b' });
+  });
+
+  it("refuses a step's command its run's requester may not send: the step fails, nothing is appended", async () => {
+    const campaignId = await createCampaign();
+    const before = await h.store.readAggregate('campaign', campaignId);
+    // The core never records a reader's run; the log may still hold one (written before
+    // roles, or by hand), and its steps must not gain rights by going through the executor.
+    const viewer = { actor: 'viewer', role: 'reader' } as const;
+    const launch = await h.requestRun(
+      [
+        {
+          id: 'launch',
+          type: 'campaign.command',
+          input: { type: 'LaunchCampaign', aggregateId: campaignId, data: {} },
+          retry: { maxAttempts: 3, backoffMs: 10 },
+        },
+      ],
+      {},
+      viewer,
+    );
+    const gen = await h.requestRun([{ id: 'gen', type: 'ai.generate', input: { prompt: 'hello' } }], {}, viewer);
+
+    const launchState = await h.waitForEnd(launch.runId);
+    expect(launchState.status).toBe('failed');
+    expect(launchState.failure?.error).toBe(
+      'FORBIDDEN: viewer (role reader) may not send LaunchCampaign (a public command)',
+    );
+    expect(await h.stepStarts(launch.runId)).toEqual({ 'launch:1': 1 });
+    expect(await h.store.readAggregate('campaign', campaignId)).toEqual(before);
+
+    const genState = await h.waitForEnd(gen.runId);
+    expect(genState.status).toBe('failed');
+    expect(genState.failure?.error).toBe(
+      'AI task refused: FORBIDDEN: viewer (role reader) may not send RequestAiTask (a public command)',
+    );
+    expect(await h.store.readAggregate('aiTask', aiTaskIdFor(gen.runId, 'gen', 1))).toEqual([]);
+    // The run's own commands are the executor's: they were recorded all the same.
+    expect((await h.runCommits(gen.runId)).filter((c) => c.actor === 'executor').length).toBeGreaterThanOrEqual(3);
   });
 
   it('fails chain.anchor for good: it is not available yet', async () => {

@@ -1,11 +1,21 @@
-import { authConfig, hostConfig, natsConfig, parseConfig, port, positiveInt, url } from '@lightdom/runtime';
+import {
+  hostConfig,
+  identityConfig,
+  natsConfig,
+  parseConfig,
+  port,
+  positiveInt,
+  type TokenRegistry,
+  tokenRegistryFrom,
+  url,
+} from '@lightdom/runtime';
 import { z } from 'zod';
 
 export const projectorConfigSchema = z.object({
   ...natsConfig,
   ...hostConfig,
-  // API_TOKENS: only their holders see /ready's details (issue 7).
-  ...authConfig,
+  // API_TOKENS / API_TOKENS_FILE / AUTH: token holders see /ready's details and /metrics from anywhere.
+  ...identityConfig,
   PORT: port(3003),
   DATABASE_URL: url(['postgres', 'postgresql'], 'postgres://postgres@127.0.0.1:5432/lightdom'),
   DB_SCHEMA: z
@@ -23,10 +33,18 @@ export const projectorConfigSchema = z.object({
   // --- stalled projections (issue 7) ---
   /** While a projection is stalled: how often it retries the commit and looks for a skip decision, in ms. */
   PROJECTOR_STALL_RETRY_MS: positiveInt(5000),
+  /** How often the hot views in Redis are checked (and rebuilt from Postgres when Redis lost them), in ms. */
+  PROJECTOR_VIEWS_CHECK_MS: positiveInt(1000),
   /** Fault-suite switch; see ProjectorOptions.unsafeCheckpointOutsideTransaction. */
   PROJECTOR_UNSAFE_CHECKPOINT: z.enum(['0', '1']).default('0'),
 });
 
-export type ProjectorConfig = z.infer<typeof projectorConfigSchema>;
+export type ProjectorConfig = z.infer<typeof projectorConfigSchema> & { tokens: TokenRegistry };
 
-export const loadProjectorConfig = (env: NodeJS.ProcessEnv = process.env) => parseConfig(projectorConfigSchema, env);
+/** With the token registry built from API_TOKENS / API_TOKENS_FILE / AUTH (a bad entry names its variable). */
+const withTokens = projectorConfigSchema.transform(
+  (v, ctx): ProjectorConfig => ({ ...v, tokens: tokenRegistryFrom(v, ctx) }),
+);
+
+export const loadProjectorConfig = (env: NodeJS.ProcessEnv = process.env): ProjectorConfig =>
+  parseConfig(withTokens, env);

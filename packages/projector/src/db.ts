@@ -1,6 +1,7 @@
+import { quoteIdent } from '@lightdom/readmodel';
 import pg from 'pg';
 
-export const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
+export { quoteIdent };
 
 /** Creates the database named in the URL when it does not exist yet. */
 export async function ensureDatabase(databaseUrl: string): Promise<void> {

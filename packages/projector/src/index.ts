@@ -1,7 +1,15 @@
-export { createCampaignsProjection } from './campaigns/campaignsProjection.js';
+export { createCampaignsProjection, createReadModelProjections } from '@lightdom/readmodel';
 export { loadProjectorConfig, type ProjectorConfig, projectorConfigSchema } from './config.js';
 export { ensureDatabase, quoteIdent, untilAvailable } from './db.js';
-export { createHotViews, eventsChannel, type HotViewOptions, hotViewKey, invalidationChannel } from './hotViews.js';
+export {
+  createHotViews,
+  eventsChannel,
+  type HotViewOptions,
+  type HotViews,
+  hotViewKey,
+  invalidationChannel,
+  viewKeys,
+} from './hotViews.js';
 export { createProjectorMetrics, type ProjectorMetrics } from './metrics.js';
 export { migrate } from './migrations.js';
 export type { Projection, ProjectionChange } from './projection.js';

@@ -1,11 +1,10 @@
 import { connectNats, createEventStore } from '@lightdom/eventstore';
+import { createReadModelProjections, migrate } from '@lightdom/readmodel';
 import { createMetricsRegistry, natsCheck, runService, startOpsServer } from '@lightdom/runtime';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { createCampaignsProjection } from './campaigns/campaignsProjection.js';
 import { loadProjectorConfig } from './config.js';
 import { ensureDatabase, untilAvailable } from './db.js';
-import { migrate } from './migrations.js';
 import { createProjector } from './projector.js';
 
 runService('projector', async (logger) => {
@@ -33,7 +32,8 @@ runService('projector', async (logger) => {
       durable: config.PROJECTOR_DURABLE,
       batchSize: config.PROJECTOR_BATCH_SIZE,
       stallRetryMs: config.PROJECTOR_STALL_RETRY_MS,
-      projections: [createCampaignsProjection()],
+      projections: createReadModelProjections(),
+      viewsCheckMs: config.PROJECTOR_VIEWS_CHECK_MS,
       hotViews: { keyPrefix: config.REDIS_KEY_PREFIX, channelPrefix: config.REDIS_CHANNEL_PREFIX },
       unsafeCheckpointOutsideTransaction: config.PROJECTOR_UNSAFE_CHECKPOINT === '1',
     },
@@ -44,7 +44,7 @@ runService('projector', async (logger) => {
     host: config.HOST,
     port: config.PORT,
     logger,
-    tokens: config.API_TOKENS,
+    tokens: config.tokens,
     registry,
     checks: {
       nats: natsCheck(nats.nc, nats.isConnected),
@@ -53,6 +53,8 @@ runService('projector', async (logger) => {
       // Not ready while a projection waits on a commit it cannot apply (names it, its position and error).
       projections: () => projector.assertNotStalled(),
     },
+    // Each projection's checkpoint and lag (also the gauge lightdom_projection_lag).
+    details: () => ({ projections: projector.lag() }),
   });
   logger.info({ ops: ops.url, schema: config.DB_SCHEMA, stream: config.EVENTS_STREAM }, 'projector ready');
   return {

@@ -36,6 +36,12 @@ export function createProjectorMetrics(registry: Registry, projections: readonly
       help: 'Batches whose hot views could not be written',
       registers: [registry],
     }),
+    projectionLag: new Gauge({
+      name: 'lightdom_projection_lag',
+      help: 'Commits in the log a projection has not applied yet (log head minus its checkpoint), as of its last batch',
+      labelNames: ['projection'],
+      registers: [registry],
+    }),
     stuck: new Gauge({
       name: 'lightdom_projection_stuck',
       help: 'Position of the commit a projection cannot apply and waits on (0 when it is not stuck)',
@@ -51,6 +57,7 @@ export function createProjectorMetrics(registry: Registry, projections: readonly
   };
   for (const projection of projections) {
     metrics.stuck.set({ projection }, 0);
+    metrics.projectionLag.set({ projection }, 0);
     metrics.skippedCommits.inc({ projection }, 0);
   }
   return metrics;

@@ -1,13 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type StoredCommit, upcastEvent } from '@lightdom/domain';
 import { createEventStore, type EventStore, readCommit } from '@lightdom/eventstore';
+import { createHotViews, type HotViewOptions } from '@lightdom/readmodel';
 import type { Logger } from '@lightdom/runtime';
 import type { Redis } from 'ioredis';
 import { AckPolicy, type ConsumerMessages, DeliverPolicy, type JsMsg, type NatsConnection, nanos } from 'nats';
 import type pg from 'pg';
 import type { Registry } from 'prom-client';
 import { quoteIdent } from './db.js';
-import { createHotViews, type HotViewOptions } from './hotViews.js';
 import { createProjectorMetrics } from './metrics.js';
 import type { Projection, ProjectionChange } from './projection.js';
 import { findSkipDecision } from './skipDecisions.js';
@@ -37,6 +37,11 @@ export interface ProjectorOptions {
   stallRetryMs: number;
   projections: Projection[];
   hotViews?: HotViewOptions;
+  /**
+   * How often the projector checks that Redis still holds the hot views (and repairs them
+   * from Postgres after a failed write or a flush), in ms. Default 1000.
+   */
+  viewsCheckMs: number;
   /** Called inside the transaction, after the rows and the checkpoint changed, before commit. */
   beforeCommit?: (positions: number[]) => Promise<void>;
   /**
@@ -68,6 +73,8 @@ export interface Projector {
   stalls(): ProjectionStall[];
   /** A readiness check: throws, naming each stalled projection, its position and error. */
   assertNotStalled(): Promise<void>;
+  /** Each projection's checkpoint and lag (log head − checkpoint) as of the last batch. */
+  lag(): Record<string, { position: number; lag: number }>;
 }
 
 class GapError extends Error {}
@@ -122,11 +129,22 @@ export function createProjector(
   deps: ProjectorDeps,
   options: Partial<ProjectorOptions> & Pick<ProjectorOptions, 'stream' | 'subjectPrefix' | 'schema' | 'projections'>,
 ): Projector {
-  const opts: ProjectorOptions = { durable: 'projector', batchSize: 500, stallRetryMs: 5000, ...options };
+  const opts: ProjectorOptions = {
+    durable: 'projector',
+    batchSize: 500,
+    stallRetryMs: 5000,
+    viewsCheckMs: 1000,
+    ...options,
+  };
   const { nc, pool, logger } = deps;
   const s = quoteIdent(opts.schema);
   const names = opts.projections.map((p) => p.name);
-  const hot = deps.redis && opts.hotViews ? createHotViews(deps.redis, opts.hotViews) : undefined;
+  const hot =
+    deps.redis && opts.hotViews
+      ? createHotViews({ redis: deps.redis, pool, schema: opts.schema }, opts.hotViews)
+      : undefined;
+  let viewsTimer: NodeJS.Timeout | undefined;
+  const lagBy = new Map<string, { position: number; lag: number }>();
   const metrics = deps.registry ? createProjectorMetrics(deps.registry, names) : undefined;
   // Only reads the projections' own decisions (`projection.<name>` subjects).
   const decisions: EventStore = createEventStore(
@@ -356,6 +374,12 @@ export function createProjector(
       client.release(broken);
     }
     for (const [name, reached] of reachedBy) clearStall(name, reached);
+    const last = batch[batch.length - 1]!;
+    const head = last.seq + last.info.pending;
+    for (const [name, passed] of passedBy) {
+      lagBy.set(name, { position: passed, lag: Math.max(0, head - passed) });
+      metrics?.projectionLag.set({ projection: name }, Math.max(0, head - passed));
+    }
     // Every projection is past the batch's positions up to here: these go to the feed.
     const through = Math.min(...passedBy.values());
     if (opts.unsafeCheckpointOutsideTransaction && reachedBy.size > 0) unsafeApplied = through;
@@ -370,12 +394,10 @@ export function createProjector(
       if (hot) {
         // Redis work overlaps the next batch's Postgres work, one batch at a time, in order.
         await hotPublishing;
-        hotPublishing = hot
-          .publish(commits, changes, { name: names.join('+'), position: Math.max(...reachedBy.values()) })
-          .catch((err) => {
-            metrics?.redisErrors.inc();
-            logger.warn({ err }, 'hot views not updated; Postgres read model is current');
-          });
+        hotPublishing = hot.publish(commits, changes, through).catch((err) => {
+          metrics?.redisErrors.inc();
+          logger.warn({ err }, 'hot views not updated; Postgres read model is current');
+        });
       }
     }
     if (stalled) throw new StalledError('a projection is stalled');
@@ -430,10 +452,28 @@ export function createProjector(
       stopped = false;
       await ensureCheckpointRows();
       if (opts.unsafeCheckpointOutsideTransaction) unsafeTimer = setInterval(() => void saveUnsafeCheckpoint(), 500);
+      for (const [name, position] of await checkpoints(pool)) lagBy.set(name, { position, lag: 0 });
+      if (hot) {
+        // A crash between a batch's commit and its Redis write lost that write: repair first.
+        hot.markDirty();
+        const checkViews = () =>
+          void hot
+            .check()
+            .then((done) => {
+              if (done !== 'ok') logger.info({ done }, 'hot views repaired from Postgres');
+            })
+            .catch((err) => {
+              metrics?.redisErrors.inc();
+              logger.warn({ err: (err as Error).message }, 'hot views not checked; retrying');
+            });
+        checkViews();
+        viewsTimer = setInterval(checkViews, opts.viewsCheckMs);
+      }
       loop = run();
     },
     async stop() {
       stopped = true;
+      if (viewsTimer) clearInterval(viewsTimer);
       messages?.stop();
       await loop;
       await hotPublishing;
@@ -452,6 +492,7 @@ export function createProjector(
       }
     },
     stalls: () => [...stalls.values()].map((st) => ({ ...st })),
+    lag: () => Object.fromEntries([...lagBy].map(([name, v]) => [name, { ...v }])),
     async assertNotStalled() {
       if (stalls.size === 0) return;
       throw new Error(

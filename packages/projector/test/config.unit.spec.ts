@@ -13,3 +13,13 @@ it('has defaults and names every bad variable', () => {
   expect(err).toBeInstanceOf(ConfigError);
   expect(err?.problems.map((p) => p.split(':')[0]).sort()).toEqual(['DB_SCHEMA', 'PROJECTOR_BATCH_SIZE', 'REDIS_URL']);
 });
+
+it('the projector reads its tokens through the registry (token:actor:role, AUTH)', () => {
+  const config = loadProjectorConfig({ API_TOKENS: 'tok-1:ops:reader' });
+  expect(config.HOST).toBe('127.0.0.1');
+  expect(config.tokens.enabled).toBe(true);
+  expect(config.tokens.lookup('tok-1')).toEqual({ actor: 'ops', role: 'reader' });
+  expect(loadProjectorConfig({ AUTH: 'off' }).tokens.enabled).toBe(false);
+  expect(() => loadProjectorConfig({ API_TOKENS: 'tok-1:ops:emperor' })).toThrow(/API_TOKENS: entry 1: the role/);
+});
+

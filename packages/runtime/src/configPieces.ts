@@ -42,8 +42,12 @@ export const natsConfig = {
   EVENTS_SUBJECT_PREFIX: subjectToken('events'),
 };
 
+/**
+ * The address a service listens on. Loopback unless told otherwise: a fresh machine exposes
+ * nothing. Containers and hosts behind a proxy set `HOST=0.0.0.0` (or one interface).
+ */
 export const hostConfig = {
-  HOST: z.string().default('0.0.0.0'),
+  HOST: z.string().min(1).default('127.0.0.1'),
 };
 
 /**
@@ -80,7 +84,11 @@ export const httpBoundsFrom = (c: { [K in keyof typeof httpBoundsConfig]: number
 /** The defaults of `httpBoundsConfig`, for servers whose service does not configure them. */
 export const defaultHttpBounds = (): HttpBounds => httpBoundsFrom(z.object(httpBoundsConfig).parse({}));
 
-/** `token:actor` pairs, comma-separated. Empty turns authentication off (local development). */
+/**
+ * `token:actor` pairs, comma-separated. Empty turns authentication off (local development).
+ * @deprecated the old token → actor Map, kept while command-api, executor and ai-worker move
+ * to `identityConfig` / `tokenRegistryFrom`; the last one to move deletes it.
+ */
 export const apiTokens = z
   .string()
   .default('')
@@ -97,7 +105,10 @@ export const apiTokens = z
     return map;
   });
 
-/** The bearer tokens a service accepts: the API's, and the ops routes' (`/ready` details). */
+/**
+ * The bearer tokens a service accepts: the API's, and the ops routes' (`/ready` details).
+ * @deprecated see {@link apiTokens}; use `identityConfig`.
+ */
 export const authConfig = {
   API_TOKENS: apiTokens,
 };

@@ -29,6 +29,7 @@ export { createLogger, type Logger } from './logger.js';
 export { createMetricsRegistry } from './metrics.js';
 export { natsCheck } from './natsCheck.js';
 export {
+  isLoopbackAddress,
   type OpsRoutesOptions,
   type OpsServer,
   type ReadinessCheck,
@@ -38,3 +39,4 @@ export {
 export { ConfigError, parseConfig } from './parseConfig.js';
 export { redactUrl } from './redact.js';
 export { type RunningService, runService } from './service.js';
+export { type ServiceAuth, serviceAuthFrom, serviceTokenConfig } from './serviceIdentity.js';

@@ -3,6 +3,7 @@ import type { Registry } from 'prom-client';
 import { bearerToken } from './bearer.js';
 import { defaultHttpBounds, type HttpBounds } from './configPieces.js';
 import { Fastify, httpServerOptions, quietRequestLogs } from './fastify.js';
+import type { TokenRegistry } from './identity.js';
 import type { Logger } from './logger.js';
 
 /** A readiness check: resolves when the dependency answers, throws when it does not. */
@@ -15,11 +16,33 @@ export interface OpsRoutesOptions {
   /** Per-check time limit in ms. Default 1000. */
   checkTimeoutMs?: number;
   /**
-   * Bearer tokens (token → actor). When there are any, only their holders see `/ready`'s
-   * details (service, each check and its error, which may name internal addresses);
-   * everyone else gets `{status}`. Empty or absent: authentication is off, everyone sees them.
+   * The token registry (`identityConfig` → `tokenRegistryFrom`). A caller with a valid
+   * bearer token (any role) sees `/ready`'s details (service, each check and its error, which
+   * may name internal addresses) and may read `/metrics` from anywhere; everyone else gets
+   * `/ready` as `{status}` and `/metrics` only from a loopback address (401 otherwise).
+   * With `AUTH=off` (`enabled: false`) both are open to all, and a warning is logged.
+   *
+   * The old token → actor Map is still accepted while services move to the registry
+   * (an empty Map then means the old "authentication off").
    */
-  tokens?: ReadonlyMap<string, string>;
+  tokens?: TokenRegistry | ReadonlyMap<string, string>;
+  /** More for `/ready`'s detailed answer (e.g. the projector's lag per projection), beside the checks. */
+  details?: () => Record<string, unknown>;
+}
+
+/** Whether a socket's peer is this machine (127.0.0.0/8, ::1, or an IPv4-mapped 127.x). */
+export function isLoopbackAddress(address: string | undefined): boolean {
+  if (!address) return false;
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return v4.startsWith('127.') || address === '::1';
+}
+
+/** The ops routes' view of a token: is it valid, and is authentication on at all. */
+function tokenCheck(tokens: OpsRoutesOptions['tokens']): { enabled: boolean; valid: (token: string) => boolean } {
+  if (tokens === undefined) return { enabled: true, valid: () => false };
+  if (tokens instanceof Map) return { enabled: tokens.size > 0, valid: (t) => tokens.has(t) };
+  const registry = tokens as TokenRegistry;
+  return { enabled: registry.enabled, valid: (t) => registry.lookup(t) !== undefined };
 }
 
 async function runCheck(check: ReadinessCheck, timeoutMs: number): Promise<string> {
@@ -46,11 +69,22 @@ async function runCheck(check: ReadinessCheck, timeoutMs: number): Promise<strin
 export function registerOpsRoutes(app: FastifyInstance, opts: OpsRoutesOptions): void {
   const timeoutMs = opts.checkTimeoutMs ?? 1000;
   app.get('/health', async () => ({ status: 'ok', service: opts.service, uptimeSeconds: process.uptime() }));
-  const mayReadDetails = (req: FastifyRequest) => {
-    if (!opts.tokens || opts.tokens.size === 0) return true;
+  const tokens = tokenCheck(opts.tokens);
+  if (!tokens.enabled && !(opts.tokens instanceof Map)) {
+    app.log.warn(
+      { service: opts.service, auth: 'off' },
+      `AUTHENTICATION IS OFF (AUTH=off): every caller of ${opts.service} is an anonymous admin, and /ready details and /metrics are open to anyone who can reach it. Never run like this outside a development machine.`,
+    );
+  }
+  const hasToken = (req: FastifyRequest) => {
+    if (!tokens.enabled) return true;
     const token = bearerToken(req.headers.authorization);
-    return token !== undefined && opts.tokens.has(token);
+    return token !== undefined && tokens.valid(token);
   };
+  const mayReadDetails = hasToken;
+  // The socket's own peer, never X-Forwarded-For: behind a proxy the proxy is the peer, and
+  // a forwarded header is whatever the client wrote.
+  const mayReadMetrics = (req: FastifyRequest) => isLoopbackAddress(req.socket.remoteAddress) || hasToken(req);
   app.get('/ready', async (req, reply) => {
     const names = Object.keys(opts.checks);
     const results = await Promise.all(names.map((n) => runCheck(opts.checks[n]!, timeoutMs)));
@@ -59,9 +93,21 @@ export function registerOpsRoutes(app: FastifyInstance, opts: OpsRoutesOptions):
     reply.code(ready ? 200 : 503);
     if (!mayReadDetails(req)) return reply.send({ status });
     const checks = Object.fromEntries(names.map((n, i) => [n, results[i]]));
-    return reply.send({ status, service: opts.service, checks });
+    return reply.send({ status, service: opts.service, checks, ...(opts.details?.() ?? {}) });
   });
-  app.get('/metrics', async (_req, reply) => {
+  app.get('/metrics', async (req, reply) => {
+    if (!mayReadMetrics(req)) {
+      reply.code(401).header('www-authenticate', 'Bearer realm="metrics"').type('application/problem+json');
+      return reply.send({
+        type: 'https://lightdom.dev/problems/unauthorized',
+        title: 'UNAUTHORIZED',
+        status: 401,
+        detail:
+          '/metrics answers a loopback caller, or any caller with a valid bearer token (Authorization: Bearer <token>)',
+        code: 'UNAUTHORIZED',
+        retryable: false,
+      });
+    }
     reply.header('content-type', opts.registry.contentType);
     return opts.registry.metrics();
   });

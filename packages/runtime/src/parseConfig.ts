@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { z } from 'zod';
+import { z } from 'zod';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -8,19 +8,28 @@ export class ConfigError extends Error {
   }
 }
 
+/** Variables whose values are credentials. */
+const secretName = /TOKEN|SECRET|PASSWORD|PRIVATE|KEY$/;
+
+type ConfigSchema = z.ZodObject<z.ZodRawShape> | z.ZodEffects<z.ZodObject<z.ZodRawShape>, unknown>;
+
+/** The variable names of an object schema, or of the object under a refine/transform. */
+const shapeOf = (schema: ConfigSchema): z.ZodRawShape =>
+  schema instanceof z.ZodEffects ? schema.innerType().shape : schema.shape;
+
 /**
  * Reads a service's environment through a zod object schema whose keys are variable
- * names. `NAME_FILE` is honoured for every variable (Docker/Kubernetes secrets).
+ * names (optionally refined or transformed, e.g. to build a token registry). `NAME_FILE` is
+ * honoured for every variable (Docker/Kubernetes secrets).
  * Every bad variable is reported, each on its own line, before anything starts.
  */
-export function parseConfig<S extends z.ZodObject<z.ZodRawShape>>(
-  schema: S,
-  env: NodeJS.ProcessEnv = process.env,
-): z.infer<S> {
+export function parseConfig<S extends ConfigSchema>(schema: S, env: NodeJS.ProcessEnv = process.env): z.output<S> {
   const raw: Record<string, string | undefined> = {};
   const problems: string[] = [];
-  for (const key of Object.keys(schema.shape)) {
-    const fileVar = env[`${key}_FILE`];
+  const keys = Object.keys(shapeOf(schema));
+  for (const key of keys) {
+    // A schema that reads `NAME_FILE` itself (e.g. API_TOKENS_FILE, merged with API_TOKENS) keeps both.
+    const fileVar = keys.includes(`${key}_FILE`) ? undefined : env[`${key}_FILE`];
     if (fileVar) {
       try {
         raw[key] = readFileSync(fileVar, 'utf8').trim();
@@ -35,9 +44,11 @@ export function parseConfig<S extends z.ZodObject<z.ZodRawShape>>(
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const key = issue.path.join('.');
-      problems.push(`${key}: ${issue.message} (got ${JSON.stringify(raw[key] ?? null)})`);
+      // A secret's value is never echoed, not even a wrong one.
+      const shown = secretName.test(key) ? 'the value is not shown' : `got ${JSON.stringify(raw[key] ?? null)}`;
+      problems.push(`${key}: ${issue.message} (${shown})`);
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);
-  return (parsed as { data: z.infer<S> }).data;
+  return (parsed as { data: z.output<S> }).data;
 }

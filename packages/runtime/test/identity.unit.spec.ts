@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { anonymousIdentity, identityConfig, parseTokenEntries, tokenRegistryFrom } from '../src/identity.js';
+import { type ConfigError, parseConfig } from '../src/parseConfig.js';
 
 const registry = (vars: Record<string, string>) => {
   const schema = z.object(identityConfig).transform((v, ctx) => tokenRegistryFrom(v, ctx));
@@ -65,5 +66,29 @@ describe('token registry', () => {
     expect(parseTokenEntries('a-token:x:service').entries).toEqual([
       { token: 'a-token', identity: { actor: 'x', role: 'service' } },
     ]);
+  });
+});
+
+describe('parseConfig with the token variables', () => {
+  const schema = z.object(identityConfig).transform((v, ctx) => tokenRegistryFrom(v, ctx));
+
+  it('keeps inline API_TOKENS beside API_TOKENS_FILE, each entry counted once', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ld-tokens-'));
+    writeFileSync(join(dir, 'tokens'), 'file-token:from-file:reader\n');
+    const tokens = parseConfig(schema, { API_TOKENS: 'inline-token:inline', API_TOKENS_FILE: join(dir, 'tokens') });
+    expect(tokens.size).toBe(2);
+    expect(tokens.lookup('inline-token')?.actor).toBe('inline');
+    expect(tokens.lookup('file-token')?.actor).toBe('from-file');
+  });
+
+  it('never echoes a token-like variable in its problem', () => {
+    let message = '';
+    try {
+      parseConfig(schema, { API_TOKENS: 'very-secret-value:alice:superuser' });
+    } catch (err) {
+      message = (err as ConfigError).message;
+    }
+    expect(message).toContain('API_TOKENS: entry 1: the role must be one of');
+    expect(message).not.toContain('very-secret-value');
   });
 });

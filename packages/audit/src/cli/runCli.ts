@@ -169,6 +169,9 @@ async function run(cmd: Exclude<CliCommand, { command: 'help' }>, env: NodeJS.Pr
  * does is here, so tests run it in-process with their own streams and environment.
  */
 export async function runCli(argv: string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
+  // `projections status|rebuild` belong to the read model's package (loaded by name: it depends on this one).
+  if (argv[0] === 'projections' && (argv[1] === 'status' || argv[1] === 'rebuild'))
+    return (await import(String('@lightdom/readmodel'))).runProjectionsCli(argv.slice(1), env, io);
   let cmd: CliCommand;
   try {
     cmd = parseCliArgs(argv);

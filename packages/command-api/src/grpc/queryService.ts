@@ -1,4 +1,5 @@
 import { aggregateIdSchema, LightdomError } from '@lightdom/domain';
+import type { ReadModelQueries } from '@lightdom/readmodel';
 import { z } from 'zod';
 import type { CampaignQueries } from '../readModel/campaignQueries.js';
 import type { PositionWaiter } from '../readModel/positionWaiter.js';
@@ -11,10 +12,13 @@ import {
   parseRequest,
   toCampaignMessage,
 } from './messages.js';
+import { toAiTaskMessage, toRunMessage, toWorkflowMessage } from './readModelMessages.js';
 
 export interface QueryServiceDeps {
   campaigns: CampaignQueries;
   positions: PositionWaiter;
+  /** Workflows, runs, AI tasks, metrics and stats; absent: those calls answer UNAVAILABLE. */
+  reads?: ReadModelQueries;
 }
 
 const consistency = {
@@ -60,8 +64,58 @@ async function awaitPosition(
   );
 }
 
+const byIdRequest = z.object({ id: aggregateIdSchema, ...consistency });
+const pageFields = {
+  limit: z
+    .number()
+    .int()
+    .min(0)
+    .max(500)
+    .transform((n) => n || 50),
+  cursor: z.string().max(400),
+};
+const listWorkflowsRequest = z.object({ status: z.enum(['', 'active', 'deprecated']), ...pageFields, ...consistency });
+const listRunsRequest = z.object({
+  workflowId: z.union([z.literal(''), aggregateIdSchema]),
+  status: z.enum(['', 'requested', 'started', 'succeeded', 'failed', 'cancelled']),
+  ...pageFields,
+  ...consistency,
+});
+const listAiTasksRequest = z.object({
+  status: z.enum(['', 'requested', 'started', 'completed', 'failed', 'cancelled']),
+  model: z.string().max(200),
+  ...pageFields,
+  ...consistency,
+});
+const isoOrEmpty = z.union([z.literal(''), z.string().datetime({ offset: true, message: 'must be an ISO-8601 time' })]);
+const metricsRequest = z.object({
+  campaignId: aggregateIdSchema,
+  bucket: z.enum(['', 'hour', 'day']).transform((b) => b || 'hour'),
+  from: isoOrEmpty,
+  to: isoOrEmpty,
+  limit: z
+    .number()
+    .int()
+    .min(0)
+    .max(2000)
+    .transform((n) => n || 168),
+  cursor: z.string().max(100),
+  ...consistency,
+});
+const statsRequest = z.object({ ...consistency });
+
+/** Keeps the fields that are set (proto3 sends '' for an unset string). */
+const set = <T extends Record<string, unknown>>(o: T) =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== '' && v !== undefined)) as {
+    [K in keyof T]: Exclude<T[K], undefined>;
+  };
+
 /** `lightdom.v1.QueryService`: the same read-model queries and position waiter as the HTTP reads. */
 export function createQueryService(deps: QueryServiceDeps) {
+  const reads = (): ReadModelQueries => {
+    if (!deps.reads) throw new LightdomError('UNAVAILABLE', 'This server has no read-model queries for that call');
+    return deps.reads;
+  };
   return {
     async getCampaign(request: GetCampaignRequestMessage, waitMs: number): Promise<GetCampaignResponseMessage> {
       const q = parseRequest(getRequest, request);
@@ -80,6 +134,70 @@ export function createQueryService(deps: QueryServiceDeps) {
         ...(q.cursor ? { cursor: q.cursor } : {}),
       });
       return { items: page.items.map(toCampaignMessage), nextCursor: page.nextCursor ?? '', ...consistencyInfo };
+    },
+
+    async getWorkflow(request: unknown, waitMs: number) {
+      const q = parseRequest(byIdRequest, request);
+      const info = await awaitPosition(deps.positions, q, waitMs);
+      const w = await reads().workflows.get(q.id);
+      if (!w) throw new LightdomError('NOT_FOUND', `No workflow ${q.id}`);
+      return { workflow: toWorkflowMessage(w), ...info };
+    },
+    async listWorkflows(request: unknown, waitMs: number) {
+      const q = parseRequest(listWorkflowsRequest, request);
+      const info = await awaitPosition(deps.positions, q, waitMs);
+      const p = await reads().workflows.list(set({ limit: q.limit, status: q.status, cursor: q.cursor }));
+      return { items: p.items.map(toWorkflowMessage), nextCursor: p.nextCursor ?? '', ...info };
+    },
+    async getRun(request: unknown, waitMs: number) {
+      const q = parseRequest(byIdRequest, request);
+      const info = await awaitPosition(deps.positions, q, waitMs);
+      const r = await reads().runs.get(q.id);
+      if (!r) throw new LightdomError('NOT_FOUND', `No workflow run ${q.id}`);
+      return { run: toRunMessage(r), ...info };
+    },
+    async listRuns(request: unknown, waitMs: number) {
+      const q = parseRequest(listRunsRequest, request);
+      const info = await awaitPosition(deps.positions, q, waitMs);
+      const p = await reads().runs.list(
+        set({ limit: q.limit, workflowId: q.workflowId, status: q.status, cursor: q.cursor }),
+      );
+      return { items: p.items.map(toRunMessage), nextCursor: p.nextCursor ?? '', ...info };
+    },
+    async getAiTask(request: unknown, waitMs: number) {
+      const q = parseRequest(byIdRequest, request);
+      const info = await awaitPosition(deps.positions, q, waitMs);
+      const t = await reads().aiTasks.get(q.id);
+      if (!t) throw new LightdomError('NOT_FOUND', `No AI task ${q.id}`);
+      return { task: toAiTaskMessage(t), ...info };
+    },
+    async listAiTasks(request: unknown, waitMs: number) {
+      const q = parseRequest(listAiTasksRequest, request);
+      const info = await awaitPosition(deps.positions, q, waitMs);
+      const p = await reads().aiTasks.list(set({ limit: q.limit, status: q.status, model: q.model, cursor: q.cursor }));
+      return { items: p.items.map(toAiTaskMessage), nextCursor: p.nextCursor ?? '', ...info };
+    },
+    async getCampaignMetrics(request: unknown, waitMs: number) {
+      const q = parseRequest(metricsRequest, request);
+      const info = await awaitPosition(deps.positions, q, waitMs);
+      const p = await reads().metrics.series(
+        set({ campaignId: q.campaignId, bucket: q.bucket, from: q.from, to: q.to, limit: q.limit, cursor: q.cursor }),
+      );
+      return { campaignId: q.campaignId, bucket: q.bucket, points: p.items, nextCursor: p.nextCursor ?? '', ...info };
+    },
+    async getStats(request: unknown, waitMs: number) {
+      const q = parseRequest(statsRequest, request);
+      const info = await awaitPosition(deps.positions, q, waitMs);
+      const st = await reads().stats.read(q.minPosition ?? 0);
+      return {
+        campaignsByStatus: st.campaigns.byStatus,
+        campaignTotals: st.campaigns.totals,
+        topCampaignsBySpend: st.campaigns.topBySpend,
+        runsByStatus: st.runs.byStatus,
+        aiTasksByStatus: st.aiTasks.byStatus,
+        source: st.source,
+        ...info,
+      };
     },
   };
 }

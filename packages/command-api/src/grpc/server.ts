@@ -8,6 +8,7 @@ import {
 } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import type { CommandHandler, EventStore } from '@lightdom/eventstore';
+import type { ReadModelQueries } from '@lightdom/readmodel';
 import type { Logger, ReadinessCheck } from '@lightdom/runtime';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { createFeedHub } from '../feed/hub.js';
@@ -42,6 +43,8 @@ export interface GrpcServerDeps {
   commands: CommandHandler;
   store: EventStore;
   campaigns: CampaignQueries;
+  /** Workflows, runs, AI tasks, metrics and stats for the QueryService; absent: those calls answer UNAVAILABLE. */
+  reads?: ReadModelQueries;
   positions: PositionWaiter;
   logger: Logger;
   /** The readiness checks behind `/ready`; they drive grpc.health.v1. */
@@ -186,6 +189,25 @@ export function createGrpcServer(deps: GrpcServerDeps, options: Partial<GrpcServ
       kit,
       'ListCampaigns',
       (req, _ctx, call) => queries.listCampaigns(req, waitBudget(call.getDeadline(), opts.maxWaitMs)),
+    ),
+    ...Object.fromEntries(
+      (
+        [
+          ['GetWorkflow', queries.getWorkflow],
+          ['ListWorkflows', queries.listWorkflows],
+          ['GetRun', queries.getRun],
+          ['ListRuns', queries.listRuns],
+          ['GetAiTask', queries.getAiTask],
+          ['ListAiTasks', queries.listAiTasks],
+          ['GetCampaignMetrics', queries.getCampaignMetrics],
+          ['GetStats', queries.getStats],
+        ] as const
+      ).map(([method, read]) => [
+        method,
+        unary<unknown, unknown>(kit, method, (req, _ctx, call) =>
+          read(req, waitBudget(call.getDeadline(), opts.maxWaitMs)),
+        ),
+      ]),
     ),
   });
   server.addService(serviceOf(pkg, 'lightdom.v1.WorkflowService'), {

@@ -16,9 +16,11 @@ export interface ReadRoutesDeps {
   tokens: Map<string, string>;
   /** Longest wait for `minPosition`, in ms. */
   maxWaitMs: number;
+  /** `/api/stats` is served by domainReadRoutes.ts when the app has the whole read model. */
+  statsElsewhere?: boolean;
 }
 
-const consistency = z.object({
+export const consistency = z.object({
   minPosition: positionParam.optional(),
   waitMs: intParam(0, 3_600_000).optional(),
   allowStale: z.enum(['true', 'false']).optional(),
@@ -29,8 +31,8 @@ const consistency = z.object({
  * applied that position. On time-out it answers 504, or, with `allowStale=true`, the
  * data it has with `stale: true`.
  */
-async function awaitPosition(
-  deps: ReadRoutesDeps,
+export async function awaitPosition(
+  deps: Pick<ReadRoutesDeps, 'positions' | 'maxWaitMs'>,
   q: z.infer<typeof consistency>,
   reply: FastifyReply,
 ): Promise<{ stale: boolean; position: number }> {
@@ -82,10 +84,11 @@ export function registerReadRoutes(app: FastifyInstance, deps: ReadRoutesDeps) {
     return { ...campaign, ...(stale ? { stale } : {}), readModelPosition: position };
   });
 
-  app.get('/api/stats', async (req, reply) => {
-    auth(req);
-    const q = parseQuery(consistency, req.query);
-    const info = await awaitPosition(deps, q, reply);
-    return { campaigns: await deps.campaigns.stats(), ...info };
-  });
+  if (!deps.statsElsewhere)
+    app.get('/api/stats', async (req, reply) => {
+      auth(req);
+      const q = parseQuery(consistency, req.query);
+      const info = await awaitPosition(deps, q, reply);
+      return { campaigns: await deps.campaigns.stats(), ...info };
+    });
 }

@@ -1,5 +1,6 @@
-import type { CommandMetadata } from '@lightdom/domain';
-import { type CommandHandler, zodIssues } from '@lightdom/eventstore';
+import type { RequestContext } from '@lightdom/app';
+import type { CommandResult } from '@lightdom/domain';
+import { zodIssues } from '@lightdom/eventstore';
 import type { Logger } from '@lightdom/runtime';
 import type { ZodError } from 'zod';
 import type { StepWork } from '../engine/commitWork.js';
@@ -18,9 +19,14 @@ export type ActivityOutcome =
 export interface ActivityContext {
   runId: string;
   work: StepWork;
-  /** Metadata for commands the activity issues: caused by the step's WorkflowStepStarted. */
-  meta: CommandMetadata;
-  commands: CommandHandler;
+  /** Where the step's commands come from: caused by its WorkflowStepStarted, in the run's trace. */
+  context: RequestContext;
+  /**
+   * Records a command for this step through the application core: authorised against the
+   * identity that requested the run (FORBIDDEN when it may not send it), recorded with that
+   * actor as `actor` and the executor as `via`, caused by the step's WorkflowStepStarted.
+   */
+  submit(command: Record<string, unknown>): Promise<CommandResult>;
   /** Aborted when the executor stops; an activity then returns `abandoned`. */
   signal: AbortSignal;
   now(): Date;

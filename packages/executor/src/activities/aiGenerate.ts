@@ -20,26 +20,23 @@ export const aiStepInputSchema = z
  * consumer, records the step's outcome. Requesting twice finds the task already there.
  */
 export function createAiGenerateActivity(options: { defaultModel: string }): Activity {
-  return async ({ runId, work, meta, commands }) => {
+  return async ({ runId, work, submit }) => {
     const parsed = aiStepInputSchema.safeParse(work.step.input);
     if (!parsed.success) {
       return { kind: 'fail', error: invalidInput('ai.generate', parsed.error), retryable: false };
     }
     try {
-      await commands.handle(
-        {
-          type: 'RequestAiTask',
-          aggregateId: aiTaskIdFor(runId, work.step.id, work.attempt),
-          idempotencyKey: stepKey(runId, work.step.id, work.attempt, 'ai-request'),
-          data: {
-            ...parsed.data,
-            model: parsed.data.model ?? options.defaultModel,
-            workflowRunId: runId,
-            stepId: work.step.id,
-          },
+      await submit({
+        type: 'RequestAiTask',
+        aggregateId: aiTaskIdFor(runId, work.step.id, work.attempt),
+        idempotencyKey: stepKey(runId, work.step.id, work.attempt, 'ai-request'),
+        data: {
+          ...parsed.data,
+          model: parsed.data.model ?? options.defaultModel,
+          workflowRunId: runId,
+          stepId: work.step.id,
         },
-        meta,
-      );
+      });
       return { kind: 'pending' };
     } catch (err) {
       // Requested before (a redelivery past the idempotency memory): the task goes on.

@@ -14,11 +14,12 @@ export const campaignStepInputSchema = z
   .strict();
 
 /**
- * `campaign.command`: issues the campaign command in the step's input through the command
- * handler, with one idempotency key per step so a retried or redelivered attempt cannot
- * apply it twice. A domain rejection is final; an unavailable log is worth a retry.
+ * `campaign.command`: issues the campaign command in the step's input through the
+ * application core, as the identity that requested the run, with one idempotency key per
+ * step so a retried or redelivered attempt cannot apply it twice. A domain rejection (or
+ * a requester who may not send it: FORBIDDEN) is final; an unavailable log is worth a retry.
  */
-export const campaignCommandActivity: Activity = async ({ runId, work, meta, commands }) => {
+export const campaignCommandActivity: Activity = async ({ runId, work, submit }) => {
   const parsed = campaignStepInputSchema.safeParse(work.step.input);
   if (!parsed.success) {
     return { kind: 'fail', error: invalidInput('campaign.command', parsed.error), retryable: false };
@@ -28,10 +29,7 @@ export const campaignCommandActivity: Activity = async ({ runId, work, meta, com
     return { kind: 'fail', error: `${JSON.stringify(type)} is not a campaign command`, retryable: false };
   }
   try {
-    const result = await commands.handle(
-      { ...parsed.data, idempotencyKey: campaignCommandKey(runId, work.step.id) },
-      meta,
-    );
+    const result = await submit({ ...parsed.data, idempotencyKey: campaignCommandKey(runId, work.step.id) });
     return { kind: 'complete', output: { aggregateId: result.id, position: result.position, version: result.version } };
   } catch (err) {
     if (!isLightdomError(err)) throw err;

@@ -100,7 +100,7 @@ const fail = (error: string, retryable: boolean): ActivityOutcome => ({
  * when the step runs and never recorded. The output is bounded (see `stepOutput`).
  */
 export function createHttpActivity(options: HttpActivityOptions): Activity {
-  return async ({ runId, work, meta, signal, now }): Promise<ActivityOutcome> => {
+  return async ({ runId, work, context, signal, now }): Promise<ActivityOutcome> => {
     const parsed = httpStepInputSchema.safeParse(work.step.input);
     if (!parsed.success) return fail(invalidInput('http.request', parsed.error), false);
     const input = parsed.data;
@@ -114,7 +114,7 @@ export function createHttpActivity(options: HttpActivityOptions): Activity {
     }
     const { headers, originBound } = resolved;
     headers['idempotency-key'] = httpIdempotencyKey(runId, work.step.id, work.attempt);
-    if (meta.traceparent) headers.traceparent = meta.traceparent;
+    if (context.traceparent) headers.traceparent = context.traceparent;
     headers['user-agent'] ??= 'lightdom-executor';
     let body: string | undefined;
     if (typeof input.body === 'string') body = input.body;

@@ -1,7 +1,8 @@
-import { type AiTaskState, causedBy, type StoredCommit } from '@lightdom/domain';
+import type { AiTaskState, StoredCommit } from '@lightdom/domain';
 import type { AggregateRepository, CommandHandler } from '@lightdom/eventstore';
 import type { Logger } from '@lightdom/runtime';
 import type { JsMsg } from 'nats';
+import { causedContext } from '../context.js';
 import { aiTaskOutcome } from '../engine/aiOutcome.js';
 import { aiTaskIdFor } from '../engine/keys.js';
 import type { Issuer } from '../issuer.js';
@@ -9,11 +10,11 @@ import { recordStepOutcome } from './recordOutcome.js';
 import { loadRunView } from './runCommits.js';
 
 export interface AiTaskCommitDeps {
+  /** Loads AI tasks (their run and step). */
   commands: CommandHandler;
   runs: AggregateRepository;
   issuer: Issuer;
   logger: Logger;
-  actor: string;
 }
 
 /**
@@ -50,12 +51,13 @@ export function createAiTaskCommitHandler(deps: AiTaskCommitDeps) {
       return;
     }
     const attempt = state.attempts;
-    const meta = causedBy(
-      { commit, event: found.event, traceparent: msg.headers?.get('traceparent') || undefined },
-      deps.actor,
-    );
+    const context = causedContext({
+      commit,
+      event: found.event,
+      traceparent: msg.headers?.get('traceparent') || undefined,
+    });
     const info = { id: stepId, type: step.type, attempt, startedAt: view.stepStartedAt[stepId] };
-    await recordStepOutcome(deps.issuer, runId, info, found.outcome, meta, log);
+    await recordStepOutcome(deps.issuer, runId, info, found.outcome, context, log);
     await msg.ackAck();
   };
 }

@@ -1,4 +1,5 @@
-import type { CommandMetadata, CommandResult } from '@lightdom/domain';
+import type { RequestContext } from '@lightdom/app';
+import type { CommandResult } from '@lightdom/domain';
 import type { Logger } from '@lightdom/runtime';
 import { stepKey } from '../engine/keys.js';
 import { type Issuer, type StepInfo, UnrecordableOutcome } from '../issuer.js';
@@ -19,7 +20,7 @@ export async function recordStepOutcome(
   runId: string,
   step: StepInfo & { attempt: number },
   outcome: StepOutcome,
-  meta: CommandMetadata,
+  context: RequestContext,
   log: Logger,
 ): Promise<CommandResult | null> {
   const fail = (error: string, retryable: boolean, action: 'fail' | 'timeout' | 'unrecorded') =>
@@ -30,7 +31,7 @@ export async function recordStepOutcome(
         idempotencyKey: stepKey(runId, step.id, step.attempt, action),
         data: { stepId: step.id, error, retryable },
       },
-      meta,
+      context,
       log,
       step,
     );
@@ -43,7 +44,7 @@ export async function recordStepOutcome(
           idempotencyKey: stepKey(runId, step.id, step.attempt, 'complete'),
           data: { stepId: step.id, output: outcome.output },
         },
-        meta,
+        context,
         log,
         step,
       );

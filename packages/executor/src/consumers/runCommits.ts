@@ -1,20 +1,22 @@
-import { causedBy, type EventRecord, type StoredCommit, type WorkflowStepType } from '@lightdom/domain';
-import type { AggregateRepository, CommandHandler } from '@lightdom/eventstore';
+import { commandVisibility, type EventRecord, type StoredCommit, type WorkflowStepType } from '@lightdom/domain';
+import type { AggregateRepository } from '@lightdom/eventstore';
 import type { Logger } from '@lightdom/runtime';
 import type { JsMsg } from 'nats';
 import { type Activity, type ActivityOutcome, errorText } from '../activities/activity.js';
+import { type Cause, causedContext } from '../context.js';
 import { activitiesOf, type StepWork, timerOf } from '../engine/commitWork.js';
 import { decideNext, type PlannedCommand } from '../engine/decideNext.js';
 import { stepKey } from '../engine/keys.js';
 import type { RunView } from '../engine/runView.js';
-import type { Issuer, StepInfo } from '../issuer.js';
+import type { Issuer, StepInfo, Submit } from '../issuer.js';
 import type { ExecutorMetrics } from '../metrics.js';
 import type { TimerBook } from '../timers.js';
 import type { CommitHandler, Disposition } from './pullLoop.js';
 import { recordStepOutcome } from './recordOutcome.js';
 
 export interface RunCommitDeps {
-  commands: CommandHandler;
+  /** Records a command through the application core as the executor. */
+  submit: Submit;
   /** Loads RunViews (runViewDecider). */
   runs: AggregateRepository;
   issuer: Issuer;
@@ -23,7 +25,6 @@ export interface RunCommitDeps {
   timers: TimerBook;
   logger: Logger;
   clock: () => Date;
-  actor: string;
   /** Deliveries of one commit after which the steps it started are failed instead of run. */
   maxDeliveries: number;
 }
@@ -47,26 +48,25 @@ export const stepInfo = (view: RunView, stepId: string | undefined, attempt?: nu
  * 2. Run the activities the commit asks for (a step it started) and record their outcomes.
  * 3. Ack, or hand the message back to JetStream until the timer it owns falls due.
  *
- * Every command carries `causedBy` metadata and a key from (run, step, attempt, action),
- * so handling a commit twice (a redelivery, a competing executor) has the effect of once.
+ * Every command carries its cause (correlation id, causing event, trace) and a key from
+ * (run, step, attempt, action), so handling a commit twice (a redelivery, a competing
+ * executor) has the effect of once. The run's own commands are internal and recorded as
+ * the executor; a public one (a step's campaign command, its AI task, cancelling that
+ * task) is authorised against the run's requester and records the executor as `via`.
  */
 export function createRunCommitHandler(deps: RunCommitDeps): CommitHandler {
   const { runs, issuer, metrics, clock } = deps;
 
   /** Each command gets its own span in the trace of the commit that caused it. */
-  async function issuePlanned(
-    planned: PlannedCommand[],
-    cause: Parameters<typeof causedBy>[0],
-    view: RunView,
-    log: Logger,
-  ) {
+  async function issuePlanned(runId: string, planned: PlannedCommand[], cause: Cause, view: RunView, log: Logger) {
     for (const p of planned) {
       const step = stepInfo(view, p.stepId, p.attempt);
       const result = await issuer.issue(
         { type: p.type, aggregateId: p.aggregateId, idempotencyKey: p.idempotencyKey, data: p.data },
-        causedBy(cause, deps.actor),
+        causedContext(cause),
         log,
         p.aggregateType === 'workflowRun' ? step : undefined,
+        commandVisibility[p.type] === 'internal' ? undefined : { onBehalfOfRun: runId },
       );
       if (result && !result.duplicate && p.reason === 'deadline-passed' && p.type === 'FailWorkflowStep' && step) {
         metrics.timeouts.inc({ type: step.type });
@@ -83,15 +83,15 @@ export function createRunCommitHandler(deps: RunCommitDeps): CommitHandler {
   ): Promise<ActivityOutcome> {
     const { step, attempt } = work;
     const stepLog = log.child({ stepId: step.id, attempt, stepType: step.type });
-    const meta = causedBy({ commit: cause.commit, event: work.event, traceparent: cause.traceparent }, deps.actor);
+    const context = causedContext({ commit: cause.commit, event: work.event, traceparent: cause.traceparent });
     metrics.activities.inc({ type: step.type });
     let outcome: ActivityOutcome;
     try {
       outcome = await deps.activities[step.type]({
         runId,
         work,
-        meta,
-        commands: deps.commands,
+        context,
+        submit: (command) => deps.submit(command, context, { onBehalfOfRun: runId }),
         signal,
         now: clock,
         logger: stepLog,
@@ -101,7 +101,7 @@ export function createRunCommitHandler(deps: RunCommitDeps): CommitHandler {
     }
     const info = { id: step.id, type: step.type, attempt, startedAt: work.startedAt };
     if (outcome.kind === 'complete' || outcome.kind === 'fail') {
-      const result = await recordStepOutcome(issuer, runId, info, outcome, meta, stepLog);
+      const result = await recordStepOutcome(issuer, runId, info, outcome, context, stepLog);
       if (outcome.kind === 'fail' && outcome.timedOut && result && !result.duplicate) {
         metrics.timeouts.inc({ type: step.type });
       }
@@ -123,7 +123,7 @@ export function createRunCommitHandler(deps: RunCommitDeps): CommitHandler {
       const { step, attempt } = work;
       const error = `the executor gave up on this step after ${deliveries - 1} deliveries of the commit that started it (EXECUTOR_MAX_DELIVERIES ${deps.maxDeliveries})${last ? `; last error: ${last}` : ''}`;
       log.warn({ stepId: step.id, attempt, deliveries }, 'giving up on a step whose commit keeps coming back');
-      const meta = causedBy({ commit, event: work.event, traceparent: undefined }, deps.actor);
+      const context = causedContext({ commit, event: work.event });
       await issuer.record(
         {
           type: 'FailWorkflowStep',
@@ -131,7 +131,7 @@ export function createRunCommitHandler(deps: RunCommitDeps): CommitHandler {
           idempotencyKey: stepKey(runId, step.id, attempt, 'give-up'),
           data: { stepId: step.id, error: errorText(error), retryable: false },
         },
-        meta,
+        context,
         log,
         { id: step.id, type: step.type, attempt, startedAt: work.startedAt },
       );
@@ -172,7 +172,7 @@ export function createRunCommitHandler(deps: RunCommitDeps): CommitHandler {
     }
     const planned = decideNext(runId, view, clock());
     if (planned.length > 0) {
-      await issuePlanned(planned, { commit, event: last, traceparent }, view, log);
+      await issuePlanned(runId, planned, { commit, event: last, traceparent }, view, log);
       view = await loadRunView(runs, runId);
     }
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type StoredCommit, type WorkflowRunState, workflowRunDecider } from '@lightdom/domain';
+import { type Identity, type StoredCommit, type WorkflowRunState, workflowRunDecider } from '@lightdom/domain';
 import {
   type CommandHandler,
   createCommandHandler,
@@ -10,6 +10,7 @@ import {
   createKvIdempotencyStore,
   type EventStore,
 } from '@lightdom/eventstore';
+import { createTokenRegistry } from '@lightdom/runtime';
 import { createNatsTestEnv, type NatsTestEnv, testServers } from '@lightdom/testkit';
 import { connect, type NatsConnection } from 'nats';
 import { pino } from 'pino';
@@ -25,6 +26,13 @@ import {
 
 /** Generous: the suite must pass on a loaded two-core machine. */
 export const settleTimeout = { timeout: 15_000, interval: 50 };
+
+/** The executor's service identity in these tests, and the registry holding its token. */
+export const executorIdentity: Identity = { actor: 'executor', role: 'service' };
+export const testTokens = createTokenRegistry([{ token: 'executor-test-token', identity: executorIdentity }]);
+
+/** Who requests the harness's runs unless a test says otherwise. */
+export const tester: Identity = { actor: 'tester', role: 'operator' };
 
 export interface RunningExecutor {
   executor: Executor;
@@ -53,7 +61,7 @@ export async function createExecutorHarness(label: string) {
    */
   async function startExecutor(
     options: Partial<ExecutorOptions> = {},
-    deps: Pick<ExecutorDeps, 'egress'> = {},
+    deps: Pick<ExecutorDeps, 'egress'> & Partial<Pick<ExecutorDeps, 'identity' | 'tokens'>> = {},
   ): Promise<RunningExecutor> {
     const nc = await connect({ servers: testServers.natsUrl });
     const registry = new Registry();
@@ -62,6 +70,8 @@ export async function createExecutorHarness(label: string) {
     const executor = createExecutor(
       {
         nc,
+        tokens: testTokens,
+        identity: executorIdentity,
         logger,
         registry,
         idempotency: await createKvIdempotencyStore(nc.jetstream(), { bucket: env.kvBucket }),
@@ -99,17 +109,20 @@ export async function createExecutorHarness(label: string) {
     return running;
   }
 
-  /** Requests a run of `steps`; returns its id and correlation id. */
-  async function requestRun(steps: unknown[], input: Record<string, unknown> = {}) {
+  /**
+   * Records a run of `steps` requested by `requester` (as the application core records a
+   * run from a definition); returns its id and correlation id.
+   */
+  async function requestRun(steps: unknown[], input: Record<string, unknown> = {}, requester: Identity = tester) {
     const runId = `run-${randomUUID()}`;
     const correlationId = randomUUID();
     await commands.handle(
       {
         type: 'RequestWorkflowRun',
         aggregateId: runId,
-        data: { workflowId: 'wf-test', definitionVersion: 1, steps, input },
+        data: { workflowId: 'wf-test', definitionVersion: 1, steps, input, requestedBy: requester },
       },
-      { actor: 'tester', correlationId, causationId: correlationId },
+      { actor: requester.actor, correlationId, causationId: correlationId },
     );
     return { runId, correlationId };
   }

@@ -1,8 +1,9 @@
 import { type CampaignEvent, type CampaignState, campaignDecider, type StoredCommit } from '@lightdom/domain';
 import type pg from 'pg';
-import { quoteIdent } from '../db.js';
-import type { Projection, ProjectionChange } from '../projection.js';
-import { storableJson, storableText } from '../storable.js';
+import { qualified, readModelTables } from '../schema/tables.js';
+import { storableText } from '../storable.js';
+import type { Projection, ProjectionChange } from './projection.js';
+import { upsertRows } from './upsert.js';
 
 interface CampaignRow {
   id: string;
@@ -83,37 +84,18 @@ function toRow(id: string, f: Folded): CampaignRow {
   };
 }
 
-const columns = [
-  'name',
-  'description',
-  'status',
-  'channels',
-  'budget_amount',
-  'budget_currency',
-  'owner',
-  'schedule',
-  'launched_at',
-  'spend',
-  'impressions',
-  'clicks',
-  'conversions',
-  'version',
-  'position',
-  'created_at',
-  'updated_at',
-];
-
 /**
  * The `campaigns` table. State is folded with the domain's own `evolve`, so the read
  * model cannot drift from the rules the commands were decided by.
  */
-export function createCampaignsProjection(table = 'campaigns'): Projection {
+export function createCampaignsProjection(table: string = readModelTables.campaigns, name: string = table): Projection {
   return {
-    name: table,
+    name,
+    aggregateTypes: ['campaign'],
     async apply(client: pg.PoolClient, schema: string, commits: StoredCommit[]): Promise<ProjectionChange[]> {
       const relevant = commits.filter((c) => c.aggregateType === 'campaign');
       if (relevant.length === 0) return [];
-      const target = `${quoteIdent(schema)}.${quoteIdent(table)}`;
+      const target = qualified(schema, table);
       // Ids as the table holds them (see storable.ts): only a forged commit's id can differ.
       const idOf = (c: StoredCommit) => storableText(String(c.aggregateId));
       const ids = [...new Set(relevant.map(idOf))];
@@ -135,19 +117,19 @@ export function createCampaignsProjection(table = 'campaigns'): Projection {
         current.set(id, folded);
         changed.set(id, folded);
       }
-      const payload = [...changed].map(([id, f]) => toRow(id, f));
-      await client.query(
-        `insert into ${target} select * from jsonb_populate_recordset(null::${target}, $1::jsonb)
-         on conflict (id) do update set ${columns.map((c) => `${c} = excluded.${c}`).join(', ')}`,
-        // Total over any text in the log; storableJson also never overflows on deep input.
-        [storableJson(payload)],
+      const written = await upsertRows(
+        client,
+        schema,
+        table,
+        ['id'],
+        [...changed].map(([id, f]) => toRow(id, f) as unknown as Record<string, unknown>),
       );
-      return payload.map((row) => ({
+      return written.map((row) => ({
         aggregateType: 'campaign',
-        aggregateId: row.id,
-        view: row as unknown as Record<string, unknown>,
+        aggregateId: row.id as string,
+        view: row,
         position: Number(row.position),
-        version: row.version,
+        version: row.version as number,
       }));
     },
   };

@@ -1,0 +1,125 @@
+import {
+  createNatsTestEnv,
+  createPgTestEnv,
+  createRedisTestEnv,
+  type NatsTestEnv,
+  type PgTestEnv,
+  type RedisTestEnv,
+  type ServiceProcess,
+  spawnService,
+  testServers,
+} from '@lightdom/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { projectionNames, qualified, readModelTables } from '../src/index.js';
+import { domainRound, handlerFor, redisContents, startProjector, tableContents, viewsAt } from './support.js';
+
+let nats: NatsTestEnv;
+let pgEnv: PgTestEnv;
+let reference: PgTestEnv;
+let redisEnv: RedisTestEnv;
+
+beforeAll(async () => {
+  [nats, pgEnv, reference, redisEnv] = await Promise.all([
+    createNatsTestEnv('rmkill'),
+    createPgTestEnv('rmkill'),
+    createPgTestEnv('rmkillref'),
+    createRedisTestEnv('rmkill'),
+  ]);
+});
+afterAll(async () => Promise.all([nats?.cleanup(), pgEnv?.cleanup(), reference?.cleanup(), redisEnv?.cleanup()]));
+
+const projectorEnv = () => ({
+  NATS_URL: testServers.natsUrl,
+  EVENTS_STREAM: nats.stream,
+  EVENTS_SUBJECT_PREFIX: nats.subjectPrefix,
+  DATABASE_URL: testServers.databaseUrl,
+  DB_SCHEMA: pgEnv.schema,
+  REDIS_URL: testServers.redisUrl,
+  REDIS_KEY_PREFIX: redisEnv.prefix,
+  REDIS_CHANNEL_PREFIX: redisEnv.prefix,
+  PROJECTOR_DURABLE: `p-${nats.id}`,
+  PROJECTOR_BATCH_SIZE: '20',
+  PROJECTOR_VIEWS_CHECK_MS: '300',
+  PORT: '0',
+  HOST: '127.0.0.1',
+  LOG_LEVEL: 'info',
+});
+
+const checkpointsOf = async (schema: string) =>
+  (
+    await pgEnv.pool.query<{ name: string; position: string }>(
+      `select name, position from ${qualified(schema, readModelTables.checkpoints)} where name = any($1)`,
+      [projectionNames],
+    )
+  ).rows;
+
+async function caughtUp(schema: string, head: number, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const cps = await checkpointsOf(schema);
+    if (cps.length === projectionNames.length && cps.every((c) => Number(c.position) >= head)) return;
+    if (Date.now() > deadline) throw new Error(`projections not at ${head}: ${JSON.stringify(cps)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('projector killed with kill -9 under a mixed load', () => {
+  it('ends with every table and every Redis key equal to a rebuild from position 0', { timeout: 120_000 }, async () => {
+    const { store, commands } = handlerFor(nats);
+    await store.ensureStream();
+    let running = true;
+    let rounds = 0;
+    const load = (async () => {
+      while (running) await domainRound(commands, rounds++);
+    })();
+    let projector: ServiceProcess | undefined;
+    try {
+      for (let kill = 0; kill < 10; kill++) {
+        projector = spawnService('projector', projectorEnv());
+        await projector.waitForLine(/projector ready/, 30_000);
+        // A random moment: somewhere in a batch, between commit and Redis, or while idle.
+        await new Promise((r) => setTimeout(r, 100 + Math.random() * 900));
+        await projector.kill('SIGKILL');
+      }
+      running = false;
+      await load;
+      const head = await store.headPosition();
+      expect(rounds).toBeGreaterThan(3);
+      projector = spawnService('projector', projectorEnv());
+      await projector.waitForLine(/projector ready/, 30_000);
+      await caughtUp(pgEnv.schema, head);
+      await viewsAt(redisEnv.redis, redisEnv.prefix, head);
+
+      // The reference: the same log projected once, from position 0, without interruption.
+      const refPrefix = `${redisEnv.prefix}ref:`;
+      const ref = await startProjector(
+        { nc: nats.nc, pool: reference.pool, redis: redisEnv.redis },
+        {
+          stream: nats.stream,
+          subjectPrefix: nats.subjectPrefix,
+          schema: reference.schema,
+          durable: `ref-${nats.id}`,
+          keyPrefix: refPrefix,
+        },
+      );
+      try {
+        await ref.waitFor(head, 30_000);
+        await viewsAt(redisEnv.redis, refPrefix, head);
+        expect(await tableContents(pgEnv.pool, pgEnv.schema)).toEqual(
+          await tableContents(reference.pool, reference.schema),
+        );
+        const live = await redisContents(redisEnv.redis, redisEnv.prefix);
+        for (const k of Object.keys(live)) if (k.startsWith('ref:')) delete live[k];
+        const rebuilt = await redisContents(redisEnv.redis, refPrefix);
+        expect(Object.keys(live).length).toBeGreaterThan(rounds * 3);
+        expect(live).toEqual(rebuilt);
+      } finally {
+        await ref.stop();
+      }
+    } finally {
+      running = false;
+      await load.catch(() => undefined);
+      await projector?.kill('SIGKILL');
+    }
+  });
+});
