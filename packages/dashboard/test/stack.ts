@@ -69,6 +69,7 @@ export async function startDashboardStack(label: string): Promise<DashboardStack
       `<think>pondering ${prompt}</think>\n\nHere is the answer about ${prompt}. ${'More words. '.repeat(15)}`,
   });
   const token = `dash-${nats.id}`;
+  const serviceToken = `svc-${nats.id}`;
   const [apiPort, dashPort] = await Promise.all([freePort(), freePort()]);
   const dashboardOrigin = `http://localhost:${dashPort}`;
   const common = {
@@ -84,7 +85,8 @@ export async function startDashboardStack(label: string): Promise<DashboardStack
     SNAPSHOT_BUCKET: `${nats.kvBucket}_SNAP`,
     HOST: '127.0.0.1',
     // token:actor:role; the older token:actor parser reads the same entry as actor `e2e`.
-    API_TOKENS: `${token}:e2e:admin`,
+    API_TOKENS: `${token}:e2e:admin,${serviceToken}:services:service`,
+    SERVICE_TOKEN: serviceToken,
     LOG_LEVEL: 'warn',
   };
   const apiEnv = {
