@@ -86,7 +86,7 @@ export const dashboard: Scenario = {
     const staticPage: number[] = [];
     for (let i = 0; i < samples; i++) {
       const context = await browser.newContext();
-      await context.addInitScript((t) => sessionStorage.setItem('lightdom.token', t), token);
+      await context.addInitScript(`sessionStorage.setItem('lightdom.token', ${JSON.stringify(token)})`);
       const page = await context.newPage();
       let t0 = performance.now();
       await page.goto(`${server.url}/#/`);

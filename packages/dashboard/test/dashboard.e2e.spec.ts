@@ -47,7 +47,7 @@ describe('dashboard in chromium', () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByTestId('signin-error').waitFor();
     expect(await page.getByTestId('signin-error').textContent()).toMatch(/not accepted/);
-    expect(await page.evaluate(() => sessionStorage.getItem('lightdom.token'))).toBeNull();
+    expect(await page.evaluate("sessionStorage.getItem('lightdom.token')")).toBeNull();
     await shot('sign-in-error');
   });
 
@@ -61,8 +61,8 @@ describe('dashboard in chromium', () => {
         await shot('signed-in-feed-not-live');
         throw err;
       });
-    expect(await page.evaluate(() => sessionStorage.getItem('lightdom.token'))).toBe(stack.token);
-    expect(await page.evaluate(() => localStorage.length)).toBe(0);
+    expect(await page.evaluate("sessionStorage.getItem('lightdom.token')")).toBe(stack.token);
+    expect(await page.evaluate('localStorage.length')).toBe(0);
 
     await page.goto(`${stack.dashboard.url}/#/`);
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
@@ -210,7 +210,7 @@ describe('dashboard in chromium', () => {
     expect(whole).toMatch(/Here is the answer about the spring campaign/);
     expect(whole).not.toMatch(/pondering/);
     const reasoning = page.getByTestId('reasoning');
-    expect(await reasoning.evaluate((d) => (d as HTMLDetailsElement).open)).toBe(false);
+    expect(await reasoning.evaluate((d) => (d as unknown as { open: boolean }).open)).toBe(false);
     expect(await reasoning.textContent()).toMatch(/pondering the spring campaign/);
     await shot('ai-task');
     await page.goto(`${stack.dashboard.url}/#/ai-tasks`);
