@@ -1,8 +1,24 @@
 import { useQueryClient } from '@tanstack/react-query';
-import { createContext, type ReactNode, useContext, useEffect, useState } from 'react';
+import { createContext, type ReactNode, useContext, useEffect, useState, useSyncExternalStore } from 'react';
 import { type FeedEvent, type FeedFilter, type FeedState, LiveFeed } from './feed';
 
-const FeedContext = createContext<LiveFeed | null>(null);
+/** The newest events since sign-in, for the overview's live feed. */
+class RecentEvents {
+  private events: FeedEvent[] = [];
+  private readonly listeners = new Set<() => void>();
+  constructor(private readonly max: number) {}
+  add(e: FeedEvent) {
+    this.events = [...this.events.slice(-(this.max - 1)), e];
+    for (const fn of this.listeners) fn();
+  }
+  subscribe = (fn: () => void) => {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  };
+  snapshot = () => this.events;
+}
+
+const FeedContext = createContext<{ feed: LiveFeed; recent: RecentEvents } | null>(null);
 
 /** The caches each aggregate type's events make stale. */
 const affected: Record<string, (e: FeedEvent) => unknown[][]> = {
@@ -14,15 +30,17 @@ const affected: Record<string, (e: FeedEvent) => unknown[][]> = {
 
 /** Opens the feed for the signed-in token and invalidates cached reads as events arrive. */
 export function LiveFeedProvider({ token, children }: { token: string; children: ReactNode }) {
-  const [feed, setFeed] = useState<LiveFeed | null>(null);
+  const [feed, setFeed] = useState<{ feed: LiveFeed; recent: RecentEvents } | null>(null);
   const client = useQueryClient();
   useEffect(() => {
     // Made in the effect, so that a remount (React's StrictMode does one) gets a fresh socket.
     const live = new LiveFeed(token);
+    const recent = new RecentEvents(500);
     const stop = live.subscribe({}, undefined, (e) => {
+      recent.add(e);
       for (const key of affected[e.aggregateType]?.(e) ?? []) void client.invalidateQueries({ queryKey: key });
     });
-    setFeed(live);
+    setFeed({ feed: live, recent });
     return () => {
       stop();
       live.close();
@@ -35,8 +53,15 @@ export function LiveFeedProvider({ token, children }: { token: string; children:
 export const useFeed = (): LiveFeed => {
   const feed = useContext(FeedContext);
   if (!feed) throw new Error('useFeed outside LiveFeedProvider');
-  return feed;
+  return feed.feed;
 };
+
+/** Every event since sign-in (the newest 500), live. */
+export function useRecentEvents(): FeedEvent[] {
+  const ctx = useContext(FeedContext);
+  if (!ctx) throw new Error('useRecentEvents outside LiveFeedProvider');
+  return useSyncExternalStore(ctx.recent.subscribe, ctx.recent.snapshot);
+}
 
 export function useFeedState(): FeedState {
   const feed = useFeed();

@@ -2,7 +2,7 @@ import { Card, Group, SimpleGrid, Stack, Table, Text, Title } from '@mantine/cor
 import { useQuery } from '@tanstack/react-query';
 import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { request } from '../lib/api';
-import { useEvents } from '../lib/live';
+import { useRecentEvents } from '../lib/live';
 import { href } from '../lib/router';
 import { ErrorNotice } from '../lib/ui';
 
@@ -51,12 +51,12 @@ function StatusCounts({ title, counts }: { title: string; counts: Record<string,
 
 /** The newest events, live; each row carries its position and index so a gap would show. */
 export function EventFeed() {
-  const events = useEvents({}, undefined, 500);
+  const events = useRecentEvents();
   return (
     <Card withBorder component="section" aria-label="Live event feed">
       <Title order={4}>Live events</Title>
       <Text size="xs" c="dimmed">
-        since this page opened; resumes after a reconnect without gaps
+        since you signed in; resumes after a reconnect without gaps
       </Text>
       <Table striped aria-label="Events">
         <Table.Thead>
