@@ -8,7 +8,7 @@ import {
   type EventStore,
 } from '@lightdom/eventstore';
 import { migrate } from '@lightdom/projector';
-import { createMetricsRegistry } from '@lightdom/runtime';
+import { createMetricsRegistry, tokenRegistryFrom } from '@lightdom/runtime';
 import { createNatsTestEnv, createPgTestEnv, type NatsTestEnv, type PgTestEnv } from '@lightdom/testkit';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
@@ -72,7 +72,7 @@ export async function startEdgeApp(label: string, options: Partial<AppOptions> =
       logger,
       checks: { nats: () => nats.nc.flush(), postgres: () => pgEnv.pool.query('select 1') },
     },
-    { tokens: new Map([[TOKEN, 'operator']]), ...options },
+    { tokens: tokenRegistryFrom({ API_TOKENS: `${TOKEN}:operator:operator`, AUTH: 'on' }), ...options },
   );
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   return {

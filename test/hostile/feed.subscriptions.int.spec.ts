@@ -19,7 +19,7 @@ import {
   createKvIdempotencyStore,
   type EventStore,
 } from '@lightdom/eventstore';
-import { createLogger, createMetricsRegistry } from '@lightdom/runtime';
+import { createLogger, createMetricsRegistry, tokenRegistryFrom } from '@lightdom/runtime';
 import { createNatsTestEnv, createPgTestEnv, type NatsTestEnv, type PgTestEnv } from '@lightdom/testkit';
 import amqp from 'amqplib';
 import type { FastifyInstance } from 'fastify';
@@ -86,7 +86,10 @@ beforeAll(async () => {
     logger,
     checks: {},
   };
-  app = buildApp(deps, { tokens: new Map([['tok', 'dash']]), maxSubscriptionsPerSocket: perSocket });
+  app = buildApp(deps, {
+    tokens: tokenRegistryFrom({ API_TOKENS: 'tok:dash:operator', AUTH: 'on' }),
+    maxSubscriptionsPerSocket: perSocket,
+  });
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
   url = `${address.replace('http', 'ws')}/ws?token=tok`;
   grpc = createGrpcServer(deps, { host: '127.0.0.1', tokens: new Map([['tok', 'svc']]) });

@@ -258,6 +258,8 @@ describe('a forged commit the projection cannot apply', () => {
       REDIS_CHANNEL_PREFIX: `t:${nats.id}:`,
       PROJECTOR_DURABLE: `proj-${nats.id}`,
       PROJECTOR_STALL_RETRY_MS: '200',
+      // /ready names the stalled projection only to a token holder.
+      API_TOKENS: 'ops-reader-token:ops:reader',
       HOST: '127.0.0.1',
       PORT: '0',
     });
@@ -282,7 +284,9 @@ describe('a forged commit the projection cannot apply', () => {
     expect(after.position).toBe(bad + 1);
 
     await expect.poll(async () => (await fetch(`${ops}/ready`)).status, { timeout: 15_000, interval: 100 }).toBe(503);
-    const notReady = (await (await fetch(`${ops}/ready`)).json()) as { checks: Record<string, string> };
+    const notReady = (await (
+      await fetch(`${ops}/ready`, { headers: { authorization: 'Bearer ops-reader-token' } })
+    ).json()) as { checks: Record<string, string> };
     expect(notReady.checks.projections).toMatch(
       new RegExp(`^campaigns stalled at position ${bad}: .*numeric field overflow`),
     );

@@ -1,3 +1,4 @@
+import { type Application, createApplication } from '@lightdom/app';
 import { commandCatalog, ErrorCodes, LightdomError } from '@lightdom/domain';
 import type { CommandHandler, EventStore } from '@lightdom/eventstore';
 import type { ReadModelQueries } from '@lightdom/readmodel';
@@ -13,36 +14,46 @@ import {
   type ReadinessCheck,
   redactUrl,
   registerOpsRoutes,
+  type TokenRegistry,
 } from '@lightdom/runtime';
 import type { FastifyInstance } from 'fastify';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { type CommandApiConfig, loadCommandApiConfig } from './config.js';
+import { commandApiDefaults, type LoadedCommandApiConfig } from './config.js';
 import { createFeedHub } from './feed/hub.js';
 import { feedHubDefaults } from './feed/options.js';
-import type { FeedHub } from './feed/types.js';
+import type { FeedFilter, FeedHub, FeedStart, FeedSubscription } from './feed/types.js';
 import { registerCommandRoutes } from './http/commandRoutes.js';
 import { correlationIdOf, requestIdOf } from './http/context.js';
 import { registerDomainReadRoutes } from './http/domainReadRoutes.js';
 import { registerHistoryRoutes } from './http/historyRoutes.js';
 import { liveFeed } from './http/liveFeed.js';
+import { registerApiDocs } from './http/openapi.js';
 import { instanceOf, sendProblem, toLightdomError } from './http/problems.js';
 import { registerReadRoutes } from './http/readRoutes.js';
 import type { WsSocketBounds } from './http/wsGuards.js';
 import type { CampaignQueries } from './readModel/campaignQueries.js';
 import type { PositionWaiter } from './readModel/positionWaiter.js';
 
+/** The application core as the command-api process builds it: subscriptions are the feed hub's. */
+export type LightdomApplication = Application<FeedFilter, FeedStart, FeedSubscription>;
+
 export interface AppDeps {
   commands: CommandHandler;
   store: EventStore;
   campaigns: CampaignQueries;
-  /** Workflows, runs, AI tasks, metrics and stats; absent: only the campaign reads (and their stats). */
-  reads?: ReadModelQueries;
   positions: PositionWaiter;
   registry: Registry;
   logger: Logger;
   checks: Record<string, ReadinessCheck>;
   /** The process's feed hub, shared with gRPC; absent: the app makes (and closes) its own. */
   feed?: FeedHub;
+  /**
+   * The application core shared with gRPC and AMQP (main.ts builds one per process); absent:
+   * the app builds its own from the deps above and `options.tokens`.
+   */
+  application?: LightdomApplication;
+  /** Workflows, runs, AI tasks, metrics and stats; absent: only the campaign reads (and their stats). */
+  reads?: ReadModelQueries;
 }
 
 export interface AppOptions {
@@ -50,35 +61,48 @@ export interface AppOptions {
   bodyLimit: number;
   /** Longest `minPosition` wait, in ms (`READ_WAIT_TIMEOUT_MS`). */
   maxWaitMs: number;
-  /** Bearer token → actor (`API_TOKENS`). Empty: no authentication. */
-  tokens: Map<string, string>;
+  /** Who each bearer token is (`API_TOKENS`, `AUTH`); used when `deps.application` is absent. */
+  tokens: TokenRegistry;
   /** Request, header, keep-alive and connection time-outs (`HTTP_*_TIMEOUT_MS`). */
   http: HttpBounds;
   /** `/ws` Origin allow-list, ping interval and idle time-out (`WS_*`). */
   ws: WsSocketBounds;
+  /** How long a `/ws` socket opened without a header may take to send its `auth` frame, in ms (`WS_AUTH_TIMEOUT_MS`). */
+  wsAuthTimeoutMs: number;
   /** Subscriptions one WebSocket may hold. Default FEED_MAX_SUBSCRIPTIONS_PER_SOCKET's. */
   maxSubscriptionsPerSocket: number;
 }
 
 /** The app's options from the parsed configuration; the defaults live in the config schema only. */
-export const appOptionsFrom = (c: CommandApiConfig): AppOptions => ({
+export const appOptionsFrom = (c: LoadedCommandApiConfig): AppOptions => ({
   bodyLimit: c.BODY_LIMIT_BYTES,
   maxWaitMs: c.READ_WAIT_TIMEOUT_MS,
-  tokens: c.API_TOKENS,
+  tokens: c.tokens,
   http: httpBoundsFrom(c),
   ws: {
     allowedOrigins: c.WS_ALLOWED_ORIGINS,
     pingIntervalMs: c.WS_PING_INTERVAL_MS,
     idleTimeoutMs: c.WS_IDLE_TIMEOUT_MS,
   },
+  wsAuthTimeoutMs: c.WS_AUTH_TIMEOUT_MS,
   maxSubscriptionsPerSocket: c.FEED_MAX_SUBSCRIPTIONS_PER_SOCKET,
 });
+
+/**
+ * `/ready`'s details are for token holders. The ops routes (shared by every service) take a
+ * token set; this presents the registry as one without listing any token.
+ */
+const opsTokens = (tokens: TokenRegistry): ReadonlyMap<string, string> =>
+  ({
+    size: tokens.enabled ? Math.max(tokens.size, 1) : 0,
+    has: (token: string) => tokens.lookup(token) !== undefined,
+  }) as unknown as ReadonlyMap<string, string>;
 
 const outcomes: ReadonlySet<string> = new Set(['accepted', 'duplicate', ...Object.keys(ErrorCodes)]);
 
 /** The HTTP edge: command routes, dashboard reads and the ops routes on one fastify. */
 export function buildApp(deps: AppDeps, options: Partial<AppOptions> = {}): FastifyInstance {
-  const opts: AppOptions = { ...appOptionsFrom(loadCommandApiConfig({})), ...options };
+  const opts: AppOptions = { ...appOptionsFrom(commandApiDefaults()), ...options };
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: opts.bodyLimit,
@@ -138,6 +162,11 @@ export function buildApp(deps: AppDeps, options: Partial<AppOptions> = {}): Fast
     );
   });
 
+  // Route schemas document the API (OpenAPI); the zod schemas they come from validate it, in
+  // the routes, with errors naming each field. Fastify neither validates nor reshapes answers.
+  app.setValidatorCompiler(() => (value) => ({ value }));
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+
   app.setErrorHandler((err, req, reply) => {
     const problem = toLightdomError(err);
     if (problem.code === 'INTERNAL') req.log.error({ err }, 'request failed');
@@ -152,31 +181,51 @@ export function buildApp(deps: AppDeps, options: Partial<AppOptions> = {}): Fast
     ),
   );
 
-  registerOpsRoutes(app, { service: 'command-api', registry: deps.registry, checks: deps.checks, tokens: opts.tokens });
-  registerCommandRoutes(app, {
-    commands: deps.commands,
-    tokens: opts.tokens,
-    onCommand: (type, outcome) =>
-      commandsTotal.inc({ type: knownLabel(type, commandCatalog), outcome: knownLabel(outcome, outcomes, 'INTERNAL') }),
-  });
-  registerHistoryRoutes(app, { store: deps.store, tokens: opts.tokens });
   const feed = deps.feed ?? createFeedHub({ store: deps.store, logger: deps.logger }, feedHubDefaults);
   if (!deps.feed) app.addHook('onClose', () => feed.stop());
-  app.register(
-    liveFeed(
-      { feed, commands: deps.commands, tokens: opts.tokens, logger: deps.logger },
-      { socket: opts.ws, maxPayloadBytes: opts.bodyLimit, maxSubscriptions: opts.maxSubscriptionsPerSocket },
-    ),
-  );
-  registerReadRoutes(app, {
-    store: deps.store,
-    campaigns: deps.campaigns,
-    positions: deps.positions,
-    tokens: opts.tokens,
-    maxWaitMs: opts.maxWaitMs,
-    statsElsewhere: deps.reads !== undefined,
+  const core: LightdomApplication =
+    deps.application ??
+    createApplication({
+      commands: deps.commands,
+      store: deps.store,
+      tokens: opts.tokens,
+      positions: deps.positions,
+      feed,
+      maxWaitMs: opts.maxWaitMs,
+    });
+  const tokens = deps.application?.deps.tokens ?? opts.tokens;
+
+  // The documentation plugin goes first: it sees every route registered after it.
+  registerApiDocs(app);
+  app.register(async (api) => {
+    registerOpsRoutes(api, {
+      service: 'command-api',
+      registry: deps.registry,
+      checks: deps.checks,
+      tokens: opsTokens(tokens),
+    });
+    registerCommandRoutes(api, {
+      app: core,
+      onCommand: (type, outcome) =>
+        commandsTotal.inc({
+          type: knownLabel(type, commandCatalog),
+          outcome: knownLabel(outcome, outcomes, 'INTERNAL'),
+        }),
+    });
+    registerHistoryRoutes(api, { app: core });
+    registerReadRoutes(api, { app: core, campaigns: deps.campaigns, statsElsewhere: deps.reads !== undefined });
+    if (deps.reads) registerDomainReadRoutes(api, { app: core, reads: deps.reads });
+    await api.register(
+      liveFeed(
+        { app: core, logger: deps.logger },
+        {
+          socket: opts.ws,
+          authTimeoutMs: opts.wsAuthTimeoutMs,
+          maxPayloadBytes: opts.bodyLimit,
+          maxSubscriptions: opts.maxSubscriptionsPerSocket,
+        },
+      ),
+    );
   });
-  if (deps.reads)
-    registerDomainReadRoutes(app, { ...deps, reads: deps.reads, tokens: opts.tokens, maxWaitMs: opts.maxWaitMs });
   return app;
 }

@@ -1,12 +1,16 @@
 import {
-  apiTokens,
+  ConfigError,
   hostConfig,
   httpBoundsConfig,
+  identityConfig,
   natsConfig,
   originList,
   parseConfig,
+  parseTokenEntries,
   port,
   positiveInt,
+  type TokenRegistry,
+  tokenRegistryFrom,
   url,
 } from '@lightdom/runtime';
 import { z } from 'zod';
@@ -100,6 +104,8 @@ export const commandApiConfigSchema = z.object({
   WS_PING_INTERVAL_MS: positiveInt(30_000),
   /** A socket that sends no frame and holds no subscription for this long is closed (4408). */
   WS_IDLE_TIMEOUT_MS: positiveInt(300_000),
+  /** A socket that opened without an `Authorization` header must send its `auth` frame within this, in ms (else 4401). */
+  WS_AUTH_TIMEOUT_MS: positiveInt(10_000),
 
   // --- Feed and gRPC bounds (issue 7) ---
   // Every live subscription (WebSocket, gRPC, AMQP lightdom.events) is served by one feed
@@ -136,9 +142,43 @@ export const commandApiConfigSchema = z.object({
   GRPC_MAX_CONCURRENT_STREAMS: z.coerce.number().int().min(1).max(10_000).default(100),
   /** gRPC: largest response message, in bytes (grpc.max_send_message_length); requests use BODY_LIMIT_BYTES. */
   GRPC_MAX_SEND_MESSAGE_BYTES: positiveInt(16 * 1_048_576),
-  API_TOKENS: apiTokens,
+  // --- Authentication (issue 8): API_TOKENS, API_TOKENS_FILE, AUTH ---
+  ...identityConfig,
+  // Checked here too, so a bad entry is reported with every other bad variable at once.
+  API_TOKENS: identityConfig.API_TOKENS.superRefine((v, ctx) => {
+    for (const message of parseTokenEntries(v).problems) ctx.addIssue({ code: z.ZodIssueCode.custom, message });
+  }),
 });
 
+/** The variables, parsed. */
 export type CommandApiConfig = z.infer<typeof commandApiConfigSchema>;
+/** The variables and what is built from them at load time. */
+export type LoadedCommandApiConfig = CommandApiConfig & {
+  /** Who each configured token is (`API_TOKENS`/`API_TOKENS_FILE`); disabled with `AUTH=off`. */
+  tokens: TokenRegistry;
+};
 
-export const loadCommandApiConfig = (env: NodeJS.ProcessEnv = process.env) => parseConfig(commandApiConfigSchema, env);
+/** The message a command-api with no token and authentication on stops with. */
+export const noTokenProblem =
+  'API_TOKENS: no token is configured and AUTH is on: set API_TOKENS or API_TOKENS_FILE ' +
+  '(entries token:actor:role, e.g. s3cret:alice:admin), or AUTH=off to run with no authentication at all';
+
+/**
+ * Parses the environment. Secure by default: with authentication on (`AUTH` unset or `on`)
+ * and no token configured, the command-api refuses to start (ConfigError, exit code 2)
+ * rather than serve an API nobody can call or, worse, everybody can.
+ */
+export function loadCommandApiConfig(env: NodeJS.ProcessEnv = process.env): LoadedCommandApiConfig {
+  const vars = parseConfig(commandApiConfigSchema, env);
+  // parseConfig already read API_TOKENS_FILE into API_TOKENS (the `NAME_FILE` rule of every
+  // variable): the registry is built from that text alone so the file is not read twice.
+  const tokens = tokenRegistryFrom({ API_TOKENS: vars.API_TOKENS, AUTH: vars.AUTH });
+  if (tokens.enabled && tokens.size === 0) throw new ConfigError([noTokenProblem]);
+  return { ...vars, tokens };
+}
+
+/** Every variable at its default, authentication on and no token (every call is a 401): for tests and option defaults. */
+export const commandApiDefaults = (): LoadedCommandApiConfig => ({
+  ...parseConfig(commandApiConfigSchema, {}),
+  tokens: tokenRegistryFrom({ API_TOKENS: '', AUTH: 'on' }),
+});

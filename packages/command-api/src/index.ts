@@ -4,8 +4,15 @@ export { errorReply, eventMessage, eventRoutingKey } from './amqp/lightdom.js';
 export { type AmqpServer, type AmqpServerDeps, type AmqpServerOptions, createAmqpServer } from './amqp/server.js';
 export { type AmqpStoreOptions, createAmqpStore } from './amqp/store.js';
 export { topicMatches } from './amqp/topic.js';
-export { type AppDeps, type AppOptions, appOptionsFrom, buildApp } from './app.js';
-export { type CommandApiConfig, commandApiConfigSchema, loadCommandApiConfig } from './config.js';
+export { type AppDeps, type AppOptions, appOptionsFrom, buildApp, type LightdomApplication } from './app.js';
+export {
+  type CommandApiConfig,
+  commandApiConfigSchema,
+  commandApiDefaults,
+  type LoadedCommandApiConfig,
+  loadCommandApiConfig,
+  noTokenProblem,
+} from './config.js';
 export { createFeedHub, type FeedHubDeps } from './feed/hub.js';
 export { feedHubDefaults, feedHubOptions } from './feed/options.js';
 export type {
@@ -33,6 +40,9 @@ export {
   lightdomServices,
 } from './grpc/server.js';
 export { errorMetadataKeys, grpcStatusOf, lightdomErrorOf, toServiceError } from './grpc/status.js';
+export { asyncApiDocument } from './http/asyncapi.js';
+export { WS_UNAUTHORIZED_CLOSE_CODE } from './http/liveFeed.js';
+export { problemPage, problemTypeOf } from './http/problemPages.js';
 export { httpStatusOf, instanceOf, sendProblem, toLightdomError } from './http/problems.js';
 export { WS_TIMEOUT_CLOSE_CODE, type WsSocketBounds } from './http/wsGuards.js';
 export {

@@ -1,3 +1,4 @@
+import { createApplication } from '@lightdom/app';
 import { upcastEvent } from '@lightdom/domain';
 import {
   connectNats,
@@ -7,7 +8,7 @@ import {
   createKvSnapshotStore,
 } from '@lightdom/eventstore';
 import { createReadModelQueries } from '@lightdom/readmodel';
-import { createMetricsRegistry, natsCheck, runService } from '@lightdom/runtime';
+import { createMetricsRegistry, natsCheck, parseTokenEntries, runService } from '@lightdom/runtime';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { amqpBoundsOf } from './amqp/bounds.js';
@@ -23,6 +24,12 @@ import { createPositionWaiter } from './readModel/positionWaiter.js';
 
 runService('command-api', async (logger) => {
   const config = loadCommandApiConfig();
+  if (!config.tokens.enabled) {
+    logger.warn(
+      { auth: 'off' },
+      'AUTH=off: AUTHENTICATION IS DISABLED. Every caller on every protocol is an anonymous admin; never run this way outside a laptop.',
+    );
+  }
   const nats = await connectNats({ url: config.NATS_URL, name: 'lightdom-command-api', logger });
   const store = createEventStore(
     { nc: nats.nc, isConnected: nats.isConnected, logger },
@@ -52,12 +59,23 @@ runService('command-api', async (logger) => {
   const registry = createMetricsRegistry('command-api');
   // One feed hub: every WebSocket and gRPC subscription shares its JetStream consumer.
   const feed = createFeedHub({ store, logger }, feedHubOptions(config));
+  const commands = createCommandHandler(
+    { store, idempotency, snapshots, logger },
+    { snapshotEvery: config.SNAPSHOT_EVERY, cacheSize: config.AGGREGATE_CACHE_SIZE },
+  );
+  // One application core per process: every edge authenticates, authorises and submits through it.
+  const application = createApplication({
+    commands,
+    store,
+    tokens: config.tokens,
+    positions,
+    feed,
+    maxWaitMs: config.READ_WAIT_TIMEOUT_MS,
+  });
   // HTTP and gRPC share one command handler (and so its aggregate cache), queries and checks.
   const deps = {
-    commands: createCommandHandler(
-      { store, idempotency, snapshots, logger },
-      { snapshotEvery: config.SNAPSHOT_EVERY, cacheSize: config.AGGREGATE_CACHE_SIZE },
-    ),
+    application,
+    commands,
     store,
     feed,
     campaigns: createCampaignQueries(pool, config.DB_SCHEMA),
@@ -74,9 +92,14 @@ runService('command-api', async (logger) => {
     },
   };
   const app = buildApp(deps, appOptionsFrom(config));
+  // Until the gRPC and AMQP edges take the core (h/rpc), they get the token → actor map they
+  // still expect; empty only with AUTH=off, as before.
+  const legacyTokens = new Map(
+    config.tokens.enabled ? parseTokenEntries(config.API_TOKENS).entries.map((e) => [e.token, e.identity.actor]) : [],
+  );
   const grpc = createGrpcServer(deps, {
     host: config.GRPC_HOST ?? config.HOST,
-    tokens: config.API_TOKENS,
+    tokens: legacyTokens,
     maxWaitMs: config.READ_WAIT_TIMEOUT_MS,
     maxMessageBytes: config.BODY_LIMIT_BYTES,
     ...grpcBounds(config),
@@ -85,7 +108,7 @@ runService('command-api', async (logger) => {
     { nc: nats.nc, commands: deps.commands, store, logger, registry },
     {
       host: config.AMQP_HOST ?? config.HOST,
-      tokens: config.API_TOKENS,
+      tokens: legacyTokens,
       stream: config.AMQP_STREAM,
       subjectPrefix: config.AMQP_SUBJECT_PREFIX,
       topologyBucket: config.AMQP_TOPOLOGY_BUCKET,
@@ -97,7 +120,15 @@ runService('command-api', async (logger) => {
   const url = await app.listen({ host: config.HOST, port: config.PORT });
   const grpcPort = await grpc.start(config.GRPC_PORT);
   logger.info(
-    { url, grpcPort, amqpPort, stream: config.EVENTS_STREAM, auth: config.API_TOKENS.size > 0 },
+    {
+      url,
+      grpcPort,
+      amqpPort,
+      stream: config.EVENTS_STREAM,
+      auth: config.tokens.enabled ? 'on' : 'off',
+      // Who may call (never a token): actor and role of each configured entry.
+      identities: config.tokens.describe(),
+    },
     'command-api listening',
   );
   return {

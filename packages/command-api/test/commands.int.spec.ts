@@ -224,7 +224,7 @@ describe('bad input gets a problem document and loses nothing', () => {
 
 describe('authentication', () => {
   it('requires a bearer token when tokens are configured and records the actor', async () => {
-    const secured = await buildTestApp(nats, pgEnv, { tokens: new Map([['s3cret', 'alice']]) });
+    const secured = await buildTestApp(nats, pgEnv, { tokens: 's3cret:alice' });
     try {
       const payload = { name: 'A', budget: { amount: 1, currency: 'EUR' } };
       const denied = await secured.app.inject({ method: 'POST', url: '/api/campaigns', payload });

@@ -11,7 +11,7 @@ let url: string;
 
 beforeAll(async () => {
   [nats, pgEnv] = await Promise.all([createNatsTestEnv('ws'), createPgTestEnv('ws')]);
-  t = await buildTestApp(nats, pgEnv, { tokens: new Map([['tok', 'dash']]) });
+  t = await buildTestApp(nats, pgEnv, { tokens: 'tok:dash:operator' });
   const address = await t.app.listen({ host: '127.0.0.1', port: 0 });
   url = `${address.replace('http', 'ws')}/ws?token=tok`;
 });

@@ -1,18 +1,29 @@
+import { type Application, toCodedError } from '@lightdom/app';
 import type { CommandResult } from '@lightdom/domain';
 import { LightdomError } from '@lightdom/domain';
-import type { CommandHandler } from '@lightdom/eventstore';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { actorOf, commandMetadata, idempotencyKeyOf, versionFromIfMatch } from './context.js';
+import { credentialsOf, idempotencyKeyOf, requestContext, versionFromIfMatch } from './context.js';
+import { routeDoc } from './openapi.js';
 import { pathId, positionParam } from './params.js';
 import { parseQuery } from './query.js';
+import {
+  aiTaskBody,
+  cancelAiTaskBody,
+  cancelRunBody,
+  commandBody,
+  defineWorkflowBody,
+  freeBody,
+  parseBody,
+  startRunBody,
+} from './schemas.js';
 
 /** `?expectedVersion=`: the same digits-only, safe-integer rule as a position. */
-const versionQuery = z.object({ expectedVersion: positionParam.optional() }).passthrough();
+const versionQuery = z.object({ expectedVersion: positionParam.optional() });
+const noQuery = z.object({});
 
 export interface CommandRoutesDeps {
-  commands: CommandHandler;
-  tokens: Map<string, string>;
+  app: Application;
   /** Called once per command with its type as sent (the caller bounds it) and its outcome. */
   onCommand?: (type: unknown, outcome: string) => void;
 }
@@ -28,33 +39,38 @@ const lifecycleRoutes: Record<string, string> = {
   metrics: 'RecordCampaignMetrics',
 };
 
-const bodyObject = (req: FastifyRequest): Record<string, unknown> => {
-  if (req.body === undefined || req.body === null) return {};
-  if (typeof req.body !== 'object' || Array.isArray(req.body)) {
-    throw new LightdomError('VALIDATION_FAILED', 'The body must be a JSON object', {
-      issues: [{ field: '(body)', message: 'must be a JSON object' }],
-    });
-  }
-  return req.body as Record<string, unknown>;
-};
+const bodyObject = (req: FastifyRequest): Record<string, unknown> => parseBody(freeBody, req.body);
 
+const status = (r: CommandResult) => (r.duplicate ? 200 : 201);
+
+/**
+ * The command routes: each authenticates through the core, builds a command envelope from
+ * the path, the body and the headers, and submits it to the core. Nothing here decides who
+ * may do what or whether a run matches its workflow.
+ */
 export function registerCommandRoutes(app: FastifyInstance, deps: CommandRoutesDeps) {
   async function submit(req: FastifyRequest, envelope: Record<string, unknown>): Promise<CommandResult> {
-    const actor = actorOf(req, deps.tokens);
     const type = envelope.type;
     try {
-      const result = await deps.commands.handle(envelope, commandMetadata(req, actor));
+      const identity = deps.app.authenticate(credentialsOf(req));
+      const result = await deps.app.submit(identity, envelope, requestContext(req));
       deps.onCommand?.(type, result.duplicate ? 'duplicate' : 'accepted');
       return result;
     } catch (err) {
-      deps.onCommand?.(type, err instanceof LightdomError ? err.code : 'INTERNAL');
+      deps.onCommand?.(type, toCodedError(err).code);
       throw err;
     }
   }
 
-  const envelopeFor = (req: FastifyRequest, type: string, aggregateId: string | undefined, data: unknown) => {
+  const envelopeFor = (
+    req: FastifyRequest,
+    type: string,
+    aggregateId: string | undefined,
+    data: unknown,
+    bodyKey?: string,
+  ) => {
     const expectedVersion = versionFromIfMatch(req) ?? parseQuery(versionQuery, req.query).expectedVersion;
-    const key = idempotencyKeyOf(req);
+    const key = bodyKey ?? idempotencyKeyOf(req);
     return {
       type,
       data,
@@ -64,33 +80,151 @@ export function registerCommandRoutes(app: FastifyInstance, deps: CommandRoutesD
     };
   };
 
-  app.post('/api/commands', async (req, reply) => {
-    const body = bodyObject(req);
-    const key = idempotencyKeyOf(req);
-    const result = await submit(
-      req,
-      key && body.idempotencyKey === undefined ? { ...body, idempotencyKey: key } : body,
-    );
-    return reply.code(result.duplicate ? 200 : 201).send(result);
-  });
+  app.post(
+    '/api/commands',
+    routeDoc({
+      tags: ['commands'],
+      summary: 'Send any public command of the catalogue',
+      description:
+        'The envelope every protocol takes. A `RequestWorkflowRun` carries `{workflowId, definitionVersion?, input}`: the steps come from the definition.',
+      body: commandBody,
+      command: true,
+    }),
+    async (req, reply) => {
+      parseQuery(noQuery, req.query);
+      const body = bodyObject(req);
+      const key = idempotencyKeyOf(req);
+      const result = await submit(
+        req,
+        key && body.idempotencyKey === undefined ? { ...body, idempotencyKey: key } : body,
+      );
+      return reply.code(status(result)).send(result);
+    },
+  );
 
-  app.post('/api/campaigns', async (req, reply) => {
-    const result = await submit(req, envelopeFor(req, 'CreateCampaign', undefined, bodyObject(req)));
-    reply.header('location', `/api/campaigns/${result.id}`).header('etag', `"${result.version}"`);
-    return reply.code(result.duplicate ? 200 : 201).send(result);
-  });
+  app.post(
+    '/api/campaigns',
+    routeDoc({ tags: ['campaigns'], summary: 'Create a campaign (CreateCampaign)', body: freeBody, command: true }),
+    async (req, reply) => {
+      const result = await submit(req, envelopeFor(req, 'CreateCampaign', undefined, bodyObject(req)));
+      reply.header('location', `/api/campaigns/${result.id}`).header('etag', `"${result.version}"`);
+      return reply.code(status(result)).send(result);
+    },
+  );
 
-  app.patch<{ Params: { id: string } }>('/api/campaigns/:id', async (req, reply) => {
-    const result = await submit(req, envelopeFor(req, 'UpdateCampaign', pathId(req.params.id), bodyObject(req)));
-    return reply.header('etag', `"${result.version}"`).send(result);
-  });
+  app.patch<{ Params: { id: string } }>(
+    '/api/campaigns/:id',
+    routeDoc({
+      tags: ['campaigns'],
+      summary: 'Update a campaign (UpdateCampaign); If-Match or ?expectedVersion= for optimistic concurrency',
+      params: ['id'],
+      query: versionQuery,
+      body: freeBody,
+      command: true,
+    }),
+    async (req, reply) => {
+      const result = await submit(req, envelopeFor(req, 'UpdateCampaign', pathId(req.params.id), bodyObject(req)));
+      return reply.header('etag', `"${result.version}"`).send(result);
+    },
+  );
 
-  app.post<{ Params: { id: string; action: string } }>('/api/campaigns/:id/:action', async (req, reply) => {
-    const { action } = req.params;
-    // Own properties only: `constructor` is not an action.
-    const type = Object.hasOwn(lifecycleRoutes, action) ? lifecycleRoutes[action] : undefined;
-    if (!type) throw new LightdomError('NOT_FOUND', `No such action on campaigns`);
-    const result = await submit(req, envelopeFor(req, type, pathId(req.params.id), bodyObject(req)));
-    return reply.header('etag', `"${result.version}"`).send(result);
-  });
+  app.post<{ Params: { id: string; action: string } }>(
+    '/api/campaigns/:id/:action',
+    routeDoc({
+      tags: ['campaigns'],
+      summary: `A campaign's lifecycle: ${Object.keys(lifecycleRoutes).join(', ')}`,
+      params: ['id', 'action'],
+      query: versionQuery,
+      body: freeBody,
+      command: true,
+    }),
+    async (req, reply) => {
+      const { action } = req.params;
+      // Own properties only: `constructor` is not an action.
+      const type = Object.hasOwn(lifecycleRoutes, action) ? lifecycleRoutes[action] : undefined;
+      if (!type) throw new LightdomError('NOT_FOUND', `No such action on campaigns`);
+      const result = await submit(req, envelopeFor(req, type, pathId(req.params.id), bodyObject(req)));
+      return reply.header('etag', `"${result.version}"`).send(result);
+    },
+  );
+
+  app.post(
+    '/api/workflows',
+    routeDoc({
+      tags: ['workflows'],
+      summary: 'Define a workflow (DefineWorkflow)',
+      body: defineWorkflowBody,
+      command: true,
+    }),
+    async (req, reply) => {
+      parseQuery(noQuery, req.query);
+      const result = await submit(req, envelopeFor(req, 'DefineWorkflow', undefined, bodyObject(req)));
+      return reply.code(status(result)).send(result);
+    },
+  );
+
+  app.post<{ Params: { id: string } }>(
+    '/api/workflows/:id/runs',
+    routeDoc({
+      tags: ['workflows'],
+      summary: "Start a run of a workflow (RequestWorkflowRun); the steps are the definition's",
+      params: ['id'],
+      body: startRunBody,
+      command: true,
+    }),
+    async (req, reply) => {
+      parseQuery(noQuery, req.query);
+      const workflowId = pathId(req.params.id);
+      const body = parseBody(startRunBody, req.body ?? {});
+      const data = {
+        workflowId,
+        input: body.input,
+        ...(body.definitionVersion !== undefined ? { definitionVersion: body.definitionVersion } : {}),
+      };
+      const result = await submit(req, envelopeFor(req, 'RequestWorkflowRun', undefined, data, body.idempotencyKey));
+      return reply.code(status(result)).send(result);
+    },
+  );
+
+  app.post<{ Params: { id: string } }>(
+    '/api/runs/:id/cancel',
+    routeDoc({
+      tags: ['workflows'],
+      summary: 'Cancel a workflow run (CancelWorkflowRun)',
+      params: ['id'],
+      body: cancelRunBody,
+      command: true,
+    }),
+    async (req, reply) => {
+      parseQuery(noQuery, req.query);
+      const result = await submit(req, envelopeFor(req, 'CancelWorkflowRun', pathId(req.params.id), bodyObject(req)));
+      return reply.send(result);
+    },
+  );
+
+  app.post(
+    '/api/ai-tasks',
+    routeDoc({ tags: ['ai-tasks'], summary: 'Request an AI task (RequestAiTask)', body: aiTaskBody, command: true }),
+    async (req, reply) => {
+      parseQuery(noQuery, req.query);
+      const result = await submit(req, envelopeFor(req, 'RequestAiTask', undefined, bodyObject(req)));
+      return reply.code(status(result)).send(result);
+    },
+  );
+
+  app.post<{ Params: { id: string } }>(
+    '/api/ai-tasks/:id/cancel',
+    routeDoc({
+      tags: ['ai-tasks'],
+      summary: 'Cancel an AI task (CancelAiTask)',
+      params: ['id'],
+      body: cancelAiTaskBody,
+      command: true,
+    }),
+    async (req, reply) => {
+      parseQuery(noQuery, req.query);
+      const result = await submit(req, envelopeFor(req, 'CancelAiTask', pathId(req.params.id), bodyObject(req)));
+      return reply.send(result);
+    },
+  );
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { type CommandMetadata, LightdomError } from '@lightdom/domain';
+import type { Credentials, RequestContext } from '@lightdom/app';
+import { LightdomError } from '@lightdom/domain';
 import { traceIdPattern } from '@lightdom/eventstore';
 import { bearerToken } from '@lightdom/runtime';
 import type { FastifyRequest } from 'fastify';
@@ -9,14 +10,8 @@ const header = (req: FastifyRequest, name: string): string | undefined => {
   return Array.isArray(v) ? v[0] : v;
 };
 
-/** Who is calling: a bearer token mapped to an actor, or `anonymous` when auth is off. */
-export function actorOf(req: FastifyRequest, tokens: Map<string, string>): string {
-  if (tokens.size === 0) return 'anonymous';
-  const token = bearerToken(req.headers.authorization);
-  const actor = token ? tokens.get(token) : undefined;
-  if (!actor) throw new LightdomError('UNAUTHORIZED', 'A valid bearer token is required');
-  return actor;
-}
+/** What the caller presents: the `Authorization: Bearer <token>` header. The core decides who that is. */
+export const credentialsOf = (req: FastifyRequest): Credentials => ({ token: bearerToken(req.headers.authorization) });
 
 /**
  * `X-Correlation-Id` when it is 1-128 characters of A-Z, a-z, 0-9, `.`, `_`, `:` or `-`;
@@ -34,14 +29,10 @@ export function requestIdOf(headers: Record<string, string | string[] | undefine
   return typeof given === 'string' && traceIdPattern.test(given) ? given : randomUUID();
 }
 
-export function commandMetadata(req: FastifyRequest, actor: string): CommandMetadata {
+/** Where a call comes from: correlation id, this request as the causation, the trace. */
+export function requestContext(req: FastifyRequest): RequestContext {
   const traceparent = header(req, 'traceparent');
-  return {
-    actor,
-    correlationId: correlationIdOf(req),
-    causationId: req.id,
-    ...(traceparent ? { traceparent } : {}),
-  };
+  return { correlationId: correlationIdOf(req), causationId: req.id, ...(traceparent ? { traceparent } : {}) };
 }
 
 /** `If-Match: "3"` (or `W/"3"`) → 3; the ETag of a campaign is its version. */

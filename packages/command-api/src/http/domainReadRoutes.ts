@@ -1,35 +1,14 @@
+import type { Application } from '@lightdom/app';
 import { aggregateIdSchema, LightdomError } from '@lightdom/domain';
 import type { ReadModelQueries } from '@lightdom/readmodel';
 import { decodeCursor } from '@lightdom/readmodel';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { PositionWaiter } from '../readModel/positionWaiter.js';
-import { actorOf } from './context.js';
+import { credentialsOf } from './context.js';
+import { routeDoc } from './openapi.js';
 import { cursorParam, intParam, pathId } from './params.js';
 import { parseQuery } from './query.js';
-import { awaitPosition, consistency } from './readRoutes.js';
-
-export interface DomainReadRoutesDeps {
-  reads: ReadModelQueries;
-  positions: PositionWaiter;
-  tokens: Map<string, string>;
-  /** Longest wait for `minPosition`, in ms. */
-  maxWaitMs: number;
-}
-
-/** Refuses parameters the route does not know, naming each, then validates the rest. */
-function parseKnown<T extends z.AnyZodObject>(schema: T, query: unknown): z.infer<T> {
-  const known = new Set(Object.keys(schema.shape));
-  const unknown = Object.keys((query as Record<string, unknown>) ?? {}).filter((k) => !known.has(k));
-  if (unknown.length > 0) {
-    throw new LightdomError('VALIDATION_FAILED', `Unknown query parameters: ${unknown.slice(0, 10).join(', ')}`, {
-      issues: unknown
-        .slice(0, 10)
-        .map((field) => ({ field: field.slice(0, 100), message: 'is not a parameter of this route' })),
-    });
-  }
-  return parseQuery(schema, query);
-}
+import { consistencyQuery as consistency, consistencyOf, positionHeaders } from './readRoutes.js';
 
 const page = { limit: intParam(1, 500).default('50'), cursor: cursorParam.optional() };
 const workflowsQuery = consistency.extend({ status: z.enum(['active', 'deprecated']).optional(), ...page });
@@ -63,78 +42,180 @@ const metricsQuery = consistency.extend({
     .optional(),
 });
 
+export interface DomainReadRoutesDeps {
+  app: Application;
+  reads: ReadModelQueries;
+}
+
+const listResponse = { type: 'object', required: ['items', 'nextCursor', 'stale', 'position'] };
+const itemResponse = (required: string[]) => ({
+  type: 'object',
+  required: [...required, 'position', 'readModelPosition'],
+});
+
 /**
  * Reads of workflows, runs with their steps, AI tasks, campaign metrics over time and the
- * dashboard's stats, with the same read-your-writes (`minPosition`, `waitMs`,
- * `allowStale`) and cursor paging as `/api/campaigns`.
+ * dashboard's stats, through the application core, with the same read-your-writes
+ * (`minPosition`, `waitMs`, `allowStale`) and cursor paging as `/api/campaigns`.
  */
 export function registerDomainReadRoutes(app: FastifyInstance, deps: DomainReadRoutesDeps) {
-  const auth = (req: FastifyRequest) => actorOf(req, deps.tokens);
+  const core = deps.app;
+  const read = async <T>(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    q: z.infer<typeof consistency>,
+    query: () => Promise<T>,
+  ) => {
+    const identity = core.authenticate(credentialsOf(req));
+    const r = await core.read(identity, consistencyOf(q), query);
+    positionHeaders(reply, r, q.minPosition !== undefined);
+    return r;
+  };
   const one = async <T extends { position: number }>(
     req: FastifyRequest,
     reply: FastifyReply,
     what: string,
-    read: (id: string) => Promise<T | null>,
+    get: (id: string) => Promise<T | null>,
   ) => {
-    auth(req);
     const id = pathId((req.params as { id: string }).id);
-    const q = parseKnown(consistency, req.query);
-    const { stale, position } = await awaitPosition(deps, q, reply);
-    const found = await read(id);
-    if (!found) throw new LightdomError('NOT_FOUND', `No ${what} ${id}`);
-    return { ...found, ...(stale ? { stale } : {}), readModelPosition: position };
+    const q = parseQuery(consistency, req.query);
+    const r = await read(req, reply, q, () => get(id));
+    if (!r.value) throw new LightdomError('NOT_FOUND', `No ${what} ${id}`);
+    return { ...r.value, ...(r.stale ? { stale: true } : {}), readModelPosition: r.position };
   };
   const optional = <T extends Record<string, unknown>>(o: T) =>
     Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as {
       [K in keyof T]: Exclude<T[K], undefined>;
     };
-
-  app.get('/api/workflows', async (req, reply) => {
-    auth(req);
-    const q = parseKnown(workflowsQuery, req.query);
-    const info = await awaitPosition(deps, q, reply);
-    const p = await deps.reads.workflows.list(optional({ limit: q.limit, status: q.status, cursor: q.cursor }));
-    return { ...p, ...info };
-  });
-  app.get('/api/workflows/:id', (req, reply) => one(req, reply, 'workflow', (id) => deps.reads.workflows.get(id)));
-
-  app.get('/api/runs', async (req, reply) => {
-    auth(req);
-    const q = parseKnown(runsQuery, req.query);
-    const info = await awaitPosition(deps, q, reply);
-    const p = await deps.reads.runs.list(
-      optional({ limit: q.limit, workflowId: q.workflowId, status: q.status, cursor: q.cursor }),
-    );
-    return { ...p, ...info };
-  });
-  app.get('/api/runs/:id', (req, reply) => one(req, reply, 'workflow run', (id) => deps.reads.runs.get(id)));
-
-  app.get('/api/ai-tasks', async (req, reply) => {
-    auth(req);
-    const q = parseKnown(aiTasksQuery, req.query);
-    const info = await awaitPosition(deps, q, reply);
-    const p = await deps.reads.aiTasks.list(
-      optional({ limit: q.limit, status: q.status, model: q.model, cursor: q.cursor }),
-    );
-    return { ...p, ...info };
-  });
-  app.get('/api/ai-tasks/:id', (req, reply) => one(req, reply, 'AI task', (id) => deps.reads.aiTasks.get(id)));
-
-  app.get<{ Params: { id: string } }>('/api/campaigns/:id/metrics', async (req, reply) => {
-    auth(req);
-    const campaignId = pathId(req.params.id);
-    const q = parseKnown(metricsQuery, req.query);
-    const info = await awaitPosition(deps, q, reply);
-    const p = await deps.reads.metrics.series(
-      optional({ campaignId, bucket: q.bucket, from: q.from, to: q.to, limit: q.limit, cursor: q.cursor }),
-    );
-    return { campaignId, bucket: q.bucket, ...p, ...info };
+  const list = <T extends object>(r: { value: T; stale: boolean; position: number }) => ({
+    ...r.value,
+    stale: r.stale,
+    position: r.position,
   });
 
-  app.get('/api/stats', async (req, reply) => {
-    auth(req);
-    const q = parseKnown(consistency, req.query);
-    const info = await awaitPosition(deps, q, reply);
-    return { ...(await deps.reads.stats.read(q.minPosition ?? 0)), ...info };
-  });
+  app.get(
+    '/api/workflows',
+    routeDoc({
+      tags: ['workflows'],
+      summary: 'Workflow definitions (latest version of each), paged',
+      query: workflowsQuery,
+      response: listResponse,
+    }),
+    async (req, reply) => {
+      const q = parseQuery(workflowsQuery, req.query);
+      return list(
+        await read(req, reply, q, () =>
+          deps.reads.workflows.list(optional({ limit: q.limit, status: q.status, cursor: q.cursor })),
+        ),
+      );
+    },
+  );
+  app.get(
+    '/api/workflows/:id',
+    routeDoc({
+      tags: ['workflows'],
+      summary: 'One workflow with every version of its definition',
+      params: ['id'],
+      query: consistency,
+      response: itemResponse(['workflowId']),
+    }),
+    (req, reply) => one(req, reply, 'workflow', (id) => deps.reads.workflows.get(id)),
+  );
+
+  app.get(
+    '/api/runs',
+    routeDoc({
+      tags: ['runs'],
+      summary: 'Workflow runs, by workflow and status, paged',
+      query: runsQuery,
+      response: listResponse,
+    }),
+    async (req, reply) => {
+      const q = parseQuery(runsQuery, req.query);
+      return list(
+        await read(req, reply, q, () =>
+          deps.reads.runs.list(
+            optional({ limit: q.limit, workflowId: q.workflowId, status: q.status, cursor: q.cursor }),
+          ),
+        ),
+      );
+    },
+  );
+  app.get(
+    '/api/runs/:id',
+    routeDoc({
+      tags: ['runs'],
+      summary: 'One run with its steps (state, attempt, times, error, output summary)',
+      params: ['id'],
+      query: consistency,
+      response: itemResponse(['runId', 'steps']),
+    }),
+    (req, reply) => one(req, reply, 'workflow run', (id) => deps.reads.runs.get(id)),
+  );
+
+  app.get(
+    '/api/ai-tasks',
+    routeDoc({
+      tags: ['ai-tasks'],
+      summary: 'AI tasks, by status and model, paged',
+      query: aiTasksQuery,
+      response: listResponse,
+    }),
+    async (req, reply) => {
+      const q = parseQuery(aiTasksQuery, req.query);
+      return list(
+        await read(req, reply, q, () =>
+          deps.reads.aiTasks.list(optional({ limit: q.limit, status: q.status, model: q.model, cursor: q.cursor })),
+        ),
+      );
+    },
+  );
+  app.get(
+    '/api/ai-tasks/:id',
+    routeDoc({
+      tags: ['ai-tasks'],
+      summary: 'One AI task: output, reasoning kept apart, tokens, timings, attempts',
+      params: ['id'],
+      query: consistency,
+      response: itemResponse(['taskId']),
+    }),
+    (req, reply) => one(req, reply, 'AI task', (id) => deps.reads.aiTasks.get(id)),
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/api/campaigns/:id/metrics',
+    routeDoc({
+      tags: ['campaigns'],
+      summary: "A campaign's metrics over time in hour or day buckets",
+      params: ['id'],
+      query: metricsQuery,
+      response: { type: 'object', required: ['campaignId', 'bucket', 'items'] },
+    }),
+    async (req, reply) => {
+      const campaignId = pathId(req.params.id);
+      const q = parseQuery(metricsQuery, req.query);
+      const r = await read(req, reply, q, () =>
+        deps.reads.metrics.series(
+          optional({ campaignId, bucket: q.bucket, from: q.from, to: q.to, limit: q.limit, cursor: q.cursor }),
+        ),
+      );
+      return { campaignId, bucket: q.bucket, ...list(r) };
+    },
+  );
+
+  app.get(
+    '/api/stats',
+    routeDoc({
+      tags: ['stats'],
+      summary:
+        'Campaigns by status, budget and spend, top campaigns by spend, runs and AI tasks by status (Redis, else Postgres)',
+      query: consistency,
+      response: { type: 'object', required: ['campaigns', 'stale', 'position'] },
+    }),
+    async (req, reply) => {
+      const q = parseQuery(consistency, req.query);
+      const r = await read(req, reply, q, () => deps.reads.stats.read(q.minPosition ?? 0));
+      return list(r);
+    },
+  );
 }

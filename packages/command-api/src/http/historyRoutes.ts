@@ -1,44 +1,59 @@
+import type { Application } from '@lightdom/app';
 import {
+  aggregateIdSchema,
   type CampaignState,
   campaignDecider,
   LightdomError,
   type StoredCommit,
-  toRecordedEvents,
 } from '@lightdom/domain';
 import { type EventStore, foldCommits } from '@lightdom/eventstore';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { CampaignView } from '../readModel/campaignQueries.js';
-import { actorOf } from './context.js';
+import { credentialsOf } from './context.js';
+import { routeDoc } from './openapi.js';
 import { intParam, pathId, positionParam } from './params.js';
 import { parseQuery } from './query.js';
 
 export interface HistoryRoutesDeps {
-  store: EventStore;
-  tokens: Map<string, string>;
+  app: Application;
 }
 
-const eventsQuery = z.object({
+export const eventsQuery = z.object({
   after: positionParam.default('0'),
   limit: intParam(1, 1000).default('100'),
   aggregateType: z
     .string()
     .regex(/^[A-Za-z]+$/, 'must be an aggregate type such as campaign')
     .optional(),
+  /** With aggregateType: only this aggregate's events. */
+  aggregateId: aggregateIdSchema.optional(),
   type: z.string().max(100).optional(),
 });
 
-/** `asOf` is a position (digits) or an ISO-8601 time. */
-const asOfSchema = z.object({
-  asOf: z
-    .string()
-    .max(64)
-    .refine(
-      (v) => (/^\d+$/.test(v) ? positionParam.safeParse(v).success : !Number.isNaN(Date.parse(v))),
-      'must be a position or an ISO-8601 time',
-    )
-    .optional(),
+export const aggregateEventsQuery = z.object({
+  after: positionParam.default('0'),
+  limit: intParam(1, 1000).default('1000'),
 });
+
+const eventsPage = {
+  type: 'object',
+  required: ['events', 'nextAfter', 'hasMore'],
+  properties: {
+    events: { type: 'array', items: { type: 'object' } },
+    nextAfter: { type: 'integer', description: 'Continue with ?after= this' },
+    hasMore: { type: 'boolean' },
+  },
+};
+
+/** `asOf` is a position (digits) or an ISO-8601 time. */
+export const asOfParam = z
+  .string()
+  .max(64)
+  .refine(
+    (v) => (/^\d+$/.test(v) ? positionParam.safeParse(v).success : !Number.isNaN(Date.parse(v))),
+    'must be a position or an ISO-8601 time',
+  );
 
 /** The same shape as the read model's view, folded straight from the log. */
 export function campaignViewFromCommits(id: string, commits: StoredCommit[]): CampaignView | null {
@@ -74,40 +89,43 @@ export function campaignViewFromCommits(id: string, commits: StoredCommit[]): Ca
 
 /** History reads come from the log itself, never from a read model: they are the audit trail. */
 export function registerHistoryRoutes(app: FastifyInstance, deps: HistoryRoutesDeps) {
-  const auth = (req: FastifyRequest) => actorOf(req, deps.tokens);
+  app.get(
+    '/api/events',
+    routeDoc({
+      tags: ['history'],
+      summary: 'The log in position order (filters: aggregateType, aggregateId with aggregateType, type)',
+      query: eventsQuery,
+      response: eventsPage,
+    }),
+    async (req) => {
+      const identity = deps.app.authenticate(credentialsOf(req));
+      const q = parseQuery(eventsQuery, req.query);
+      return deps.app.events(identity, q);
+    },
+  );
 
-  app.get('/api/events', async (req) => {
-    auth(req);
-    const q = parseQuery(eventsQuery, req.query);
-    const commits = await deps.store.readAll({
-      after: q.after,
-      limit: q.limit,
-      ...(q.aggregateType ? { aggregateType: q.aggregateType } : {}),
-    });
-    const events = commits.flatMap(toRecordedEvents).filter((e) => !q.type || e.type === q.type);
-    const last = commits.at(-1);
-    return {
-      events,
-      // Paging is by commit: continue from here even if a type filter left this page short.
-      nextAfter: last ? last.position : q.after,
-      hasMore: commits.length === q.limit,
-    };
-  });
-
-  app.get<{ Params: { id: string } }>('/api/campaigns/:id/events', async (req) => {
-    auth(req);
-    const id = pathId(req.params.id);
-    const q = parseQuery(z.object({ after: positionParam.default('0') }), req.query);
-    const commits = await deps.store.readAggregate('campaign', id, { after: q.after });
-    if (commits.length === 0 && q.after === 0) throw new LightdomError('NOT_FOUND', `No campaign ${id}`);
-    return { id, events: commits.flatMap(toRecordedEvents) };
-  });
+  app.get<{ Params: { id: string } }>(
+    '/api/campaigns/:id/events',
+    routeDoc({
+      tags: ['history'],
+      summary: "One campaign's events, from the log",
+      params: ['id'],
+      query: aggregateEventsQuery,
+      response: eventsPage,
+    }),
+    async (req) => {
+      const identity = deps.app.authenticate(credentialsOf(req));
+      const id = pathId(req.params.id);
+      const q = parseQuery(aggregateEventsQuery, req.query);
+      const page = await deps.app.events(identity, { ...q, aggregateType: 'campaign', aggregateId: id });
+      if (page.events.length === 0 && q.after === 0) throw new LightdomError('NOT_FOUND', `No campaign ${id}`);
+      return { id, ...page };
+    },
+  );
 }
 
 /** `GET /api/campaigns/:id?asOf=…`: the state folded from the log up to a position or time. */
-export async function campaignAsOf(store: EventStore, id: string, asOfRaw: string): Promise<CampaignView> {
-  const parsed = parseQuery(asOfSchema, { asOf: asOfRaw });
-  const asOf = parsed.asOf as string;
+export async function campaignAsOf(store: EventStore, id: string, asOf: string): Promise<CampaignView> {
   let commits: StoredCommit[];
   if (/^\d+$/.test(asOf)) {
     commits = await store.readAggregate('campaign', id, { until: Number(asOf) });

@@ -1,21 +1,23 @@
 import websocket from '@fastify/websocket';
-import { isLightdomError, LightdomError } from '@lightdom/domain';
-import type { CommandHandler } from '@lightdom/eventstore';
+import { type Application, toCodedError } from '@lightdom/app';
+import { type Identity, LightdomError } from '@lightdom/domain';
 import type { Logger } from '@lightdom/runtime';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { z } from 'zod';
-import type { FeedHub, FeedSubscription } from '../feed/types.js';
-import { actorOf, commandMetadata } from './context.js';
+import type { FeedFilter, FeedStart, FeedSubscription } from '../feed/types.js';
+import { credentialsOf, requestContext } from './context.js';
+import { routeDoc } from './openapi.js';
 import { checkOrigin, keepAlive, type WsSocketBounds } from './wsGuards.js';
 
 export interface LiveFeedDeps {
-  /** Serves every subscription of every socket from the process's shared consumer. */
-  feed: FeedHub;
-  commands: CommandHandler;
-  tokens: Map<string, string>;
+  /** The core: authenticates, submits commands, serves subscriptions (the process's feed hub). */
+  app: Application<FeedFilter, FeedStart, FeedSubscription>;
   logger: Logger;
 }
+
+/** Close code for a missing, wrong or late token: 4000 + HTTP 401. */
+export const WS_UNAUTHORIZED_CLOSE_CODE = 4401;
 
 export interface LiveFeedOptions {
   /** Subscriptions one socket may hold (FEED_MAX_SUBSCRIPTIONS_PER_SOCKET); more: LIMIT_EXCEEDED. */
@@ -26,7 +28,12 @@ export interface LiveFeedOptions {
   socket?: WsSocketBounds;
   /** Largest frame, in bytes. Default 1 MiB. */
   maxPayloadBytes?: number;
+  /** A socket opened without an Authorization header must send its `auth` frame within this, in ms. Default 10 s. */
+  authTimeoutMs?: number;
 }
+
+/** The first frame of a browser's socket: browsers cannot set headers on a WebSocket. */
+const authFrame = z.object({ type: z.literal('auth'), token: z.string().min(1).max(4096) }).strict();
 
 /** A position in a frame: JSON numbers up to 2^53 − 1, so `1e300` is refused, naming the field. */
 const framePosition = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
@@ -82,7 +89,7 @@ const frameIdOf = (json: unknown): { id?: string } => {
 };
 
 const errorBody = (err: unknown) => {
-  const e = isLightdomError(err) ? err : new LightdomError('INTERNAL');
+  const e = toCodedError(err);
   return { code: e.code, message: e.message, retryable: e.retryable, ...(e.issues ? { errors: e.issues } : {}) };
 };
 
@@ -101,144 +108,198 @@ export const liveFeed = (deps: LiveFeedDeps, options: Partial<LiveFeedOptions> =
     // The Origin is checked before the upgrade: a refused page never gets a socket.
     const route = {
       websocket: true as const,
+      schema: routeDoc({
+        tags: ['live'],
+        summary: 'WebSocket upgrade: live events and commands (frames in /asyncapi.json)',
+        description:
+          'Credentials: an `Authorization: Bearer` header on the upgrade, or (browsers) a first frame `{"type":"auth","token":"…"}` answered `{"type":"authenticated","actor","role"}`. A bad or missing token closes the socket with 4401.',
+      }).schema,
       ...(guards ? { preValidation: checkOrigin(guards.allowedOrigins) } : {}),
     };
 
     app.get('/ws', route, (socket: WebSocket, req: FastifyRequest) => {
       const log = req.log;
-      let actor: string;
-      try {
-        // Browsers cannot set headers on a WebSocket: a token may come as ?token=.
-        const token = (req.query as { token?: string }).token;
-        if (token && !req.headers.authorization) req.headers.authorization = `Bearer ${token}`;
-        actor = actorOf(req, deps.tokens);
-      } catch (err) {
+      const refuse = (err: unknown) => {
+        if (socket.readyState !== socket.OPEN) return;
         socket.send(JSON.stringify({ op: 'error', error: errorBody(err) }));
-        socket.close(4401, 'unauthorized');
-        return;
-      }
-      const subscriptions = new Map<string, FeedSubscription>();
-      // Set-ups still running when their subscription was cancelled: each holds a hub slot
-      // until it settles, so it counts against the socket's cap (a client pipelining
-      // subscribe/unsubscribe cannot pile them up).
-      const settingUp = new WeakSet<FeedSubscription>();
-      let abandoned = 0;
-      const send = (msg: unknown) => {
-        if (socket.readyState !== socket.OPEN) return false;
-        if (socket.bufferedAmount > opts.maxBufferedBytes) {
-          // Too slow to keep up: close and let it resume from its last position.
-          socket.close(1013, 'slow consumer: resume from your last position');
-          return false;
-        }
-        socket.send(JSON.stringify(msg));
-        return true;
+        socket.close(WS_UNAUTHORIZED_CLOSE_CODE, 'unauthorized');
       };
-
-      async function subscribe(f: z.infer<typeof subscribeFrame>) {
-        if (subscriptions.has(f.id)) throw new LightdomError('VALIDATION_FAILED', `Subscription ${f.id} exists`);
-        if (subscriptions.size + abandoned >= opts.maxSubscriptions) {
-          throw new LightdomError('LIMIT_EXCEEDED', `At most ${opts.maxSubscriptions} subscriptions per socket`, {
-            details: { limit: opts.maxSubscriptions, scope: 'socket' },
-          });
-        }
-        // Hold the slot before awaiting, so a burst of frames cannot pass the limit together.
-        const pending: FeedSubscription = {
-          after: 0,
-          stop: () => undefined,
-          [Symbol.asyncIterator]: () => ({ next: async () => ({ done: true, value: undefined }) }),
-        };
-        subscriptions.set(f.id, pending);
-        settingUp.add(pending);
-        let sub: FeedSubscription;
+      // The upgrade's header, or, for browsers, a first frame `{"type":"auth","token":…}`
+      // (nothing else is accepted before it). `?token=` on the upgrade still works for older
+      // clients but is deprecated: a URL ends in histories and proxies' logs.
+      const queryToken = (req.query as { token?: unknown }).token;
+      if (req.headers.authorization !== undefined || queryToken !== undefined) {
+        let identity: Identity;
         try {
-          sub = await deps.feed.subscribe(
-            {
-              ...(f.filter?.aggregateType ? { aggregateType: f.filter.aggregateType } : {}),
-              ...(f.filter?.aggregateId ? { aggregateId: f.filter.aggregateId } : {}),
-              ...(f.filter?.types ? { types: f.filter.types } : {}),
-            },
-            {
-              ...(f.after !== undefined ? { after: f.after } : {}),
-              ...(f.afterIndex !== undefined ? { afterIndex: f.afterIndex } : {}),
-            },
+          identity = deps.app.authenticate(
+            req.headers.authorization !== undefined
+              ? credentialsOf(req)
+              : { token: typeof queryToken === 'string' ? queryToken : undefined },
           );
         } catch (err) {
-          settingUp.delete(pending);
-          if (subscriptions.get(f.id) === pending) subscriptions.delete(f.id);
-          else abandoned--;
-          throw err;
-        }
-        settingUp.delete(pending);
-        if (subscriptions.get(f.id) !== pending) abandoned--;
-        if (subscriptions.get(f.id) !== pending || socket.readyState !== socket.OPEN) {
-          // Unsubscribed or closed while it was being set up.
-          sub.stop();
+          refuse(err);
           return;
         }
-        subscriptions.set(f.id, sub);
-        send({ op: 'subscribed', id: f.id, after: sub.after });
-        void (async () => {
-          for await (const event of sub) {
-            if (!send({ op: 'event', sub: f.id, event })) {
-              sub.stop();
-              return;
-            }
-          }
-        })().catch((err) => {
-          log.warn({ err, sub: f.id }, 'subscription ended');
-          if (subscriptions.get(f.id) === sub) {
-            subscriptions.delete(f.id);
-            send({ op: 'error', id: f.id, error: errorBody(err) });
-          }
-        });
+        serve(identity);
+        return;
       }
-
-      socket.on('message', (raw) => {
-        let parsed: z.infer<typeof frame>;
-        let json: unknown;
+      const deadline = setTimeout(
+        () => refuse(new LightdomError('UNAUTHORIZED', 'No auth frame in time')),
+        opts.authTimeoutMs ?? 10_000,
+      );
+      socket.once('close', () => clearTimeout(deadline));
+      socket.once('message', (raw) => {
+        clearTimeout(deadline);
+        let identity: Identity;
         try {
-          json = JSON.parse(raw.toString());
-          const r = frame.safeParse(json);
-          if (!r.success) {
-            throw new LightdomError('VALIDATION_FAILED', 'Invalid frame', {
-              issues: r.error.issues.map((i) => ({ field: i.path.join('.') || '(frame)', message: i.message })),
+          let json: unknown;
+          try {
+            json = JSON.parse(raw.toString());
+          } catch {
+            json = undefined;
+          }
+          const f = authFrame.safeParse(json);
+          if (!f.success) {
+            throw new LightdomError('UNAUTHORIZED', 'The first frame must be {"type":"auth","token":"…"}', {
+              issues: [{ field: 'type', message: 'must be auth, with a token' }],
             });
           }
-          parsed = r.data;
+          identity = deps.app.authenticate({ token: f.data.token });
         } catch (err) {
-          const e = err instanceof SyntaxError ? new LightdomError('VALIDATION_FAILED', 'Frames must be JSON') : err;
-          send({ op: 'error', ...frameIdOf(json), error: errorBody(e) });
+          refuse(err);
           return;
         }
-        const f = parsed;
-        switch (f.op) {
-          case 'ping':
-            send({ op: 'pong' });
-            return;
-          case 'unsubscribe': {
-            const sub = subscriptions.get(f.id);
-            if (sub && settingUp.has(sub)) abandoned++;
-            sub?.stop();
-            subscriptions.delete(f.id);
-            send({ op: 'unsubscribed', id: f.id });
+        socket.send(
+          JSON.stringify({ op: 'authenticated', type: 'authenticated', actor: identity.actor, role: identity.role }),
+        );
+        serve(identity);
+      });
+
+      function serve(identity: Identity) {
+        const subscriptions = new Map<string, FeedSubscription>();
+        // Set-ups still running when their subscription was cancelled: each holds a hub slot
+        // until it settles, so it counts against the socket's cap (a client pipelining
+        // subscribe/unsubscribe cannot pile them up).
+        const settingUp = new WeakSet<FeedSubscription>();
+        let abandoned = 0;
+        const send = (msg: unknown) => {
+          if (socket.readyState !== socket.OPEN) return false;
+          if (socket.bufferedAmount > opts.maxBufferedBytes) {
+            // Too slow to keep up: close and let it resume from its last position.
+            socket.close(1013, 'slow consumer: resume from your last position');
+            return false;
+          }
+          socket.send(JSON.stringify(msg));
+          return true;
+        };
+
+        async function subscribe(f: z.infer<typeof subscribeFrame>) {
+          if (subscriptions.has(f.id)) throw new LightdomError('VALIDATION_FAILED', `Subscription ${f.id} exists`);
+          if (subscriptions.size + abandoned >= opts.maxSubscriptions) {
+            throw new LightdomError('LIMIT_EXCEEDED', `At most ${opts.maxSubscriptions} subscriptions per socket`, {
+              details: { limit: opts.maxSubscriptions, scope: 'socket' },
+            });
+          }
+          // Hold the slot before awaiting, so a burst of frames cannot pass the limit together.
+          const pending: FeedSubscription = {
+            after: 0,
+            stop: () => undefined,
+            [Symbol.asyncIterator]: () => ({ next: async () => ({ done: true, value: undefined }) }),
+          };
+          subscriptions.set(f.id, pending);
+          settingUp.add(pending);
+          let sub: FeedSubscription;
+          try {
+            sub = await deps.app.subscribe(
+              identity,
+              {
+                ...(f.filter?.aggregateType ? { aggregateType: f.filter.aggregateType } : {}),
+                ...(f.filter?.aggregateId ? { aggregateId: f.filter.aggregateId } : {}),
+                ...(f.filter?.types ? { types: f.filter.types } : {}),
+              },
+              {
+                ...(f.after !== undefined ? { after: f.after } : {}),
+                ...(f.afterIndex !== undefined ? { afterIndex: f.afterIndex } : {}),
+              },
+            );
+          } catch (err) {
+            settingUp.delete(pending);
+            if (subscriptions.get(f.id) === pending) subscriptions.delete(f.id);
+            else abandoned--;
+            throw err;
+          }
+          settingUp.delete(pending);
+          if (subscriptions.get(f.id) !== pending) abandoned--;
+          if (subscriptions.get(f.id) !== pending || socket.readyState !== socket.OPEN) {
+            // Unsubscribed or closed while it was being set up.
+            sub.stop();
             return;
           }
-          case 'subscribe':
-            subscribe(f).catch((err) => send({ op: 'error', id: f.id, error: errorBody(err) }));
-            return;
-          case 'command':
-            deps.commands.handle(f.command, { ...commandMetadata(req, actor), causationId: `${req.id}:${f.id}` }).then(
-              (result) => send({ op: 'ack', id: f.id, result }),
-              (err) => send({ op: 'error', id: f.id, error: errorBody(err) }),
-            );
-            return;
+          subscriptions.set(f.id, sub);
+          send({ op: 'subscribed', id: f.id, after: sub.after });
+          void (async () => {
+            for await (const event of sub) {
+              if (!send({ op: 'event', sub: f.id, event })) {
+                sub.stop();
+                return;
+              }
+            }
+          })().catch((err) => {
+            log.warn({ err, sub: f.id }, 'subscription ended');
+            if (subscriptions.get(f.id) === sub) {
+              subscriptions.delete(f.id);
+              send({ op: 'error', id: f.id, error: errorBody(err) });
+            }
+          });
         }
-      });
-      // Pings and the idle cut; a socket holding a subscription is busy, not idle.
-      if (guards) keepAlive(socket, guards, () => subscriptions.size > 0);
-      socket.on('close', () => {
-        for (const sub of subscriptions.values()) sub.stop();
-        subscriptions.clear();
-      });
+
+        socket.on('message', (raw) => {
+          let parsed: z.infer<typeof frame>;
+          let json: unknown;
+          try {
+            json = JSON.parse(raw.toString());
+            const r = frame.safeParse(json);
+            if (!r.success) {
+              throw new LightdomError('VALIDATION_FAILED', 'Invalid frame', {
+                issues: r.error.issues.map((i) => ({ field: i.path.join('.') || '(frame)', message: i.message })),
+              });
+            }
+            parsed = r.data;
+          } catch (err) {
+            const e = err instanceof SyntaxError ? new LightdomError('VALIDATION_FAILED', 'Frames must be JSON') : err;
+            send({ op: 'error', ...frameIdOf(json), error: errorBody(e) });
+            return;
+          }
+          const f = parsed;
+          switch (f.op) {
+            case 'ping':
+              send({ op: 'pong' });
+              return;
+            case 'unsubscribe': {
+              const sub = subscriptions.get(f.id);
+              if (sub && settingUp.has(sub)) abandoned++;
+              sub?.stop();
+              subscriptions.delete(f.id);
+              send({ op: 'unsubscribed', id: f.id });
+              return;
+            }
+            case 'subscribe':
+              subscribe(f).catch((err) => send({ op: 'error', id: f.id, error: errorBody(err) }));
+              return;
+            case 'command':
+              deps.app.submit(identity, f.command, { ...requestContext(req), causationId: `${req.id}:${f.id}` }).then(
+                (result) => send({ op: 'ack', id: f.id, result }),
+                (err) => send({ op: 'error', id: f.id, error: errorBody(err) }),
+              );
+              return;
+          }
+        });
+        // Pings and the idle cut; a socket holding a subscription is busy, not idle.
+        if (guards) keepAlive(socket, guards, () => subscriptions.size > 0);
+        socket.on('close', () => {
+          for (const sub of subscriptions.values()) sub.stop();
+          subscriptions.clear();
+        });
+      }
     });
   };

@@ -1,5 +1,7 @@
+import { toCodedError } from '@lightdom/app';
 import { type ErrorCode, isLightdomError, LightdomError } from '@lightdom/domain';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { problemTypeOf } from './problemPages.js';
 
 /** HTTP status of every error code: the one mapping at this edge. */
 export const httpStatusOf: Record<ErrorCode, number> = {
@@ -52,7 +54,8 @@ function fromFastify(err: FastifyError): LightdomError {
     const message = bounded(err.message);
     return new LightdomError('VALIDATION_FAILED', message, { issues: [{ field: '(body)', message }] });
   }
-  return new LightdomError('INTERNAL', 'An unexpected error happened', { cause: err });
+  // Anything else is not the caller's doing: the core's one mapping makes it INTERNAL.
+  return toCodedError(err);
 }
 
 export function toLightdomError(err: unknown): LightdomError {
@@ -77,7 +80,7 @@ export function sendProblem(
     .code(status)
     .type('application/problem+json')
     .send({
-      type: `https://lightdom.dev/problems/${err.code.toLowerCase().replaceAll('_', '-')}`,
+      type: problemTypeOf(err.code),
       title: err.code,
       status,
       detail: err.message,
