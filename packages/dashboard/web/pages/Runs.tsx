@@ -1,7 +1,7 @@
 import dagre from '@dagrejs/dagre';
 import { Button, Card, Group, Select, Stack, Table, Text, Title } from '@mantine/core';
 import { useMutation, useQuery } from '@tanstack/react-query';
-import { Background, Controls, type Edge, type Node, ReactFlow } from '@xyflow/react';
+import { Background, Controls, type Edge, type Node, Position, ReactFlow } from '@xyflow/react';
 import { useMemo, useState } from 'react';
 import { query, sendCommand } from '../lib/api';
 import { foldRun, type RunView, type StepView } from '../lib/fold';
@@ -47,6 +47,9 @@ function layout(steps: StepView[]): { nodes: Node[]; edges: Edge[] } {
       },
       style: { width, background: nodeColors[s.status], fontSize: 12 },
       draggable: false,
+      // Left to right, like the layout.
+      sourcePosition: Position.Right,
+      targetPosition: Position.Left,
     } satisfies Node;
   });
   const edges = steps.flatMap((s) =>
