@@ -77,6 +77,8 @@ export const amqpThroughput: Scenario = {
         AMQP_STREAM: amqpStream,
         AMQP_SUBJECT_PREFIX: `${env.nats.subjectPrefix}_amqp`,
         AMQP_TOPOLOGY_BUCKET: env.kvBucket('amqp'),
+        // guest/guest, as against RabbitMQ: a reader, enough for queues (docs/amqp.md).
+        AMQP_ALLOW_GUEST: 'true',
         LOG_LEVEL: 'warn',
       }),
     );

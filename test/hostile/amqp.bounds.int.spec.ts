@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type AmqpServer, type AmqpServerOptions, createAmqpServer } from '@lightdom/command-api';
+import { type AmqpServer, createAmqpServer, type LightdomAmqpOptions } from '@lightdom/command-api';
 import { upcastEvent } from '@lightdom/domain';
 import { createCommandHandler, createEventStore, type EventStore } from '@lightdom/eventstore';
 import { createLogger } from '@lightdom/runtime';
@@ -52,7 +52,7 @@ const bounds = {
   transientTotalMaxBytes: 8 * 1024 * 1024,
   maxPrefetch: 50,
   memoryCheckIntervalMs: 50,
-} satisfies Partial<AmqpServerOptions>;
+} satisfies Partial<LightdomAmqpOptions>;
 
 let nats: NatsTestEnv;
 let store: EventStore;
@@ -73,6 +73,8 @@ beforeAll(async () => {
     { nc: nats.nc, commands: createCommandHandler({ store, logger }), store, logger, rss: () => fakeRss },
     {
       host: '127.0.0.1',
+      // The guest/guest login of these tests (a reader: queues and events, no commands).
+      allowGuest: true,
       stream: `${nats.stream}_AMQP`,
       subjectPrefix: `${nats.subjectPrefix}_amqp`,
       topologyBucket: `${nats.kvBucket}_AMQP`,
@@ -250,6 +252,8 @@ describe('AMQP connection bounds (findings 5, 7)', () => {
       { nc: nats.nc, commands: createCommandHandler({ store, logger }), store, logger },
       {
         host: '127.0.0.1',
+        // The guest/guest login of these tests (a reader: queues and events, no commands).
+        allowGuest: true,
         stream: `${nats.stream}_AMQP2`,
         subjectPrefix: `${nats.subjectPrefix}_amqp2`,
         topologyBucket: `${nats.kvBucket}_AMQP2`,

@@ -88,6 +88,9 @@ beforeAll(async () => {
     AMQP_PORT: '0',
     // The command-api refuses to start without a token (issue 8); this suite is about memory, not auth.
     AUTH: 'off',
+
+    // The guest/guest login of this test (a reader: queues, no commands).
+    AMQP_ALLOW_GUEST: 'true',
     LOG_LEVEL: 'info',
   });
   const line = await api.waitForLine(/command-api listening/, 30_000);

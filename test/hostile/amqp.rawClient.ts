@@ -1,13 +1,7 @@
 import { connect, type Socket } from 'node:net';
-import { type Args, decodeMethod, encodeMethod } from '../../packages/command-api/src/amqp/codec.js';
-import {
-  type Frame,
-  FrameParser,
-  frame,
-  methodFrame,
-  PROTOCOL_HEADER,
-} from '../../packages/command-api/src/amqp/frames.js';
-import { FrameType, type MethodName } from '../../packages/command-api/src/amqp/spec.js';
+import { type Args, decodeMethod, encodeMethod } from '../../packages/amqp-server/src/codec.js';
+import { type Frame, FrameParser, frame, methodFrame, PROTOCOL_HEADER } from '../../packages/amqp-server/src/frames.js';
+import { FrameType, type MethodName } from '../../packages/amqp-server/src/spec.js';
 
 /** A received frame, with the method's name and arguments when it is a method frame. */
 export interface RawFrame extends Frame {

@@ -11,7 +11,7 @@ import {
 } from '@lightdom/command-api';
 import { type CommandResult, upcastEvent } from '@lightdom/domain';
 import { createCommandHandler, createEventStore, type EventStore } from '@lightdom/eventstore';
-import { createLogger } from '@lightdom/runtime';
+import { createLogger, createTokenRegistry } from '@lightdom/runtime';
 import { createNatsTestEnv, createPgTestEnv, type NatsTestEnv, type PgTestEnv } from '@lightdom/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -40,7 +40,11 @@ beforeAll(async () => {
       logger,
       checks: {},
     },
-    { host: '127.0.0.1', tokens: new Map([['tok', 'svc']]), maxWaitMs: 1000 },
+    {
+      host: '127.0.0.1',
+      tokens: createTokenRegistry([{ token: 'tok', identity: { actor: 'svc', role: 'admin' } }]),
+      maxWaitMs: 1000,
+    },
   );
   clients = createLightdomClients(`127.0.0.1:${await server.start(0)}`, { token: 'tok' });
 });

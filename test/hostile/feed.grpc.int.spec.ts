@@ -18,7 +18,7 @@ import {
   lightdomErrorOf,
 } from '@lightdom/command-api';
 import { createCommandHandler, createEventStore, type EventStore } from '@lightdom/eventstore';
-import { createLogger } from '@lightdom/runtime';
+import { createLogger, createTokenRegistry } from '@lightdom/runtime';
 import { createNatsTestEnv, createPgTestEnv, type NatsTestEnv, type PgTestEnv } from '@lightdom/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -71,7 +71,8 @@ beforeAll(async () => {
       logger,
       checks: {},
     },
-    { host: '127.0.0.1', ...bounds },
+    // AUTH=off: these streams test flow control, not credentials.
+    { host: '127.0.0.1', tokens: createTokenRegistry([], false), ...bounds },
   );
   port = await server.start(0);
   c = createLightdomClients(`127.0.0.1:${port}`);

@@ -19,7 +19,7 @@ import {
   createKvIdempotencyStore,
   type EventStore,
 } from '@lightdom/eventstore';
-import { createLogger, createMetricsRegistry, tokenRegistryFrom } from '@lightdom/runtime';
+import { createLogger, createMetricsRegistry, createTokenRegistry, tokenRegistryFrom } from '@lightdom/runtime';
 import { createNatsTestEnv, createPgTestEnv, type NatsTestEnv, type PgTestEnv } from '@lightdom/testkit';
 import amqp from 'amqplib';
 import type { FastifyInstance } from 'fastify';
@@ -92,7 +92,10 @@ beforeAll(async () => {
   });
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
   url = `${address.replace('http', 'ws')}/ws?token=tok`;
-  grpc = createGrpcServer(deps, { host: '127.0.0.1', tokens: new Map([['tok', 'svc']]) });
+  grpc = createGrpcServer(deps, {
+    host: '127.0.0.1',
+    tokens: createTokenRegistry([{ token: 'tok', identity: { actor: 'svc', role: 'admin' } }]),
+  });
   clients = createLightdomClients(`127.0.0.1:${await grpc.start(0)}`, { token: 'tok' });
 });
 
@@ -312,6 +315,8 @@ describe('finding 6: AMQP lightdom.events', () => {
       { nc: nats.nc, commands: createCommandHandler({ store, logger }), store, logger },
       {
         host: '127.0.0.1',
+        // The guest/guest login of these tests (a reader: queues and events, no commands).
+        allowGuest: true,
         stream: `${nats.stream}_AMQP`,
         subjectPrefix: `${nats.subjectPrefix}_amqp`,
         topologyBucket: `${nats.kvBucket}_AMQP`,

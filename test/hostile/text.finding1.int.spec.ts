@@ -14,7 +14,7 @@ import {
 } from '@lightdom/command-api';
 import { textMessages, upcastEvent } from '@lightdom/domain';
 import { createCommandHandler, createEventStore, type EventStore } from '@lightdom/eventstore';
-import { createLogger, createMetricsRegistry } from '@lightdom/runtime';
+import { createLogger, createMetricsRegistry, createTokenRegistry } from '@lightdom/runtime';
 import { createNatsTestEnv, createPgTestEnv, type NatsTestEnv, type PgTestEnv } from '@lightdom/testkit';
 import amqp, { type ChannelModel } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -61,7 +61,11 @@ beforeAll(async () => {
       registry: createMetricsRegistry('command-api'),
       checks: { nats: () => nats.nc.flush() },
     },
-    { host: '127.0.0.1', tokens: new Map([[token, 'hostile']]), maxWaitMs: 1000 },
+    {
+      host: '127.0.0.1',
+      tokens: createTokenRegistry([{ token, identity: { actor: 'hostile', role: 'admin' } }]),
+      maxWaitMs: 1000,
+    },
   );
   grpc = createLightdomClients(`127.0.0.1:${await grpcServer.start(0)}`, { token });
   amqpServer = createAmqpServer(
@@ -71,7 +75,7 @@ beforeAll(async () => {
       stream: `${nats.stream}_AMQP`,
       subjectPrefix: `${nats.subjectPrefix}_amqp`,
       topologyBucket: `${nats.kvBucket}_AMQP`,
-      tokens: new Map([[token, 'hostile']]),
+      tokens: createTokenRegistry([{ token, identity: { actor: 'hostile', role: 'admin' } }]),
     },
   );
   amqpConn = await amqp.connect(`amqp://any:${token}@127.0.0.1:${await amqpServer.start(0)}`);

@@ -27,6 +27,11 @@ export const commandApiConfigSchema = z.object({
   AMQP_PORT: port(5673),
   /** AMQP listen address; unset: the same as HOST. */
   AMQP_HOST: z.string().min(1).optional(),
+  /** `true` lets guest/guest log in over AMQP, as a reader (queues and events, no commands). */
+  AMQP_ALLOW_GUEST: z
+    .enum(['true', 'false'], { errorMap: () => ({ message: 'must be true or false' }) })
+    .default('false')
+    .transform((v) => v === 'true'),
   /** JetStream stream holding durable AMQP queues' messages. */
   AMQP_STREAM: z
     .string()

@@ -1,9 +1,16 @@
-export { type Binding, Broker, COMMANDS_EXCHANGE, EVENTS_EXCHANGE, REPLY_TO_QUEUE } from './amqp/broker.js';
-export { AmqpError, amqpReplyCodeOf } from './amqp/errors.js';
-export { errorReply, eventMessage, eventRoutingKey } from './amqp/lightdom.js';
-export { type AmqpServer, type AmqpServerDeps, type AmqpServerOptions, createAmqpServer } from './amqp/server.js';
-export { type AmqpStoreOptions, createAmqpStore } from './amqp/store.js';
-export { topicMatches } from './amqp/topic.js';
+export type { AmqpServer } from '@lightdom/amqp-server';
+export { amqpBoundsOf, defaultAmqpBounds } from './amqp/bounds.js';
+export {
+  COMMANDS_EXCHANGE,
+  commandsExchange,
+  EVENTS_EXCHANGE,
+  errorReply,
+  eventMessage,
+  eventRoutingKey,
+  eventsExchange,
+} from './amqp/lightdom.js';
+export { amqpReplyCodeOf } from './amqp/replyCodes.js';
+export { type AmqpServerDeps, createAmqpServer, type LightdomAmqpOptions } from './amqp/server.js';
 export { type AppDeps, type AppOptions, appOptionsFrom, buildApp, type LightdomApplication } from './app.js';
 export {
   type CommandApiConfig,

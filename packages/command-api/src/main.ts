@@ -8,9 +8,10 @@ import {
   createKvSnapshotStore,
 } from '@lightdom/eventstore';
 import { createReadModelQueries } from '@lightdom/readmodel';
-import { createMetricsRegistry, natsCheck, parseTokenEntries, runService } from '@lightdom/runtime';
+import { createMetricsRegistry, natsCheck, runService } from '@lightdom/runtime';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { z } from 'zod';
 import { amqpBoundsOf } from './amqp/bounds.js';
 import { createAmqpServer } from './amqp/server.js';
 import { appOptionsFrom, buildApp } from './app.js';
@@ -92,23 +93,17 @@ runService('command-api', async (logger) => {
     },
   };
   const app = buildApp(deps, appOptionsFrom(config));
-  // Until the gRPC and AMQP edges take the core (h/rpc), they get the token → actor map they
-  // still expect; empty only with AUTH=off, as before.
-  const legacyTokens = new Map(
-    config.tokens.enabled ? parseTokenEntries(config.API_TOKENS).entries.map((e) => [e.token, e.identity.actor]) : [],
-  );
   const grpc = createGrpcServer(deps, {
     host: config.GRPC_HOST ?? config.HOST,
-    tokens: legacyTokens,
     maxWaitMs: config.READ_WAIT_TIMEOUT_MS,
     maxMessageBytes: config.BODY_LIMIT_BYTES,
     ...grpcBounds(config),
   });
   const amqp = createAmqpServer(
-    { nc: nats.nc, commands: deps.commands, store, logger, registry },
+    { nc: nats.nc, commands: deps.commands, store, logger, registry, application, feed },
     {
       host: config.AMQP_HOST ?? config.HOST,
-      tokens: legacyTokens,
+      allowGuest: config.AMQP_ALLOW_GUEST,
       stream: config.AMQP_STREAM,
       subjectPrefix: config.AMQP_SUBJECT_PREFIX,
       topologyBucket: config.AMQP_TOPOLOGY_BUCKET,

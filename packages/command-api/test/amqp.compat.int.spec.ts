@@ -29,6 +29,8 @@ beforeAll(async () => {
     { nc: nats.nc, commands: createCommandHandler({ store, logger }), store, logger },
     {
       host: '127.0.0.1',
+      // The guest/guest login of these tests (a reader: queues and events, no commands).
+      allowGuest: true,
       stream: `${nats.stream}_AMQP`,
       subjectPrefix: `${nats.subjectPrefix}_amqp`,
       topologyBucket: `${nats.kvBucket}_AMQP`,

@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { connect as tcpConnect } from 'node:net';
 import { type RecordedEvent, upcastEvent } from '@lightdom/domain';
 import { type CommandHandler, createCommandHandler, createEventStore, type EventStore } from '@lightdom/eventstore';
-import { createLogger, createMetricsRegistry } from '@lightdom/runtime';
+import { createLogger, createMetricsRegistry, createTokenRegistry } from '@lightdom/runtime';
 import { createNatsTestEnv, type NatsTestEnv } from '@lightdom/testkit';
 import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AmqpServer, type AmqpServerOptions, createAmqpServer } from '../src/index.js';
+import { type AmqpServer, createAmqpServer, type LightdomAmqpOptions } from '../src/index.js';
 
 const logger = createLogger('amqp-test', { level: 'silent' });
 let nats: NatsTestEnv;
@@ -17,8 +17,13 @@ let port: number;
 let conn: ChannelModel;
 const registry = createMetricsRegistry('command-api');
 const servers: AmqpServer[] = [];
+/** An operator token: the main connection sends commands with it; guest is allowed (a reader). */
+const tokens = createTokenRegistry([
+  { token: 'tok-op', identity: { actor: 'amqp-operator', role: 'operator' } },
+  { token: 'tok-1', identity: { actor: 'svc-amqp', role: 'operator' } },
+]);
 
-function gateway(options: Partial<AmqpServerOptions> = {}) {
+function gateway(options: Partial<LightdomAmqpOptions> = {}) {
   const s = createAmqpServer(
     { nc: nats.nc, commands, store, logger, registry },
     {
@@ -26,6 +31,8 @@ function gateway(options: Partial<AmqpServerOptions> = {}) {
       stream: `${nats.stream}_AMQP`,
       subjectPrefix: `${nats.subjectPrefix}_amqp`,
       topologyBucket: `${nats.kvBucket}_AMQP`,
+      tokens,
+      allowGuest: true,
       ...options,
     },
   );
@@ -41,9 +48,9 @@ beforeAll(async () => {
   );
   await store.ensureStream();
   commands = createCommandHandler({ store, logger });
-  server = gateway({});
+  server = gateway();
   port = await server.start(0);
-  conn = await amqp.connect(`amqp://guest:guest@127.0.0.1:${port}`);
+  conn = await amqp.connect(`amqp://any:tok-op@127.0.0.1:${port}`);
 });
 
 afterAll(async () => {
@@ -89,8 +96,8 @@ describe('AMQP gateway: connection', () => {
     await expect(amqp.connect(`amqp://guest:wrong@127.0.0.1:${port}`)).rejects.toThrow(/ACCESS_REFUSED|403/);
   });
 
-  it('with API tokens, takes a token as the password and refuses anything else', async () => {
-    const s = gateway({ tokens: new Map([['tok-1', 'svc-amqp']]), subjectPrefix: `${nats.subjectPrefix}_amqptok` });
+  it('takes a token as the password and, without AMQP_ALLOW_GUEST, refuses guest', async () => {
+    const s = gateway({ allowGuest: false, subjectPrefix: `${nats.subjectPrefix}_amqptok` });
     const p = await s.start(0);
     await expect(amqp.connect(`amqp://guest:guest@127.0.0.1:${p}`)).rejects.toThrow(/ACCESS_REFUSED|403/);
     const c = await amqp.connect(`amqp://any:tok-1@127.0.0.1:${p}`);

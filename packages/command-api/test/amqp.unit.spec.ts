@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
+import { topicMatches } from '@lightdom/amqp-server';
 import { ErrorCodes } from '@lightdom/domain';
 import { describe, expect, it } from 'vitest';
+import { decodeMethod, decodeProperties, encodeMethod, encodeProperties } from '../../amqp-server/src/codec.js';
+import { contentFrames, FrameParser, methodFrame } from '../../amqp-server/src/frames.js';
 import { amqpBoundsOf, defaultAmqpBounds } from '../src/amqp/bounds.js';
-import { decodeMethod, decodeProperties, encodeMethod, encodeProperties } from '../src/amqp/codec.js';
-import { contentFrames, FrameParser, methodFrame } from '../src/amqp/frames.js';
-import { amqpReplyCodeOf, commandApiConfigSchema, topicMatches } from '../src/index.js';
+import { amqpReplyCodeOf, commandApiConfigSchema } from '../src/index.js';
 
 describe('topic matching', () => {
   it.each([

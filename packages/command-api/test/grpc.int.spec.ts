@@ -20,7 +20,7 @@ import {
   type EventStore,
 } from '@lightdom/eventstore';
 import { createCampaignsProjection, createProjector, migrate } from '@lightdom/projector';
-import { createLogger, createMetricsRegistry } from '@lightdom/runtime';
+import { createLogger, createMetricsRegistry, createTokenRegistry } from '@lightdom/runtime';
 import { createNatsTestEnv, createPgTestEnv, type NatsTestEnv, type PgTestEnv } from '@lightdom/testkit';
 import pg from 'pg';
 import type { Registry } from 'prom-client';
@@ -87,7 +87,11 @@ beforeAll(async () => {
       registry,
       checks: { nats: () => nats.nc.flush(), postgres: () => pgEnv.pool.query('select 1') },
     },
-    { host: '127.0.0.1', tokens: new Map([['tok', 'svc']]), maxWaitMs: 2000 },
+    {
+      host: '127.0.0.1',
+      tokens: createTokenRegistry([{ token: 'tok', identity: { actor: 'svc', role: 'admin' } }]),
+      maxWaitMs: 2000,
+    },
   );
   address = `127.0.0.1:${await server.start(0)}`;
   c = createLightdomClients(address, { token: 'tok' });
@@ -458,7 +462,7 @@ describe('health, reflection and shutdown', () => {
         logger,
         checks: { nats: () => nats.nc.flush(), postgres: () => deadPool.query('select 1') },
       },
-      { host: '127.0.0.1', shutdownTimeoutMs: 2000 },
+      { host: '127.0.0.1', tokens: createTokenRegistry([], false), shutdownTimeoutMs: 2000 },
     );
     const port = await other.start(0);
     const clients = createLightdomClients(`127.0.0.1:${port}`);

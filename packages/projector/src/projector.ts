@@ -266,8 +266,8 @@ export function createProjector(
         if (!(err instanceof ApplyFailure) || isTransient(cause)) throw err;
         const decision = await findSkipDecision(decisions, projection.name, d.position);
         if (!decision) {
-          noteStall(projection.name, d.position, cause);
-          return { reached, changes, stalled: true };
+          // Reported once the transaction holding the commits before it has committed.
+          return { reached, changes, stalled: true, stall: { position: d.position, cause } };
         }
         await client.query(
           `insert into ${s}.projection_skips (projection, position, error, reason, actor, decision_position)
@@ -289,7 +289,7 @@ export function createProjector(
         reached = d.position;
       }
     }
-    return { reached, changes, stalled: false };
+    return { reached, changes, stalled: false, stall: undefined };
   }
 
   async function applyBatch(batch: JsMsg[]): Promise<void> {
@@ -326,6 +326,7 @@ export function createProjector(
     // How far each projection is past this batch's positions (applied or skipped).
     const passedBy = new Map<string, number>();
     let stalled = false;
+    const stallsFound: { projection: string; position: number; cause: unknown }[] = [];
     try {
       await client.query('begin');
       const cps = await checkpoints(client, true);
@@ -344,6 +345,7 @@ export function createProjector(
           changes = changes.concat(r.changes);
           upTo = r.reached;
           stalled ||= r.stalled;
+          if (r.stall) stallsFound.push({ projection: projection.name, ...r.stall });
         } else {
           changes = changes.concat(await applyOne(client, projection, fresh));
         }
@@ -374,6 +376,7 @@ export function createProjector(
       client.release(broken);
     }
     for (const [name, reached] of reachedBy) clearStall(name, reached);
+    for (const st of stallsFound) noteStall(st.projection, st.position, st.cause);
     const last = batch[batch.length - 1]!;
     const head = last.seq + last.info.pending;
     for (const [name, passed] of passedBy) {

@@ -86,9 +86,17 @@ describe('projector killed with kill -9 under a mixed load', () => {
       const head = await store.headPosition();
       expect(rounds).toBeGreaterThan(3);
       projector = spawnService('projector', projectorEnv());
-      await projector.waitForLine(/projector ready/, 30_000);
+      const ready = JSON.parse(await projector.waitForLine(/projector ready/, 30_000)) as { ops: string };
       await caughtUp(pgEnv.schema, head);
       await viewsAt(redisEnv.redis, redisEnv.prefix, head);
+      // Lag per projection: on /ready and as a gauge.
+      await expect
+        .poll(async () => ((await (await fetch(`${ready.ops}/ready`)).json()) as { projections?: unknown }).projections)
+        .toMatchObject(Object.fromEntries(projectionNames.map((n) => [n, { position: head, lag: 0 }])));
+      const metrics = await (await fetch(`${ready.ops}/metrics`)).text();
+      for (const n of projectionNames) {
+        expect(metrics).toMatch(new RegExp(`^lightdom_projection_lag\\{[^}]*projection="${n}"[^}]*\\} 0$`, 'm'));
+      }
 
       // The reference: the same log projected once, from position 0, without interruption.
       const refPrefix = `${redisEnv.prefix}ref:`;

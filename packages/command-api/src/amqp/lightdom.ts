@@ -1,22 +1,30 @@
 import { randomUUID } from 'node:crypto';
-import { isLightdomError, LightdomError, type RecordedEvent } from '@lightdom/domain';
-import type { CommandHandler, EventStore } from '@lightdom/eventstore';
+import {
+  type AmqpPrincipal,
+  accessRefused,
+  type BasicProperties,
+  type ExchangeFeed,
+  type ExchangePlugin,
+  encodeProperties,
+  type PluginBinding,
+} from '@lightdom/amqp-server';
+import { type Application, toCodedError } from '@lightdom/app';
+import { type Identity, isLightdomError, LightdomError, type RecordedEvent } from '@lightdom/domain';
+import type { EventStore } from '@lightdom/eventstore';
 import type { Logger } from '@lightdom/runtime';
 import { createFeedHub } from '../feed/hub.js';
 import { feedHubDefaults } from '../feed/options.js';
 import type { FeedHub, FeedSubscription } from '../feed/types.js';
-import { type Binding, type Broker, EVENTS_EXCHANGE } from './broker.js';
-import { type BasicProperties, encodeProperties } from './codec.js';
-import { amqpReplyCodeOf } from './errors.js';
-import type { AmqpMessage } from './store.js';
+import { amqpReplyCodeOf } from './replyCodes.js';
+
+export const EVENTS_EXCHANGE = 'lightdom.events';
+export const COMMANDS_EXCHANGE = 'lightdom.commands';
 
 /** `<aggregateType>.<EventType>`, e.g. `campaign.CampaignLaunched`. */
 export const eventRoutingKey = (e: RecordedEvent) => `${e.aggregateType}.${e.type}`;
 
-export function eventMessage(e: RecordedEvent): AmqpMessage {
+export function eventMessage(e: RecordedEvent): { properties: Buffer; body: Buffer } {
   return {
-    exchange: EVENTS_EXCHANGE,
-    routingKey: eventRoutingKey(e),
     properties: encodeProperties({
       contentType: 'application/json',
       deliveryMode: 2,
@@ -37,12 +45,13 @@ export function eventMessage(e: RecordedEvent): AmqpMessage {
 }
 
 /**
- * Feeds `lightdom.events` from the log: one feed-hub subscription for the gateway, started
+ * `lightdom.events`, fed from the log: one feed-hub subscription for the gateway, started
  * at the head when the first queue is bound (the hub shares its consumer with the other
  * edges when `feed` is given). Each binding remembers the head position at the moment it
- * was made and matches only later events.
+ * was made and matches only later events. Clients may not publish to it.
  */
-export function createEventsBridge(deps: { store: EventStore; broker: Broker; logger: Logger; feed?: FeedHub }) {
+export function eventsExchange(deps: { store: EventStore; logger: Logger; feed?: FeedHub }): ExchangePlugin {
+  let exchange: ExchangeFeed | undefined;
   const feed = deps.feed ?? createFeedHub({ store: deps.store, logger: deps.logger }, feedHubDefaults);
   let sub: FeedSubscription | undefined;
   let starting: Promise<void> | undefined;
@@ -59,14 +68,8 @@ export function createEventsBridge(deps: { store: EventStore; broker: Broker; lo
     (async () => {
       try {
         for await (const event of current) {
-          const x = deps.broker.exchanges.get(EVENTS_EXCHANGE)!;
           seen = { position: event.position, index: event.index };
-          const queues = deps.broker.route(x, eventRoutingKey(event), event.position);
-          if (queues.length > 0) {
-            deps.broker.enqueue(queues, eventMessage(event)).catch((err) => {
-              deps.logger.warn({ err, position: event.position }, 'AMQP: storing an event in a queue failed');
-            });
-          }
+          exchange?.publish(eventRoutingKey(event), eventMessage(event), event.position);
         }
       } catch (err) {
         deps.logger.warn({ err }, 'AMQP: lightdom.events subscription failed; resubscribing');
@@ -79,7 +82,13 @@ export function createEventsBridge(deps: { store: EventStore; broker: Broker; lo
   }
 
   return {
-    async bindingChanged(b: Binding, bound: boolean) {
+    name: EVENTS_EXCHANGE,
+    type: 'topic',
+    publishRefusal: `'${EVENTS_EXCHANGE}' is fed by the event log only`,
+    start(feed) {
+      exchange = feed;
+    },
+    async bindingChanged(b: PluginBinding, bound: boolean) {
       if (!bound) return;
       const head = await deps.store.headPosition();
       b.fromPosition = head;
@@ -111,33 +120,92 @@ export function errorReply(err: LightdomError) {
   };
 }
 
+/** W3C trace context: `version-traceid-parentid-flags`. */
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/** The `traceparent` header of a message, when it is a well-formed W3C trace context (else dropped). */
+export function traceparentOf(props: BasicProperties): string | undefined {
+  const value = props.headers?.traceparent;
+  const text = Buffer.isBuffer(value) ? value.toString('utf8') : value;
+  return typeof text === 'string' && TRACEPARENT.test(text) ? text : undefined;
+}
+
+/** A logged-in AMQP connection: the core's identity for its token. */
+export interface AmqpIdentity extends AmqpPrincipal {
+  readonly identity: Identity;
+}
+
+const refused = (err: LightdomError) => accessRefused(err.message);
+
 /**
- * Runs a command published to `lightdom.commands` and returns the reply message for its
- * `reply_to`: the CommandResult, or an error object with code, message and errors.
+ * `lightdom.commands`: a command published here goes to the core's `submit` as the
+ * connection's identity, and its result (or error) is the reply to the message's
+ * `reply_to`. A command the identity may not send is channel error 403 ACCESS_REFUSED
+ * (nothing is appended, no reply). Queues may not be bound to it.
+ */
+export function commandsExchange(deps: {
+  app: Application;
+  logger: Logger;
+  /** Counts each command's outcome (`ok` or an error code). */
+  onOutcome?: (outcome: string) => void;
+}): ExchangePlugin<AmqpIdentity> {
+  return {
+    name: COMMANDS_EXCHANGE,
+    type: 'direct',
+    bindRefusal: `queues cannot be bound to '${COMMANDS_EXCHANGE}': publish commands to it`,
+    publish(message, principal) {
+      const props = message.properties;
+      let envelope: unknown;
+      try {
+        envelope = JSON.parse(message.body.toString('utf8'));
+      } catch {
+        envelope = undefined;
+      }
+      // Checked before anything runs, so a refusal closes the channel before any confirm.
+      const type = (envelope as { type?: unknown } | null)?.type;
+      if (typeof type === 'string') {
+        try {
+          deps.app.authorize(principal.identity, { kind: 'command', type });
+        } catch (err) {
+          deps.onOutcome?.('FORBIDDEN');
+          throw isLightdomError(err) ? refused(err) : err;
+        }
+      }
+      return runCommand(deps, envelope, props, principal.identity).then((reply) => {
+        deps.onOutcome?.(reply.outcome);
+        if (reply.outcome === 'FORBIDDEN') throw accessRefused(reply.message);
+        return { properties: reply.properties, body: reply.body };
+      });
+    },
+  };
+}
+
+/**
+ * Runs a command published to `lightdom.commands` through the core and returns the reply
+ * message for its `reply_to`: the CommandResult, or an error object with code, message and
+ * errors (`envelope` undefined: the body was not JSON).
  */
 export async function runCommand(
-  deps: { commands: CommandHandler; logger: Logger },
-  body: Buffer,
+  deps: { app: Application; logger: Logger },
+  envelope: unknown,
   props: BasicProperties,
-  actor: string,
-): Promise<{ properties: Buffer; body: Buffer; outcome: string }> {
+  identity: Identity,
+): Promise<{ properties: Buffer; body: Buffer; outcome: string; message: string }> {
   const requestId = props.messageId || randomUUID();
   let reply: unknown;
   let failure: LightdomError | undefined;
   try {
-    let envelope: unknown;
-    try {
-      envelope = JSON.parse(body.toString('utf8'));
-    } catch {
+    if (envelope === undefined) {
       throw new LightdomError('UNSUPPORTED_MEDIA_TYPE', 'The message body must be a JSON command envelope');
     }
-    reply = await deps.commands.handle(envelope, {
-      actor,
+    const traceparent = traceparentOf(props);
+    reply = await deps.app.submit(identity, envelope, {
       correlationId: props.correlationId || requestId,
       causationId: requestId,
+      ...(traceparent ? { traceparent } : {}),
     });
   } catch (err) {
-    failure = isLightdomError(err) ? err : new LightdomError('INTERNAL', undefined, { cause: err });
+    failure = toCodedError(err);
     if (failure.code === 'INTERNAL') deps.logger.error({ err }, 'AMQP command failed');
     reply = errorReply(failure);
   }
@@ -153,5 +221,6 @@ export async function runCommand(
     properties: encodeProperties(properties),
     body: Buffer.from(JSON.stringify(reply)),
     outcome: failure ? failure.code : 'ok',
+    message: failure?.message ?? '',
   };
 }

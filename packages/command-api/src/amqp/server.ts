@@ -1,181 +1,117 @@
-import { createServer, type Server, type Socket } from 'node:net';
+import {
+  type AmqpServer,
+  type AmqpServerOptions,
+  createAmqpServer as createServer,
+  plainCredentials,
+} from '@lightdom/amqp-server';
+import { type Application, createApplication } from '@lightdom/app';
+import type { Identity } from '@lightdom/domain';
 import type { CommandHandler, EventStore } from '@lightdom/eventstore';
-import type { Logger } from '@lightdom/runtime';
+import { createTokenRegistry, type Logger, type TokenRegistry } from '@lightdom/runtime';
 import type { NatsConnection } from 'nats';
-import type { Registry } from 'prom-client';
-import { type AmqpBounds, defaultAmqpBounds } from './bounds.js';
-import { Broker } from './broker.js';
-import { Connection } from './connection.js';
-import { createEventsBridge, runCommand } from './lightdom.js';
-import { type MemoryAlarm, watchMemory } from './memoryAlarm.js';
-import { createAmqpMetrics } from './metrics.js';
-import { type AmqpStoreOptions, createAmqpStore } from './store.js';
+import { Counter, type Registry } from 'prom-client';
+import type { FeedHub } from '../feed/types.js';
+import { defaultAmqpBounds } from './bounds.js';
+import { type AmqpIdentity, commandsExchange, eventsExchange } from './lightdom.js';
 
 export interface AmqpServerDeps {
   nc: NatsConnection;
   commands: CommandHandler;
   store: EventStore;
   logger: Logger;
+  /**
+   * The application core (main.ts shares one with HTTP and gRPC); absent: one is built
+   * from `commands`, `store` and `options.tokens`.
+   */
+  application?: Application;
+  /** The process's feed hub, shared with HTTP and gRPC; absent: `lightdom.events` makes its own. */
+  feed?: FeedHub;
   /** Where connection, message and command metrics go; none when omitted. */
   registry?: Registry;
   /** Resident memory of the process, in bytes, for the memory alarm. Default `process.memoryUsage.rss`. */
   rss?: () => number;
 }
 
+export interface LightdomAmqpOptions extends Omit<AmqpServerOptions, 'authenticate' | 'exchangePlugins'> {
+  /** Who each token is, when `deps.application` is absent. Default: no token (every login but guest's refused). */
+  tokens: TokenRegistry;
+  /** `AMQP_ALLOW_GUEST`: accept `guest`/`guest` as {@link guestIdentity}. Default false. */
+  allowGuest: boolean;
+}
+
+/** Who `guest`/`guest` is when `AMQP_ALLOW_GUEST=true`: a reader (queues and events, no commands). */
+export const guestIdentity: Identity = Object.freeze({ actor: 'guest', role: 'reader' });
+
 /**
- * Sockets accepted beyond `maxConnections` only to be refused at connection.open (530, as
- * RabbitMQ's `connection_max`); past this many more, a socket is closed at once.
+ * The PLAIN login: the password is a token of the core (any username); `guest`/`guest` only
+ * when allowed. Anything else refuses the connection (403 ACCESS_REFUSED during the handshake).
  */
-export const REFUSED_HANDSHAKES_MAX = 64;
-
-export interface AmqpServerOptions extends AmqpStoreOptions, AmqpBounds {
-  /** Interface to bind. Default `0.0.0.0`. */
-  host: string;
-  /** API token → actor. When non-empty, the PLAIN password must be a token (the username is ignored). */
-  tokens: Map<string, string>;
-  /** Username → password accepted when `tokens` is empty. Default guest/guest. */
-  users: Map<string, string>;
-  /** Largest frame offered and accepted, in bytes. Default 131072. */
-  frameMax: number;
-  /** Highest channel number per connection. Default 2047. */
-  channelMax: number;
-  /** Socket bytes buffered before deliveries pause, in bytes. Default 4 MiB. */
-  highWaterMark: number;
-  /**
-   * Largest message body, in bytes; larger publishes are channel error 406. Default: the
-   * NATS server's max_payload less 64 KiB for headers (so a durable queue can store it).
-   */
-  maxMessageBytes: number;
+export function amqpLogin(app: Application, allowGuest: boolean) {
+  return (_mechanism: string, response: Buffer): AmqpIdentity | undefined => {
+    const { username, password } = plainCredentials(response);
+    if (username === 'guest' && password === 'guest' && app.deps.tokens.enabled) {
+      return allowGuest ? { name: guestIdentity.actor, identity: guestIdentity } : undefined;
+    }
+    try {
+      const identity = app.authenticate({ token: password });
+      return { name: identity.actor, identity };
+    } catch {
+      return undefined;
+    }
+  };
 }
 
-export interface AmqpServer {
-  /** Restores durable queues, binds and serves; resolves with the bound port (useful with port 0). */
-  start(port: number): Promise<number>;
-  /** Closes every connection (320 CONNECTION_FORCED) and stops listening. */
-  stop(): Promise<void>;
-  readonly broker: Broker;
+/** The `lightdom_amqp_commands_total` counter (shared by a second server on the same registry). */
+function commandCounter(registry: Registry | undefined) {
+  if (!registry) return undefined;
+  const name = 'lightdom_amqp_commands_total';
+  return (
+    (registry.getSingleMetric(name) as Counter<'outcome'> | undefined) ??
+    new Counter({
+      name,
+      help: 'Commands run through lightdom.commands, by outcome (ok or an error code)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    })
+  );
 }
 
 /**
- * The AMQP 0-9-1 edge: RabbitMQ clients publish and consume through it; durable queues
- * live in JetStream; `lightdom.events` and `lightdom.commands` connect them to the log.
+ * LightDom's AMQP 0-9-1 edge: the generic server of `@lightdom/amqp-server` with
+ * `lightdom.events` and `lightdom.commands` plugged in and logins checked by the core.
  *
  * @example
- * const amqp = createAmqpServer({ nc, commands, store, logger }, { tokens });
+ * const amqp = createAmqpServer({ nc, commands, store, logger, application }, { allowGuest: false });
  * const port = await amqp.start(5673);
  * // … later
  * await amqp.stop();
  */
-export function createAmqpServer(deps: AmqpServerDeps, options: Partial<AmqpServerOptions> = {}): AmqpServer {
-  const opts: AmqpServerOptions = Object.freeze({
-    host: '0.0.0.0',
-    tokens: new Map<string, string>(),
-    users: new Map([['guest', 'guest']]),
-    frameMax: 131072,
-    channelMax: 2047,
-    highWaterMark: 4 * 1024 * 1024,
-    maxMessageBytes: (deps.nc.info?.max_payload ?? 1_048_576) - 65_536,
-    stream: 'AMQP_QUEUES',
-    subjectPrefix: 'amqp',
-    topologyBucket: 'AMQP_TOPOLOGY',
-    storage: 'file' as const,
-    ...defaultAmqpBounds(),
-    ...options,
-  });
-  const broker = new Broker(createAmqpStore(deps.nc, opts), deps.logger, opts);
-  const bridge = createEventsBridge({ store: deps.store, broker, logger: deps.logger });
-  broker.eventsBindingChanged = (b, bound) => bridge.bindingChanged(b, bound);
-  const connections = new Set<Connection>();
-  const metrics = createAmqpMetrics(deps.registry);
-  const authenticate = (user: string, pass: string) => {
-    if (opts.tokens.size > 0) return opts.tokens.get(pass);
-    return opts.users.get(user) === pass && pass !== '' ? user : undefined;
-  };
-  let alarm: MemoryAlarm | undefined;
-  const server: Server = createServer((socket: Socket) => {
-    if (connections.size >= opts.maxConnections + REFUSED_HANDSHAKES_MAX) {
-      deps.logger.debug({ remote: socket.remoteAddress }, 'AMQP: far above the connection limit, socket closed');
-      socket.destroy();
-      return;
-    }
-    const refusal =
-      connections.size >= opts.maxConnections
-        ? `connection refused: node connection limit (${opts.maxConnections}) is reached`
-        : undefined;
-    if (refusal) deps.logger.info({ remote: socket.remoteAddress, limit: opts.maxConnections }, `AMQP ${refusal}`);
-    const c = new Connection(
-      socket,
-      broker,
-      {
-        frameMax: opts.frameMax,
-        heartbeatSeconds: opts.heartbeatSeconds,
-        channelMax: opts.channelMax,
-        highWaterMark: opts.highWaterMark,
-        maxMessageBytes: opts.maxMessageBytes,
-        handshakeTimeoutMs: opts.handshakeTimeoutMs,
-        idleTimeoutMs: opts.idleTimeoutMs,
-        maxUnfinishedContentBytes: opts.maxUnfinishedContentBytes,
-        maxPrefetch: opts.maxPrefetch,
-        maxTableDepth: opts.maxTableDepth,
-        ...(refusal ? { refusal } : {}),
-        metrics,
-        authenticate,
-        runCommand: async (body, props, actor) => {
-          const reply = await runCommand(deps, body, props, actor);
-          metrics.command(reply.outcome);
-          return { properties: reply.properties, body: reply.body };
-        },
-      },
-      deps.logger,
-      (closed) => {
-        connections.delete(closed);
-        metrics.connectionClosed();
-      },
-    );
-    connections.add(c);
-    metrics.connectionOpened();
-    if (alarm?.on) c.setMemoryAlarm(true);
-  });
-
-  return {
-    broker,
-    async start(port) {
-      await broker.recover();
-      alarm = watchMemory(
-        {
-          watermarkBytes: opts.memoryHighWatermarkBytes,
-          intervalMs: opts.memoryCheckIntervalMs,
-          rss: deps.rss ?? (() => process.memoryUsage.rss()),
-        },
-        deps.logger,
-        (on) => {
-          for (const c of connections) c.setMemoryAlarm(on);
-        },
-      );
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, opts.host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-      const address = server.address();
-      return typeof address === 'object' && address ? address.port : port;
+export function createAmqpServer(deps: AmqpServerDeps, options: Partial<LightdomAmqpOptions> = {}): AmqpServer {
+  const { tokens = createTokenRegistry([]), allowGuest = false, ...rest } = options;
+  const app = deps.application ?? createApplication({ commands: deps.commands, store: deps.store, tokens });
+  const commands = commandCounter(deps.registry);
+  return createServer<AmqpIdentity>(
+    {
+      nc: deps.nc,
+      logger: deps.logger,
+      ...(deps.registry ? { registry: deps.registry } : {}),
+      ...(deps.rss ? { rss: deps.rss } : {}),
     },
-    async stop() {
-      alarm?.stop();
-      bridge.stop();
-      for (const c of connections) c.forceClose("broker forced connection closure with reason 'shutdown'");
-      await broker.settled();
-      await new Promise<void>((resolve) => {
-        if (!server.listening) return resolve();
-        const timer = setTimeout(resolve, 1500);
-        timer.unref();
-        server.close(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+    {
+      host: '0.0.0.0',
+      product: 'LightDom AMQP gateway',
+      metricPrefix: 'lightdom_amqp',
+      ...defaultAmqpBounds(),
+      ...rest,
+      authenticate: amqpLogin(app, allowGuest),
+      exchangePlugins: [
+        eventsExchange({ store: deps.store, logger: deps.logger, ...(deps.feed ? { feed: deps.feed } : {}) }),
+        commandsExchange({
+          app,
+          logger: deps.logger,
+          onOutcome: (o) => commands?.inc({ outcome: o }),
+        }),
+      ],
     },
-  };
+  );
 }

@@ -6,14 +6,15 @@ import {
   type ServerWritableStream,
   status as Status,
 } from '@grpc/grpc-js';
+import type { Application } from '@lightdom/app';
 import { LightdomError } from '@lightdom/domain';
 import type { Logger } from '@lightdom/runtime';
 import { type CallContext, callContext } from './context.js';
 import { toLightdomError, toServiceError } from './status.js';
 
-/** What every handler wrapper needs: credentials, a logger, metrics and the open streams. */
+/** What every handler wrapper needs: the core (to authenticate), a logger, metrics and the open streams. */
 export interface CallKit {
-  tokens: Map<string, string>;
+  app: Pick<Application, 'authenticate'>;
   logger: Logger;
   /** Called once per finished call; `seconds` only for unary calls. */
   observe(method: string, code: string, seconds?: number): void;
@@ -59,7 +60,7 @@ export function unary<Req, Res>(
     const started = performance.now();
     let ctx: CallContext | undefined;
     (async () => {
-      ctx = callContext(call.metadata, kit.tokens);
+      ctx = callContext(call.metadata, kit.app);
       call.sendMetadata(contextHeaders(ctx));
       return handler(call.request, ctx, call);
     })().then(
@@ -100,7 +101,7 @@ export function serverStream<Req, Res>(
     kit.streams.add(abort);
     let ctx: CallContext | undefined;
     (async () => {
-      ctx = callContext(call.metadata, kit.tokens);
+      ctx = callContext(call.metadata, kit.app);
       await handler(call, ctx, abort.signal);
       if (!call.cancelled) {
         throw new LightdomError(

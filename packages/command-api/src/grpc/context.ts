@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Metadata } from '@grpc/grpc-js';
-import { type CommandMetadata, LightdomError } from '@lightdom/domain';
+import type { Application, RequestContext } from '@lightdom/app';
+import type { Identity } from '@lightdom/domain';
 
 /** Who is calling and what the call belongs to, read from its metadata. */
 export interface CallContext {
-  actor: string;
+  identity: Identity;
   requestId: string;
   correlationId: string;
   traceparent?: string;
@@ -15,31 +16,30 @@ const first = (md: Metadata, key: string): string | undefined => {
   return typeof v === 'string' && v.length > 0 ? v : undefined;
 };
 
-/** The same bearer tokens as HTTP, in `authorization: Bearer <token>`; `anonymous` when auth is off. */
-export function actorOf(md: Metadata, tokens: Map<string, string>): string {
-  if (tokens.size === 0) return 'anonymous';
+/** The token of `authorization: Bearer <token>`, if the metadata has one. */
+export function bearerOf(md: Metadata): string | undefined {
   const auth = first(md, 'authorization') ?? '';
-  const token = auth.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
-  const actor = token ? tokens.get(token) : undefined;
-  if (!actor) throw new LightdomError('UNAUTHORIZED', 'A valid bearer token is required');
-  return actor;
+  return auth.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
 }
 
-/** `x-request-id`, `x-correlation-id` and `traceparent` metadata, as the HTTP headers of the same names. */
-export function callContext(md: Metadata, tokens: Map<string, string>): CallContext {
+/**
+ * The caller as the core knows it (UNAUTHORIZED → UNAUTHENTICATED), and the `x-request-id`,
+ * `x-correlation-id` and `traceparent` metadata, as the HTTP headers of the same names.
+ */
+export function callContext(md: Metadata, app: Pick<Application, 'authenticate'>): CallContext {
   const given = first(md, 'x-request-id');
   const requestId = given && given.length <= 200 ? given : randomUUID();
   const traceparent = first(md, 'traceparent');
   return {
-    actor: actorOf(md, tokens),
+    identity: app.authenticate({ token: bearerOf(md) }),
     requestId,
     correlationId: first(md, 'x-correlation-id') ?? requestId,
     ...(traceparent ? { traceparent } : {}),
   };
 }
 
-export const commandMetadata = (ctx: CallContext): CommandMetadata => ({
-  actor: ctx.actor,
+/** The core's request context of a call. */
+export const requestContext = (ctx: CallContext): RequestContext => ({
   correlationId: ctx.correlationId,
   causationId: ctx.requestId,
   ...(ctx.traceparent ? { traceparent: ctx.traceparent } : {}),

@@ -1,8 +1,8 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
-import { aggregateIdSchema, toRecordedEvents } from '@lightdom/domain';
-import type { EventStore } from '@lightdom/eventstore';
+import type { Application } from '@lightdom/app';
+import { aggregateIdSchema } from '@lightdom/domain';
 import { z } from 'zod';
-import type { FeedHub } from '../feed/types.js';
+import type { FeedFilter, FeedStart, FeedSubscription } from '../feed/types.js';
 import { contextHeaders } from './call.js';
 import type { CallContext } from './context.js';
 import {
@@ -54,23 +54,21 @@ function drained(call: ServerWritableStream<SubscribeRequestMessage, EventMessag
   });
 }
 
-/** `lightdom.v1.EventService`: the log itself, never a read model. */
-export function createEventService(deps: { store: EventStore; feed: FeedHub }) {
+/** `lightdom.v1.EventService`: the log itself (the core's `events` and `subscribe`), never a read model. */
+export function createEventService(deps: {
+  app: Pick<Application<FeedFilter, FeedStart, FeedSubscription>, 'events' | 'subscribe'>;
+}) {
   return {
-    async read(request: ReadRequestMessage): Promise<ReadResponseMessage> {
+    async read(request: ReadRequestMessage, ctx: CallContext): Promise<ReadResponseMessage> {
       const q = parseRequest(readRequest, request);
-      const commits = await deps.store.readAll({
+      const page = await deps.app.events(ctx.identity, {
         after: q.after,
         limit: q.limit,
         ...(q.aggregateType ? { aggregateType: q.aggregateType } : {}),
+        ...(q.type ? { type: q.type } : {}),
       });
-      const events = commits.flatMap(toRecordedEvents).filter((e) => !q.type || e.type === q.type);
-      return {
-        events: events.map(toEventMessage),
-        // Paging is by commit: continue from here even if a type filter left this page short.
-        nextAfter: commits.at(-1)?.position ?? q.after,
-        hasMore: commits.length === q.limit,
-      };
+      // Paging is by commit: continue from `nextAfter` even if a type filter left this page short.
+      return { events: page.events.map(toEventMessage), nextAfter: page.nextAfter, hasMore: page.hasMore };
     },
 
     /**
@@ -85,7 +83,8 @@ export function createEventService(deps: { store: EventStore; feed: FeedHub }) {
       signal: AbortSignal,
     ): Promise<void> {
       const r = parseRequest(subscribeRequest, call.request);
-      const sub = await deps.feed.subscribe(
+      const sub = await deps.app.subscribe(
+        ctx.identity,
         {
           ...(r.aggregateType ? { aggregateType: r.aggregateType } : {}),
           ...(r.aggregateId ? { aggregateId: r.aggregateId } : {}),

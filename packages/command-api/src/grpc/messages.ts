@@ -85,6 +85,9 @@ export interface ListCampaignsRequestMessage {
 export interface ListCampaignsResponseMessage {
   items: CampaignMessage[];
   nextCursor: string;
+  /** The read models' position, as every list names it (field 5). */
+  position: number;
+  /** The same position under its older name (field 3). */
   readModelPosition: number;
   stale: boolean;
 }

@@ -1,8 +1,9 @@
+import type { Application, Consistency } from '@lightdom/app';
 import { aggregateIdSchema, LightdomError } from '@lightdom/domain';
 import type { ReadModelQueries } from '@lightdom/readmodel';
 import { z } from 'zod';
 import type { CampaignQueries } from '../readModel/campaignQueries.js';
-import type { PositionWaiter } from '../readModel/positionWaiter.js';
+import type { CallContext } from './context.js';
 import {
   type GetCampaignRequestMessage,
   type GetCampaignResponseMessage,
@@ -16,7 +17,7 @@ import { toAiTaskMessage, toRunMessage, toWorkflowMessage } from './readModelMes
 
 export interface QueryServiceDeps {
   campaigns: CampaignQueries;
-  positions: PositionWaiter;
+  app: Pick<Application, 'read'>;
   /** Workflows, runs, AI tasks, metrics and stats; absent: those calls answer UNAVAILABLE. */
   reads?: ReadModelQueries;
 }
@@ -40,29 +41,12 @@ const listRequest = z.object({
   ...consistency,
 });
 
-/**
- * Read-your-writes as over HTTP: with `minPosition` the read waits until the read model has
- * applied that position, at most `maxWaitMs` and never past the call's deadline. On
- * time-out: STALE_READ, or with `allowStale` the data it has, marked stale.
- */
-async function awaitPosition(
-  positions: PositionWaiter,
-  q: { minPosition?: number | undefined; allowStale: boolean },
-  waitMs: number,
-): Promise<{ stale: boolean; readModelPosition: number }> {
-  if (q.minPosition === undefined) return { stale: false, readModelPosition: await positions.current() };
-  const ok = await positions.waitFor(q.minPosition, waitMs);
-  const readModelPosition = positions.lastKnown();
-  if (ok) return { stale: false, readModelPosition };
-  if (q.allowStale) return { stale: true, readModelPosition };
-  throw new LightdomError(
-    'STALE_READ',
-    `The read model is at position ${readModelPosition}, not yet ${q.minPosition}`,
-    {
-      details: { position: readModelPosition, minPosition: q.minPosition },
-    },
-  );
-}
+/** The read-your-writes wait of a request, as the core takes it. */
+const consistencyOf = (q: { minPosition?: number | undefined; allowStale: boolean }, waitMs: number): Consistency => ({
+  ...(q.minPosition !== undefined ? { minPosition: q.minPosition } : {}),
+  waitMs,
+  allowStale: q.allowStale,
+});
 
 const byIdRequest = z.object({ id: aggregateIdSchema, ...consistency });
 const pageFields = {
@@ -110,84 +94,113 @@ const set = <T extends Record<string, unknown>>(o: T) =>
     [K in keyof T]: Exclude<T[K], undefined>;
   };
 
-/** `lightdom.v1.QueryService`: the same read-model queries and position waiter as the HTTP reads. */
+/**
+ * `lightdom.v1.QueryService`: the same read-model queries as the HTTP reads, through the
+ * core's `read`: with `minPosition` the read waits until the read models have applied that
+ * position, at most `waitMs` (never past the call's deadline); on time-out STALE_READ, or
+ * with `allowStale` the data there is, marked stale.
+ */
 export function createQueryService(deps: QueryServiceDeps) {
+  /** Waits (through the core: authorised, bounded) for `minPosition`, then the read runs. */
+  const readInfo = async (
+    ctx: CallContext,
+    q: { minPosition?: number | undefined; allowStale: boolean },
+    waitMs: number,
+  ) => {
+    const r = await deps.app.read(ctx.identity, consistencyOf(q, waitMs), async () => undefined);
+    return { stale: r.stale, readModelPosition: r.position };
+  };
   const reads = (): ReadModelQueries => {
     if (!deps.reads) throw new LightdomError('UNAVAILABLE', 'This server has no read-model queries for that call');
     return deps.reads;
   };
   return {
-    async getCampaign(request: GetCampaignRequestMessage, waitMs: number): Promise<GetCampaignResponseMessage> {
+    async getCampaign(
+      request: GetCampaignRequestMessage,
+      ctx: CallContext,
+      waitMs: number,
+    ): Promise<GetCampaignResponseMessage> {
       const q = parseRequest(getRequest, request);
-      const consistencyInfo = await awaitPosition(deps.positions, q, waitMs);
-      const campaign = await deps.campaigns.get(q.id);
-      if (!campaign) throw new LightdomError('NOT_FOUND', `No campaign ${q.id}`);
-      return { campaign: toCampaignMessage(campaign), ...consistencyInfo };
+      const read = await deps.app.read(ctx.identity, consistencyOf(q, waitMs), () => deps.campaigns.get(q.id));
+      if (!read.value) throw new LightdomError('NOT_FOUND', `No campaign ${q.id}`);
+      return { campaign: toCampaignMessage(read.value), readModelPosition: read.position, stale: read.stale };
     },
 
-    async listCampaigns(request: ListCampaignsRequestMessage, waitMs: number): Promise<ListCampaignsResponseMessage> {
+    async listCampaigns(
+      request: ListCampaignsRequestMessage,
+      ctx: CallContext,
+      waitMs: number,
+    ): Promise<ListCampaignsResponseMessage> {
       const q = parseRequest(listRequest, request);
-      const consistencyInfo = await awaitPosition(deps.positions, q, waitMs);
-      const page = await deps.campaigns.list({
-        limit: q.limit,
-        ...(q.status ? { status: q.status } : {}),
-        ...(q.cursor ? { cursor: q.cursor } : {}),
-      });
-      return { items: page.items.map(toCampaignMessage), nextCursor: page.nextCursor ?? '', ...consistencyInfo };
+      const read = await deps.app.read(ctx.identity, consistencyOf(q, waitMs), () =>
+        deps.campaigns.list({
+          limit: q.limit,
+          ...(q.status ? { status: q.status } : {}),
+          ...(q.cursor ? { cursor: q.cursor } : {}),
+        }),
+      );
+      return {
+        items: read.value.items.map(toCampaignMessage),
+        nextCursor: read.value.nextCursor ?? '',
+        // `position` as every list names it; `readModelPosition` stays for older clients.
+        position: read.position,
+        readModelPosition: read.position,
+        stale: read.stale,
+      };
     },
 
-    async getWorkflow(request: unknown, waitMs: number) {
+    async getWorkflow(request: unknown, ctx: CallContext, waitMs: number) {
       const q = parseRequest(byIdRequest, request);
-      const info = await awaitPosition(deps.positions, q, waitMs);
+      const info = await readInfo(ctx, q, waitMs);
       const w = await reads().workflows.get(q.id);
       if (!w) throw new LightdomError('NOT_FOUND', `No workflow ${q.id}`);
       return { workflow: toWorkflowMessage(w), ...info };
     },
-    async listWorkflows(request: unknown, waitMs: number) {
+    async listWorkflows(request: unknown, ctx: CallContext, waitMs: number) {
       const q = parseRequest(listWorkflowsRequest, request);
-      const info = await awaitPosition(deps.positions, q, waitMs);
+      const info = await readInfo(ctx, q, waitMs);
       const p = await reads().workflows.list(set({ limit: q.limit, status: q.status, cursor: q.cursor }));
       return { items: p.items.map(toWorkflowMessage), nextCursor: p.nextCursor ?? '', ...info };
     },
-    async getRun(request: unknown, waitMs: number) {
+    async getRun(request: unknown, ctx: CallContext, waitMs: number) {
       const q = parseRequest(byIdRequest, request);
-      const info = await awaitPosition(deps.positions, q, waitMs);
+      const info = await readInfo(ctx, q, waitMs);
       const r = await reads().runs.get(q.id);
       if (!r) throw new LightdomError('NOT_FOUND', `No workflow run ${q.id}`);
       return { run: toRunMessage(r), ...info };
     },
-    async listRuns(request: unknown, waitMs: number) {
+    async listRuns(request: unknown, ctx: CallContext, waitMs: number) {
       const q = parseRequest(listRunsRequest, request);
-      const info = await awaitPosition(deps.positions, q, waitMs);
+      const info = await readInfo(ctx, q, waitMs);
       const p = await reads().runs.list(
         set({ limit: q.limit, workflowId: q.workflowId, status: q.status, cursor: q.cursor }),
       );
       return { items: p.items.map(toRunMessage), nextCursor: p.nextCursor ?? '', ...info };
     },
-    async getAiTask(request: unknown, waitMs: number) {
+    async getAiTask(request: unknown, ctx: CallContext, waitMs: number) {
       const q = parseRequest(byIdRequest, request);
-      const info = await awaitPosition(deps.positions, q, waitMs);
+      const info = await readInfo(ctx, q, waitMs);
       const t = await reads().aiTasks.get(q.id);
       if (!t) throw new LightdomError('NOT_FOUND', `No AI task ${q.id}`);
       return { task: toAiTaskMessage(t), ...info };
     },
-    async listAiTasks(request: unknown, waitMs: number) {
+    async listAiTasks(request: unknown, ctx: CallContext, waitMs: number) {
       const q = parseRequest(listAiTasksRequest, request);
-      const info = await awaitPosition(deps.positions, q, waitMs);
+      const info = await readInfo(ctx, q, waitMs);
       const p = await reads().aiTasks.list(set({ limit: q.limit, status: q.status, model: q.model, cursor: q.cursor }));
       return { items: p.items.map(toAiTaskMessage), nextCursor: p.nextCursor ?? '', ...info };
     },
-    async getCampaignMetrics(request: unknown, waitMs: number) {
+    async getCampaignMetrics(request: unknown, ctx: CallContext, waitMs: number) {
       const q = parseRequest(metricsRequest, request);
-      const info = await awaitPosition(deps.positions, q, waitMs);
+      const info = await readInfo(ctx, q, waitMs);
       const p = await reads().metrics.series(
         set({ campaignId: q.campaignId, bucket: q.bucket, from: q.from, to: q.to, limit: q.limit, cursor: q.cursor }),
       );
       return { campaignId: q.campaignId, bucket: q.bucket, points: p.items, nextCursor: p.nextCursor ?? '', ...info };
     },
-    async getStats(request: unknown, waitMs: number) {
+    async getStats(request: unknown, ctx: CallContext, waitMs: number) {
       const q = parseRequest(statsRequest, request);
-      const info = await awaitPosition(deps.positions, q, waitMs);
+      const info = await readInfo(ctx, q, waitMs);
       const st = await reads().stats.read(q.minPosition ?? 0);
       return {
         campaignsByStatus: st.campaigns.byStatus,

@@ -7,18 +7,19 @@ import {
   type ServiceDefinition,
 } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
+import { type Application, createApplication } from '@lightdom/app';
 import type { CommandHandler, EventStore } from '@lightdom/eventstore';
 import type { ReadModelQueries } from '@lightdom/readmodel';
-import type { Logger, ReadinessCheck } from '@lightdom/runtime';
+import { createTokenRegistry, type Logger, type ReadinessCheck, type TokenRegistry } from '@lightdom/runtime';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { createFeedHub } from '../feed/hub.js';
 import { feedHubDefaults } from '../feed/options.js';
-import type { FeedHub } from '../feed/types.js';
+import type { FeedFilter, FeedHub, FeedStart, FeedSubscription } from '../feed/types.js';
 import type { CampaignQueries } from '../readModel/campaignQueries.js';
 import type { PositionWaiter } from '../readModel/positionWaiter.js';
 import { type GrpcBounds, grpcBoundsDefaults, grpcChannelOptions } from './bounds.js';
 import { type CallKit, serverStream, unary } from './call.js';
-import { commandMetadata } from './context.js';
+import { requestContext } from './context.js';
 import { createEventService } from './eventService.js';
 import { createHealthReporter } from './health.js';
 import type {
@@ -53,14 +54,19 @@ export interface GrpcServerDeps {
   registry?: Registry;
   /** The process's feed hub, shared with HTTP; absent: the server makes (and stops) its own. */
   feed?: FeedHub;
+  /**
+   * The application core (main.ts shares one with HTTP and AMQP); absent: one is built from
+   * the deps above and `options.tokens`.
+   */
+  application?: Application<FeedFilter, FeedStart, FeedSubscription>;
 }
 
 export interface GrpcServerOptions extends GrpcBounds {
-  /** Interface to bind. Default `0.0.0.0`. */
+  /** Interface to bind. Default `127.0.0.1`. */
   host: string;
-  /** Bearer token → actor, as for HTTP. Empty: no authentication. */
-  tokens: Map<string, string>;
-  /** Longest `minPosition` wait, in ms. Default 5000. */
+  /** Who each bearer token is, when `deps.application` is absent. Default: no token (every call UNAUTHENTICATED). */
+  tokens: TokenRegistry;
+  /** Longest `minPosition` wait, in ms (capped by the core's own limit). Default 5000. */
   maxWaitMs: number;
   /** Largest request message, in bytes; larger ones fail with RESOURCE_EXHAUSTED. Default 1 MiB. */
   maxMessageBytes: number;
@@ -108,15 +114,15 @@ function waitBudget(deadline: Date | number, max: number): number {
  * health checking and server reflection, on one @grpc/grpc-js server.
  *
  * @example
- * const grpc = createGrpcServer({ commands, store, campaigns, positions, logger, checks }, { tokens });
+ * const grpc = createGrpcServer({ commands, store, campaigns, positions, logger, checks, application }, {});
  * const port = await grpc.start(50051);
  * // … later
  * await grpc.stop();
  */
 export function createGrpcServer(deps: GrpcServerDeps, options: Partial<GrpcServerOptions> = {}): GrpcServer {
   const opts: GrpcServerOptions = {
-    host: '0.0.0.0',
-    tokens: new Map(),
+    host: '127.0.0.1',
+    tokens: createTokenRegistry([]),
     maxWaitMs: 5000,
     maxMessageBytes: 1_048_576,
     shutdownTimeoutMs: 5000,
@@ -129,6 +135,16 @@ export function createGrpcServer(deps: GrpcServerDeps, options: Partial<GrpcServ
   const server = new Server(grpcChannelOptions(opts));
   const ownFeed = !deps.feed;
   const feed = deps.feed ?? createFeedHub({ store: deps.store, logger: deps.logger }, feedHubDefaults);
+  const app =
+    deps.application ??
+    createApplication({
+      commands: deps.commands,
+      store: deps.store,
+      tokens: opts.tokens,
+      positions: deps.positions,
+      feed,
+      maxWaitMs: opts.maxWaitMs,
+    });
 
   const calls = deps.registry
     ? new Counter({
@@ -148,7 +164,7 @@ export function createGrpcServer(deps: GrpcServerDeps, options: Partial<GrpcServ
       })
     : undefined;
   const kit: CallKit = {
-    tokens: opts.tokens,
+    app,
     logger: deps.logger,
     streams: new Set(),
     observe(method, code, seconds) {
@@ -157,13 +173,14 @@ export function createGrpcServer(deps: GrpcServerDeps, options: Partial<GrpcServ
     },
   };
 
-  const events = createEventService({ store: deps.store, feed });
-  const queries = createQueryService(deps);
-  const workflows = createWorkflowService(deps);
+  const events = createEventService({ app });
+  const queries = createQueryService({ campaigns: deps.campaigns, app, ...(deps.reads ? { reads: deps.reads } : {}) });
+  const workflows = createWorkflowService({ app });
 
   server.addService(serviceOf(pkg, 'lightdom.v1.CommandService'), {
     Submit: unary<CommandRequestMessage, CommandResultMessage>(kit, 'Submit', (req, ctx) =>
-      deps.commands.handle(
+      app.submit(
+        ctx.identity,
         {
           type: req.type,
           data: parseJsonObject('data', req.data),
@@ -171,24 +188,24 @@ export function createGrpcServer(deps: GrpcServerDeps, options: Partial<GrpcServ
           ...(req.expectedVersion !== undefined ? { expectedVersion: req.expectedVersion } : {}),
           ...(req.idempotencyKey ? { idempotencyKey: req.idempotencyKey } : {}),
         },
-        commandMetadata(ctx),
+        requestContext(ctx),
       ),
     ),
   });
   server.addService(serviceOf(pkg, 'lightdom.v1.EventService'), {
-    Read: unary<ReadRequestMessage, ReadResponseMessage>(kit, 'Read', (req) => events.read(req)),
+    Read: unary<ReadRequestMessage, ReadResponseMessage>(kit, 'Read', (req, ctx) => events.read(req, ctx)),
     Subscribe: serverStream<SubscribeRequestMessage, EventMessage>(kit, 'Subscribe', (call, ctx, signal) =>
       events.subscribe(call, ctx, signal),
     ),
   });
   server.addService(serviceOf(pkg, 'lightdom.v1.QueryService'), {
-    GetCampaign: unary<GetCampaignRequestMessage, GetCampaignResponseMessage>(kit, 'GetCampaign', (req, _ctx, call) =>
-      queries.getCampaign(req, waitBudget(call.getDeadline(), opts.maxWaitMs)),
+    GetCampaign: unary<GetCampaignRequestMessage, GetCampaignResponseMessage>(kit, 'GetCampaign', (req, ctx, call) =>
+      queries.getCampaign(req, ctx, waitBudget(call.getDeadline(), opts.maxWaitMs)),
     ),
     ListCampaigns: unary<ListCampaignsRequestMessage, ListCampaignsResponseMessage>(
       kit,
       'ListCampaigns',
-      (req, _ctx, call) => queries.listCampaigns(req, waitBudget(call.getDeadline(), opts.maxWaitMs)),
+      (req, ctx, call) => queries.listCampaigns(req, ctx, waitBudget(call.getDeadline(), opts.maxWaitMs)),
     ),
     ...Object.fromEntries(
       (
@@ -204,8 +221,8 @@ export function createGrpcServer(deps: GrpcServerDeps, options: Partial<GrpcServ
         ] as const
       ).map(([method, read]) => [
         method,
-        unary<unknown, unknown>(kit, method, (req, _ctx, call) =>
-          read(req, waitBudget(call.getDeadline(), opts.maxWaitMs)),
+        unary<unknown, unknown>(kit, method, (req, ctx, call) =>
+          read(req, ctx, waitBudget(call.getDeadline(), opts.maxWaitMs)),
         ),
       ]),
     ),

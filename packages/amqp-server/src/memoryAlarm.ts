@@ -1,4 +1,4 @@
-import type { Logger } from '@lightdom/runtime';
+import type { Logger } from 'pino';
 
 export interface MemoryAlarm {
   readonly on: boolean;

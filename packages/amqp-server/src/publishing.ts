@@ -1,7 +1,7 @@
-import { COMMANDS_EXCHANGE, EVENTS_EXCHANGE, REPLY_TO_QUEUE } from './broker.js';
+import { REPLY_TO_QUEUE } from './broker.js';
 import type { ChannelHost } from './channel.js';
 import { type Args, type BasicProperties, decodeProperties, encodeProperties } from './codec.js';
-import { accessRefused, preconditionFailed, syntaxError, unexpectedFrame } from './errors.js';
+import { AmqpError, accessRefused, preconditionFailed, syntaxError, unexpectedFrame } from './errors.js';
 import type { Frame } from './frames.js';
 import { FrameType } from './spec.js';
 import type { AmqpMessage } from './store.js';
@@ -34,11 +34,13 @@ export interface PublishingChannel {
   isOpen(): boolean;
   /** The key of the channel's direct reply-to consumer, if it has one. */
   replyKey(): string | undefined;
+  /** Closes the channel (or the connection) with this error, after the fact. */
+  fail(err: AmqpError): void;
 }
 
 /**
  * The publishing half of a channel: assembles basic.publish content, routes it (queues,
- * lightdom.commands, direct reply-to), returns unroutable mandatory messages and sends
+ * plugged-in exchanges, direct reply-to), returns unroutable mandatory messages and sends
  * publisher confirms in publish order.
  */
 export class Publisher {
@@ -116,7 +118,10 @@ export class Publisher {
     const seq = this.confirming ? ++this.seq : 0;
     host.metrics.published();
     const x = broker.exchange(p.exchange);
-    if (p.exchange === EVENTS_EXCHANGE) throw accessRefused(`'${EVENTS_EXCHANGE}' is fed by the event log only`);
+    const plugin = x.plugin;
+    if (plugin && !plugin.publish) {
+      throw accessRefused(plugin.publishRefusal ?? `clients may not publish to exchange '${plugin.name}'`);
+    }
     let message: AmqpMessage = { exchange: p.exchange, routingKey: p.routingKey, ...content };
     let props: BasicProperties | undefined;
     if (content.properties.includes(REPLY_TO_QUEUE)) {
@@ -129,11 +134,23 @@ export class Publisher {
       }
     }
     let done: Promise<boolean | undefined> = Promise.resolve(undefined);
-    if (p.exchange === COMMANDS_EXCHANGE) {
+    if (plugin?.publish) {
       const request = props ?? decodeProperties(content.properties);
-      host.runCommand(content.body, request).then((reply) => {
-        if (request.replyTo) broker.publishReply(request.replyTo, reply);
-      });
+      // A synchronous throw (an AmqpError) closes the channel before anything else happens.
+      const replied = plugin.publish(
+        { routingKey: p.routingKey, properties: request, rawProperties: content.properties, body: content.body },
+        host.principal,
+      );
+      replied.then(
+        (reply) => {
+          if (reply && request.replyTo) broker.publishReply(request.replyTo, reply);
+        },
+        (err) => {
+          if (err instanceof AmqpError) {
+            if (this.ch.isOpen()) this.ch.fail(err);
+          } else host.logger.error({ err, exchange: p.exchange }, 'AMQP: exchange plugin failed');
+        },
+      );
     } else if (p.exchange === '' && p.routingKey.startsWith(`${REPLY_TO_QUEUE}.`)) {
       if (!broker.publishReply(p.routingKey, message) && p.mandatory) this.returnMessage(p, content);
     } else {

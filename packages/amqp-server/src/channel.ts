@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import type { Logger } from '@lightdom/runtime';
+import type { Logger } from 'pino';
 import { type Broker, REPLY_TO_QUEUE, type ReplySink } from './broker.js';
-import { type Args, type BasicProperties, decodeMethod } from './codec.js';
+import { type Args, decodeMethod } from './codec.js';
 import { AmqpError, accessRefused, notAllowed, notImplemented, preconditionFailed, unexpectedFrame } from './errors.js';
 import type { Frame } from './frames.js';
 import type { AmqpMetrics } from './metrics.js';
+import type { AmqpPrincipal } from './plugins.js';
 import { Publisher } from './publishing.js';
 import type { Consumer, Delivery, Queue } from './queue.js';
 import { FrameType, type MethodName } from './spec.js';
@@ -13,7 +14,8 @@ import type { AmqpMessage } from './store.js';
 /** What a channel needs from its connection. */
 export interface ChannelHost {
   readonly broker: Broker;
-  readonly actor: string;
+  /** Who the connection logged in as. */
+  readonly principal: AmqpPrincipal;
   readonly frameMax: number;
   /** Largest message body accepted, in bytes. */
   readonly maxMessageBytes: number;
@@ -34,8 +36,6 @@ export interface ChannelHost {
   writable(): boolean;
   connectionError(err: AmqpError): void;
   channelClosed(id: number): void;
-  /** Runs a command published to lightdom.commands; resolves with the reply's properties and body. */
-  runCommand(body: Buffer, props: BasicProperties): Promise<{ properties: Buffer; body: Buffer }>;
 }
 
 interface ChannelConsumer extends Consumer {
@@ -78,6 +78,7 @@ export class Channel implements ReplySink {
       host,
       isOpen: () => this.state === 'open',
       replyKey: () => this.replyKey,
+      fail: (err) => this.fail(err),
     });
   }
 

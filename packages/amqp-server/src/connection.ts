@@ -1,11 +1,12 @@
 import type { Socket } from 'node:net';
-import type { Logger } from '@lightdom/runtime';
+import type { Logger } from 'pino';
 import type { Broker } from './broker.js';
 import { Channel, type ChannelHost } from './channel.js';
-import { type Args, type BasicProperties, decodeMethod } from './codec.js';
+import { type Args, decodeMethod } from './codec.js';
 import { AmqpError, channelError, commandInvalid, notAllowed, resourceError, unexpectedFrame } from './errors.js';
 import { contentFrames, type Frame, FrameParser, heartbeatFrame, methodFrame, PROTOCOL_HEADER } from './frames.js';
 import type { AmqpMetrics } from './metrics.js';
+import type { AmqpAuthenticator, AmqpPrincipal } from './plugins.js';
 import { FRAME_MIN_SIZE, FrameType, type MethodName } from './spec.js';
 
 export interface ConnectionOptions {
@@ -14,9 +15,12 @@ export interface ConnectionOptions {
   /** Heartbeat the server proposes, in seconds; 0 turns heartbeats off unless the client asks. */
   heartbeatSeconds: number;
   channelMax: number;
-  /** Checks PLAIN credentials; resolves with the actor, or undefined to refuse. */
-  authenticate(username: string, password: string): string | undefined;
-  runCommand(body: Buffer, props: BasicProperties, actor: string): Promise<{ properties: Buffer; body: Buffer }>;
+  /** SASL mechanisms offered in connection.start, e.g. `['PLAIN']`. */
+  mechanisms: readonly string[];
+  /** Checks the login; the principal, or undefined to refuse it. */
+  authenticate: AmqpAuthenticator;
+  /** `product` in the server properties of connection.start. */
+  product: string;
   /** Socket bytes buffered before consumers pause. */
   highWaterMark: number;
   /** Largest message body accepted, in bytes. */
@@ -39,8 +43,8 @@ const BASIC_PUBLISH = (60 << 16) | 40;
 const isPublish = (f: Frame) =>
   f.type === FrameType.METHOD && f.payload.length >= 4 && f.payload.readUInt32BE(0) === BASIC_PUBLISH;
 
-const serverProperties = {
-  product: 'LightDom AMQP gateway',
+const serverProperties = (product: string) => ({
+  product,
   version: '0.1.0',
   platform: `Node.js ${process.version}`,
   capabilities: {
@@ -54,14 +58,14 @@ const serverProperties = {
     per_consumer_qos: true,
     direct_reply_to: true,
   },
-};
+});
 
 /** One client connection: handshake, heartbeats, channel multiplexing, connection exceptions. */
 export class Connection implements ChannelHost {
   private state: 'header' | 'start' | 'tune' | 'open' | 'running' | 'closing' | 'closed' = 'header';
   private readonly parser = new FrameParser();
   private readonly channels = new Map<number, Channel>();
-  actor = 'anonymous';
+  principal: AmqpPrincipal = { name: 'anonymous' };
   frameMax: number;
   private channelMax: number;
   private heartbeat = 0;
@@ -152,8 +156,8 @@ export class Connection implements ChannelHost {
         this.sendMethod(0, 'connection.start', {
           versionMajor: 0,
           versionMinor: 9,
-          serverProperties,
-          mechanisms: 'PLAIN',
+          serverProperties: serverProperties(this.options.product),
+          mechanisms: this.options.mechanisms.join(' '),
           locales: 'en_US',
         });
         data = data.subarray(8);
@@ -249,17 +253,22 @@ export class Connection implements ChannelHost {
       case 'connection.startOk': {
         if (this.state !== 'start') throw commandInvalid('unexpected connection.start-ok');
         const mechanism = String(a.mechanism);
-        if (mechanism !== 'PLAIN') {
+        if (!this.options.mechanisms.includes(mechanism)) {
           return this.refuse(`ACCESS_REFUSED - unsupported authentication mechanism '${mechanism}'`);
         }
-        const [, user = '', pass = ''] = (a.response as Buffer).toString('utf8').split('\0');
-        const actor = this.options.authenticate(user, pass);
-        if (!actor) {
+        let principal: AmqpPrincipal | undefined;
+        try {
+          principal = this.options.authenticate(mechanism, a.response as Buffer);
+        } catch (err) {
+          if (!(err instanceof AmqpError)) throw err;
+          return this.refuse(err.text);
+        }
+        if (!principal) {
           return this.refuse(
-            'ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. For details see the broker logfile.',
+            `ACCESS_REFUSED - Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`,
           );
         }
-        this.actor = actor;
+        this.principal = principal;
         const capabilities = (a.clientProperties as Record<string, unknown> | undefined)?.capabilities;
         this.blockable =
           typeof capabilities === 'object' &&
@@ -346,7 +355,7 @@ export class Connection implements ChannelHost {
       if (this.blocked) this.lastRecv = now;
       if (now - this.lastRecv > silence) {
         this.logger.info(
-          { ...this.peer, actor: this.actor, heartbeat: this.heartbeat, silentMs: now - this.lastRecv },
+          { ...this.peer, principal: this.principal.name, heartbeat: this.heartbeat, silentMs: now - this.lastRecv },
           ms > 0 && silence === 2 * ms
             ? 'AMQP client missed heartbeats: closing'
             : 'AMQP client idle too long: closing',
@@ -385,10 +394,6 @@ export class Connection implements ChannelHost {
     return this.socket.writableLength < this.options.highWaterMark;
   }
 
-  runCommand(body: Buffer, props: BasicProperties) {
-    return this.options.runCommand(body, props, this.actor);
-  }
-
   channelClosed(id: number) {
     this.channels.delete(id);
   }
@@ -404,7 +409,10 @@ export class Connection implements ChannelHost {
 
   connectionError(e: AmqpError) {
     if (this.state === 'closing' || this.state === 'closed') return;
-    this.logger.info({ ...this.peer, actor: this.actor, code: e.code, text: e.text }, 'AMQP connection error: closing');
+    this.logger.info(
+      { ...this.peer, principal: this.principal.name, code: e.code, text: e.text },
+      'AMQP connection error: closing',
+    );
     this.sendMethod(0, 'connection.close', { replyCode: e.code, replyText: e.text, classId: 0, methodId: 0 });
     this.state = 'closing';
     this.releaseChannels();

@@ -1,18 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import type { Logger } from '@lightdom/runtime';
+import type { Logger } from 'pino';
 import { AmqpError, accessRefused, notFound, preconditionFailed, resourceLocked } from './errors.js';
+import type { ExchangePlugin } from './plugins.js';
 import { type Delivery, type MemoryBudget, Queue, type QueueLimits } from './queue.js';
 import type { AmqpMessage, AmqpStore, ExchangeDefinition, QueueDefinition } from './store.js';
 import { topicMatches } from './topic.js';
 
-export const EVENTS_EXCHANGE = 'lightdom.events';
-export const COMMANDS_EXCHANGE = 'lightdom.commands';
 export const REPLY_TO_QUEUE = 'amq.rabbitmq.reply-to';
 
 export interface Binding {
   queue: string;
   routingKey: string;
-  /** lightdom.events only: the log position when the binding was made; older events do not match. */
+  /** Plugin-fed exchanges: the plugin's position when the binding was made; older messages do not match. */
   fromPosition?: number;
 }
 
@@ -21,6 +20,8 @@ export interface Exchange {
   bindings: Binding[];
   /** Built in: cannot be deleted or redeclared with other settings. */
   builtIn: boolean;
+  /** Set for an exchange plugged in by the embedding application. */
+  plugin?: ExchangePlugin;
 }
 
 export const exchangeTypes = new Set(['direct', 'fanout', 'topic']);
@@ -30,8 +31,6 @@ const builtInExchanges: [string, string][] = [
   ['amq.direct', 'direct'],
   ['amq.fanout', 'fanout'],
   ['amq.topic', 'topic'],
-  [EVENTS_EXCHANGE, 'topic'],
-  [COMMANDS_EXCHANGE, 'direct'],
 ];
 
 const vhost = "in vhost '/'";
@@ -59,8 +58,6 @@ export class Broker {
   readonly exchanges = new Map<string, Exchange>();
   readonly queues = new Map<string, Queue>();
   readonly replySinks = new Map<string, ReplySink>();
-  /** Called when a queue is bound to or unbound from lightdom.events. */
-  eventsBindingChanged: (b: Binding, bound: boolean) => Promise<void> = async () => undefined;
 
   /** Body bytes of ready messages in all transient queues. */
   readonly transientMemory: MemoryBudget;
@@ -69,11 +66,28 @@ export class Broker {
     readonly store: AmqpStore,
     private readonly logger: Logger,
     private readonly bounds: TransientQueueBounds,
+    plugins: readonly ExchangePlugin[] = [],
   ) {
     this.transientMemory = { used: 0, max: bounds.transientTotalMaxBytes };
     for (const [name, type] of builtInExchanges) {
       this.exchanges.set(name, { def: { name, type, durable: true, autoDelete: false }, bindings: [], builtIn: true });
     }
+    for (const plugin of plugins) {
+      if (this.exchanges.has(plugin.name))
+        throw new Error(`exchange plugin '${plugin.name}' names a built-in exchange`);
+      this.exchanges.set(plugin.name, {
+        def: { name: plugin.name, type: plugin.type, durable: true, autoDelete: false },
+        bindings: [],
+        builtIn: true,
+        plugin,
+      });
+    }
+  }
+
+  /** The plugin-fed exchange a binding of `exchange` tells, if any. */
+  private feeder(exchange: string) {
+    const plugin = this.exchanges.get(exchange)?.plugin;
+    return plugin?.bindingChanged ? plugin : undefined;
   }
 
   /** Restores durable exchanges, queues, bindings and stored messages. */
@@ -85,16 +99,16 @@ export class Broker {
     for (const q of topology.queues) this.queues.set(q.name, this.newQueue(q, undefined));
     for (const b of topology.bindings) {
       const x = this.exchanges.get(b.exchange);
-      if (!x || !this.queues.has(b.queue) || b.exchange === EVENTS_EXCHANGE) continue;
+      if (!x || !this.queues.has(b.queue) || this.feeder(b.exchange)) continue;
       x.bindings.push({ queue: b.queue, routingKey: b.routingKey });
     }
     await this.store.load((queue, seq, message) => {
       this.queues.get(queue)?.ready.push({ message, seq, redelivered: false });
     });
-    // Bindings to lightdom.events resume at the head: events during the downtime are not delivered.
+    // Bindings to a plugin-fed exchange are bound again: they resume where the plugin says
+    // (lightdom.events: at the head, so events during the downtime are not delivered).
     for (const b of topology.bindings) {
-      if (b.exchange === EVENTS_EXCHANGE && this.queues.has(b.queue))
-        await this.bind(b.queue, b.exchange, b.routingKey);
+      if (this.feeder(b.exchange) && this.queues.has(b.queue)) await this.bind(b.queue, b.exchange, b.routingKey);
     }
   }
 
@@ -239,7 +253,8 @@ export class Broker {
       const mine = x.bindings.filter((b) => b.queue === name);
       if (mine.length === 0) continue;
       x.bindings = x.bindings.filter((b) => b.queue !== name);
-      if (x.def.name === EVENTS_EXCHANGE) for (const b of mine) await this.eventsBindingChanged(b, false);
+      const feeder = this.feeder(x.def.name);
+      if (feeder) for (const b of mine) await feeder.bindingChanged?.(b, false);
       if (q.def.durable && !q.owner) {
         for (const b of mine) await this.store.deleteBinding({ exchange: x.def.name, ...b });
       }
@@ -264,12 +279,10 @@ export class Broker {
     const q = connection ? this.queue(queueName, connection) : this.queues.get(queueName);
     const x = this.exchange(exchangeName);
     if (!q) throw notFound(`no queue '${queueName}' ${vhost}`);
-    if (exchangeName === COMMANDS_EXCHANGE) {
-      throw accessRefused(`queues cannot be bound to '${COMMANDS_EXCHANGE}': publish commands to it`);
-    }
+    if (x.plugin?.bindRefusal !== undefined) throw accessRefused(x.plugin.bindRefusal);
     if (x.bindings.some((b) => b.queue === queueName && b.routingKey === routingKey)) return;
     const binding: Binding = { queue: queueName, routingKey };
-    if (exchangeName === EVENTS_EXCHANGE) await this.eventsBindingChanged(binding, true);
+    await this.feeder(exchangeName)?.bindingChanged?.(binding, true);
     x.bindings.push(binding);
     if (q.def.durable && x.def.durable && !q.owner) {
       await this.store.saveBinding({ exchange: exchangeName, queue: queueName, routingKey });
@@ -283,7 +296,7 @@ export class Broker {
     const b = x.bindings.find((b) => b.queue === queueName && b.routingKey === routingKey);
     if (!b) return;
     x.bindings = x.bindings.filter((o) => o !== b);
-    if (exchangeName === EVENTS_EXCHANGE) await this.eventsBindingChanged(b, false);
+    await this.feeder(exchangeName)?.bindingChanged?.(b, false);
     if (q.def.durable && !q.owner)
       await this.store.deleteBinding({ exchange: exchangeName, queue: queueName, routingKey });
   }
