@@ -2,6 +2,7 @@ import type { Scenario } from '../lib/types.js';
 import { aggregateLoad } from './aggregateLoad.js';
 import { amqpThroughput } from './amqp.js';
 import { appends } from './appends.js';
+import { dashboard } from './dashboard.js';
 import { httpCommands } from './httpCommands.js';
 import { projectorRebuild } from './projectorRebuild.js';
 import { readModelLatency } from './readModelLatency.js';
@@ -14,4 +15,5 @@ export const scenarios: Scenario[] = [
   projectorRebuild,
   aggregateLoad,
   amqpThroughput,
+  dashboard,
 ];
