@@ -1,5 +1,5 @@
-import { subtask } from 'hardhat/config';
 import { TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD } from 'hardhat/builtin-tasks/task-names';
+import { subtask } from 'hardhat/config';
 import type { HardhatUserConfig } from 'hardhat/types';
 
 const solidityVersion = '0.8.28';

@@ -1,0 +1,18 @@
+export {
+  type AnchorClient,
+  type AnchorClientOptions,
+  AnchorRefused,
+  type AnchorResult,
+  auditAnchorAbi,
+  auditAnchorBytecode,
+  type ChainReference,
+  createAnchorClient,
+  deployAuditAnchor,
+  ensureLocalChain,
+  hardhatDevKey,
+  type LocalChain,
+  type OnChainCheckpoint,
+  readSignerKeyFile,
+  rpcAnswers,
+} from './chain.js';
+export { inclusionPath, leafHash, merkleRoot, nodeHash, type ProofStep, rootFromPath } from './merkle.js';
