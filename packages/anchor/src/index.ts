@@ -15,4 +15,13 @@ export {
   readSignerKeyFile,
   rpcAnswers,
 } from './chain.js';
+export {
+  type Checkpointer,
+  type CheckpointerOptions,
+  checkpointId,
+  createCheckpointer,
+  type RecordedCheckpoint,
+  readRange,
+  readRecordedCheckpoints,
+} from './checkpointer.js';
 export { inclusionPath, leafHash, merkleRoot, nodeHash, type ProofStep, rootFromPath } from './merkle.js';

@@ -1,0 +1,145 @@
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { createApplication } from '@lightdom/app';
+import type { Identity } from '@lightdom/domain';
+import { createCommandHandler, createEventStore, type EventStore } from '@lightdom/eventstore';
+import { createTokenRegistry } from '@lightdom/runtime';
+import { createNatsTestEnv, type NatsTestEnv } from '@lightdom/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type AnchorClient,
+  createAnchorClient,
+  createCheckpointer,
+  deployAuditAnchor,
+  ensureLocalChain,
+  hardhatDevKey,
+  type LocalChain,
+  merkleRoot,
+  readRange,
+  readRecordedCheckpoints,
+} from '../src/index.js';
+import { createChainProxy, freePort } from './chainProxy.js';
+
+const operator: Identity = { actor: 'alice', role: 'operator' };
+const anchorService: Identity = { actor: 'anchor', role: 'service' };
+const ctx = () => ({ correlationId: randomUUID(), causationId: randomUUID() });
+
+let env: NatsTestEnv;
+let store: EventStore;
+let chain: LocalChain;
+let proxy: Awaited<ReturnType<typeof createChainProxy>>;
+let client: AnchorClient;
+let app: ReturnType<typeof createApplication>;
+let contractAddress: string;
+
+beforeAll(async () => {
+  env = await createNatsTestEnv('anchor');
+  store = createEventStore({ nc: env.nc }, { stream: env.stream, subjectPrefix: env.subjectPrefix });
+  await store.ensureStream();
+  app = createApplication({
+    commands: createCommandHandler({ store }),
+    store,
+    tokens: createTokenRegistry([{ token: 'tok-anchor', identity: anchorService }]),
+  });
+  chain = await ensureLocalChain({
+    port: await freePort(),
+    hardhatDir: fileURLToPath(new URL('../../../contracts/', import.meta.url)),
+    hardhatBin: fileURLToPath(new URL('../../../node_modules/.bin/hardhat', import.meta.url)),
+  });
+  expect(chain.started).toBe(true);
+  ({ contractAddress } = await deployAuditAnchor({ rpcUrl: chain.rpcUrl, signerKey: hardhatDevKey }));
+  proxy = await createChainProxy(Number(new URL(chain.rpcUrl).port));
+  client = createAnchorClient({
+    rpcUrl: proxy.url,
+    contractAddress,
+    signerKey: hardhatDevKey,
+    confirmations: 1,
+    timeoutMs: 10_000,
+    attempts: 1,
+  });
+}, 90_000);
+
+afterAll(async () => {
+  client?.destroy();
+  await proxy?.close();
+  await chain?.stop();
+  await env?.cleanup();
+});
+
+const createCampaigns = async (n: number) => {
+  for (let i = 0; i < n; i++) {
+    await app.submit(
+      operator,
+      { type: 'CreateCampaign', data: { name: `c${i}`, budget: { amount: 100, currency: 'EUR' } } },
+      ctx(),
+    );
+  }
+};
+
+describe('the checkpoint job against a real hardhat node', () => {
+  const checkpointer = () =>
+    createCheckpointer({
+      store,
+      chain: client,
+      every: 3,
+      intervalMs: 60_000,
+      submit: (command) => app.submit(app.authenticate({ token: 'tok-anchor' }), command, ctx()),
+    });
+
+  it('records and anchors contiguous checkpoints whose roots match the log and the contract', async () => {
+    const job = checkpointer();
+    await createCampaigns(2);
+    expect((await job.tick()).recorded).toBe(0); // 2 commits wait, fewer than every = 3
+    await createCampaigns(1);
+    expect(await job.tick()).toMatchObject({ recorded: 1, anchored: 1, pending: 0 });
+    await createCampaigns(4);
+    expect(await job.tick()).toMatchObject({ recorded: 1, anchored: 1, pending: 0 });
+    const recorded = await readRecordedCheckpoints(store);
+    expect(recorded.length).toBeGreaterThanOrEqual(2);
+    expect(recorded[0]!.fromPosition).toBe(1);
+    for (const [i, cp] of recorded.entries()) {
+      if (i > 0) expect(cp.fromPosition).toBe(recorded[i - 1]!.toPosition + 1);
+      expect(cp.anchored).not.toBeNull();
+      const commits = await readRange(store, cp.fromPosition, cp.toPosition);
+      expect(merkleRoot(commits.map((c) => c.hash))).toBe(cp.merkleRoot);
+      const onChain = await client.checkpoint(i);
+      expect(onChain).toMatchObject({
+        fromPosition: cp.fromPosition,
+        toPosition: cp.toPosition,
+        merkleRoot: cp.merkleRoot,
+      });
+    }
+    // A second run of the job (a restart) sends nothing: the same range is never anchored twice.
+    const again = await createAnchorClient({ rpcUrl: chain.rpcUrl, contractAddress }).anchoredEvents();
+    expect(again.length).toBe(recorded.length);
+    const first = recorded[0]!;
+    const repeat = await client.anchorRange(first);
+    expect(repeat).toMatchObject({ already: true, transactionHash: first.anchored!.transactionHash });
+  }, 60_000);
+
+  it('keeps commands and checkpoints going while the chain is down, and anchors each pending one once, in order, when it returns', async () => {
+    const job = checkpointer();
+    await job.tick();
+    const before = (await client.anchoredEvents()).length;
+    await proxy.close();
+    for (let round = 0; round < 3; round++) {
+      await createCampaigns(3); // commands succeed: nothing in their path needs the chain
+      const r = await job.tick();
+      expect(r.anchored).toBe(0);
+    }
+    expect(job.chainAvailable).toBe(false);
+    const waiting = (await readRecordedCheckpoints(store)).filter((c) => !c.anchored);
+    expect(waiting.length).toBeGreaterThanOrEqual(2);
+    await proxy.open();
+    for (let i = 0; i < 3; i++) await job.tick();
+    const events = await createAnchorClient({ rpcUrl: chain.rpcUrl, contractAddress }).anchoredEvents();
+    const recorded = await readRecordedCheckpoints(store);
+    expect(recorded.every((c) => c.anchored)).toBe(true);
+    expect(events.length).toBe(recorded.length);
+    expect(events.length).toBeGreaterThanOrEqual(before + waiting.length);
+    expect(events.map((e) => [e.fromPosition, e.toPosition, e.merkleRoot])).toEqual(
+      recorded.map((c) => [c.fromPosition, c.toPosition, c.merkleRoot]),
+    );
+    expect(new Set(events.map((e) => e.fromPosition)).size).toBe(events.length);
+  }, 90_000);
+});
