@@ -1,4 +1,14 @@
 export {
+  buildProof,
+  type ChainCheckReport,
+  type ChainProblem,
+  checkExportAgainstRoots,
+  checkProof,
+  type InclusionProof,
+  proofFormat,
+  verifyLogAgainstChain,
+} from './audit.js';
+export {
   type AnchorClient,
   type AnchorClientOptions,
   AnchorRefused,
