@@ -93,7 +93,7 @@ export function createAnchorClient(opts: AnchorClientOptions) {
   const contract = new Contract(opts.contractAddress, auditAnchorAbi, signer ?? rpc) as unknown as Anchor;
   let chainId: number | undefined;
 
-  async function retry<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  async function retry<T>(_what: string, fn: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await fn();
@@ -207,7 +207,7 @@ export function createAnchorClient(opts: AnchorClientOptions) {
         );
       }
       const receipt = await tx.wait(confirmations, timeoutMs);
-      if (!receipt || receipt.status !== 1) throw new AnchorRefused(`transaction ${tx.hash} failed`);
+      if (receipt?.status !== 1) throw new AnchorRefused(`transaction ${tx.hash} failed`);
       return {
         chainId: id,
         contractAddress: opts.contractAddress,

@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { createApplication } from '@lightdom/app';
+import { runCli } from '@lightdom/audit';
 import type { Identity } from '@lightdom/domain';
 import { createCommandHandler, createEventStore, type EventStore } from '@lightdom/eventstore';
 import { createTokenRegistry } from '@lightdom/runtime';
@@ -142,4 +147,73 @@ describe('the checkpoint job against a real hardhat node', () => {
     );
     expect(new Set(events.map((e) => e.fromPosition)).size).toBe(events.length);
   }, 90_000);
+
+  describe('the lightdom CLI against the anchored checkpoints', () => {
+    const cli = async (args: string[]) => {
+      const out = new PassThrough();
+      const err = new PassThrough();
+      let stdout = '';
+      let stderr = '';
+      out.on('data', (d) => (stdout += d));
+      err.on('data', (d) => (stderr += d));
+      const code = await runCli(
+        args,
+        {
+          NATS_URL: 'nats://127.0.0.1:4222',
+          EVENTS_STREAM: env.stream,
+          EVENTS_SUBJECT_PREFIX: env.subjectPrefix,
+          CHAIN_RPC_URL: chain.rpcUrl,
+          AUDIT_ANCHOR_ADDRESS: contractAddress,
+        },
+        { stdout: out, stderr: err, isTTY: false },
+      );
+      return { code, stdout, stderr };
+    };
+
+    it('audit verify --chain passes on the untouched log', async () => {
+      const r = await cli(['audit', 'verify', '--chain']);
+      expect(r.stdout).toMatch(/chain result: OK/);
+      expect(r.code).toBe(0);
+    }, 30_000);
+
+    it('an export with one byte changed in one commit fails the chain check, naming the range and the position', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'anchor-'));
+      const file = join(dir, 'log.ndjson');
+      expect((await cli(['audit', 'export', '--out', file])).code).toBe(0);
+      expect((await cli(['audit', 'verify', '--file', file, '--chain'])).code).toBe(0);
+      const lines = (await readFile(file, 'utf8')).trim().split('\n');
+      const [cp] = await readRecordedCheckpoints(store);
+      const target = cp!.fromPosition + 1; // a commit inside the first anchored range
+      const i = lines.findIndex((l) => JSON.parse(l).position === target);
+      lines[i] = lines[i]!.replace('"name":"c', '"name":"d'); // one byte of the campaign's name
+      expect(() => JSON.parse(lines[i]!)).not.toThrow(); // still a well-formed line
+      await writeFile(file, `${lines.join('\n')}\n`);
+      const r = await cli(['audit', 'verify', '--file', file, '--chain']);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toContain(`range ${cp!.fromPosition}..${cp!.toPosition}, position ${target}`);
+      expect(r.stdout).toMatch(/chain result: FAILED/);
+    }, 30_000);
+
+    it('a proof verifies offline and on chain; the same proof with its commit changed does not', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'anchor-'));
+      const proved = await cli(['audit', 'prove', '2']);
+      expect(proved.code).toBe(0);
+      const proof = JSON.parse(proved.stdout);
+      expect(proof).toMatchObject({ format: 'lightdom-audit-proof/1', position: 2, chain: { contractAddress } });
+      const good = join(dir, 'proof.json');
+      await writeFile(good, proved.stdout);
+      expect((await cli(['audit', 'check-proof', good])).code).toBe(0);
+      expect((await cli(['audit', 'check-proof', good, '--chain'])).stdout).toMatch(/OK.*contract anchors/);
+      const forged = { ...proof, commit: { ...proof.commit, actor: 'mallory' } };
+      const bad = join(dir, 'forged.json');
+      await writeFile(bad, JSON.stringify(forged));
+      const r = await cli(['audit', 'check-proof', bad]);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toMatch(/FAILED/);
+      // Re-hashing the forged commit does not help: the path then leads to another root.
+      const { hashCommit } = await import('@lightdom/eventstore');
+      await writeFile(bad, JSON.stringify({ ...forged, commitHash: hashCommit(forged.commit) }));
+      expect((await cli(['audit', 'check-proof', bad])).stdout).toMatch(/the path leads to/);
+    }, 30_000);
+  });
 });
