@@ -34,4 +34,6 @@ export {
   readRange,
   readRecordedCheckpoints,
 } from './checkpointer.js';
+export { type AnchorConfig, anchorConfigSchema, loadAnchorConfig } from './config.js';
+export { type Deployment, ensureDeployment } from './deployment.js';
 export { inclusionPath, leafHash, merkleRoot, nodeHash, type ProofStep, rootFromPath } from './merkle.js';
