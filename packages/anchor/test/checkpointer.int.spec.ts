@@ -9,7 +9,7 @@ import { runCli } from '@lightdom/audit';
 import type { Identity } from '@lightdom/domain';
 import { createCommandHandler, createEventStore, type EventStore } from '@lightdom/eventstore';
 import { createTokenRegistry } from '@lightdom/runtime';
-import { createNatsTestEnv, type NatsTestEnv } from '@lightdom/testkit';
+import { createNatsTestEnv, type NatsTestEnv, spawnService } from '@lightdom/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type AnchorClient,
@@ -216,4 +216,42 @@ describe('the checkpoint job against a real hardhat node', () => {
       expect((await cli(['audit', 'check-proof', bad])).stdout).toMatch(/the path leads to/);
     }, 30_000);
   });
+
+  it('runs as a service: config from the environment, a service token, ops routes and metrics', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'anchor-svc-'));
+    await writeFile(join(dir, 'key'), hardhatDevKey);
+    const opsPort = await freePort();
+    const service = spawnService('anchor', {
+      NATS_URL: 'nats://127.0.0.1:4222',
+      EVENTS_STREAM: env.stream,
+      EVENTS_SUBJECT_PREFIX: env.subjectPrefix,
+      HOST: '127.0.0.1',
+      OPS_PORT: String(opsPort),
+      API_TOKENS: 'tok-svc:anchor-svc:service',
+      SERVICE_TOKEN: 'tok-svc',
+      CHAIN_RPC_URL: chain.rpcUrl,
+      CHAIN_RPC_LOOPBACK_ONLY: 'true',
+      AUDIT_ANCHOR_ADDRESS: contractAddress,
+      CHAIN_SIGNER_KEY_FILE: join(dir, 'key'),
+      AUDIT_CHECKPOINT_EVERY: '2',
+      AUDIT_CHECKPOINT_INTERVAL_MS: '200',
+    });
+    try {
+      await service.waitForLine(/anchor service started/, 30_000);
+      await createCampaigns(2);
+      await service.waitForLine(/checkpoint anchored/, 20_000);
+      const health = await fetch(`http://127.0.0.1:${opsPort}/health`);
+      expect(health.status).toBe(200);
+      expect((await fetch(`http://127.0.0.1:${opsPort}/ready`)).status).toBe(200);
+      const metrics = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
+      expect(metrics).toMatch(/lightdom_anchor_checkpoints_anchored_total(\{[^}]*\})? [1-9]/);
+      expect(service.output()).not.toContain(hardhatDevKey.slice(2));
+      const recorded = await readRecordedCheckpoints(store);
+      expect(recorded.every((c) => c.anchored)).toBe(true);
+      const last = (await store.readAll({ after: 0, limit: 10_000, aggregateType: 'auditCheckpoint' })).at(-1)!;
+      expect(last.actor).toBe('anchor-svc');
+    } finally {
+      await service.kill();
+    }
+  }, 60_000);
 });
