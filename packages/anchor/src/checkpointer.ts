@@ -194,3 +194,23 @@ export function createCheckpointer(opts: CheckpointerOptions) {
 }
 
 export type Checkpointer = ReturnType<typeof createCheckpointer>;
+
+/**
+ * For the executor's `chain.anchor` step: waits (polling the log, bounded by `timeoutMs`)
+ * until a recorded checkpoint covering `position` is anchored, and answers it; undefined
+ * on time-out. Needs no key and sends nothing: the anchor service does the anchoring.
+ */
+export async function waitUntilAnchored(
+  store: EventStore,
+  position: number,
+  opts: { timeoutMs: number; pollMs?: number },
+): Promise<RecordedCheckpoint | undefined> {
+  const deadline = Date.now() + opts.timeoutMs;
+  for (;;) {
+    const found = (await readRecordedCheckpoints(store)).find(
+      (c) => c.fromPosition <= position && position <= c.toPosition && c.anchored,
+    );
+    if (found || Date.now() >= deadline) return found;
+    await new Promise((r) => setTimeout(r, Math.min(opts.pollMs ?? 500, Math.max(1, deadline - Date.now()))));
+  }
+}

@@ -33,6 +33,7 @@ export {
   type RecordedCheckpoint,
   readRange,
   readRecordedCheckpoints,
+  waitUntilAnchored,
 } from './checkpointer.js';
 export { type AnchorConfig, anchorConfigSchema, loadAnchorConfig } from './config.js';
 export { type Deployment, ensureDeployment } from './deployment.js';

@@ -22,6 +22,7 @@ import {
   merkleRoot,
   readRange,
   readRecordedCheckpoints,
+  waitUntilAnchored,
 } from '../src/index.js';
 import { createChainProxy, freePort } from './chainProxy.js';
 
@@ -120,6 +121,9 @@ describe('the checkpoint job against a real hardhat node', () => {
     const first = recorded[0]!;
     const repeat = await client.anchorRange(first);
     expect(repeat).toMatchObject({ already: true, transactionHash: first.anchored!.transactionHash });
+    // What the executor's chain.anchor step waits on.
+    expect(await waitUntilAnchored(store, 2, { timeoutMs: 100 })).toMatchObject({ id: first.id });
+    expect(await waitUntilAnchored(store, 10_000, { timeoutMs: 50, pollMs: 10 })).toBeUndefined();
   }, 60_000);
 
   it('keeps commands and checkpoints going while the chain is down, and anchors each pending one once, in order, when it returns', async () => {
