@@ -1,3 +1,4 @@
+export { type CliIo, ExitCode, runCli } from './cli/runCli.js';
 export { type ExportOptions, type ExportSummary, exportLine, exportLog } from './export.js';
 export { type AuditIo, createProgress, type Progress, type ProgressOptions } from './progress.js';
 export {

@@ -150,7 +150,18 @@ describe('lightdom arguments', () => {
       from: 3,
       to: 9,
       json: true,
+      chain: false,
     });
+    expect(parseCliArgs(['audit', 'verify', '--chain'])).toEqual({ command: 'verify', json: false, chain: true });
+    expect(parseCliArgs(['audit', 'prove', '12'])).toEqual({ command: 'prove', position: 12 });
+    expect(parseCliArgs(['audit', 'check-proof', 'p.json', '--chain'])).toEqual({
+      command: 'check-proof',
+      file: 'p.json',
+      chain: true,
+    });
+    expect(() => parseCliArgs(['audit', 'prove', 'x'])).toThrow(/position/);
+    expect(() => parseCliArgs(['audit', 'prove'])).toThrow(/needs a position/);
+    expect(() => parseCliArgs(['audit', 'export', '--chain'])).toThrow(/--chain belongs to audit verify/);
     expect(parseCliArgs(['audit', 'export', '--aggregate', 'campaign:abc-1', '--out', 'x.ndjson'])).toEqual({
       command: 'export',
       aggregate: { aggregateType: 'campaign', aggregateId: 'abc-1' },

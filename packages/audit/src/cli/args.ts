@@ -2,7 +2,9 @@ import { parseArgs } from 'node:util';
 
 export type CliCommand =
   | { command: 'help' }
-  | { command: 'verify'; from?: number; to?: number; file?: string; json: boolean }
+  | { command: 'verify'; from?: number; to?: number; file?: string; json: boolean; chain: boolean }
+  | { command: 'prove'; position: number }
+  | { command: 'check-proof'; file: string; chain: boolean }
   | {
       command: 'export';
       from?: number;
@@ -20,7 +22,12 @@ export class UsageError extends Error {
 export const usage = `Usage:
   lightdom audit verify [--from N] [--to N] [--json]     check every hash chain of the live log
   lightdom audit verify --file F [--from N] [--to N] [--json]
-                                                        check an NDJSON export offline
+                                                        check an NDJSON export offline (with --chain,
+                                                        also against the anchored checkpoint roots)
+  lightdom audit verify --chain [--json]                check every recorded checkpoint against the log
+                                                        (recomputing each root) and the contract
+  lightdom audit prove <position>                       print the inclusion proof of one commit (JSON)
+  lightdom audit check-proof <file> [--chain]           check a proof offline; --chain: also on chain
   lightdom audit export [--from N] [--to N] [--aggregate type:id] [--out F]
                                                         write the log as NDJSON (stdout by default)
   lightdom projections skip <name> <position> --reason "…" [--actor A]
@@ -30,7 +37,8 @@ export const usage = `Usage:
 
 Positions are JetStream stream sequences; --from and --to are inclusive.
 Environment: NATS_URL (nats://127.0.0.1:4222), EVENTS_STREAM (EVENTS),
-EVENTS_SUBJECT_PREFIX (events); each also as <NAME>_FILE.
+EVENTS_SUBJECT_PREFIX (events); for --chain and prove: CHAIN_RPC_URL, AUDIT_ANCHOR_ADDRESS;
+each also as <NAME>_FILE.
 Exit codes: 0 verified clean (or exported, or the decision recorded), 1 violations found,
 2 usage, configuration or connection error (nothing was verified or recorded).
 `;
@@ -66,7 +74,7 @@ function parseSkip(args: string[], values: ReturnType<typeof parse>['values']): 
   if (!/^[A-Za-z0-9_-]{1,100}$/.test(projection)) {
     throw new UsageError(`The projection name must be letters, digits, _ or -, got ${JSON.stringify(projection)}`);
   }
-  for (const flag of ['from', 'to', 'file', 'json', 'aggregate', 'out'] as const) {
+  for (const flag of ['from', 'to', 'file', 'json', 'aggregate', 'out', 'chain'] as const) {
     if (values[flag] !== undefined) throw new UsageError(`--${flag} does not belong to projections skip`);
   }
   const reason = values.reason?.trim();
@@ -97,6 +105,20 @@ export function parseCliArgs(argv: string[]): CliCommand {
   for (const flag of ['reason', 'actor'] as const) {
     if (values[flag] !== undefined) throw new UsageError(`--${flag} belongs to projections skip`);
   }
+  if (group === 'audit' && (sub === 'prove' || sub === 'check-proof')) {
+    const [arg, ...more] = extra;
+    if (arg === undefined)
+      throw new UsageError(`audit ${sub} needs ${sub === 'prove' ? 'a position' : 'a proof file'}`);
+    if (more.length > 0) throw new UsageError(`Unexpected argument ${JSON.stringify(more[0])}`);
+    for (const flag of ['from', 'to', 'file', 'json', 'aggregate', 'out'] as const) {
+      if (values[flag] !== undefined) throw new UsageError(`--${flag} does not belong to audit ${sub}`);
+    }
+    if (sub === 'prove') {
+      if (values.chain !== undefined) throw new UsageError('--chain does not belong to audit prove');
+      return { command: 'prove', position: skipPosition(arg) };
+    }
+    return { command: 'check-proof', file: arg, chain: values.chain ?? false };
+  }
   if (group !== 'audit' || (sub !== 'verify' && sub !== 'export')) {
     throw new UsageError(`Unknown command ${JSON.stringify(positionals.slice(0, 2).join(' '))}`);
   }
@@ -111,9 +133,15 @@ export function parseCliArgs(argv: string[]): CliCommand {
       if (values[flag] !== undefined) throw new UsageError(`--${flag} belongs to audit export`);
     }
     if (values.file === '') throw new UsageError('--file needs a path');
-    return { command: 'verify', ...range, ...(values.file ? { file: values.file } : {}), json: values.json ?? false };
+    return {
+      command: 'verify',
+      ...range,
+      ...(values.file ? { file: values.file } : {}),
+      json: values.json ?? false,
+      chain: values.chain ?? false,
+    };
   }
-  for (const flag of ['file', 'json'] as const) {
+  for (const flag of ['file', 'json', 'chain'] as const) {
     if (values[flag] !== undefined) throw new UsageError(`--${flag} belongs to audit verify`);
   }
   const aggregate = aggregateRef(values.aggregate);
@@ -136,6 +164,7 @@ const parse = (argv: string[]) =>
       to: { type: 'string' },
       file: { type: 'string' },
       json: { type: 'boolean' },
+      chain: { type: 'boolean' },
       aggregate: { type: 'string' },
       out: { type: 'string' },
       reason: { type: 'string' },

@@ -29,6 +29,16 @@ export const cliConfigSchema = z.object({
   EVENTS_STREAM: token('EVENTS'),
   /** First subject token of the event subjects. */
   EVENTS_SUBJECT_PREFIX: token('events'),
+  /** Ethereum JSON-RPC endpoint holding the AuditAnchor contract (for --chain and prove). */
+  CHAIN_RPC_URL: z
+    .string()
+    .url('must be an http(s) URL')
+    .refine((v) => /^https?:$/.test(new URL(v).protocol), 'must be an http(s) URL')
+    .optional(),
+  AUDIT_ANCHOR_ADDRESS: z
+    .string()
+    .regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 20-byte address')
+    .optional(),
 });
 
 export type CliConfig = z.infer<typeof cliConfigSchema>;

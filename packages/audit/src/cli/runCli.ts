@@ -1,16 +1,26 @@
 import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { readFile, rename, rm, stat } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { isLightdomError } from '@lightdom/domain';
+import {
+  type AnchorClient,
+  buildProof,
+  type ChainProblem,
+  checkExportAgainstRoots,
+  checkProof,
+  createAnchorClient,
+  verifyLogAgainstChain,
+} from '@lightdom/anchor';
+import { isLightdomError, type StoredCommit } from '@lightdom/domain';
 import { createCommandHandler, createEventStore, type EventStore, typeSubject } from '@lightdom/eventstore';
 import { ConfigError } from '@lightdom/runtime';
 import { connect, type NatsConnection } from 'nats';
 import { exportLog } from '../export.js';
 import type { AuditIo } from '../progress.js';
 import { formatVerifyReport, runVerify, type VerifyReport } from '../runVerify.js';
+import { readNdjsonCommits } from '../source.js';
 import { type CliCommand, parseCliArgs, UsageError, usage } from './args.js';
 import { type CliConfig, loadCliConfig } from './config.js';
 
@@ -75,9 +85,85 @@ async function openLog(config: CliConfig): Promise<OpenLog> {
   return { nc, store, close };
 }
 
-function printReport(report: VerifyReport, json: boolean, io: CliIo): number {
-  io.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : formatVerifyReport(report));
-  return report.ok ? ExitCode.ok : ExitCode.violations;
+interface ChainSection {
+  ok: boolean;
+  summary: string;
+  problems: ChainProblem[];
+}
+
+function printReport(report: VerifyReport, json: boolean, io: CliIo, chain?: ChainSection): number {
+  const ok = report.ok && (chain?.ok ?? true);
+  if (json) {
+    io.stdout.write(`${JSON.stringify(chain ? { ...report, ok, chain } : report, null, 2)}\n`);
+  } else {
+    io.stdout.write(formatVerifyReport(report));
+    if (chain) {
+      io.stdout.write(`chain: ${chain.summary}\n`);
+      for (const p of chain.problems.slice(0, 20)) {
+        io.stdout.write(`  range ${p.range}${p.position === null ? '' : `, position ${p.position}`}: ${p.message}\n`);
+      }
+      io.stdout.write(chain.ok ? 'chain result: OK, every checkpoint matches\n' : 'chain result: FAILED\n');
+    }
+  }
+  return ok ? ExitCode.ok : ExitCode.violations;
+}
+
+/** The contract named by CHAIN_RPC_URL and AUDIT_ANCHOR_ADDRESS (read-only). */
+function chainClient(config: CliConfig): AnchorClient {
+  if (!config.CHAIN_RPC_URL || !config.AUDIT_ANCHOR_ADDRESS) {
+    throw new CliFailure('--chain needs CHAIN_RPC_URL and AUDIT_ANCHOR_ADDRESS (the AuditAnchor contract)');
+  }
+  return createAnchorClient({
+    rpcUrl: config.CHAIN_RPC_URL,
+    contractAddress: config.AUDIT_ANCHOR_ADDRESS,
+    attempts: 2,
+  });
+}
+
+async function withChain<T>(config: CliConfig, fn: (chain: AnchorClient) => Promise<T>): Promise<T> {
+  const chain = chainClient(config);
+  try {
+    return await fn(chain);
+  } catch (err) {
+    if (err instanceof CliFailure || isLightdomError(err)) throw err;
+    throw new CliFailure(`chain at ${config.CHAIN_RPC_URL} (CHAIN_RPC_URL): ${(err as Error).message}`);
+  } finally {
+    chain.destroy();
+  }
+}
+
+/** An export's commits by position, for the anchored-root check (bounded by the file's size). */
+async function exportCommits(path: string): Promise<Map<number, StoredCommit>> {
+  const out = new Map<number, StoredCommit>();
+  for await (const item of readNdjsonCommits(path)) {
+    if (item.kind === 'commit' && typeof item.commit.position === 'number') out.set(item.commit.position, item.commit);
+  }
+  return out;
+}
+
+const maxProofBytes = 16 * 1024 * 1024;
+
+async function runCheckProof(cmd: Extract<CliCommand, { command: 'check-proof' }>, env: NodeJS.ProcessEnv, io: CliIo) {
+  const size = (await stat(cmd.file).catch(() => null))?.size;
+  if (size === undefined) throw new CliFailure(`Cannot read ${cmd.file}`);
+  if (size > maxProofBytes) throw new CliFailure(`${cmd.file} is larger than ${maxProofBytes} bytes: not a proof`);
+  let proof: unknown;
+  try {
+    proof = JSON.parse(await readFile(cmd.file, 'utf8'));
+  } catch (err) {
+    io.stdout.write(`check-proof: ${cmd.file} is not JSON (${(err as Error).message})\nresult: FAILED\n`);
+    return ExitCode.violations;
+  }
+  const result = cmd.chain
+    ? await withChain(loadCliConfig(env), (chain) => checkProof(proof, chain))
+    : await checkProof(proof);
+  for (const p of result.problems) io.stdout.write(`  ${p}\n`);
+  io.stdout.write(
+    result.ok
+      ? `check-proof: OK, the commit is in the checkpoint's tree${cmd.chain ? ' and the contract anchors that root' : ' (offline)'}\n`
+      : 'check-proof: FAILED\n',
+  );
+  return result.ok ? ExitCode.ok : ExitCode.violations;
 }
 
 async function runExport(cmd: Extract<CliCommand, { command: 'export' }>, log: OpenLog, io: CliIo) {
@@ -139,17 +225,51 @@ async function runSkip(cmd: Extract<CliCommand, { command: 'skip' }>, log: OpenL
 
 async function run(cmd: Exclude<CliCommand, { command: 'help' }>, env: NodeJS.ProcessEnv, io: CliIo) {
   const range =
-    cmd.command === 'skip' ? {} : { ...(cmd.from ? { from: cmd.from } : {}), ...(cmd.to ? { to: cmd.to } : {}) };
+    cmd.command === 'verify' || cmd.command === 'export'
+      ? { ...(cmd.from ? { from: cmd.from } : {}), ...(cmd.to ? { to: cmd.to } : {}) }
+      : {};
+  if (cmd.command === 'check-proof') return runCheckProof(cmd, env, io);
   if (cmd.command === 'verify' && cmd.file) {
-    const report = await runVerify({ source: { kind: 'file', path: cmd.file }, ...range }, io);
-    return printReport(report, cmd.json, io);
+    const file = cmd.file;
+    const report = await runVerify({ source: { kind: 'file', path: file }, ...range }, io);
+    if (!cmd.chain) return printReport(report, cmd.json, io);
+    const chain = await withChain(loadCliConfig(env), async (c) => {
+      const roots = await c.checkpoints();
+      const r = checkExportAgainstRoots(await exportCommits(file), roots);
+      return {
+        ok: r.problems.length === 0,
+        summary: `${r.checked} anchored ranges checked against the export, ${r.skipped} not wholly in it, of ${roots.length} on chain`,
+        problems: r.problems,
+      };
+    });
+    return printReport(report, cmd.json, io, chain);
   }
-  const log = await openLog(loadCliConfig(env));
+  const config = loadCliConfig(env);
+  const log = await openLog(config);
   try {
     if (cmd.command === 'skip') return await runSkip(cmd, log, io);
+    if (cmd.command === 'prove') {
+      const proof =
+        config.CHAIN_RPC_URL && config.AUDIT_ANCHOR_ADDRESS
+          ? await withChain(config, (chain) => buildProof(log.store, cmd.position, chain))
+          : await buildProof(log.store, cmd.position).catch((err: Error) => {
+              throw new CliFailure(err.message);
+            });
+      io.stdout.write(`${JSON.stringify(proof, null, 2)}\n`);
+      return ExitCode.ok;
+    }
     if (cmd.command === 'verify') {
       const report = await runVerify({ source: { kind: 'log', nc: log.nc, store: log.store }, ...range }, io);
-      return printReport(report, cmd.json, io);
+      if (!cmd.chain) return printReport(report, cmd.json, io);
+      const chain = await withChain(config, async (c) => {
+        const r = await verifyLogAgainstChain(log.store, c);
+        return {
+          ok: r.ok,
+          summary: `${r.checkpoints} checkpoints recorded, ${r.anchored} anchored and matching, ${r.onChain} on chain, ${r.pending} not yet anchored`,
+          problems: r.problems,
+        };
+      });
+      return printReport(report, cmd.json, io, chain);
     }
     const s = await runExport(cmd, log, io);
     const positions = s.firstPosition === null ? 'none' : `${s.firstPosition}..${s.lastPosition}`;
