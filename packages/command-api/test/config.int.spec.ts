@@ -47,7 +47,7 @@ describe('command-api config', () => {
     expect(c.tokens.lookup('other')).toEqual({ actor: 'bob', role: 'operator' });
     expect(c.tokens.size).toBe(2);
     expect(() => loadCommandApiConfig({ API_TOKENS_FILE: join(dir, 'missing') })).toThrow(
-      /API_TOKENS_FILE: cannot be read/,
+      /API_TOKENS_FILE: cannot read .*missing \(ENOENT\)/,
     );
   });
 
