@@ -167,3 +167,28 @@ it('starts a local chain, deploys AuditAnchor once into the data folder, and run
   });
   expect(((await rpc.json()) as { result: string }).result).not.toBe('0x');
 });
+
+it('on SIGTERM stops the services and the hardhat node it started', async () => {
+  const chainUrl = `http://127.0.0.1:${8545 + offset}`;
+  const answers = async () =>
+    fetch(chainUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }),
+      signal: AbortSignal.timeout(1000),
+    }).then(
+      (r) => r.ok,
+      () => false,
+    );
+  expect(await answers()).toBe(true);
+  start.kill('SIGTERM');
+  for (let i = 0; i < 160 && start.exitCode === null; i++) await sleep(250);
+  expect(start.exitCode, output.slice(-2000)).toBe(0);
+  expect(output).toContain('stopping the local chain');
+  expect(await answers()).toBe(false);
+  const dashboardGone = await fetch(`http://127.0.0.1:${3000 + offset}/`).then(
+    () => false,
+    () => true,
+  );
+  expect(dashboardGone).toBe(true);
+}, 60_000);
