@@ -40,7 +40,7 @@ export async function prepareChain(onStarted: (chain: LocalChain) => void): Prom
   const deployment = await ensureDeployment({ rpcUrl: chain.rpcUrl, file: deploymentFile, signerKey: hardhatDevKey });
   say(
     deployment.deployed
-      ? `deployed AuditAnchor at ${deployment.contractAddress} (chain ${deployment.chainId}), kept in ${path.relative(process.cwd(), deploymentFile) || deploymentFile}`
+      ? `deployed AuditAnchor at ${deployment.contractAddress} (chain ${deployment.chainId}), kept in ${shown(deploymentFile)}`
       : `AuditAnchor at ${deployment.contractAddress} (chain ${deployment.chainId}), deployed by an earlier run`,
   );
   return {
@@ -53,6 +53,12 @@ export async function prepareChain(onStarted: (chain: LocalChain) => void): Prom
       CHAIN_RPC_LOOPBACK_ONLY: 'true',
     },
   };
+}
+
+/** A path inside the clone relative to it (`.data/chain/…`), any other in full. */
+function shown(file: string): string {
+  const relative = path.relative(repoRoot, file);
+  return relative.startsWith('..') ? file : relative;
 }
 
 function writePrivate(file: string, text: string): void {
