@@ -211,11 +211,18 @@ async function startServices(present: ServiceSpec[], tokens: StartTokens): Promi
 /** Servers we started are not restarted (that is their admin's call), but their death is worth a warning. */
 function watchServers(): void {
   const warned = new Set<StartedServer>();
+  let chainWarned = false;
   setInterval(() => {
     for (const server of startedServers.filter((s) => !warned.has(s) && !alive(s.pid))) {
       warned.add(server);
       warn(
         `${server.name} (pid ${server.pid}), started by npm start, has stopped; services fail until it is back. See ${path.relative(repoRoot, server.log)}`,
+      );
+    }
+    if (startedChain?.pid && !chainWarned && !alive(startedChain.pid)) {
+      chainWarned = true;
+      warn(
+        `the local hardhat node (pid ${startedChain.pid}) has stopped; checkpoints wait unanchored until a chain is back`,
       );
     }
   }, 5000).unref();
