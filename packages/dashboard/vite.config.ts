@@ -8,6 +8,8 @@ export default defineConfig({
   plugins: [react()],
   server: {
     port: Number(process.env.PORT ?? 3000),
+    // Loopback like every service (Vite's "localhost" may be ::1 only); HOST as serve.ts reads it.
+    host: process.env.HOST || '127.0.0.1',
     strictPort: true,
     proxy: {
       '/api': { target: api, changeOrigin: false },

@@ -40,6 +40,10 @@ export interface ServiceSpec {
   entry: string;
   /** More variables the service needs from the supervisor (e.g. a second port). */
   env: Record<string, string>;
+  /** Arguments after the entry file (the dashboard's `--dev`). */
+  args?: string[];
+  /** The path that answers 200 once it is up; `/health` unless said otherwise. */
+  healthPath?: string;
 }
 
 const service = (name: string, port: number, required: boolean, env: Record<string, string> = {}): ServiceSpec => ({
@@ -54,12 +58,47 @@ const service = (name: string, port: number, required: boolean, env: Record<stri
 export const grpcPort = 50051 + portOffset;
 export const amqpPort = 5673 + portOffset;
 
+export const apiPort = 3001 + portOffset;
+export const dashboardPort = 3000 + portOffset;
+/** The local `hardhat node` that anchors audit checkpoints (docs/audit.md). */
+export const chainPort = 8545 + portOffset;
+export const anchorOpsPort = 9470 + portOffset;
+
+/** `npm start -- --dev`: the dashboard runs the Vite dev server (hot reload) instead of the build. */
+export const dashboardDev = process.argv.includes('--dev');
+
+/** The dashboard's origins, which the command-api's WebSocket check must accept (they move with the offset). */
+const dashboardOrigins = `http://localhost:${dashboardPort},http://127.0.0.1:${dashboardPort}`;
+
 export const services: ServiceSpec[] = [
-  service('command-api', 3001, true, { GRPC_PORT: String(grpcPort), AMQP_PORT: String(amqpPort) }),
+  service('command-api', 3001, true, {
+    GRPC_PORT: String(grpcPort),
+    AMQP_PORT: String(amqpPort),
+    // biome-ignore lint/suspicious/noUndeclaredEnvVars: npm start is no turbo task, so turbo caching does not apply
+    ...(process.env.WS_ALLOWED_ORIGINS ? {} : { WS_ALLOWED_ORIGINS: dashboardOrigins }),
+  }),
   service('projector', 3003, true),
   service('executor', 3002, false),
   service('ai-worker', 3004, false),
+  {
+    name: 'dashboard',
+    port: dashboardPort,
+    required: false,
+    entry: 'packages/dashboard/serve.ts',
+    env: { LIGHTDOM_API_URL: `http://127.0.0.1:${apiPort}` },
+    args: dashboardDev ? ['--dev'] : [],
+    healthPath: '/',
+  },
 ];
+
+/**
+ * The anchor service runs only when the chain is there (its address and key come from
+ * scripts/start/chain.ts); its ops port is OPS_PORT, not PORT.
+ */
+export const anchorService: ServiceSpec = {
+  ...service('anchor', 9470, false),
+  env: { OPS_PORT: String(anchorOpsPort), CHAIN_RPC_LOOPBACK_ONLY: 'true' },
+};
 
 /** Extra listeners of command-api from the design; shown in the summary only when they answer. */
 export const edgePorts = [

@@ -38,7 +38,7 @@ export class ServiceProcess {
     private readonly raw: boolean,
     private readonly onSpawn: () => void,
   ) {
-    this.healthUrl = `http://127.0.0.1:${spec.port}/health`;
+    this.healthUrl = `http://127.0.0.1:${spec.port}${spec.healthPath ?? '/health'}`;
   }
 
   get pid(): number | undefined {
@@ -52,12 +52,16 @@ export class ServiceProcess {
     // service exactly once (a second signal would make a service skip its graceful stop).
     // The `lightdom-src` condition makes workspace packages resolve to their TypeScript
     // sources, so a fresh clone runs without a build.
-    const child = spawn(process.execPath, ['--conditions=lightdom-src', '--import', 'tsx', this.spec.entry], {
-      cwd: repoRoot,
-      env: { ...this.env, ...this.spec.env, PORT: String(this.spec.port) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
+    const child = spawn(
+      process.execPath,
+      ['--conditions=lightdom-src', '--import', 'tsx', this.spec.entry, ...(this.spec.args ?? [])],
+      {
+        cwd: repoRoot,
+        env: { ...this.env, ...this.spec.env, PORT: String(this.spec.port) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
+      },
+    );
     this.child = child;
     for (const stream of [child.stdout, child.stderr]) {
       readline

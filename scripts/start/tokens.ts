@@ -7,16 +7,17 @@ import { UserError } from './output.js';
 /**
  * The tokens `npm start` makes, kept in `.data/tokens` (API_TOKENS_FILE format, mode 0600)
  * and reused on every later run: a development admin, and a service token each for the
- * executor and the AI worker.
+ * executor, the AI worker and the anchor service.
  */
 export const tokensFile = path.join(dataDir, 'tokens');
-/** Written on each run when the user configured tokens: theirs plus the two service tokens. */
+/** Written on each run when the user configured tokens: theirs plus the service tokens. */
 const combinedFile = path.join(dataDir, 'tokens.combined');
 
 const made = [
   { actor: 'dev', role: 'admin' },
   { actor: 'executor', role: 'service' },
   { actor: 'ai-worker', role: 'service' },
+  { actor: 'anchor', role: 'service' },
 ] as const;
 type Actor = (typeof made)[number]['actor'];
 
@@ -36,7 +37,7 @@ export interface StartTokens {
 export function prepareTokens(env: NodeJS.ProcessEnv = process.env): StartTokens {
   if (env.AUTH?.trim() === 'off') return { auth: 'off', registryEnv: {}, serviceToken: {}, source: 'AUTH=off' };
   const tokens = readOrCreate();
-  const serviceToken = { executor: tokens.executor, 'ai-worker': tokens['ai-worker'] };
+  const serviceToken = { executor: tokens.executor, 'ai-worker': tokens['ai-worker'], anchor: tokens.anchor };
   const own = (env.API_TOKENS ?? '').trim();
   const ownFile = env.API_TOKENS_FILE?.trim();
   if (!own && !ownFile) {
@@ -64,7 +65,11 @@ export function prepareTokens(env: NodeJS.ProcessEnv = process.env): StartTokens
     .split(/[,\n]/)
     .map((e) => e.trim())
     .filter((e) => e.length > 0 && !e.startsWith('#'));
-  entries.push(`${tokens.executor}:executor:service`, `${tokens['ai-worker']}:ai-worker:service`);
+  entries.push(
+    `${tokens.executor}:executor:service`,
+    `${tokens['ai-worker']}:ai-worker:service`,
+    `${tokens.anchor}:anchor:service`,
+  );
   writePrivate(combinedFile, entries.map((e) => `${e},\n`).join(''));
   return {
     auth: 'on',

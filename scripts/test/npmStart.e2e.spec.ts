@@ -97,6 +97,7 @@ it('prints a development admin token with a ready curl line, kept in .data/token
   expect(text).toContain(`${t}:dev:admin`);
   expect(text).toMatch(/:executor:service/);
   expect(text).toMatch(/:ai-worker:service/);
+  expect(text).toMatch(/:anchor:service/);
   // The token is never in a service's log line.
   expect(output.split('\n').filter((l) => l.includes(t!) && !/Bearer|^\s*start\s/.test(l))).toEqual([]);
 });
@@ -116,8 +117,10 @@ it('refuses a command without the token (401) and accepts it with the token (201
 it('listens on loopback addresses only, each port shifted by LIGHTDOM_PORT_OFFSET', () => {
   const sockets = listeningSockets(processTree(start.pid!));
   const ports = sockets.map((s) => s.port);
-  // REST, gRPC and AMQP of the command-api, and the ops port of each other service that runs.
-  for (const p of [3001, 3003, 50051, 5673].map((p) => p + offset)) expect(ports, `port ${p}`).toContain(p);
+  // REST, gRPC and AMQP of the command-api, the ops port of each other service that runs, the
+  // dashboard, the anchor service's ops port and the hardhat node npm start started.
+  for (const p of [3001, 3003, 50051, 5673, 3000, 9470, 8545].map((p) => p + offset))
+    expect(ports, `port ${p}`).toContain(p);
   expect(sockets.filter((s) => !isLoopback(s.address))).toEqual([]);
 });
 
@@ -125,3 +128,67 @@ it('serves /metrics to a loopback caller', async () => {
   const res = await fetch(`http://127.0.0.1:${3003 + offset}/metrics`);
   expect(res.status).toBe(200);
 });
+
+it('serves the dashboard with a sign-in link, and passes /api through to the command-api', async () => {
+  const dashboard = `http://localhost:${3000 + offset}/`;
+  expect(output).toContain(`Dashboard: ${dashboard}`);
+  const page = await fetch(`http://127.0.0.1:${3000 + offset}/`);
+  expect(page.status).toBe(200);
+  expect(page.headers.get('content-type')).toMatch(/text\/html/);
+  expect(await page.text()).toMatch(/<div id="root">|<script type="module"/);
+  const anonymous = await fetch(`http://127.0.0.1:${3000 + offset}/api/campaigns`);
+  expect(anonymous.status).toBe(401);
+  const signedIn = await fetch(`http://127.0.0.1:${3000 + offset}/api/campaigns`, {
+    headers: { authorization: `Bearer ${token()}` },
+  });
+  expect(signedIn.status).toBe(200);
+});
+
+it('starts a local chain, deploys AuditAnchor once into the data folder, and runs the anchor service', async () => {
+  const deployment = JSON.parse(fs.readFileSync(path.join(dataDir, 'chain', 'audit-anchor.json'), 'utf8')) as {
+    contractAddress: string;
+    chainId: number;
+  };
+  expect(deployment.contractAddress).toMatch(/^0x[0-9a-fA-F]{40}$/);
+  expect(deployment.chainId).toBe(31337);
+  expect(fs.statSync(path.join(dataDir, 'chain', 'signer.key')).mode & 0o777).toBe(0o600);
+  expect(output).toContain(`deployed AuditAnchor at ${deployment.contractAddress}`);
+  const health = await fetch(`http://127.0.0.1:${9470 + offset}/health`);
+  expect(health.status).toBe(200);
+  const rpc = await fetch(`http://127.0.0.1:${8545 + offset}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'eth_getCode',
+      params: [deployment.contractAddress, 'latest'],
+    }),
+  });
+  expect(((await rpc.json()) as { result: string }).result).not.toBe('0x');
+});
+
+it('on SIGTERM stops the services and the hardhat node it started', async () => {
+  const chainUrl = `http://127.0.0.1:${8545 + offset}`;
+  const answers = async () =>
+    fetch(chainUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }),
+      signal: AbortSignal.timeout(1000),
+    }).then(
+      (r) => r.ok,
+      () => false,
+    );
+  expect(await answers()).toBe(true);
+  start.kill('SIGTERM');
+  for (let i = 0; i < 160 && start.exitCode === null; i++) await sleep(250);
+  expect(start.exitCode, output.slice(-2000)).toBe(0);
+  expect(output).toContain('stopping the local chain');
+  expect(await answers()).toBe(false);
+  const dashboardGone = await fetch(`http://127.0.0.1:${3000 + offset}/`).then(
+    () => false,
+    () => true,
+  );
+  expect(dashboardGone).toBe(true);
+}, 60_000);

@@ -18,16 +18,16 @@ afterAll(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-it('makes an admin and two service tokens once, in a 0600 file, and reuses them', () => {
+it('makes an admin and three service tokens once, in a 0600 file, and reuses them', () => {
   const first = tokens.prepareTokens({});
   expect(first.auth).toBe('on');
   expect(first.admin).toMatch(/^[A-Za-z0-9_-]{43}$/);
   expect(first.registryEnv.API_TOKENS_FILE).toBe(path.join(dir, 'tokens'));
-  expect(first.serviceToken.executor).not.toBe(first.serviceToken['ai-worker']);
+  expect(new Set(Object.values(first.serviceToken)).size).toBe(3);
   const file = path.join(dir, 'tokens');
   expect(fs.statSync(file).mode & 0o777).toBe(0o600);
   expect(fs.readFileSync(file, 'utf8')).toBe(
-    `${first.admin}:dev:admin,\n${first.serviceToken.executor}:executor:service,\n${first.serviceToken['ai-worker']}:ai-worker:service,\n`,
+    `${first.admin}:dev:admin,\n${first.serviceToken.executor}:executor:service,\n${first.serviceToken['ai-worker']}:ai-worker:service,\n${first.serviceToken.anchor}:anchor:service,\n`,
   );
   // What every service reads: the registry takes each entry with its role.
   const parsed = parseTokenEntries(fs.readFileSync(file, 'utf8'));
@@ -36,6 +36,7 @@ it('makes an admin and two service tokens once, in a 0600 file, and reuses them'
     { actor: 'dev', role: 'admin' },
     { actor: 'executor', role: 'service' },
     { actor: 'ai-worker', role: 'service' },
+    { actor: 'anchor', role: 'service' },
   ]);
   fs.chmodSync(file, 0o644);
   const again = tokens.prepareTokens({});
@@ -52,6 +53,7 @@ it('with the user’s own tokens makes no admin token and adds the service token
   expect(text).toContain('tok-inline:alice:admin,');
   expect(text).toContain('tok-file:ops:reader,');
   expect(text).toContain(`${t.serviceToken.executor}:executor:service,`);
+  expect(text).toContain(`${t.serviceToken.anchor}:anchor:service,`);
   expect(text).not.toContain(':dev:admin');
 });
 
