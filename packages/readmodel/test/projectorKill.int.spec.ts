@@ -149,6 +149,12 @@ describe('projector killed with kill -9 under a mixed load', () => {
         expect(row.worker_id).toBe(`kill-ai-${nats.id}`);
         expect(row.output).toMatch(/^answer to prompt \d+$/);
       }
+      // The log holds the worker's own commits for every task, progress included.
+      const commandsOf = await Promise.all(
+        aiTaskIds.map(async (id) => (await store.readAggregate('aiTask', id)).map((c) => c.commandType)),
+      );
+      for (const types of commandsOf) expect(types).toEqual(expect.arrayContaining(['StartAiTask', 'CompleteAiTask']));
+      expect(commandsOf.flat()).toContain('RecordAiTaskProgress');
       const head = await store.headPosition();
       await caughtUp(pgEnv.schema, head);
       await viewsAt(redisEnv.redis, redisEnv.prefix, head);
