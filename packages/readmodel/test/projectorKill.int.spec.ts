@@ -2,31 +2,61 @@ import {
   createNatsTestEnv,
   createPgTestEnv,
   createRedisTestEnv,
+  type FakeOllama,
   type NatsTestEnv,
   type PgTestEnv,
   type RedisTestEnv,
   type ServiceProcess,
   spawnService,
+  startFakeOllama,
   testServers,
 } from '@lightdom/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectionNames, qualified, readModelTables } from '../src/index.js';
-import { domainRound, handlerFor, redisContents, startProjector, tableContents, viewsAt } from './support.js';
+import { domainRound, handlerFor, meta, redisContents, startProjector, tableContents, viewsAt } from './support.js';
 
 let nats: NatsTestEnv;
 let pgEnv: PgTestEnv;
 let reference: PgTestEnv;
 let redisEnv: RedisTestEnv;
+let ollama: FakeOllama;
 
 beforeAll(async () => {
-  [nats, pgEnv, reference, redisEnv] = await Promise.all([
+  [nats, pgEnv, reference, redisEnv, ollama] = await Promise.all([
     createNatsTestEnv('rmkill'),
     createPgTestEnv('rmkill'),
     createPgTestEnv('rmkillref'),
     createRedisTestEnv('rmkill'),
+    // Short answers, streamed in a few chunks, so the worker also records progress.
+    startFakeOllama({
+      models: ['m-odd', 'm-even'],
+      reply: ({ prompt }) => `<think>short</think>\n\nanswer to ${prompt}`,
+      chunkDelayMs: 20,
+    }),
   ]);
 });
-afterAll(async () => Promise.all([nats?.cleanup(), pgEnv?.cleanup(), reference?.cleanup(), redisEnv?.cleanup()]));
+afterAll(async () =>
+  Promise.all([nats?.cleanup(), pgEnv?.cleanup(), reference?.cleanup(), redisEnv?.cleanup(), ollama?.close()]),
+);
+
+/** AI tasks in the load: requested through the command handler, run by the real AI worker. */
+const aiTaskCount = 6;
+
+const aiWorkerEnv = () => ({
+  API_TOKENS: 'kill-ai-token:kill-ai-worker:service',
+  SERVICE_TOKEN: 'kill-ai-token',
+  NATS_URL: testServers.natsUrl,
+  EVENTS_STREAM: nats.stream,
+  EVENTS_SUBJECT_PREFIX: nats.subjectPrefix,
+  OLLAMA_URL: ollama.url,
+  AI_WORKER_DURABLE: `ai-${nats.id}`,
+  AI_WORKER_ID: `kill-ai-${nats.id}`,
+  AI_PROGRESS_INTERVAL_MS: '20',
+  AI_RETRY_DELAY_MS: '200',
+  PORT: '0',
+  HOST: '127.0.0.1',
+  LOG_LEVEL: 'info',
+});
 
 const projectorEnv = () => ({
   // /ready's details (lag per projection) are for token holders.
@@ -69,10 +99,23 @@ describe('projector killed with kill -9 under a mixed load', () => {
   it('ends with every table and every Redis key equal to a rebuild from position 0', { timeout: 120_000 }, async () => {
     const { store, commands } = handlerFor(nats);
     await store.ensureStream();
+    const worker = spawnService('ai-worker', aiWorkerEnv());
+    await worker.waitForLine(/ai-worker listening/, 30_000);
     let running = true;
     let rounds = 0;
+    const aiTaskIds: string[] = [];
     const load = (async () => {
-      while (running) await domainRound(commands, rounds++);
+      while (running) {
+        const i = rounds++;
+        await domainRound(commands, i, { aiTask: false });
+        if (aiTaskIds.length < aiTaskCount) {
+          const task = await commands.handle(
+            { type: 'RequestAiTask', data: { model: i % 2 ? 'm-odd' : 'm-even', prompt: `prompt ${i}` } },
+            meta(),
+          );
+          aiTaskIds.push(task.id);
+        }
+      }
     })();
     let projector: ServiceProcess | undefined;
     try {
@@ -85,10 +128,34 @@ describe('projector killed with kill -9 under a mixed load', () => {
       }
       running = false;
       await load;
-      const head = await store.headPosition();
       expect(rounds).toBeGreaterThan(3);
+      expect(aiTaskIds).toHaveLength(aiTaskCount);
       projector = spawnService('projector', projectorEnv());
       const ready = JSON.parse(await projector.waitForLine(/projector ready/, 30_000)) as { ops: string };
+      // The worker finishes every task (its last commits land after the load stopped); then it
+      // is stopped so the log's head no longer moves.
+      const aiRows = async () =>
+        (
+          await pgEnv.pool.query<{ id: string; status: string; output: string | null; worker_id: string | null }>(
+            `select id, status, output, worker_id from ${qualified(pgEnv.schema, readModelTables.aiTasks)} where id = any($1) order by id`,
+            [aiTaskIds],
+          )
+        ).rows;
+      await expect
+        .poll(async () => (await aiRows()).map((r) => r.status), { timeout: 60_000, interval: 200 })
+        .toEqual(aiTaskIds.map(() => 'completed'));
+      await worker.kill('SIGTERM');
+      for (const row of await aiRows()) {
+        expect(row.worker_id).toBe(`kill-ai-${nats.id}`);
+        expect(row.output).toMatch(/^answer to prompt \d+$/);
+      }
+      // The log holds the worker's own commits for every task, progress included.
+      const commandsOf = await Promise.all(
+        aiTaskIds.map(async (id) => (await store.readAggregate('aiTask', id)).map((c) => c.commandType)),
+      );
+      for (const types of commandsOf) expect(types).toEqual(expect.arrayContaining(['StartAiTask', 'CompleteAiTask']));
+      expect(commandsOf.flat()).toContain('RecordAiTaskProgress');
+      const head = await store.headPosition();
       await caughtUp(pgEnv.schema, head);
       await viewsAt(redisEnv.redis, redisEnv.prefix, head);
       // Lag per projection: on /ready and as a gauge.
@@ -128,7 +195,8 @@ describe('projector killed with kill -9 under a mixed load', () => {
         const live = await redisContents(redisEnv.redis, redisEnv.prefix);
         for (const k of Object.keys(live)) if (k.startsWith('ref:')) delete live[k];
         const rebuilt = await redisContents(redisEnv.redis, refPrefix);
-        expect(Object.keys(live).length).toBeGreaterThan(rounds * 3);
+        // A campaign and a workflow run per round, plus the worker's tasks.
+        expect(Object.keys(live).length).toBeGreaterThanOrEqual(rounds * 2 + aiTaskCount);
         expect(live).toEqual(rebuilt);
       } finally {
         await ref.stop();
@@ -137,6 +205,7 @@ describe('projector killed with kill -9 under a mixed load', () => {
       running = false;
       await load.catch(() => undefined);
       await projector?.kill('SIGKILL');
+      await worker.kill('SIGKILL');
     }
   });
 });

@@ -56,9 +56,14 @@ const twoSteps = [
 /**
  * One round of every kind of aggregate, through the command handler: a campaign launched
  * with metrics, a workflow with a run whose two steps succeed, an AI task that completes
- * after a retried failure. Returns the last position.
+ * after a retried failure (left out with `aiTask: false`, for a test whose AI tasks a real
+ * worker runs). Returns the last position.
  */
-export async function domainRound(commands: CommandHandler, i: number): Promise<number> {
+export async function domainRound(
+  commands: CommandHandler,
+  i: number,
+  opts: { aiTask?: boolean } = {},
+): Promise<number> {
   const h = (type: string, data: Record<string, unknown>, aggregateId?: string) =>
     commands.handle({ type, data, ...(aggregateId ? { aggregateId } : {}) }, meta());
   const c = await h('CreateCampaign', { name: `c${i}`, budget: { amount: 100 + i, currency: 'EUR' } });
@@ -69,10 +74,12 @@ export async function domainRound(commands: CommandHandler, i: number): Promise<
   if (i % 4 === 0) await h('ReviseWorkflow', { steps: twoSteps.slice(0, 1) }, wf.id);
   const run = await h('RequestWorkflowRun', { workflowId: wf.id, definitionVersion: 1, steps: twoSteps, input: { i } });
   await h('StartWorkflowRun', {}, run.id);
+  let position = 0;
   for (const stepId of ['a', 'b']) {
     await h('StartWorkflowStep', { stepId, attempt: 1 }, run.id);
-    await h('CompleteWorkflowStep', { stepId, output: { stepId, i } }, run.id);
+    position = (await h('CompleteWorkflowStep', { stepId, output: { stepId, i } }, run.id)).position;
   }
+  if (opts.aiTask === false) return position;
   const task = await h('RequestAiTask', { model: i % 2 ? 'm-odd' : 'm-even', prompt: `prompt ${i}` });
   await h('StartAiTask', { workerId: 'w1' }, task.id);
   await h('FailAiTask', { error: 'busy', retryable: true }, task.id);
