@@ -142,6 +142,49 @@ export function createCheckpointer(opts: CheckpointerOptions) {
     return anchored;
   }
 
+  /**
+   * Checkpoints the log records as anchored but the contract does not hold: the contract is
+   * a new one (a local `hardhat node` that was restarted forgets every block, and npm start
+   * deploys again from position 1). They are anchored again, in order, so the contract holds
+   * the log's whole history once more; the log keeps its first chain reference (a checkpoint
+   * is confirmed once). Answers how many were sent; a chain that does not answer sends none.
+   */
+  async function restoreLost(checkpoints: RecordedCheckpoint[]): Promise<{ sent: number; ok: boolean }> {
+    const confirmed = checkpoints.filter((c) => c.anchored);
+    const last = confirmed.at(-1);
+    if (!last) return { sent: 0, ok: true };
+    let next: number;
+    try {
+      next = await opts.chain.nextPosition();
+    } catch (err) {
+      if (chainOk) log({ err: (err as Error).message }, 'chain unavailable; anchoring waits');
+      chainOk = false;
+      return { sent: 0, ok: false };
+    }
+    chainOk = true;
+    if (next > last.toPosition) return { sent: 0, ok: true };
+    let sent = 0;
+    for (const cp of confirmed) {
+      if (cp.toPosition < next) continue;
+      try {
+        const result = await opts.chain.anchorRange(cp);
+        if (!result.already) sent++;
+      } catch (err) {
+        if (isRefused(err))
+          log({ checkpoint: cp.id, err: (err as Error).message }, 'the contract refuses this checkpoint');
+        else log({ checkpoint: cp.id, err: (err as Error).message }, 'chain unavailable; anchoring waits');
+        chainOk = false;
+        return { sent, ok: false };
+      }
+    }
+    if (sent > 0)
+      log(
+        { checkpoints: sent, contract: opts.chain.contractAddress, from: next },
+        'the contract did not hold checkpoints the log records as anchored (a new chain?); anchored them again',
+      );
+    return { sent, ok: true };
+  }
+
   async function recordNext(checkpoints: RecordedCheckpoint[]): Promise<RecordedCheckpoint | null> {
     const last = checkpoints.at(-1);
     const from = last ? last.toPosition + 1 : 1;
@@ -182,13 +225,14 @@ export function createCheckpointer(opts: CheckpointerOptions) {
     get chainAvailable() {
       return chainOk;
     },
-    async tick(): Promise<{ recorded: number; anchored: number; pending: number }> {
+    async tick(): Promise<{ recorded: number; anchored: number; pending: number; restored: number }> {
       const checkpoints = await readRecordedCheckpoints(opts.store);
-      let anchored = await anchorPending(checkpoints);
+      const { sent: restored, ok } = await restoreLost(checkpoints);
+      let anchored = ok ? await anchorPending(checkpoints) : 0;
       const next = await recordNext(checkpoints);
       if (next && chainOk) anchored += await anchorPending([next]);
       const pending = checkpoints.filter((c) => !c.anchored).length + (next && !next.anchored ? 1 : 0);
-      return { recorded: next ? 1 : 0, anchored, pending };
+      return { recorded: next ? 1 : 0, anchored, pending, restored };
     },
   };
 }

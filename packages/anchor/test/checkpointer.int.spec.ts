@@ -22,6 +22,7 @@ import {
   merkleRoot,
   readRange,
   readRecordedCheckpoints,
+  verifyLogAgainstChain,
   waitUntilAnchored,
 } from '../src/index.js';
 import { createChainProxy, freePort } from './chainProxy.js';
@@ -151,6 +152,36 @@ describe('the checkpoint job against a real hardhat node', () => {
     );
     expect(new Set(events.map((e) => e.fromPosition)).size).toBe(events.length);
   }, 90_000);
+
+  it('anchors the whole history again on a contract that lost it (a restarted local chain), in order, once', async () => {
+    const fresh = await deployAuditAnchor({ rpcUrl: chain.rpcUrl, signerKey: hardhatDevKey });
+    const freshClient = createAnchorClient({
+      rpcUrl: chain.rpcUrl,
+      contractAddress: fresh.contractAddress,
+      signerKey: hardhatDevKey,
+      confirmations: 1,
+    });
+    try {
+      const recorded = (await readRecordedCheckpoints(store)).filter((c) => c.anchored);
+      expect(recorded.length).toBeGreaterThanOrEqual(3);
+      const job = createCheckpointer({
+        store,
+        chain: freshClient,
+        every: 1_000,
+        intervalMs: 60_000,
+        submit: (command) => app.submit(app.authenticate({ token: 'tok-anchor' }), command, ctx()),
+      });
+      expect((await job.tick()).restored).toBe(recorded.length);
+      expect((await job.tick()).restored).toBe(0); // once: the next tick finds them on chain
+      const events = await freshClient.anchoredEvents();
+      expect(events.map((e) => [e.fromPosition, e.toPosition, e.merkleRoot])).toEqual(
+        recorded.map((c) => [c.fromPosition, c.toPosition, c.merkleRoot]),
+      );
+      expect(await verifyLogAgainstChain(store, freshClient)).toMatchObject({ ok: true, problems: [] });
+    } finally {
+      freshClient.destroy();
+    }
+  }, 60_000);
 
   describe('the lightdom CLI against the anchored checkpoints', () => {
     const cli = async (args: string[]) => {

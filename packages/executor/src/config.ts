@@ -79,6 +79,13 @@ export const executorConfigSchema = z.object({
    * fails them for good with the reason instead of calling the target again.
    */
   EXECUTOR_MAX_DELIVERIES: positiveInt(5).pipe(z.number().max(100, 'must be at most 100')),
+  /**
+   * Longest one attempt of a chain.anchor step waits for the anchor service to anchor its
+   * position, in ms; then the attempt fails retryably ("not anchored yet").
+   */
+  CHAIN_ANCHOR_WAIT_MS: positiveInt(60_000).pipe(z.number().max(3_600_000, 'must be at most 3600000')),
+  /** How often a waiting chain.anchor step reads the log's checkpoints, in ms. */
+  CHAIN_ANCHOR_POLL_MS: positiveInt(1000).pipe(z.number().min(10, 'must be at least 10')),
   /** Model of an ai.generate step whose input names none. */
   AI_DEFAULT_MODEL: z.string().min(1).default('deepseek-r1:7b'),
   /** KV bucket remembering idempotency keys beyond JetStream's duplicate window (shared with command-api). */

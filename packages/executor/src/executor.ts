@@ -13,7 +13,7 @@ import type { Registry } from 'prom-client';
 import type { Activity } from './activities/activity.js';
 import { createAiGenerateActivity } from './activities/aiGenerate.js';
 import { campaignCommandActivity } from './activities/campaignCommand.js';
-import { chainAnchorActivity } from './activities/chainAnchor.js';
+import { createChainAnchorActivity } from './activities/chainAnchor.js';
 import { createHttpActivity } from './activities/httpRequest.js';
 import { defaultHttpStepOptions, executorConfigSchema, type HttpStepOptions } from './config.js';
 import { createAiTaskCommitHandler } from './consumers/aiTaskCommits.js';
@@ -79,6 +79,8 @@ export interface ExecutorOptions {
   maxDeliveries?: number;
   /** Model of an ai.generate step that names none. Default `deepseek-r1:7b`. */
   aiDefaultModel?: string;
+  /** How chain.anchor steps wait for the anchor service. Default: the config schema's. */
+  chainAnchor?: { waitMs?: number; pollMs?: number };
 }
 
 export interface Executor {
@@ -167,7 +169,11 @@ export function createExecutor(deps: ExecutorDeps, options: ExecutorOptions): Ex
     }),
     'campaign.command': campaignCommandActivity,
     'ai.generate': createAiGenerateActivity({ defaultModel: options.aiDefaultModel ?? 'deepseek-r1:7b' }),
-    'chain.anchor': chainAnchorActivity,
+    'chain.anchor': createChainAnchorActivity({
+      store,
+      waitMs: options.chainAnchor?.waitMs ?? executorConfigSchema.shape.CHAIN_ANCHOR_WAIT_MS.parse(undefined),
+      pollMs: options.chainAnchor?.pollMs ?? executorConfigSchema.shape.CHAIN_ANCHOR_POLL_MS.parse(undefined),
+    }),
     // Delays are timers the engine decides on; they have no I/O.
     delay: async () => ({ kind: 'pending' }),
   };

@@ -1,5 +1,5 @@
 export type { Activity, ActivityContext, ActivityOutcome } from './activities/activity.js';
-export { chainAnchorUnavailable } from './activities/chainAnchor.js';
+export { chainAnchorOutput, chainAnchorStepInputSchema, createChainAnchorActivity } from './activities/chainAnchor.js';
 export {
   errorBodyPrefix,
   type HttpStepOutput,

@@ -45,6 +45,7 @@ export async function startExecutorService(config: ExecutorConfig, logger: Logge
         http: httpStepOptions(config),
         maxDeliveries: config.EXECUTOR_MAX_DELIVERIES,
         aiDefaultModel: config.AI_DEFAULT_MODEL,
+        chainAnchor: { waitMs: config.CHAIN_ANCHOR_WAIT_MS, pollMs: config.CHAIN_ANCHOR_POLL_MS },
       },
     );
     await executor.start();

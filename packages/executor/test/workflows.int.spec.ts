@@ -1,6 +1,6 @@
 import type { CampaignState } from '@lightdom/domain';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { aiTaskIdFor, chainAnchorUnavailable, type RunView } from '../src/index.js';
+import { aiTaskIdFor, type RunView } from '../src/index.js';
 import {
   createExecutorHarness,
   type ExecutorHarness,
@@ -245,15 +245,6 @@ describe('executor runs workflows', () => {
     expect(await h.store.readAggregate('aiTask', aiTaskIdFor(gen.runId, 'gen', 1))).toEqual([]);
     // The run's own commands are the executor's: they were recorded all the same.
     expect((await h.runCommits(gen.runId)).filter((c) => c.actor === 'executor').length).toBeGreaterThanOrEqual(3);
-  });
-
-  it('fails chain.anchor for good: it is not available yet', async () => {
-    const { runId } = await h.requestRun([
-      { id: 'anchor', type: 'chain.anchor', retry: { maxAttempts: 3, backoffMs: 10 } },
-    ]);
-    const state = await h.waitForEnd(runId);
-    expect(state.status).toBe('failed');
-    expect(state.failure?.error).toBe(chainAnchorUnavailable);
   });
 
   it('fails a step with a bad input for good, naming the field', async () => {

@@ -19,6 +19,8 @@ export type ActivityOutcome =
 export interface ActivityContext {
   runId: string;
   work: StepWork;
+  /** Log position of the commit that started this attempt of the step. */
+  position: number;
   /** Where the step's commands come from: caused by its WorkflowStepStarted, in the run's trace. */
   context: RequestContext;
   /**

@@ -90,6 +90,7 @@ export function createRunCommitHandler(deps: RunCommitDeps): CommitHandler {
       outcome = await deps.activities[step.type]({
         runId,
         work,
+        position: cause.commit.position,
         context,
         submit: (command) => deps.submit(command, context, { onBehalfOfRun: runId }),
         signal,
