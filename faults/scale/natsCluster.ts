@@ -74,7 +74,9 @@ export async function startNatsCluster(
         c.stdout?.pipe(log, { end: false });
         c.stderr?.pipe(log, { end: false });
         const failed = new Promise<never>((_, reject) =>
-          c.once('error', (err) => reject(new Error(`cannot start ${binary}: ${err.message} (apt-get install nats-server)`))),
+          c.once('error', (err) =>
+            reject(new Error(`cannot start ${binary}: ${err.message} (apt-get install nats-server)`)),
+          ),
         );
         for (let t = 0; t < 200; t++) {
           if (await Promise.race([listening(p.client), failed])) return;

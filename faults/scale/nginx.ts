@@ -46,8 +46,14 @@ export function renderScaleConfig(prefix: string, ports: { http: number; grpc: n
     .replaceAll('{{PREFIX}}', prefix)
     .replaceAll('{{HTTP_PORT}}', String(ports.http))
     .replaceAll('{{GRPC_PORT}}', String(ports.grpc))
-    .replaceAll('{{API_SERVERS}}', servers((u) => u.httpPort))
-    .replaceAll('{{GRPC_SERVERS}}', servers((u) => u.grpcPort));
+    .replaceAll(
+      '{{API_SERVERS}}',
+      servers((u) => u.httpPort),
+    )
+    .replaceAll(
+      '{{GRPC_SERVERS}}',
+      servers((u) => u.grpcPort),
+    );
   const left = conf.match(/\{\{[A-Z_]+\}\}/);
   if (left) throw new Error(`scale.conf.template: placeholder ${left[0]} is not filled in`);
   const file = join(prefix, 'nginx.conf');

@@ -64,7 +64,9 @@ export async function startScaleStack(opts: { restartDelayMs: number; batchSize:
       startFakeOllama(),
     ]);
     undo.push(cluster.destroy, postgres.destroy, redis.destroy, ollama.close);
-    say(`servers: NATS cluster ${cluster.url}, PostgreSQL ${postgres.url}, Redis ${redis.url}, fake Ollama ${ollama.url}`);
+    say(
+      `servers: NATS cluster ${cluster.url}, PostgreSQL ${postgres.url}, Redis ${redis.url}, fake Ollama ${ollama.url}`,
+    );
     await createReplicatedStream(cluster.url, names);
 
     const supervisor = createSupervisor({

@@ -10,9 +10,10 @@ import { request, waitUntil } from '../lib/http.js';
 import { accepts, defineProbeWorkflow, type Load, startLoad } from '../lib/load.js';
 import { inject, observe, say, seconds } from '../lib/log.js';
 import { grpcHealth } from './grpcHealth.js';
+import { readFromLeader, sameLogCheck } from './leaderLog.js';
 import { activeProjector, type ScaleStack, startScaleStack } from './scaleStack.js';
-import { feedChecks, startFeedClients } from './wsClients.js';
 import { allReadModelsReplayCheck, workChecks } from './workChecks.js';
+import { feedChecks, startFeedClients } from './wsClients.js';
 
 export interface ScaleResult {
   checks: CheckResult[];
@@ -39,6 +40,8 @@ const profile = (quick: boolean) => ({
 interface Observed {
   leaderBefore?: string;
   leaderAfter?: string;
+  /** From the kill to the stream reporting a new leader, in ms. */
+  electionMs?: number;
   acksWhileLeaderDown: number;
   projectorTakeoverMs?: number;
   grpcBefore: string;
@@ -124,9 +127,12 @@ export async function runScaleSuite(opts: { quick: boolean }): Promise<ScaleResu
     await load.stop();
     const { head, backlog } = await quiesce(stack, jsm, store, seen.lastDisruptionAt);
     await feed.stop(head);
-    const commits = await store.readAll({ after: 0, until: head, limit: Number.MAX_SAFE_INTEGER });
+    const viaConsumer = await store.readAll({ after: 0, until: head, limit: Number.MAX_SAFE_INTEGER });
+    // The leader's log is the truth the checks judge; a follower that serves reads differently shows here.
+    const commits = await readFromLeader(jsm, stack.names.stream, head);
     const deps = { nc: nats.nc, pool, names: stack.names, commits, head };
     const checks = [
+      sameLogCheck(viaConsumer, commits),
       ...logChecks(commits, load, []),
       ...workChecks(commits),
       backlogCheck(backlog),
@@ -164,12 +170,22 @@ async function killStreamLeader(
   const node = stack.cluster.node(leader);
   inject(`kill -9 nats-server ${leader} (the leader of ${stack.names.stream}), down for ${seconds(downMs)}`);
   const acksBefore = load.acks.length;
+  const killedAt = Date.now();
   await node.kill9();
-  await sleep(downMs);
+  // Down for downMs, and at least until the other two elected a new leader (2.9 takes a few s).
+  for (;;) {
+    const now = await jsm.streams.info(stack.names.stream).catch(() => undefined);
+    const l = now?.cluster?.leader;
+    if (l && l !== leader && !seen.leaderAfter) {
+      seen.leaderAfter = l;
+      seen.electionMs = Date.now() - killedAt;
+    }
+    if (Date.now() - killedAt >= downMs && (seen.leaderAfter || Date.now() - killedAt > 30_000)) break;
+    await sleep(250);
+  }
   seen.acksWhileLeaderDown = load.acks.length - acksBefore;
-  seen.leaderAfter = (await jsm.streams.info(stack.names.stream).catch(() => undefined))?.cluster?.leader;
   observe(
-    `${seen.acksWhileLeaderDown} commands acknowledged while ${leader} was down; the stream is now led by ${seen.leaderAfter ?? 'nobody'}`,
+    `${seen.acksWhileLeaderDown} commands acknowledged in the ${seconds(Date.now() - killedAt)} ${leader} was down; ${seen.leaderAfter ? `${seen.leaderAfter} leads the stream since ${seconds(seen.electionMs ?? 0)} after the kill` : 'no new leader'}`,
   );
   await node.start();
   seen.lastDisruptionAt = Date.now();
@@ -204,7 +220,9 @@ async function quiesce(stack: ScaleStack, jsm: JetStreamManager, store: EventSto
       info = await jsm.consumers.info(stack.names.stream, durable).catch(() => info);
     }
     if (info && info.num_pending + info.num_ack_pending > 0) {
-      backlog.push(`${durable}: ${info.num_pending} pending, ${info.num_ack_pending} unacknowledged`);
+      backlog.push(
+        `${durable}: ${info.num_pending} pending, ${info.num_ack_pending} unacknowledged (delivered up to ${info.delivered.stream_seq}, ack floor ${info.ack_floor.stream_seq}, ${info.num_redelivered} redelivered, ${info.num_waiting} pulls waiting, leader ${info.cluster?.leader})`,
+      );
     }
   }
   let head = await store.headPosition();

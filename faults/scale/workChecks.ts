@@ -21,14 +21,18 @@ export function workChecks(commits: StoredCommit[]): CheckResult[] {
     for (const c of commits) {
       if (c.aggregateType !== type) continue;
       const list = byId.get(c.aggregateId) ?? [];
-      list.push(...eventTypes(c).filter((t) => endTypes.includes(t) || t.endsWith('Requested')));
+      list.push(
+        ...eventTypes(c)
+          .filter((t) => endTypes.includes(t) || t.endsWith('Requested'))
+          .map((t) => (t.endsWith('Requested') ? `${t}@${c.position}` : t)),
+      );
       byId.set(c.aggregateId, list);
     }
     return byId;
   };
   const verdict = (what: string, byId: Map<string, string[]>, good: string) => {
     const wrong = [...byId].filter(([, ts]) => {
-      const finished = ts.filter((t) => !t.endsWith('Requested'));
+      const finished = ts.filter((t) => !t.includes('Requested'));
       return finished.length !== 1 || finished[0] !== good;
     });
     return check(
@@ -94,7 +98,9 @@ export async function allReadModelsReplayCheck(
       const l = live[differing]!;
       const r = rebuilt[differing]!;
       const cols = Object.keys(r).filter((k) => !isDeepStrictEqual(l[k], r[k]));
-      problems.push(`${table} row ${differing}: ${cols.map((c) => `${c} ${fmt(l[c])} vs replay ${fmt(r[c])}`).join(', ')}`);
+      problems.push(
+        `${table} row ${differing}: ${cols.map((c) => `${c} ${fmt(l[c])} vs replay ${fmt(r[c])}`).join(', ')}`,
+      );
     }
   }
   const nonEmpty = ['campaigns', 'workflow_runs', 'ai_tasks'].every((t) => !sizes.includes(`${t} 0`));

@@ -35,7 +35,8 @@ export function startFeedClients(baseUrl: string, count: number) {
   /** One socket's life; resolves when it closed. */
   function connectOnce(c: FeedClient): Promise<void> {
     return new Promise((resolve) => {
-      const ws = new WebSocket(url);
+      // A service client: credentials on the upgrade (any token while AUTH=off), no Origin.
+      const ws = new WebSocket(url, { headers: { authorization: 'Bearer scale-check' } });
       sockets.add(ws);
       ws.on('open', () => {
         const last = c.received.at(-1);
