@@ -32,6 +32,7 @@ export interface NatsCluster {
 export async function startNatsCluster(
   opts: { size: number; logDir: string; binary?: string } = { size: 3, logDir: tmpdir() },
 ): Promise<NatsCluster> {
+  // biome-ignore lint/suspicious/noUndeclaredEnvVars: the fault suite is no turbo task
   const binary = opts.binary ?? process.env.NATS_SERVER_BIN ?? 'nats-server';
   const storeRoot = mkdtempSync(join(tmpdir(), 'lightdom-nats-cluster-'));
   const clusterName = `lightdom-scale-${process.pid}`;

@@ -10,6 +10,7 @@ import { request, waitUntil } from '../lib/http.js';
 import { accepts, defineProbeWorkflow, type Load, startLoad } from '../lib/load.js';
 import { inject, observe, say, seconds } from '../lib/log.js';
 import { grpcHealth } from './grpcHealth.js';
+import { issuedCheck } from './issuedCheck.js';
 import { readFromLeader, sameLogCheck } from './leaderLog.js';
 import { activeProjector, type ScaleStack, startScaleStack } from './scaleStack.js';
 import { allReadModelsReplayCheck, workChecks } from './workChecks.js';
@@ -135,6 +136,7 @@ export async function runScaleSuite(opts: { quick: boolean }): Promise<ScaleResu
       sameLogCheck(viaConsumer, commits),
       ...logChecks(commits, load, []),
       ...workChecks(commits),
+      issuedCheck(stack.logDir, commits),
       backlogCheck(backlog),
       await caughtUp({ ...deps, redis: undefined as never }),
       await allReadModelsReplayCheck(deps, head),
