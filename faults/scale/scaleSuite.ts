@@ -174,7 +174,7 @@ async function killStreamLeader(
   const acksBefore = load.acks.length;
   const killedAt = Date.now();
   await node.kill9();
-  // Down for downMs, and at least until the other two elected a new leader (2.9 takes a few s).
+  // Down for downMs, and at least until the other two elected a new leader (2.9 takes 5-10 s here)...
   for (;;) {
     const now = await jsm.streams.info(stack.names.stream).catch(() => undefined);
     const l = now?.cluster?.leader;
@@ -182,7 +182,9 @@ async function killStreamLeader(
       seen.leaderAfter = l;
       seen.electionMs = Date.now() - killedAt;
     }
-    if (Date.now() - killedAt >= downMs && (seen.leaderAfter || Date.now() - killedAt > 30_000)) break;
+    // ...and until the new leader acknowledged commands of its own (the point of a cluster).
+    const servedByNewLeader = !!seen.leaderAfter && load.acks.length > acksBefore;
+    if (Date.now() - killedAt >= downMs && (servedByNewLeader || Date.now() - killedAt > 30_000)) break;
     await sleep(250);
   }
   seen.acksWhileLeaderDown = load.acks.length - acksBefore;
