@@ -1,6 +1,7 @@
 import { rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connectNats, createEventStore, type EventStore } from '@lightdom/eventstore';
+import { Redis } from 'ioredis';
 import type { JetStreamManager } from 'nats';
 import pg from 'pg';
 import { type CheckResult, check, firstOf } from '../checks/check.js';
@@ -132,17 +133,19 @@ export async function runScaleSuite(opts: { quick: boolean }): Promise<ScaleResu
     // The leader's log is the truth the checks judge; a follower that serves reads differently shows here.
     const commits = await readFromLeader(jsm, stack.names.stream, head);
     const deps = { nc: nats.nc, pool, names: stack.names, commits, head };
+    const redis = new Redis(stack.redis.url, { maxRetriesPerRequest: 2, lazyConnect: true });
     const checks = [
       sameLogCheck(viaConsumer, commits),
       ...logChecks(commits, load, []),
       ...workChecks(commits),
       issuedCheck(stack.logDir, commits),
       backlogCheck(backlog),
-      await caughtUp({ ...deps, redis: undefined as never }),
+      await caughtUp({ ...deps, redis }),
       await allReadModelsReplayCheck(deps, head),
       ...feedChecks(feed, commits),
       ...availability(stack, seen, await streamReplicas(jsm, stack)),
     ];
+    redis.disconnect();
     say('checks:');
     for (const c of checks) process.stdout.write(`  ${c.ok ? 'PASS' : 'FAIL'}  ${c.name}\n        ${c.detail}\n`);
     const passed = checks.every((c) => c.ok);
