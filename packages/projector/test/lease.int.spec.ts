@@ -5,6 +5,7 @@ import {
   createPgTestEnv,
   type NatsTestEnv,
   type PgTestEnv,
+  type ServiceProcess,
   spawnService,
   testServers,
   uniqueId,
@@ -115,9 +116,11 @@ describe('two projector processes with PROJECTOR_LEASE=on', () => {
       handler.handle({ type: 'CreateCampaign', data: { name, budget: { amount: 100, currency: 'EUR' } } }, meta);
 
     const active = spawnService('projector', env());
-    const standby = spawnService('projector', env());
+    let standby: ServiceProcess | undefined;
     try {
+      // Started once the first one holds the lease, so which one is active is known.
       await active.waitForLine(/"projector ready"/, 60_000);
+      standby = spawnService('projector', env());
       await standby.waitForLine(/standby: another projector holds the lease/, 60_000);
       await create('before');
       await expect.poll(checkpoint, { timeout: 20_000 }).toBe(await store.headPosition());
@@ -134,7 +137,7 @@ describe('two projector processes with PROJECTOR_LEASE=on', () => {
       const rows = await pgEnv.pool.query(`select name from "${pgEnv.schema}".campaigns order by name`);
       expect(rows.rows.map((r) => r.name)).toEqual(['after', 'before']);
     } finally {
-      await Promise.all([active.kill('SIGKILL'), standby.kill('SIGTERM')]);
+      await Promise.all([active.kill('SIGKILL'), standby?.kill('SIGTERM')]);
     }
   }, 120_000);
 });
