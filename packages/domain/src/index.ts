@@ -128,10 +128,22 @@ export {
   workflowEventVersions,
 } from './workflow/events.js';
 export {
+  ExpressionError,
+  type ExpressionScope,
+  evaluateWhen,
+  expressionLimits,
+  resolveInput,
+  type StepExpression,
+  stepExpressions,
+  workflowReferenceIssues,
+} from './workflow/expressions.js';
+export {
   assertWorkflowDag,
   type RetryPolicy,
   retryPolicySchema,
+  signalNameSchema,
   stepTypeSchema,
+  waitEventInputSchema,
   type WorkflowStep,
   type WorkflowStepType,
   workflowDagIssues,
