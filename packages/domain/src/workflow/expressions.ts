@@ -96,8 +96,7 @@ function compile(source: string): Compiled | string {
   if (cached !== undefined) return cached;
   let result: Compiled | string;
   if (source.trim() === '') result = 'is an empty expression';
-  else if (source.length > expressionLimits.maxChars)
-    result = `is longer than ${expressionLimits.maxChars} characters`;
+  else if (source.length > expressionLimits.maxChars) result = `is longer than ${expressionLimits.maxChars} characters`;
   else {
     try {
       const compiled = environment.parse(source);
@@ -125,8 +124,11 @@ export interface StepExpression {
 function collectTemplates(value: unknown, field: string, out: StepExpression[]): void {
   if (typeof value === 'string') {
     for (const match of value.matchAll(templatePattern)) out.push({ field, source: match[1]! });
-  } else if (Array.isArray(value)) value.forEach((v, i) => collectTemplates(v, `${field}.${i}`, out));
-  else if (value !== null && typeof value === 'object') {
+  } else if (Array.isArray(value)) {
+    value.forEach((v, i) => {
+      collectTemplates(v, `${field}.${i}`, out);
+    });
+  } else if (value !== null && typeof value === 'object') {
     for (const [k, v] of Object.entries(value)) collectTemplates(v, `${field}.${k}`, out);
   }
 }

@@ -238,7 +238,8 @@ function prepareStep(state: WorkflowRunState, step: WorkflowStep): Prepared {
     }
     return { kind: 'run', input: resolveInput(step.input, scope) };
   } catch (err) {
-    if (err instanceof ExpressionError) return { kind: 'fail', error: `step ${step.id}: ${err.message}`.slice(0, 5000) };
+    if (err instanceof ExpressionError)
+      return { kind: 'fail', error: `step ${step.id}: ${err.message}`.slice(0, 5000) };
     throw err;
   }
 }

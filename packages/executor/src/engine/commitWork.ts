@@ -13,7 +13,13 @@ export interface StepWork {
 }
 
 /** Step types whose work is I/O done by an activity; `delay` is a timer decided by the engine. */
-const activityTypes: ReadonlySet<string> = new Set(['http.request', 'campaign.command', 'ai.generate', 'chain.anchor']);
+const activityTypes: ReadonlySet<string> = new Set([
+  'http.request',
+  'campaign.command',
+  'ai.generate',
+  'chain.anchor',
+  'wait.event',
+]);
 
 interface StepStartedData {
   stepId: string;
@@ -26,6 +32,10 @@ interface RetryScheduledData {
   attempt: number;
   retryAt: string;
 }
+
+/** A step as its current attempt started: with the resolved input recorded in WorkflowStepStarted. */
+export const asStarted = (step: WorkflowStep, state: { input: Record<string, unknown> | null }): WorkflowStep =>
+  state.input === null ? step : { ...step, input: state.input };
 
 /** The step and its state when the run is started and the step is at `status` with `attempts`. */
 function current(view: RunView, stepId: string, status: 'running' | 'retryScheduled', attempts: number) {
@@ -51,7 +61,8 @@ export function activitiesOf(events: readonly EventRecord[], view: RunView): Ste
     const found = current(view, data.stepId, 'running', data.attempt);
     if (!found || !activityTypes.has(found.step.type)) continue;
     out.push({
-      step: found.step,
+      // The input the attempt started with (templates resolved), not the definition's.
+      step: asStarted(found.step, found.state),
       attempt: data.attempt,
       startedAt: data.startedAt,
       deadlineAt: data.deadlineAt,
@@ -79,7 +90,7 @@ export function timerOf(events: readonly EventRecord[], view: RunView): Date | n
       if (!found) continue;
       consider(found.state.deadlineAt === null ? null : Date.parse(found.state.deadlineAt));
       if (found.step.type === 'delay')
-        consider(delayDueAt(found.step, view.stepStartedAt[data.stepId])?.getTime() ?? null);
+        consider(delayDueAt(asStarted(found.step, found.state), view.stepStartedAt[data.stepId])?.getTime() ?? null);
     } else if (event.type === 'WorkflowStepRetryScheduled') {
       const data = event.data as RetryScheduledData;
       const found = current(view, data.stepId, 'retryScheduled', data.attempt - 1);
