@@ -21,4 +21,5 @@ export {
   type RunRequest,
   runRequestData,
   runRequestSchema,
+  signalCommand,
 } from './runs.js';

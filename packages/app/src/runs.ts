@@ -103,3 +103,25 @@ export async function runRequestData(
     requestedBy: { actor: requester.actor, role: requester.role },
   };
 }
+
+// --- signals (issue 14 part A) ---
+/**
+ * The SignalWorkflowRun envelope every edge sends for "signal `name` to run `runId`"
+ * (REST `POST /api/runs/:id/signals/:name`, gRPC `WorkflowService.SignalRun`; WebSocket and
+ * AMQP clients send the same envelope as a command). The core's submit authorises it
+ * (a public command: operator or above) and the run decider checks the name.
+ */
+export function signalCommand(
+  runId: string,
+  name: string,
+  payload: Record<string, unknown> | undefined,
+  idempotencyKey?: string,
+): Record<string, unknown> {
+  return {
+    type: 'SignalWorkflowRun',
+    aggregateId: runId,
+    data: { name, ...(payload !== undefined ? { payload } : {}) },
+    ...(idempotencyKey ? { idempotencyKey } : {}),
+  };
+}
+// --- end signals ---

@@ -1,4 +1,4 @@
-import { type Application, toCodedError } from '@lightdom/app';
+import { type Application, signalCommand, toCodedError } from '@lightdom/app';
 import type { CommandResult } from '@lightdom/domain';
 import { LightdomError } from '@lightdom/domain';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -216,7 +216,7 @@ export function registerCommandRoutes(app: FastifyInstance, deps: CommandRoutesD
       parseQuery(noQuery, req.query);
       const body = parseBody(signalRunBody, req.body ?? {});
       // The name is checked by the command's schema in the core, naming data.name.
-      const data = { name: req.params.name, ...(body.payload !== undefined ? { payload: body.payload } : {}) };
+      const { data } = signalCommand(pathId(req.params.id), req.params.name, body.payload);
       const result = await submit(req, envelopeFor(req, 'SignalWorkflowRun', pathId(req.params.id), data));
       return reply.code(status(result)).send(result);
     },
