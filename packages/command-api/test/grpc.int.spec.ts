@@ -415,7 +415,9 @@ describe('WorkflowService.ExecuteWorkflow', () => {
     const wrong = await failure(call(c.workflows, 'SignalRun', { runId: run.id, name: 'other', payload: '' }));
     expect(wrong.code).toBe(Status.INVALID_ARGUMENT);
     expect(wrong.error.issues?.[0]?.field).toBe('data.name');
-    const badPayload = await failure(call(c.workflows, 'SignalRun', { runId: run.id, name: 'approval', payload: '[1]' }));
+    const badPayload = await failure(
+      call(c.workflows, 'SignalRun', { runId: run.id, name: 'approval', payload: '[1]' }),
+    );
     expect(badPayload.code).toBe(Status.INVALID_ARGUMENT);
     const unauthenticated = await failure(call(anon.workflows, 'SignalRun', { runId: run.id, name: 'approval' }));
     expect(unauthenticated.code).toBe(Status.UNAUTHENTICATED);
