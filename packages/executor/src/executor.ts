@@ -15,6 +15,7 @@ import { createAiGenerateActivity } from './activities/aiGenerate.js';
 import { campaignCommandActivity } from './activities/campaignCommand.js';
 import { createChainAnchorActivity } from './activities/chainAnchor.js';
 import { createHttpActivity } from './activities/httpRequest.js';
+import { workflowRunActivity } from './activities/workflowRun.js';
 import { defaultHttpStepOptions, executorConfigSchema, type HttpStepOptions } from './config.js';
 import { createAiTaskCommitHandler } from './consumers/aiTaskCommits.js';
 import { type PullLoop, startPullLoop } from './consumers/pullLoop.js';
@@ -174,6 +175,7 @@ export function createExecutor(deps: ExecutorDeps, options: ExecutorOptions): Ex
       waitMs: options.chainAnchor?.waitMs ?? executorConfigSchema.shape.CHAIN_ANCHOR_WAIT_MS.parse(undefined),
       pollMs: options.chainAnchor?.pollMs ?? executorConfigSchema.shape.CHAIN_ANCHOR_POLL_MS.parse(undefined),
     }),
+    'workflow.run': workflowRunActivity,
     // Delays are timers the engine decides on; they have no I/O.
     delay: async () => ({ kind: 'pending' }),
   };

@@ -57,10 +57,23 @@ export const workflowRunCommandSchemas = {
   StartWorkflowRun: z.object({}).strict(),
   /** `attempt` is 1 for the first try and one more for each retry; it must be the next one. */
   StartWorkflowStep: z.object({ stepId: stepIdSchema, attempt: z.number().int().min(1).max(100) }).strict(),
-  CompleteWorkflowStep: z.object({ stepId: stepIdSchema, output: freeFormValue() }).strict(),
+  CompleteWorkflowStep: z
+    .object({
+      stepId: stepIdSchema,
+      output: freeFormValue(),
+      /** When given, the outcome is for this attempt only (a late child run's result must not end a later one). */
+      attempt: z.number().int().min(1).max(100).optional(),
+    })
+    .strict(),
   /** The decider turns a failure into a scheduled retry or into the run's failure. */
   FailWorkflowStep: z
-    .object({ stepId: stepIdSchema, error: text({ min: 1, max: 5000 }), retryable: z.boolean().default(false) })
+    .object({
+      stepId: stepIdSchema,
+      error: text({ min: 1, max: 5000 }),
+      retryable: z.boolean().default(false),
+      /** As CompleteWorkflowStep's. */
+      attempt: z.number().int().min(1).max(100).optional(),
+    })
     .strict(),
   CancelWorkflowRun: z.object({ reason: text({ min: 1, max: 500, trim: true }) }).strict(),
   ...runControlCommandSchemas,

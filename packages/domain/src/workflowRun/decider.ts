@@ -208,6 +208,18 @@ function decideRunControl(
     }
   }
 }
+/** An outcome that names its attempt is refused once the step has moved on to another. */
+function requireAttempt(state: WorkflowRunState, type: string, stepId: string, attempt: number | undefined): void {
+  const current = state.stepStates[stepId];
+  if (attempt === undefined || !current || current.attempts === attempt) return;
+  throw new LightdomError(
+    'INVALID_TRANSITION',
+    `${type} is for attempt ${attempt}; step ${stepId} is at attempt ${current.attempts}`,
+    {
+      details: { stepId, attempt, currentAttempt: current.attempts },
+    },
+  );
+}
 // --- end run control ---
 
 function decide(command: WorkflowRunCommand, state: WorkflowRunState, ctx: DecideContext): WorkflowRunEvent[] {
@@ -241,9 +253,11 @@ function decide(command: WorkflowRunCommand, state: WorkflowRunState, ctx: Decid
       return startStep(state, command.data.stepId, command.data.attempt, ctx.now);
     case 'CompleteWorkflowStep':
       requireStatus(state, command.type);
+      requireAttempt(state, command.type, command.data.stepId, command.data.attempt);
       return completeStep(state, command.data.stepId, command.data.output ?? null);
     case 'FailWorkflowStep':
       requireStatus(state, command.type);
+      requireAttempt(state, command.type, command.data.stepId, command.data.attempt);
       return failStep(state, command.data, ctx.now);
     case 'CancelWorkflowRun':
       requireStatus(state, command.type);
