@@ -25,6 +25,7 @@ import { type Connector, directConnector, type Resolver, systemResolver } from '
 import { runViewDecider } from './engine/runView.js';
 import { createIssuer, type Submit } from './issuer.js';
 import { createExecutorMetrics } from './metrics.js';
+import { createScheduler, type Scheduler } from './schedules/scheduler.js';
 import { createSecretSource } from './secrets.js';
 import { createTimerBook } from './timers.js';
 
@@ -82,6 +83,8 @@ export interface ExecutorOptions {
   aiDefaultModel?: string;
   /** How chain.anchor steps wait for the anchor service. Default: the config schema's. */
   chainAnchor?: { waitMs?: number; pollMs?: number };
+  /** Whether this executor fires schedules, and how often it looks. Default: the config schema's (on, 1000 ms). */
+  schedules?: { enabled?: boolean; tickMs?: number };
 }
 
 export interface Executor {
@@ -204,6 +207,13 @@ export function createExecutor(deps: ExecutorDeps, options: ExecutorOptions): Ex
       onUndecodable: () => metrics.undecodable.inc(),
     },
   );
+  const scheduler: Scheduler | undefined =
+    options.schedules?.enabled === false
+      ? undefined
+      : createScheduler(
+          { store, submit, logger: logger.child({ component: 'scheduler' }), clock },
+          { tickMs: options.schedules?.tickMs ?? executorConfigSchema.shape.SCHEDULE_TICK_MS.parse(undefined) },
+        );
   let runLoop: PullLoop | undefined;
 
   return {
@@ -230,6 +240,7 @@ export function createExecutor(deps: ExecutorDeps, options: ExecutorOptions): Ex
         onRunCommit,
       );
       await aiConsumer.start();
+      await scheduler?.start();
       logger.info(
         { durable: options.durable, concurrency: options.concurrency ?? 16, ackWaitMs },
         'executor consuming workflow runs and AI tasks',
@@ -238,7 +249,7 @@ export function createExecutor(deps: ExecutorDeps, options: ExecutorOptions): Ex
     async stop() {
       const loop = runLoop;
       runLoop = undefined;
-      await Promise.all([loop?.stop(), aiConsumer.stop()]);
+      await Promise.all([loop?.stop(), aiConsumer.stop(), scheduler?.stop()]);
     },
     checks: {
       nats: natsCheck(nc, deps.isConnected),
