@@ -167,6 +167,16 @@ const migrations: { version: number; name: string; sql: string }[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'run sources, parents and pause reasons',
+    // Where a run came from (n8n, a schedule, a parent run) and why it is paused (issue 14).
+    sql: `
+      alter table $schema.workflow_runs add column source jsonb;
+      alter table $schema.workflow_runs add column parent_run_id text;
+      alter table $schema.workflow_runs add column pause_reason text;
+    `,
+  },
 ];
 
 /**
