@@ -100,7 +100,10 @@ describe('run control over REST', () => {
     });
     expect(res.statusCode, res.body).toBe(201);
     const requested = (await t.store.readAggregate('workflowRun', res.json().id))[0]?.events[0];
-    expect((requested?.data as { source?: unknown }).source).toEqual({ kind: 'n8n', ref: 'lead-intake/1234' });
+    expect((requested?.data as { source?: unknown } | undefined)?.source).toEqual({
+      kind: 'n8n',
+      ref: 'lead-intake/1234',
+    });
 
     const posing = await post(`/api/workflows/${workflowId}/runs`, operator, { source: { kind: 'schedule' } });
     expect(posing.statusCode).toBe(400);

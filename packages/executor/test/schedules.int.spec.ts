@@ -28,7 +28,12 @@ afterAll(async () => h?.cleanup());
  */
 function testClock() {
   let now = Math.floor(Date.now() / minute) * minute + minute / 2;
-  return { now: () => new Date(now), advance: (ms: number) => void (now += ms) };
+  return {
+    now: () => new Date(now),
+    advance: (ms: number) => {
+      now += ms;
+    },
+  };
 }
 
 /** The application core on the test's stream, deciding with `clock`. */
