@@ -85,7 +85,7 @@ describe('deploy/n8n examples', () => {
     expect(text).not.toMatch(/Bearer\s/);
     for (const node of wf.nodes.filter((n) => n.credentials)) {
       expect(Object.keys(node.credentials!)).toEqual(['httpHeaderAuth']);
-      expect(node.credentials!.httpHeaderAuth.name).toMatch(/^LightDom /);
+      expect(node.credentials?.httpHeaderAuth?.name).toMatch(/^LightDom /);
     }
   });
 
