@@ -10,7 +10,7 @@ import {
 import type { CommandHandler, EventStore } from '@lightdom/eventstore';
 import type { TokenRegistry } from '@lightdom/runtime';
 import { type Action, authorize } from './access.js';
-import { checkRunOrigin, parseRunRequest, runRequestData } from './runs.js';
+import { checkRunOrigin, childParent, parseRunRequest, runRequestData } from './runs.js';
 import { creatorOf, scheduleCreateData } from './schedules.js';
 
 /** What a caller presents: a bearer token (HTTP, WebSocket, gRPC metadata) or an AMQP password. */
@@ -172,6 +172,7 @@ export function createApplication<F, S, Sub>(deps: ApplicationDeps<F, S, Sub>): 
       if (type === 'RequestWorkflowRun') {
         const request = parseRunRequest(envelope.data);
         checkRunOrigin(request, { forRun: options.onBehalfOfRun, forSchedule: options.onBehalfOfSchedule });
+        if (request.parent) request.parent = await childParent(deps, request.parent);
         full = { ...envelope, data: await runRequestData(deps, request, actingAs) };
       } else if (type === 'CreateSchedule') {
         full = { ...envelope, data: await scheduleCreateData(deps, envelope.data, actingAs) };

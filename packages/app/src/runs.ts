@@ -145,4 +145,26 @@ export function checkRunOrigin(request: RunRequest, on: RunRequester): void {
     }
   }
 }
+/** Deepest nesting of child runs: a workflow that runs itself stops here instead of forever. */
+export const maxChildDepth = 8;
+
+/**
+ * The parent link with its depth (the parent's depth plus one), read from the parent run;
+ * INVARIANT_VIOLATION past `maxChildDepth`, so the `workflow.run` step fails for good.
+ */
+export async function childParent(deps: { commands: CommandHandler }, parent: RunParent): Promise<RunParent> {
+  const loaded = await deps.commands.repository.load('workflowRun', parent.runId);
+  const state = loaded.state as { parent?: RunParent | null };
+  const depth = (state.parent?.depth ?? (state.parent ? 1 : 0)) + 1;
+  if (depth > maxChildDepth) {
+    throw new LightdomError(
+      'INVARIANT_VIOLATION',
+      `child runs may nest ${maxChildDepth} deep; this one would be ${depth}`,
+      {
+        details: { field: 'data.parent', depth, maxDepth: maxChildDepth },
+      },
+    );
+  }
+  return { ...parent, depth };
+}
 // --- end run sources ---

@@ -138,7 +138,7 @@ describe('workflow.run: child workflows', () => {
     const childId = childRunIdFor(runId, 'sub', 1);
     const child = await h.runState(childId);
     expect(child.status).toBe('succeeded');
-    expect(child.parent).toEqual({ runId, stepId: 'sub', attempt: 1 });
+    expect(child.parent).toEqual({ runId, stepId: 'sub', attempt: 1, depth: 1 });
     expect(child.source).toEqual({ kind: 'workflow', ref: `${runId}/sub` });
     expect(child.input).toEqual({ product: 'shoes' });
     expect(child.requestedBy).toEqual(operator);
@@ -170,6 +170,24 @@ describe('workflow.run: child workflows', () => {
     await control(runId, 'CancelWorkflowRun', { reason: 'not needed' });
     await expect.poll(async () => (await h.runState(childId)).status, settleTimeout).toBe('cancelled');
     expect((await h.runState(childId)).cancelReason).toBe('workflow run cancelled');
+    await h.stopExecutors();
+  });
+
+  it('stops a workflow that runs itself at a depth of 8 child runs, failing the whole chain', async () => {
+    await h.startExecutor();
+    await define('loop', [{ id: 'again', type: 'workflow.run', input: { workflowId: 'loop' } }]);
+    const { runId } = await h.requestRun([{ id: 'again', type: 'workflow.run', input: { workflowId: 'loop' } }]);
+    const end = await h.waitForEnd(runId, 30_000);
+    expect(end.status).toBe('failed');
+    let id = runId;
+    for (let depth = 1; depth <= 8; depth++) {
+      id = childRunIdFor(id, 'again', 1);
+      expect((await h.runState(id)).parent?.depth).toBe(depth);
+    }
+    const deepest = await h.runState(id);
+    expect(deepest.status).toBe('failed');
+    expect(deepest.failure?.error).toContain('child runs may nest 8 deep; this one would be 9');
+    expect((await h.runState(childRunIdFor(id, 'again', 1))).exists).toBe(false);
     await h.stopExecutors();
   });
 

@@ -20,7 +20,13 @@ export type RunSource = z.output<typeof runSourceSchema>;
 
 /** The step of another run that started this one as a child (`workflow.run`); set by the executor only. */
 export const runParentSchema = z
-  .object({ runId: aggregateIdSchema, stepId: stepIdSchema, attempt: z.number().int().min(1).max(100) })
+  .object({
+    runId: aggregateIdSchema,
+    stepId: stepIdSchema,
+    attempt: z.number().int().min(1).max(100),
+    /** 1 for a child of a top-level run, one more per level; filled by the application core. */
+    depth: z.number().int().min(1).max(100).optional(),
+  })
   .strict();
 export type RunParent = z.output<typeof runParentSchema>;
 
