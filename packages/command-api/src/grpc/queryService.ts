@@ -101,14 +101,18 @@ const set = <T extends Record<string, unknown>>(o: T) =>
  * with `allowStale` the data there is, marked stale.
  */
 export function createQueryService(deps: QueryServiceDeps) {
-  /** Waits (through the core: authorised, bounded) for `minPosition`, then the read runs. */
-  const readInfo = async (
+  /**
+   * Runs `query` through the core's `read` (authorised; with `minPosition`, after waiting at
+   * most `waitMs` for it): the value with the position it reflects and whether it is stale.
+   */
+  const readWith = async <T>(
     ctx: CallContext,
     q: { minPosition?: number | undefined; allowStale: boolean },
     waitMs: number,
+    query: () => Promise<T>,
   ) => {
-    const r = await deps.app.read(ctx.identity, consistencyOf(q, waitMs), async () => undefined);
-    return { stale: r.stale, readModelPosition: r.position };
+    const r = await deps.app.read(ctx.identity, consistencyOf(q, waitMs), query);
+    return { value: r.value, info: { stale: r.stale, readModelPosition: r.position } };
   };
   const reads = (): ReadModelQueries => {
     if (!deps.reads) throw new LightdomError('UNAVAILABLE', 'This server has no read-model queries for that call');
@@ -151,57 +155,55 @@ export function createQueryService(deps: QueryServiceDeps) {
 
     async getWorkflow(request: unknown, ctx: CallContext, waitMs: number) {
       const q = parseRequest(byIdRequest, request);
-      const info = await readInfo(ctx, q, waitMs);
-      const w = await reads().workflows.get(q.id);
+      const { value: w, info } = await readWith(ctx, q, waitMs, () => reads().workflows.get(q.id));
       if (!w) throw new LightdomError('NOT_FOUND', `No workflow ${q.id}`);
       return { workflow: toWorkflowMessage(w), ...info };
     },
     async listWorkflows(request: unknown, ctx: CallContext, waitMs: number) {
       const q = parseRequest(listWorkflowsRequest, request);
-      const info = await readInfo(ctx, q, waitMs);
-      const p = await reads().workflows.list(set({ limit: q.limit, status: q.status, cursor: q.cursor }));
+      const { value: p, info } = await readWith(ctx, q, waitMs, () =>
+        reads().workflows.list(set({ limit: q.limit, status: q.status, cursor: q.cursor })),
+      );
       return { items: p.items.map(toWorkflowMessage), nextCursor: p.nextCursor ?? '', ...info };
     },
     async getRun(request: unknown, ctx: CallContext, waitMs: number) {
       const q = parseRequest(byIdRequest, request);
-      const info = await readInfo(ctx, q, waitMs);
-      const r = await reads().runs.get(q.id);
+      const { value: r, info } = await readWith(ctx, q, waitMs, () => reads().runs.get(q.id));
       if (!r) throw new LightdomError('NOT_FOUND', `No workflow run ${q.id}`);
       return { run: toRunMessage(r), ...info };
     },
     async listRuns(request: unknown, ctx: CallContext, waitMs: number) {
       const q = parseRequest(listRunsRequest, request);
-      const info = await readInfo(ctx, q, waitMs);
-      const p = await reads().runs.list(
-        set({ limit: q.limit, workflowId: q.workflowId, status: q.status, cursor: q.cursor }),
+      const { value: p, info } = await readWith(ctx, q, waitMs, () =>
+        reads().runs.list(set({ limit: q.limit, workflowId: q.workflowId, status: q.status, cursor: q.cursor })),
       );
       return { items: p.items.map(toRunMessage), nextCursor: p.nextCursor ?? '', ...info };
     },
     async getAiTask(request: unknown, ctx: CallContext, waitMs: number) {
       const q = parseRequest(byIdRequest, request);
-      const info = await readInfo(ctx, q, waitMs);
-      const t = await reads().aiTasks.get(q.id);
+      const { value: t, info } = await readWith(ctx, q, waitMs, () => reads().aiTasks.get(q.id));
       if (!t) throw new LightdomError('NOT_FOUND', `No AI task ${q.id}`);
       return { task: toAiTaskMessage(t), ...info };
     },
     async listAiTasks(request: unknown, ctx: CallContext, waitMs: number) {
       const q = parseRequest(listAiTasksRequest, request);
-      const info = await readInfo(ctx, q, waitMs);
-      const p = await reads().aiTasks.list(set({ limit: q.limit, status: q.status, model: q.model, cursor: q.cursor }));
+      const { value: p, info } = await readWith(ctx, q, waitMs, () =>
+        reads().aiTasks.list(set({ limit: q.limit, status: q.status, model: q.model, cursor: q.cursor })),
+      );
       return { items: p.items.map(toAiTaskMessage), nextCursor: p.nextCursor ?? '', ...info };
     },
     async getCampaignMetrics(request: unknown, ctx: CallContext, waitMs: number) {
       const q = parseRequest(metricsRequest, request);
-      const info = await readInfo(ctx, q, waitMs);
-      const p = await reads().metrics.series(
-        set({ campaignId: q.campaignId, bucket: q.bucket, from: q.from, to: q.to, limit: q.limit, cursor: q.cursor }),
+      const { value: p, info } = await readWith(ctx, q, waitMs, () =>
+        reads().metrics.series(
+          set({ campaignId: q.campaignId, bucket: q.bucket, from: q.from, to: q.to, limit: q.limit, cursor: q.cursor }),
+        ),
       );
       return { campaignId: q.campaignId, bucket: q.bucket, points: p.items, nextCursor: p.nextCursor ?? '', ...info };
     },
     async getStats(request: unknown, ctx: CallContext, waitMs: number) {
       const q = parseRequest(statsRequest, request);
-      const info = await readInfo(ctx, q, waitMs);
-      const st = await reads().stats.read(q.minPosition ?? 0);
+      const { value: st, info } = await readWith(ctx, q, waitMs, () => reads().stats.read(q.minPosition ?? 0));
       return {
         campaignsByStatus: st.campaigns.byStatus,
         campaignTotals: st.campaigns.totals,
