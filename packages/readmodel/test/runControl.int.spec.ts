@@ -56,4 +56,48 @@ describe('run control in the read model', () => {
       await projector.stop();
     }
   });
+
+  it('shows schedules: what they run, when, their status and their last fired slot', async () => {
+    const { store, commands } = handlerFor(nats);
+    const projector = await startProjector(
+      { nc: nats.nc, pool: pgEnv.pool },
+      { stream: nats.stream, subjectPrefix: nats.subjectPrefix, schema: pgEnv.schema, durable: `s-${nats.id}` },
+    );
+    try {
+      await store.ensureStream();
+      const h = (type: string, data: Record<string, unknown>, aggregateId?: string) =>
+        commands.handle({ type, data, ...(aggregateId ? { aggregateId } : {}) }, meta());
+      const created = await h('CreateSchedule', {
+        workflowId: 'w1',
+        at: '2020-01-01T00:00:00Z',
+        input: { n: 1 },
+        createdBy: { actor: 'olga', role: 'operator' },
+      });
+      const cron = await h('CreateSchedule', { workflowId: 'w2', cron: '0 9 * * 1-5', timezone: 'Europe/Berlin' });
+      await h('FireSchedule', { slot: '2020-01-01T00:00:00Z', runId: 'run-a', missedSlots: 0 }, created.id);
+      const paused = await h('PauseSchedule', {}, cron.id);
+      await projector.waitFor(paused.position, 20_000);
+      const reads = createReadModelQueries({ pool: pgEnv.pool, schema: pgEnv.schema });
+      expect(await reads.schedules.get(created.id)).toMatchObject({
+        workflowId: 'w1',
+        status: 'completed',
+        at: '2020-01-01T00:00:00.000Z',
+        input: { n: 1 },
+        createdBy: 'olga',
+        lastSlot: '2020-01-01T00:00:00.000Z',
+        lastRunId: 'run-a',
+        firedCount: 1,
+      });
+      expect(await reads.schedules.get(cron.id)).toMatchObject({
+        status: 'paused',
+        cron: '0 9 * * 1-5',
+        timezone: 'Europe/Berlin',
+        firedCount: 0,
+      });
+      const byWorkflow = await reads.schedules.list({ workflowId: 'w2', limit: 10 });
+      expect(byWorkflow.items.map((v) => v.scheduleId)).toEqual([cron.id]);
+    } finally {
+      await projector.stop();
+    }
+  });
 });
