@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createApplication } from '@lightdom/app';
 import { type Identity, isLightdomError } from '@lightdom/domain';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { childRunIdFor } from '../src/index.js';
 import {
   createExecutorHarness,
@@ -28,6 +28,8 @@ beforeAll(async () => {
   h.onCleanup(() => webhook.close());
 });
 afterAll(async () => h?.cleanup());
+// A test that fails must not leave its executors running into the next.
+afterEach(async () => h?.stopExecutors());
 
 const meta = { actor: tester.actor, correlationId: 'test', causationId: 'test' };
 const control = (runId: string, type: string, data: Record<string, unknown> = {}) =>

@@ -1,7 +1,7 @@
 import { createApplication } from '@lightdom/app';
 import { isLightdomError, type StoredCommit } from '@lightdom/domain';
 import { createCommandHandler } from '@lightdom/eventstore';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { scheduledRunId } from '../src/index.js';
 import { createExecutorHarness, type ExecutorHarness, settleTimeout, tester, testTokens } from './support/harness.js';
 
@@ -21,6 +21,8 @@ beforeAll(async () => {
   );
 });
 afterAll(async () => h?.cleanup());
+// A test that fails must not leave its executors (and their clock) firing into the next.
+afterEach(async () => h?.stopExecutors());
 
 /**
  * A clock the test moves, read by the executors and by the test's own command handler:
@@ -64,7 +66,8 @@ describe('schedules', () => {
       },
       meta,
     );
-    const executor = () => h.startExecutor({ schedules: { tickMs: 25 } }, { clock: clock.now });
+    // A killed executor's unacknowledged commits come back after the ack wait: keep it short.
+    const executor = () => h.startExecutor({ schedules: { tickMs: 25 }, ackWaitMs: 1000 }, { clock: clock.now });
     const a = await executor();
     const b = await executor();
 
@@ -90,7 +93,9 @@ describe('schedules', () => {
     expect(all.map((f) => f.missedSlots)).toEqual([0, 0, 0, 0, 0]);
     for (const f of all) {
       expect(f.runId).toBe(scheduledRunId(scheduleId, f.slot));
-      await expect.poll(async () => (await h.runState(f.runId)).status, settleTimeout).toBe('succeeded');
+      await expect
+        .poll(async () => (await h.runState(f.runId)).status, { ...settleTimeout, timeout: 30_000 })
+        .toBe('succeeded');
       const run = await h.runState(f.runId);
       expect(run.source).toEqual({ kind: 'schedule', ref: `${scheduleId}@${f.slot}` });
       expect(run.input).toEqual({ batch: 7 });

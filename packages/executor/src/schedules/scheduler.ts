@@ -88,8 +88,22 @@ export function createScheduler(deps: SchedulerDeps, options: SchedulerOptions):
     }
   }
 
-  async function follow(sub: CommitSubscription) {
-    for await (const commit of sub) apply(commit);
+  /** Follows new schedule commits; a feed that breaks (NATS away) is opened again from the last one seen. */
+  async function follow(signal: AbortSignal) {
+    while (!signal.aborted) {
+      try {
+        subscription = await store.subscribe({ after: seen, aggregateType: scheduleDecider.aggregateType });
+        if (signal.aborted) {
+          subscription.stop();
+          break;
+        }
+        for await (const commit of subscription) apply(commit);
+      } catch (err) {
+        if (signal.aborted) break;
+        logger.warn({ err: String((err as Error)?.message ?? err) }, 'schedule feed broke; opening it again');
+      }
+      await sleep(options.tickMs, undefined, { signal }).catch(() => undefined);
+    }
   }
 
   /** Requests the run of the last fired slot, once per process per slot. */
@@ -174,11 +188,10 @@ export function createScheduler(deps: SchedulerDeps, options: SchedulerOptions):
   return {
     tick,
     async start() {
-      if (subscription) return;
+      if (stopping) return;
       await catchUp();
-      subscription = await store.subscribe({ after: seen, aggregateType: scheduleDecider.aggregateType });
-      following = follow(subscription).catch((err) => logger.error({ err: String(err) }, 'schedule feed ended'));
       stopping = new AbortController();
+      following = follow(stopping.signal);
       loop = run(stopping.signal);
     },
     async stop() {
@@ -186,6 +199,7 @@ export function createScheduler(deps: SchedulerDeps, options: SchedulerOptions):
       subscription?.stop();
       await Promise.allSettled([loop, following, ticking]);
       subscription = undefined;
+      stopping = undefined;
       known.clear();
       seen = 0;
     },
