@@ -211,7 +211,13 @@ export function createExecutor(deps: ExecutorDeps, options: ExecutorOptions): Ex
     options.schedules?.enabled === false
       ? undefined
       : createScheduler(
-          { store, submit, logger: logger.child({ component: 'scheduler' }), clock },
+          {
+            store,
+            submit,
+            logger: logger.child({ component: 'scheduler' }),
+            clock,
+            onFire: (result) => metrics.scheduleFires.inc({ result }),
+          },
           { tickMs: options.schedules?.tickMs ?? executorConfigSchema.shape.SCHEDULE_TICK_MS.parse(undefined) },
         );
   let runLoop: PullLoop | undefined;

@@ -3,7 +3,14 @@ import { isLightdomError, type StoredCommit } from '@lightdom/domain';
 import { createCommandHandler } from '@lightdom/eventstore';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { scheduledRunId } from '../src/index.js';
-import { createExecutorHarness, type ExecutorHarness, settleTimeout, tester, testTokens } from './support/harness.js';
+import {
+  createExecutorHarness,
+  type ExecutorHarness,
+  metricValue,
+  settleTimeout,
+  tester,
+  testTokens,
+} from './support/harness.js';
 
 let h: ExecutorHarness;
 const meta = { actor: tester.actor, correlationId: 'test', causationId: 'test' };
@@ -81,13 +88,22 @@ describe('schedules', () => {
     await nextSlot();
     await a.crash();
     await nextSlot();
-    await executor();
+    const c = await executor();
     await nextSlot();
     await b.crash();
     await nextSlot();
     // Every scheduler left ticks many more times at the same time: nothing more fires.
     await new Promise((r) => setTimeout(r, 400));
 
+    // Each slot was fired by exactly one executor's FireSchedule; the others found it taken.
+    const fires = async (result: string) => {
+      let n = 0;
+      for (const e of [a, b, c])
+        n += await metricValue(e.registry, 'lightdom_executor_schedule_fires_total', { result });
+      return n;
+    };
+    expect(await fires('fired')).toBe(5);
+    expect(await fires('failed')).toBe(0);
     const all = await fired(scheduleId);
     expect(all.map((f) => f.slot)).toEqual(slots);
     expect(all.map((f) => f.missedSlots)).toEqual([0, 0, 0, 0, 0]);

@@ -17,6 +17,8 @@ export interface SchedulerDeps {
   submit: Submit;
   logger: Logger;
   clock: () => Date;
+  /** Counts fire attempts by result. */
+  onFire?: (result: 'fired' | 'taken' | 'failed') => void;
 }
 
 export interface SchedulerOptions {
@@ -144,7 +146,7 @@ export function createScheduler(deps: SchedulerDeps, options: SchedulerOptions):
     const slot = due.slot.toISOString();
     const runId = scheduledRunId(scheduleId, slot);
     try {
-      await submit(
+      const result = await submit(
         {
           type: 'FireSchedule',
           aggregateId: scheduleId,
@@ -153,11 +155,17 @@ export function createScheduler(deps: SchedulerDeps, options: SchedulerOptions):
         },
         contextFor(scheduleId, slot, 'fire'),
       );
+      // The same key from another executor answers with the first result: it fired, not us.
+      deps.onFire?.(result.duplicate ? 'taken' : 'fired');
       logger.info({ scheduleId, slot, runId, missedSlots: due.missedSlots }, 'schedule fired');
       // Known now without waiting for the log to bring it back.
       entry.state = { ...entry.state, firesAfter: slot, lastSlot: slot, lastRunId: runId };
     } catch (err) {
-      if (!isLightdomError(err) || !movedOn.has(err.code)) throw err;
+      if (!isLightdomError(err) || !movedOn.has(err.code)) {
+        deps.onFire?.('failed');
+        throw err;
+      }
+      deps.onFire?.('taken');
       logger.debug({ scheduleId, slot, code: err.code }, 'slot taken by another executor or no longer due');
     }
   }
@@ -196,7 +204,11 @@ export function createScheduler(deps: SchedulerDeps, options: SchedulerOptions):
     },
     async stop() {
       stopping?.abort();
-      subscription?.stop();
+      try {
+        subscription?.stop();
+      } catch {
+        // The connection is gone already (a crash): nothing to stop on the server.
+      }
       await Promise.allSettled([loop, following, ticking]);
       subscription = undefined;
       stopping = undefined;
