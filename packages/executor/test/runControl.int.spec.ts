@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createApplication } from '@lightdom/app';
 import { type Identity, isLightdomError } from '@lightdom/domain';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { childRunIdFor } from '../src/index.js';
+import { aiTaskIdFor, childRunIdFor } from '../src/index.js';
 import {
   createExecutorHarness,
   type ExecutorHarness,
@@ -79,6 +79,35 @@ describe('run control', () => {
     expect(types.indexOf('WorkflowRunPaused')).toBeLessThan(types.indexOf('WorkflowStepSucceeded'));
     expect(types.indexOf('WorkflowRunResumed')).toBeLessThan(types.lastIndexOf('WorkflowStepStarted'));
     await h.stopExecutors();
+  });
+
+  it('records an AI step that finishes while the run is paused', async () => {
+    await h.startExecutor();
+    const { runId } = await h.requestRun([
+      { id: 'copy', type: 'ai.generate', input: { prompt: 'an ad' } },
+      { id: 'post', type: 'http.request', input: { url: `${webhook.url}/paused-ai-post` }, dependsOn: ['copy'] },
+    ]);
+    await expect.poll(() => stepStatus(runId, 'copy'), settleTimeout).toBe('running');
+    await control(runId, 'PauseWorkflowRun');
+    // The AI worker answers while the run is paused.
+    const taskId = aiTaskIdFor(runId, 'copy', 1);
+    await expect.poll(async () => (await h.store.readAggregate('aiTask', taskId)).length, settleTimeout).toBe(1);
+    const ai = { actor: 'ai-worker', correlationId: 'ai', causationId: 'ai' };
+    await h.commands.handle({ type: 'StartAiTask', aggregateId: taskId, data: { workerId: 'w' } }, ai);
+    await h.commands.handle(
+      {
+        type: 'CompleteAiTask',
+        aggregateId: taskId,
+        data: { text: 'Run faster', promptTokens: 1, completionTokens: 2, durationMs: 3 },
+      },
+      ai,
+    );
+    await expect.poll(() => stepStatus(runId, 'copy'), settleTimeout).toBe('succeeded');
+    expect(await status(runId)).toBe('paused');
+    expect(await stepStatus(runId, 'post')).toBe('pending');
+    await control(runId, 'ResumeWorkflowRun');
+    expect((await h.waitForEnd(runId)).status).toBe('succeeded');
+    expect(webhook.callsTo('/paused-ai-post')).toHaveLength(1);
   });
 
   it('cancels a paused run with a reason; nothing starts after it and it cannot be resumed', async () => {
