@@ -176,6 +176,9 @@ export function createScheduler(deps: SchedulerDeps, options: SchedulerOptions):
       try {
         await fire(scheduleId, entry, now);
         await ensureRun(scheduleId, entry);
+        // A schedule that will never fire again needs no place in memory.
+        const { status, lastSlot } = entry.state;
+        if (status === 'deleted' || (status === 'completed' && entry.ensured === lastSlot)) known.delete(scheduleId);
       } catch (err) {
         logger.warn(
           { scheduleId, err: String((err as Error)?.message ?? err) },
