@@ -101,6 +101,24 @@ describe('decideNext and run control', () => {
 });
 
 describe('decideNext and child runs', () => {
+  it('times out a workflow.run step and cancels the child of that attempt', () => {
+    const timedSteps = [{ id: 'sub', type: 'workflow.run', input: { workflowId: 'child' }, timeoutMs: 500 }];
+    const { view } = given(
+      cmd('RequestWorkflowRun', { workflowId: 'w1', definitionVersion: 1, steps: timedSteps }),
+      cmd('StartWorkflowRun'),
+      cmd('StartWorkflowStep', { stepId: 'sub', attempt: 1 }),
+    );
+    expect(decideNext('r1', view, at(499))).toEqual([]);
+    expect(decideNext('r1', view, at(500))).toMatchObject([
+      { type: 'FailWorkflowStep', data: { stepId: 'sub', retryable: true } },
+      {
+        type: 'CancelWorkflowRun',
+        aggregateId: childRunIdFor('r1', 'sub', 1),
+        data: { reason: 'workflow step timed out' },
+      },
+    ]);
+  });
+
   const parent = { runId: 'p1', stepId: 'sub', attempt: 2 };
   const child = [{ id: 'only', type: 'delay', input: { ms: 0 } }];
   const childRun = (...more: [WorkflowRunCommand, number][]) =>
