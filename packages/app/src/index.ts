@@ -15,6 +15,7 @@ export {
 } from './application.js';
 export { toCodedError } from './errors.js';
 export {
+  checkRunOrigin,
   type Definition,
   definitionOf,
   parseRunRequest,
@@ -23,3 +24,4 @@ export {
   runRequestSchema,
   signalCommand,
 } from './runs.js';
+export { cronProblem, scheduleCreateData } from './schedules.js';

@@ -11,6 +11,7 @@ export const stepTypeSchema = z.enum([
   'chain.anchor',
   'wait.signal',
   'wait.event',
+  'workflow.run',
 ]);
 export type WorkflowStepType = z.infer<typeof stepTypeSchema>;
 
