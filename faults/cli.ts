@@ -1,5 +1,6 @@
 import type { CheckResult } from './checks/check.js';
 import { say } from './lib/log.js';
+import { runScaleSuite } from './scale/scaleSuite.js';
 import { runSuite, type SuiteResult } from './suite.js';
 
 interface Args {
@@ -7,6 +8,8 @@ interface Args {
   broken: boolean;
   proveDetection: boolean;
   runs: number;
+  /** `--scale`: only the scale-out check (faults/scale); without it a normal run ends with it. */
+  scaleOnly: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -16,6 +19,7 @@ function parseArgs(argv: string[]): Args {
     broken: process.env.FAULTS_BROKEN === '1',
     proveDetection: false,
     runs: 3,
+    scaleOnly: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -23,6 +27,7 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--broken') args.broken = true;
     else if (a === '--prove-detection') args.proveDetection = true;
     else if (a === '--runs') args.runs = Number(argv[++i]);
+    else if (a === '--scale') args.scaleOnly = true;
     else throw new Error(`unknown argument ${a}; see faults/run.ts for the options`);
   }
   if (!Number.isInteger(args.runs) || args.runs < 1) throw new Error('--runs needs a positive whole number');
@@ -46,6 +51,17 @@ async function runOnce(quick: boolean, broken: boolean): Promise<SuiteResult> {
   }
 }
 
+async function runScaleOnce(quick: boolean): Promise<SuiteResult> {
+  const started = Date.now();
+  try {
+    return await runScaleSuite({ quick });
+  } catch (err) {
+    say(`the scale-out run could not finish: ${(err as Error).stack ?? err}`);
+    const failed: CheckResult = { name: 'the scale-out run finished', ok: false, detail: (err as Error).message };
+    return { checks: [failed], passed: false, durationMs: Date.now() - started, commands: 0, commits: 0 };
+  }
+}
+
 /** Runs the suite as asked; resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv);
@@ -56,6 +72,12 @@ export async function main(argv: string[]): Promise<number> {
     interrupted = true;
     say('interrupted: cleaning up (Ctrl-C again to exit at once)');
   });
+
+  if (args.scaleOnly) {
+    const result = await runScaleOnce(args.quick);
+    summary(result);
+    return result.passed ? 0 : 1;
+  }
 
   if (!args.proveDetection) {
     const result = await runOnce(args.quick, args.broken);
@@ -68,8 +90,12 @@ export async function main(argv: string[]): Promise<number> {
               .map((c) => c.name)
               .join('; ')}`,
       );
+      return result.passed ? 0 : 1;
     }
-    return result.passed ? 0 : 1;
+    // The scale-out (several instances, a JetStream cluster, nginx) is a run of its own.
+    const scale = interrupted ? undefined : await runScaleOnce(args.quick);
+    if (scale) summary(scale);
+    return result.passed && scale?.passed === true ? 0 : 1;
   }
 
   const results: SuiteResult[] = [];

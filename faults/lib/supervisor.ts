@@ -15,7 +15,10 @@ export interface UnexpectedExit {
 }
 
 export interface SupervisedService {
+  /** The package it runs (`packages/<name>/src/main.ts`). */
   name: string;
+  /** Its name among several instances of one service (`command-api-2`); the name when it runs alone. */
+  label: string;
   /** Base URL of its HTTP server (/health, /ready, /metrics and, for command-api, the API). */
   url: string;
   /** Every port variable it was given, e.g. `{ PORT: '40123', GRPC_PORT: '40124' }`; kept across restarts. */
@@ -50,17 +53,23 @@ export function createSupervisor(opts: SupervisorOptions) {
   const stopFns: (() => Promise<void>)[] = [];
   let stopping = false;
 
-  async function add(name: string): Promise<SupervisedService> {
+  /** Starts `name`; `instance` runs a second copy beside the first (own label, log and ports, more env). */
+  async function add(
+    name: string,
+    instance: { label?: string; env?: Record<string, string> } = {},
+  ): Promise<SupervisedService> {
+    const label = instance.label ?? name;
     const ports: Record<string, string> = {};
     for (const variable of portVariables(name)) ports[variable] = String(await freePort());
     const port = Number(ports.PORT);
-    const log: WriteStream = createWriteStream(join(opts.logDir, `${name}.log`), { flags: 'a' });
+    const log: WriteStream = createWriteStream(join(opts.logDir, `${label}.log`), { flags: 'a' });
     let proc: ServiceProcess | undefined;
     let killing = false;
     let restartTimer: NodeJS.Timeout | undefined;
 
     const svc: SupervisedService = {
       name,
+      label,
       url: `http://127.0.0.1:${port}`,
       ports,
       starts: 0,
@@ -76,12 +85,12 @@ export function createSupervisor(opts: SupervisorOptions) {
       async ready() {
         return (await request(`${svc.url}/ready`, { timeoutMs: 1500 })).status === 200;
       },
-      waitReady: (timeoutMs = 30_000) => waitUntil(`${name} /ready`, svc.ready, timeoutMs),
+      waitReady: (timeoutMs = 30_000) => waitUntil(`${label} /ready`, svc.ready, timeoutMs),
     };
 
     const start = () => {
       svc.starts++;
-      const p = spawnService(name, { ...opts.env, ...ports, LOG_LEVEL: 'info' });
+      const p = spawnService(name, { ...opts.env, ...instance.env, ...ports, LOG_LEVEL: 'info' });
       proc = p;
       log.write(`\n===== start #${svc.starts} pid ${p.child.pid} at ${new Date().toISOString()}\n`);
       p.child.stdout?.on('data', (c: Buffer) => log.write(c));
@@ -91,7 +100,7 @@ export function createSupervisor(opts: SupervisorOptions) {
         if (stopping) return;
         if (!killing) {
           svc.unexpectedExits.push({ at: new Date(), code, signal, tail: p.output().slice(-2000) });
-          say(`  !!    ${name} exited by itself (code ${code}, signal ${signal}); the supervisor restarts it`);
+          say(`  !!    ${label} exited by itself (code ${code}, signal ${signal}); the supervisor restarts it`);
         }
         killing = false;
         restartTimer = setTimeout(start, opts.restartDelayMs);
@@ -103,7 +112,7 @@ export function createSupervisor(opts: SupervisorOptions) {
       await proc?.kill('SIGTERM');
       await new Promise((r) => log.end(r));
     });
-    services.set(name, svc);
+    services.set(label, svc);
     return svc;
   }
 

@@ -37,6 +37,11 @@ export const projectorConfigSchema = z.object({
   PROJECTOR_VIEWS_CHECK_MS: positiveInt(1000),
   /** Fault-suite switch; see ProjectorOptions.unsafeCheckpointOutsideTransaction. */
   PROJECTOR_UNSAFE_CHECKPOINT: z.enum(['0', '1']).default('0'),
+  // --- scale-out (issue 15): one active projector per schema and durable, the others stand by ---
+  /** `on`: hold a Postgres advisory lock before projecting; a second instance waits as a standby. */
+  PROJECTOR_LEASE: z.enum(['on', 'off']).default('off'),
+  /** While standing by: how often the lease is tried, in ms (the takeover time after the holder dies). */
+  PROJECTOR_LEASE_RETRY_MS: positiveInt(500),
 });
 
 export type ProjectorConfig = z.infer<typeof projectorConfigSchema> & { tokens: TokenRegistry };

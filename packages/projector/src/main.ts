@@ -5,12 +5,15 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { loadProjectorConfig } from './config.js';
 import { ensureDatabase, untilAvailable } from './db.js';
+import { holdLease } from './leaseWiring.js';
 import { createProjector } from './projector.js';
 
 runService('projector', async (logger) => {
   const config = loadProjectorConfig();
   const waitLog = (msg: string, err: unknown) => logger.warn({ err: (err as Error).message }, msg);
   await untilAvailable('create database', () => ensureDatabase(config.DATABASE_URL), waitLog);
+  // With PROJECTOR_LEASE=on a standby waits here (answering /health, not /ready) until the active one dies.
+  const lease = await holdLease(config, logger);
   const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 4 });
   pool.on('error', (err) => logger.warn({ err }, 'idle Postgres client failed'));
   await untilAvailable('migrate', () => migrate(pool, config.DB_SCHEMA), waitLog);
@@ -52,6 +55,7 @@ runService('projector', async (logger) => {
       redis: () => redis.ping(),
       // Not ready while a projection waits on a commit it cannot apply (names it, its position and error).
       projections: () => projector.assertNotStalled(),
+      ...(lease ? { lease: () => lease.check() } : {}),
     },
     // Each projection's checkpoint and lag (also the gauge lightdom_projection_lag).
     details: () => ({ projections: projector.lag() }),
@@ -64,6 +68,7 @@ runService('projector', async (logger) => {
       await nats.close();
       redis.disconnect();
       await pool.end();
+      await lease?.release();
     },
   };
 });

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Commit, EventRecord, StoredCommit } from '@lightdom/domain';
 import { LightdomError } from '@lightdom/domain';
 import type { StoredMsg } from 'nats';
@@ -143,6 +144,26 @@ export function createEventStore(deps: EventStoreDeps, options: Partial<EventSto
     });
     return jsmPromise;
   };
+  // On a replicated stream any replica answers a direct get and may serve a read consumer,
+  // and a follower may not have applied the newest commits yet: a command decided on its
+  // answer is decided on a stale state (found by faults/scale, docs/scaling.md). Single
+  // messages then come from the leader (STREAM.MSG.GET), and an aggregate read is repeated
+  // until it reaches the last commit the leader named. R1 streams keep direct gets.
+  let replicatedPromise: Promise<boolean> | undefined;
+  const replicated = () => {
+    replicatedPromise ??= jsm()
+      .then((m) => m.streams.info(opts.stream))
+      .then((i) => (i.config.num_replicas ?? 1) > 1)
+      .catch((err) => {
+        replicatedPromise = undefined;
+        throw err;
+      });
+    return replicatedPromise;
+  };
+  const getMessage = async (query: { seq: number } | { last_by_subj: string }) => {
+    const m = await jsm();
+    return (await replicated()) ? m.streams.getMessage(opts.stream, query) : m.direct.getMessage(opts.stream, query);
+  };
   const upcastCommit = (c: StoredCommit): StoredCommit =>
     opts.upcast ? { ...c, events: c.events.map(opts.upcast) } : c;
 
@@ -155,7 +176,7 @@ export function createEventStore(deps: EventStoreDeps, options: Partial<EventSto
   async function getCommit(position: number): Promise<StoredCommit | null> {
     assertConnected('read');
     try {
-      const m = await (await jsm()).direct.getMessage(opts.stream, { seq: position });
+      const m = await getMessage({ seq: position });
       return upcastCommit(decodeCommit(m.data, m.seq));
     } catch (err) {
       if (isNotFound(err)) return null;
@@ -169,7 +190,7 @@ export function createEventStore(deps: EventStoreDeps, options: Partial<EventSto
     assertConnected('read');
     const subject = aggregateSubject(opts.subjectPrefix, aggregateType, aggregateId);
     try {
-      const m = await (await jsm()).direct.getMessage(opts.stream, { last_by_subj: subject });
+      const m = await getMessage({ last_by_subj: subject });
       return upcastCommit(decodeCommit(m.data, m.seq));
     } catch (err) {
       if (isNotFound(err)) return null;
@@ -290,7 +311,14 @@ export function createEventStore(deps: EventStoreDeps, options: Partial<EventSto
         if (last.previousPosition === after) return [last];
       }
       const subject = aggregateSubject(opts.subjectPrefix, aggregateType, aggregateId);
-      return readRange(subject, after + 1, Number.MAX_SAFE_INTEGER, ro.until);
+      const upTo = ro.until === undefined ? last.position : Math.min(ro.until, last.position);
+      for (let attempt = 1; ; attempt++) {
+        const commits = await readRange(subject, after + 1, Number.MAX_SAFE_INTEGER, ro.until);
+        // Short of what the leader holds: the read consumer sits on a follower still catching up.
+        if ((commits.at(-1)?.position ?? after) >= upTo) return commits;
+        if (attempt >= 50) throw new LightdomError('UNAVAILABLE', 'read: the replica serving reads is behind');
+        await sleep(20);
+      }
     },
 
     lastCommit,
