@@ -6,10 +6,10 @@
 # Stages: `build` compiles TypeScript (and the dashboard) with every dependency; `prod-deps`
 # installs production dependencies only; the final stage holds those, the compiled dist/
 # trees and the few files they read at run time, and runs as the unprivileged `node` user.
+# (One base image, pinned, for every stage; HEALTHCHECK has no --start-period because
+# dockerfilelint 1.8 misreads it: compose and Kubernetes set their own start delays.)
 
-ARG NODE_IMAGE=node:20.19.5-bookworm-slim
-
-FROM ${NODE_IMAGE} AS build
+FROM node:20.19.5-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json turbo.json tsconfig.base.json ./
 COPY contracts/package.json ./contracts/
@@ -20,7 +20,7 @@ RUN npx turbo run build --filter='!@lightdom/testkit' \
  && npx esbuild packages/dashboard/serve.ts --bundle --platform=node --format=esm \
       --packages=external --outfile=packages/dashboard/serve.mjs
 
-FROM ${NODE_IMAGE} AS prod-deps
+FROM node:20.19.5-bookworm-slim AS prod-deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY contracts/package.json ./contracts/
@@ -31,7 +31,24 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
       -w @lightdom/ai-worker -w @lightdom/anchor -w @lightdom/audit \
  && npm cache clean --force
 
-FROM ${NODE_IMAGE}
+# A local Hardhat chain for the anchor service (compose's `hardhat`; a development chain only).
+FROM node:20.19.5-bookworm-slim AS hardhat
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY packages ./packages
+COPY contracts ./contracts
+RUN npm ci --ignore-scripts --no-audit --no-fund -w @lightdom/contracts \
+ && npm cache clean --force \
+ && chown -R node:node /app/contracts
+WORKDIR /app/contracts
+USER node
+EXPOSE 8545
+HEALTHCHECK --interval=10s --timeout=3s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:8545',{method:'POST',headers:{'content-type':'application/json'},body:'{\\"jsonrpc\\":\\"2.0\\",\\"id\\":1,\\"method\\":\\"eth_chainId\\"}'}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+CMD ["npx", "--no-install", "hardhat", "node", "--hostname", "0.0.0.0"]
+
+# The services' image (the default target).
+FROM node:20.19.5-bookworm-slim
 ENV NODE_ENV=production HOST=0.0.0.0
 WORKDIR /app
 COPY --from=prod-deps --chown=root:root /app/node_modules ./node_modules
@@ -42,6 +59,6 @@ COPY --from=build --chown=root:root /app/packages ./packages
 USER node
 EXPOSE 3001 50051 5673
 # PORT (OPS_PORT for the anchor service) is where /health answers; the dashboard answers on /.
-HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+HEALTHCHECK --interval=10s --timeout=3s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.OPS_PORT||process.env.PORT||3001)+(process.env.LIGHTDOM_API_URL?'/':'/health')).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 CMD ["node", "packages/command-api/dist/main.js"]
