@@ -24,6 +24,8 @@ $(cat n8n_token):n8n:operator
 $(cat prometheus_token):prometheus:reader"
 # Hardhat's well-known account 0 (a development chain only): use your own key on a real chain.
 put chain_signer_key "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+# The first contract account 0 deploys on a fresh Hardhat node; write your own address here.
+put audit_anchor_address "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 put n8n_db_password "$(rand)"
 put n8n_encryption_key "$(rand 32)"
 put n8n_webhook_token "$(rand)"
