@@ -39,7 +39,7 @@ const isRootUser = (user: string | undefined) => user === undefined || /^(0|root
 describe('deploy/compose.yaml', () => {
   it('is valid under the Compose specification JSON schema', () => {
     // The specification's schema is draft 2019-09 and still carries draft-04 `id`s: not strict.
-    const ajv = new Ajv2019.default({ strict: false, allErrors: true });
+    const ajv = new Ajv2019({ strict: false, allErrors: true });
     const validate = ajv.compile(specSchema());
     const ok = validate(compose);
     expect(validate.errors ?? [], JSON.stringify(validate.errors, null, 2)).toEqual([]);
@@ -47,13 +47,13 @@ describe('deploy/compose.yaml', () => {
   });
 
   it('the schema check catches a broken file (an unknown service key and a non-list port)', () => {
-    const ajv = new Ajv2019.default({ strict: false, allErrors: true });
-    const broken = structuredClone(compose) as { services: Record<string, Record<string, unknown>> };
+    const ajv = new Ajv2019({ strict: false, allErrors: true });
+    const broken = structuredClone(compose) as unknown as { services: Record<string, Record<string, unknown>> };
     (broken.services.nginx as Record<string, unknown>).ports = 'not-a-list';
     (broken.services.projector as Record<string, unknown>).restart_policy = 'always';
     const validate = ajv.compile(specSchema());
     expect(validate(broken)).toBe(false);
-    const paths = (validate.errors ?? []).map((e) => e.instancePath);
+    const paths = (validate.errors ?? []).map((e: { instancePath: string }) => e.instancePath);
     expect(paths).toEqual(expect.arrayContaining(['/services/nginx/ports', '/services/projector']));
   });
 
@@ -100,7 +100,8 @@ describe('deploy/compose.yaml', () => {
     expect(compose.networks.backend?.internal).toBe(true);
     expect(compose.networks.data?.internal).toBe(true);
     // The data servers are on the data network only; nginx never reaches them.
-    for (const name of ['nats', 'postgres', 'redis']) expect(networksOf(compose.services[name] ?? {})).toEqual(['data']);
+    for (const name of ['nats', 'postgres', 'redis'])
+      expect(networksOf(compose.services[name] ?? {})).toEqual(['data']);
     expect(networksOf(compose.services.nginx ?? {})).not.toContain('data');
     // n8n's database is reachable from n8n alone.
     const onN8nData = services.filter(([, s]) => networksOf(s).includes('n8n-data')).map(([n]) => n);
@@ -112,7 +113,8 @@ describe('deploy/compose.yaml', () => {
     for (const [name, s] of longRunning) {
       if (!s.healthcheck?.test?.length) problems.push(`${name}: no healthcheck`);
       if (!s.deploy?.resources?.limits?.cpus || !s.deploy.resources.limits.memory) problems.push(`${name}: no limits`);
-      if (!['always', 'unless-stopped', 'on-failure'].includes(s.restart ?? '')) problems.push(`${name}: no restart policy`);
+      if (!['always', 'unless-stopped', 'on-failure'].includes(s.restart ?? ''))
+        problems.push(`${name}: no restart policy`);
       if (s.read_only !== true) problems.push(`${name}: root filesystem is writable`);
       if (!s.cap_drop?.includes('ALL')) problems.push(`${name}: capabilities not dropped`);
       if (!s.security_opt?.includes('no-new-privileges:true')) problems.push(`${name}: may gain privileges`);
@@ -129,7 +131,8 @@ describe('deploy/compose.yaml', () => {
     for (const [name, s] of services) {
       for (const [key, value] of Object.entries(s.environment ?? {})) {
         // A secret-like name must point into /run/secrets (a file, or EXECUTOR_SECRETS_DIR's directory).
-        if (secretLike.test(key) && !String(value).startsWith('/run/secrets/')) problems.push(`${name}: ${key} is inline`);
+        if (secretLike.test(key) && !String(value).startsWith('/run/secrets/'))
+          problems.push(`${name}: ${key} is inline`);
         // A URL with a password in it (postgres://user:pass@host) is a secret too.
         if (/:\/\/[^/@\s]+:[^/@\s]+@/.test(String(value))) problems.push(`${name}: ${key} holds a password`);
         if (key.endsWith('_FILE') && !String(value).startsWith('/run/secrets/')) {

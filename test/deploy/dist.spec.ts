@@ -111,7 +111,10 @@ describe('the built dist/', () => {
     const res = await fetch(`${url}/api/commands`, {
       method: 'POST',
       headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ type: 'CreateCampaign', data: { name: 'from dist', budget: { amount: 100, currency: 'EUR' } } }),
+      body: JSON.stringify({
+        type: 'CreateCampaign',
+        data: { name: 'from dist', budget: { amount: 100, currency: 'EUR' } },
+      }),
     });
     const text = await res.text();
     expect(res.status, text).toBe(201);

@@ -12,6 +12,7 @@ const modelModule = (apiVersion: string) => `kubernetes-models/${apiVersion}`;
 
 interface Container {
   name: string;
+  image?: string;
   command?: string[];
   env?: { name: string; value?: string; valueFrom?: unknown }[];
   readinessProbe?: unknown;
@@ -143,7 +144,8 @@ describe('deploy/k8s/*.yaml', () => {
   });
 
   it('exposes command-api over HTTP, gRPC and AMQP, and autoscales command-api, executor and the AI worker', () => {
-    const ports = (named('Service', 'command-api')?.spec as { ports: { name: string; port: number }[] }).ports;
+    const service = named('Service', 'command-api') as unknown as { spec: { ports: { name: string; port: number }[] } };
+    const ports = service.spec.ports;
     expect(ports.map((p) => [p.name, p.port])).toEqual([
       ['http', 3001],
       ['grpc', 50051],
@@ -164,7 +166,7 @@ describe('deploy/k8s/*.yaml', () => {
       'nats-server.conf'
     ];
     expect(conf).toMatch(/sync_interval: always/);
-    expect(conf.match(/nats:\/\/nats-\d\.nats-cluster/g)).toHaveLength(3);
+    expect(conf?.match(/nats:\/\/nats-\d\.nats-cluster/g)).toHaveLength(3);
   });
 
   it('releases command-api blue-green (Service selector) and canary (ingress-nginx weight)', () => {
@@ -183,10 +185,16 @@ describe('deploy/k8s/*.yaml', () => {
     expect(deny).toEqual({ podSelector: {}, policyTypes: ['Ingress'] });
     // Every workload pod carries a tier some policy selects.
     const tiers = new Set(
-      policies.map((p) => (p.spec as { podSelector: { matchLabels?: Record<string, string> } }).podSelector.matchLabels?.['lightdom.io/tier']),
+      policies.map(
+        (p) =>
+          (p.spec as { podSelector: { matchLabels?: Record<string, string> } }).podSelector.matchLabels?.[
+            'lightdom.io/tier'
+          ],
+      ),
     );
     for (const { o } of workloads) {
-      const labels = (o.spec as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels;
+      const labels = (o.spec as { template: { metadata: { labels: Record<string, string> } } }).template.metadata
+        .labels;
       expect(tiers, o.metadata.name).toContain(labels['lightdom.io/tier']);
     }
   });

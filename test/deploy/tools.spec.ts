@@ -96,9 +96,11 @@ describe('promtool', () => {
   it('check rules accepts alerts.yml, with alerts for projector lag, 5xx rate and NATS', () => {
     const r = run('promtool', ['check', 'rules', path.join(dir, 'alerts.yml')]);
     expect(r.status, r.output).toBe(0);
-    const alerts = (parse(readFileSync(path.join(dir, 'alerts.yml'), 'utf8')) as {
-      groups: { rules: { alert: string; expr: string }[] }[];
-    }).groups.flatMap((g) => g.rules);
+    const alerts = (
+      parse(readFileSync(path.join(dir, 'alerts.yml'), 'utf8')) as {
+        groups: { rules: { alert: string; expr: string }[] }[];
+      }
+    ).groups.flatMap((g) => g.rules);
     expect(alerts.map((a) => a.alert)).toEqual(
       expect.arrayContaining(['ProjectionLagging', 'HighHttp5xxRate', 'NatsUnavailable']),
     );
@@ -124,14 +126,19 @@ describe('promtool', () => {
         {
           interval: '1m',
           input_series: [
-            { series: 'lightdom_projection_lag{projection="campaigns",job="lightdom",instance="p:3003"}', values: '5000x10' },
+            {
+              series: 'lightdom_projection_lag{projection="campaigns",job="lightdom",instance="p:3003"}',
+              values: '5000x10',
+            },
             { series: 'up{job="nats",instance="nats-exporter:7777"}', values: '0x5' },
             {
-              series: 'lightdom_http_request_duration_seconds_count{job="lightdom",status="500",method="GET",route="/x"}',
+              series:
+                'lightdom_http_request_duration_seconds_count{job="lightdom",status="500",method="GET",route="/x"}',
               values: '0+60x10',
             },
             {
-              series: 'lightdom_http_request_duration_seconds_count{job="lightdom",status="200",method="GET",route="/x"}',
+              series:
+                'lightdom_http_request_duration_seconds_count{job="lightdom",status="200",method="GET",route="/x"}',
               values: '0+60x10',
             },
           ],
@@ -156,7 +163,10 @@ describe('promtool', () => {
               alertname: 'NatsUnavailable',
               // The exporter is down (up == 0), and with it every NATS series.
               exp_alerts: [
-                { exp_labels: { severity: 'critical', job: 'nats', instance: 'nats-exporter:7777' }, exp_annotations: nats },
+                {
+                  exp_labels: { severity: 'critical', job: 'nats', instance: 'nats-exporter:7777' },
+                  exp_annotations: nats,
+                },
                 { exp_labels: { severity: 'critical' }, exp_annotations: nats },
               ],
             },

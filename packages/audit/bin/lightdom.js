@@ -10,13 +10,15 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const built = new URL('../dist/cli/lightdom.js', import.meta.url);
 // The CLI's own dependencies must be built too, or dist/ would import a missing dist/.
 const require = createRequire(import.meta.url);
-const builtDeps = ['@lightdom/runtime', '@lightdom/eventstore', '@lightdom/anchor', '@lightdom/domain'].every((name) => {
-  try {
-    return existsSync(require.resolve(name));
-  } catch {
-    return false;
-  }
-});
+const builtDeps = ['@lightdom/runtime', '@lightdom/eventstore', '@lightdom/anchor', '@lightdom/domain'].every(
+  (name) => {
+    try {
+      return existsSync(require.resolve(name));
+    } catch {
+      return false;
+    }
+  },
+);
 
 if (existsSync(built) && builtDeps) {
   await import(built.href);
