@@ -15,10 +15,13 @@ export {
 } from './application.js';
 export { toCodedError } from './errors.js';
 export {
+  checkRunOrigin,
   type Definition,
   definitionOf,
   parseRunRequest,
   type RunRequest,
   runRequestData,
   runRequestSchema,
+  signalCommand,
 } from './runs.js';
+export { cronProblem, scheduleCreateData } from './schedules.js';

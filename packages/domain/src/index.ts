@@ -97,6 +97,20 @@ export {
   projectionEventVersions,
 } from './projection/events.js';
 export {
+  isTimeZone,
+  type ScheduleCommand,
+  type ScheduleCommandType,
+  scheduleCommandSchemas,
+} from './schedule/commands.js';
+export { initialScheduleState, type ScheduleState, scheduleDecider } from './schedule/decider.js';
+export {
+  type ScheduleEvent,
+  type ScheduleEventData,
+  type ScheduleEventType,
+  type ScheduleStatus,
+  scheduleEventVersions,
+} from './schedule/events.js';
+export {
   envelopeDataLimits,
   type FreeFormLimits,
   freeFormLimits,
@@ -128,17 +142,33 @@ export {
   workflowEventVersions,
 } from './workflow/events.js';
 export {
+  ExpressionError,
+  type ExpressionScope,
+  evaluateWhen,
+  expressionLimits,
+  resolveInput,
+  type StepExpression,
+  stepExpressions,
+  workflowReferenceIssues,
+} from './workflow/expressions.js';
+export {
   assertWorkflowDag,
   type RetryPolicy,
   retryPolicySchema,
+  signalNameSchema,
   stepTypeSchema,
   type WorkflowStep,
   type WorkflowStepType,
+  waitEventInputSchema,
   workflowDagIssues,
   workflowStepSchema,
   workflowStepsSchema,
 } from './workflow/steps.js';
 export {
+  type RunParent,
+  type RunSource,
+  runParentSchema,
+  runSourceSchema,
   type WorkflowRunCommand,
   type WorkflowRunCommandType,
   workflowRunCommandSchemas,

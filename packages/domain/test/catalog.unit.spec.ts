@@ -62,6 +62,43 @@ const scenarios: Step[][] = [
     ['FailWorkflowStep', { stepId: 'a', error: 'e' }],
   ],
   [runRequest, ['CancelWorkflowRun', { reason: 'r' }]],
+  // A signal that arrives before its step starts, and a step its `when` skips.
+  [
+    [
+      'RequestWorkflowRun',
+      {
+        workflowId: 'w1',
+        definitionVersion: 1,
+        steps: [
+          { id: 'ok', type: 'wait.signal', input: { name: 'go' } },
+          { id: 'maybe', type: 'delay', input: { ms: 0 }, dependsOn: ['ok'], when: 'steps.ok.output.yes == true' },
+        ],
+      },
+    ],
+    ['StartWorkflowRun'],
+    ['SignalWorkflowRun', { name: 'go', payload: { yes: false } }],
+    ['StartWorkflowStep', { stepId: 'ok', attempt: 1 }],
+    ['StartWorkflowStep', { stepId: 'maybe', attempt: 1 }],
+  ],
+  [
+    runRequest,
+    ['StartWorkflowRun'],
+    ['PauseWorkflowRun', { reason: 'hold' }],
+    ['ResumeWorkflowRun'],
+    ['StartWorkflowStep', { stepId: 'a', attempt: 1 }],
+    ['FailWorkflowStep', { stepId: 'a', error: 'e' }],
+    ['RetryWorkflowStep', { stepId: 'a' }],
+  ],
+  [
+    ['CreateSchedule', { workflowId: 'w1', cron: '* * * * *', timezone: 'Europe/Berlin' }],
+    ['PauseSchedule'],
+    ['ResumeSchedule'],
+    ['DeleteSchedule'],
+  ],
+  [
+    ['CreateSchedule', { workflowId: 'w1', at: '2020-01-01T00:00:00Z' }],
+    ['FireSchedule', { slot: '2020-01-01T00:00:00Z', runId: 'r1' }],
+  ],
   [
     aiRequest,
     ['StartAiTask', { workerId: 'w' }],
@@ -111,6 +148,7 @@ describe('domain catalogue', () => {
       'auditCheckpoint',
       'campaign',
       'projection',
+      'schedule',
       'workflow',
       'workflowRun',
     ]);

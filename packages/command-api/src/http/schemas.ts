@@ -3,6 +3,7 @@ import {
   commandEnvelopeSchema,
   type FieldIssue,
   freeFormObject,
+  runSourceSchema,
   text,
   validationError,
 } from '@lightdom/domain';
@@ -30,6 +31,14 @@ export const cancelRunBody = dataOf('CancelWorkflowRun');
 export const aiTaskBody = dataOf('RequestAiTask');
 export const cancelAiTaskBody = dataOf('CancelAiTask');
 
+/** `POST /api/runs/:id/signals/:name`: the payload the run's wait.signal step takes as its output. */
+export const signalRunBody = z
+  .object({
+    /** Becomes the output of the wait.signal step waiting for the signal. Default `{}`. */
+    payload: freeFormObject().optional(),
+  })
+  .strict();
+
 /** `POST /api/workflows/:id/runs`: only the input (and which definition); never steps. */
 export const startRunBody = z
   .object({
@@ -37,6 +46,8 @@ export const startRunBody = z
     input: freeFormObject().default({}),
     /** A version of the definition; absent: the current one. */
     definitionVersion: z.number().int().min(1).max(1_000_000).optional(),
+    /** Where the run comes from, e.g. `{"kind": "n8n", "ref": "<workflow>/<execution>"}`; shown on the run. */
+    source: runSourceSchema.optional(),
     /** Same as the `Idempotency-Key` header. */
     idempotencyKey: text({ min: 1, max: 200 }).optional(),
   })
