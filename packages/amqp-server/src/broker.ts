@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { AmqpError, accessRefused, notFound, preconditionFailed, resourceLocked } from './errors.js';
 import type { ExchangePlugin } from './plugins.js';
 import { type Delivery, type MemoryBudget, Queue, type QueueLimits } from './queue.js';
+import { assertEquivalentArguments, checkQueueArguments } from './queueArguments.js';
 import type { AmqpMessage, AmqpStore, ExchangeDefinition, QueueDefinition } from './store.js';
 import { topicMatches } from './topic.js';
 
@@ -223,11 +224,17 @@ export class Broker {
             );
           }
         }
+        assertEquivalentArguments(
+          `queue '${name}' ${vhost}`,
+          { args: def.arguments, types: def.argumentTypes },
+          { args: existing.def.arguments ?? {}, types: existing.def.argumentTypes },
+        );
       }
       return existing;
     }
     if (passive) throw notFound(`no queue '${name}' ${vhost}`);
     if (def.name.startsWith('amq.')) throw accessRefused(`queue name '${name}' contains reserved prefix 'amq.*'`);
+    checkQueueArguments(`queue '${name}' ${vhost}`, def.arguments, def.argumentTypes);
     const q = this.newQueue({ ...def, name }, def.exclusive ? connection : undefined);
     this.queues.set(name, q);
     if (def.durable && !def.exclusive) await this.store.saveQueue(q.def);

@@ -2,7 +2,15 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { type Broker, REPLY_TO_QUEUE, type ReplySink } from './broker.js';
 import { type Args, decodeMethod } from './codec.js';
-import { AmqpError, accessRefused, notAllowed, notImplemented, preconditionFailed, unexpectedFrame } from './errors.js';
+import {
+  AmqpError,
+  accessRefused,
+  notAllowed,
+  notFound,
+  notImplemented,
+  preconditionFailed,
+  unexpectedFrame,
+} from './errors.js';
 import type { Frame } from './frames.js';
 import type { AmqpMetrics } from './metrics.js';
 import type { AmqpPrincipal } from './plugins.js';
@@ -10,6 +18,7 @@ import { Publisher } from './publishing.js';
 import type { Consumer, Delivery, Queue } from './queue.js';
 import { FrameType, type MethodName } from './spec.js';
 import type { AmqpMessage } from './store.js';
+import { type FieldTable, fieldTypesOf } from './wire.js';
 
 /** What a channel needs from its connection. */
 export interface ChannelHost {
@@ -65,6 +74,8 @@ export class Channel implements ReplySink {
   private flowActive = true;
   private readonly publisher: Publisher;
   private replyKey: string | undefined;
+  /** The queue most recently declared on this channel: what the empty queue name means. */
+  private lastQueue: string | undefined;
   private replyTag: string | undefined;
   private readonly inbox: Frame[] = [];
   private running = false;
@@ -202,19 +213,19 @@ export class Channel implements ReplySink {
         return this.declareQueue(a);
       case 'queue.bind':
         return b
-          .bind(str(a, 'queue'), str(a, 'exchange'), str(a, 'routingKey'), owner)
+          .bind(this.queueName(a), str(a, 'exchange'), this.bindingKey(a), owner)
           .then(() => this.ok('queue.bindOk', {}, a));
       case 'queue.unbind':
         return b
-          .unbind(str(a, 'queue'), str(a, 'exchange'), str(a, 'routingKey'), owner)
+          .unbind(this.queueName(a), str(a, 'exchange'), this.bindingKey(a), owner)
           .then(() => this.ok('queue.unbindOk', {}));
       case 'queue.purge':
         return b
-          .purgeQueue(b.queue(str(a, 'queue'), owner))
+          .purgeQueue(b.queue(this.queueName(a), owner))
           .then((count) => this.ok('queue.purgeOk', { messageCount: count }, a));
       case 'queue.delete':
         return b
-          .deleteQueue(str(a, 'queue'), {
+          .deleteQueue(this.queueName(a), {
             ifUnused: bool(a, 'ifUnused'),
             ifEmpty: bool(a, 'ifEmpty'),
             connection: owner,
@@ -223,7 +234,11 @@ export class Channel implements ReplySink {
       case 'basic.qos':
         if (num(a, 'prefetchSize') !== 0) throw notImplemented(`prefetch_size!=0 (${num(a, 'prefetchSize')})`);
         if (bool(a, 'global')) this.channelPrefetch = this.prefetchWithin(num(a, 'prefetchCount'));
-        else this.consumerPrefetch = this.prefetchWithin(num(a, 'prefetchCount'));
+        else {
+          // As RabbitMQ: a per-consumer qos also lifts the channel-wide limit.
+          this.consumerPrefetch = this.prefetchWithin(num(a, 'prefetchCount'));
+          this.channelPrefetch = 0;
+        }
         this.host.sendMethod(this.id, 'basic.qosOk');
         this.drainAll();
         return;
@@ -268,6 +283,23 @@ export class Channel implements ReplySink {
     }
   }
 
+  /**
+   * The queue a method names; the empty name is the queue most recently declared on the
+   * channel (RabbitMQ's shortcut, which clients rely on after declaring a server-named queue).
+   */
+  private queueName(a: Args) {
+    const name = str(a, 'queue');
+    if (name !== '') return name;
+    if (this.lastQueue === undefined) throw notFound('no previously declared queue');
+    return this.lastQueue;
+  }
+
+  /** queue.bind/unbind with both the queue and the routing key empty bind by the queue's name. */
+  private bindingKey(a: Args) {
+    const key = str(a, 'routingKey');
+    return key === '' && str(a, 'queue') === '' && this.lastQueue !== undefined ? this.lastQueue : key;
+  }
+
   /** A channel-wide qos of 0 stays unlimited (each consumer is capped anyway); others are capped. */
   private prefetchWithin(n: number) {
     return Math.min(n, this.host.maxPrefetch);
@@ -281,15 +313,17 @@ export class Channel implements ReplySink {
         exclusive: bool(a, 'exclusive'),
         autoDelete: bool(a, 'autoDelete'),
         arguments: (a.arguments as Record<string, unknown>) ?? {},
+        argumentTypes: a.arguments ? fieldTypesOf(a.arguments as FieldTable) : undefined,
       },
       bool(a, 'passive'),
       this.host.owner,
     );
+    this.lastQueue = q.name;
     this.ok('queue.declareOk', { queue: q.name, messageCount: q.ready.length, consumerCount: q.consumers.length }, a);
   }
 
   private consume(a: Args) {
-    const queueName = str(a, 'queue');
+    const queueName = this.queueName(a);
     const tag = str(a, 'consumerTag') || `amq.ctag-${randomBytes(16).toString('base64url')}`;
     if (this.consumers.has(tag)) throw notAllowed(`attempt to reuse consumer tag '${tag}'`);
     const consumer: ChannelConsumer = {
@@ -374,7 +408,7 @@ export class Channel implements ReplySink {
   }
 
   private get(a: Args) {
-    const q = this.broker.queue(str(a, 'queue'), this.host.owner);
+    const q = this.broker.queue(this.queueName(a), this.host.owner);
     const d = q.take();
     if (!d) {
       this.host.sendMethod(this.id, 'basic.getEmpty');

@@ -166,11 +166,35 @@ export class Publisher {
       },
     );
     if (!this.confirming) return;
-    this.confirmTail = this.confirmTail
-      .then(() => stored)
-      .then((ok) => {
-        if (this.ch.isOpen()) host.sendMethod(this.ch.id, ok ? 'basic.ack' : 'basic.nack', { deliveryTag: seq });
+    this.confirmTail = this.confirmTail.then(() => stored).then((ok) => this.confirmed(seq, ok));
+  }
+
+  /** Confirms settled since the last flush, in publish order: sent together, as runs. */
+  private settledConfirms: { seq: number; ok: boolean }[] = [];
+
+  private confirmed(seq: number, ok: boolean) {
+    if (this.settledConfirms.push({ seq, ok }) === 1) setImmediate(() => this.flushConfirms());
+  }
+
+  /**
+   * Sends the confirms that became ready together as RabbitMQ does: a run of acks (or of
+   * nacks) is one frame with `multiple` set, naming the run's last tag. Every earlier tag is
+   * already confirmed (confirms go out in publish order), so `multiple` covers exactly the run.
+   */
+  private flushConfirms() {
+    const ready = this.settledConfirms;
+    this.settledConfirms = [];
+    if (!this.ch.isOpen()) return;
+    let i = 0;
+    while (i < ready.length) {
+      let j = i;
+      while (j + 1 < ready.length && ready[j + 1]!.ok === ready[i]!.ok) j++;
+      this.ch.host.sendMethod(this.ch.id, ready[i]!.ok ? 'basic.ack' : 'basic.nack', {
+        deliveryTag: ready[j]!.seq,
+        multiple: j > i,
       });
+      i = j + 1;
+    }
   }
 
   private returnMessage(p: PendingPublish, content: Content) {

@@ -25,6 +25,8 @@ export interface QueueDefinition {
   durable: boolean;
   autoDelete: boolean;
   arguments: Record<string, unknown>;
+  /** Wire type tags of the arguments, as declared (RabbitMQ compares and reports them). */
+  argumentTypes?: Record<string, string>;
 }
 
 export interface ExchangeDefinition {

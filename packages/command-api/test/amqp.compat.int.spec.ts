@@ -336,3 +336,269 @@ describe.each([
     expect((await err).message).toContain("NOT_FOUND - no exchange 'compat-no-such-exchange' in vhost '/'");
   });
 });
+
+/**
+ * Scenarios run side by side: the same client code against RabbitMQ and against the
+ * gateway, and what each client saw must be equal (server-generated names are masked).
+ */
+describe('side by side with RabbitMQ', () => {
+  const mask = (s: string) => s.replace(/amq\.gen-[\w-]+/g, 'amq.gen-*').replace(/compat-[0-9a-f-]{36}/g, 'compat-*');
+  async function both<T>(scenario: (url: string) => Promise<T>): Promise<{ rabbit: T; gateway: T }> {
+    const rabbit = await scenario(rabbitUrl);
+    const gateway = await scenario(gatewayUrl);
+    return JSON.parse(mask(JSON.stringify({ rabbit, gateway })));
+  }
+  /** Runs `op` on a fresh channel; the channel (or connection) error text, or 'ok'. */
+  async function outcome(conn: ChannelModel, op: (ch: Channel) => Promise<unknown>): Promise<string> {
+    const ch = await conn.createChannel();
+    const err = closed(ch);
+    try {
+      await op(ch);
+    } catch {
+      return (await err).message;
+    }
+    await ch.close();
+    return 'ok';
+  }
+
+  it('topic: * does not match the empty routing key, # and the empty pattern do', async () => {
+    const { rabbit, gateway } = await both(async (url) => {
+      const conn = await amqp.connect(url);
+      const ch = await conn.createChannel();
+      const x = `compat-topic-${randomUUID()}`;
+      await ch.assertExchange(x, 'topic', { durable: false });
+      const got: Record<string, string[]> = {};
+      for (const pattern of ['*', '#', '', '*.#', 'a.*']) {
+        const { queue } = await ch.assertQueue('', { exclusive: true });
+        await ch.bindQueue(queue, x, pattern);
+        got[pattern] = [];
+        await ch.consume(queue, (m) => m && got[pattern]!.push(m.fields.routingKey), { noAck: true });
+      }
+      for (const key of ['', 'a', 'a.', 'a.b']) ch.publish(x, key, Buffer.from(key));
+      await tick(300);
+      await ch.deleteExchange(x);
+      await conn.close();
+      return got;
+    });
+    expect(rabbit).toEqual({
+      '*': ['a'],
+      '#': ['', 'a', 'a.', 'a.b'],
+      '': [''],
+      '*.#': ['a', 'a.', 'a.b'],
+      'a.*': ['a.', 'a.b'],
+    });
+    expect(gateway).toEqual(rabbit);
+  });
+
+  it('the empty queue name is the queue last declared on the channel', async () => {
+    const { rabbit, gateway } = await both(async (url) => {
+      const conn = await amqp.connect(url);
+      const seen: unknown[] = [];
+      seen.push(await outcome(conn, (ch) => ch.consume('', () => undefined)));
+      seen.push(await outcome(conn, (ch) => ch.get('')));
+      seen.push(await outcome(conn, (ch) => ch.bindQueue('', 'amq.direct', 'k')));
+      seen.push(await outcome(conn, (ch) => ch.purgeQueue('')));
+      seen.push(await outcome(conn, (ch) => ch.deleteQueue('')));
+      const ch = await conn.createConfirmChannel();
+      const { queue } = await ch.assertQueue('', { exclusive: true });
+      // Both empty: the routing key is the queue's name too.
+      await ch.bindQueue('', 'amq.direct', '');
+      await ch.bindQueue('', 'amq.direct', 'other');
+      ch.publish('amq.direct', queue, Buffer.from('by-name'));
+      ch.publish('amq.direct', 'other', Buffer.from('by-key'));
+      ch.publish('amq.direct', 'nothing', Buffer.from('lost'));
+      await ch.waitForConfirms();
+      const m = await ch.get('', { noAck: true });
+      seen.push(m && [m.content.toString(), m.fields.routingKey, m.fields.messageCount]);
+      await ch.unbindQueue('', 'amq.direct', 'other');
+      ch.publish('amq.direct', 'other', Buffer.from('unbound'));
+      await ch.waitForConfirms();
+      seen.push(await ch.purgeQueue(''));
+      const named = `compat-${randomUUID()}`;
+      await ch.assertQueue(named, { exclusive: true });
+      ch.sendToQueue(named, Buffer.from('to-named'));
+      await ch.waitForConfirms();
+      const got = await collect(ch, '', 1, { noAck: true });
+      seen.push(got.map((g) => [g.content.toString(), g.fields.routingKey]));
+      await ch.checkQueue(queue); // a passive declare counts as a declare
+      seen.push(await ch.deleteQueue(''));
+      seen.push(await outcome(conn, (c) => c.checkQueue('')));
+      await ch.close();
+      await conn.close();
+      return seen;
+    });
+    expect(rabbit[0]).toContain('NOT_FOUND - no previously declared queue');
+    expect(rabbit.slice(5, 9)).toEqual([
+      ['by-name', 'amq.gen-*', 1],
+      { messageCount: 1 },
+      [['to-named', 'compat-*']],
+      { messageCount: 0 },
+    ]);
+    expect(gateway).toEqual(rabbit);
+  });
+
+  it('queue arguments of the wrong type or value are 406 with the same texts', async () => {
+    const cases: Record<string, unknown>[] = [
+      { 'x-message-ttl': 'abc' },
+      { 'x-message-ttl': -1 },
+      { 'x-message-ttl': 1.5 },
+      { 'x-expires': 0 },
+      { 'x-expires': 'x' },
+      { 'x-expires': -5 },
+      { 'x-max-length': -1 },
+      { 'x-max-length': 'x' },
+      { 'x-max-length-bytes': -2 },
+      { 'x-overflow': 'foo' },
+      { 'x-overflow': 5 },
+      { 'x-dead-letter-exchange': 5 },
+      { 'x-dead-letter-routing-key': 5 },
+      { 'x-dead-letter-routing-key': 'k' },
+      { 'x-single-active-consumer': 'yes' },
+      { 'x-max-priority': 300 },
+      { 'x-max-priority': -1 },
+      { 'x-queue-mode': 'foo' },
+      { 'x-unknown': 'z', 'x-message-ttl': 1000, 'x-overflow': 'reject-publish', 'x-single-active-consumer': true },
+    ];
+    const { rabbit, gateway } = await both(async (url) => {
+      const conn = await amqp.connect(url);
+      const out: string[] = [];
+      for (const args of cases) {
+        const name = `compat-${randomUUID()}`;
+        out.push(await outcome(conn, (ch) => ch.assertQueue(name, { exclusive: true, arguments: args })));
+      }
+      await conn.close();
+      return out;
+    });
+    expect(rabbit[0]).toContain(
+      `PRECONDITION_FAILED - invalid arg 'x-message-ttl' for queue 'compat-*' in vhost '/': "expected integer, got longstr"`,
+    );
+    expect(rabbit.at(-1)).toBe('ok');
+    expect(gateway).toEqual(rabbit);
+  });
+
+  it('redeclaring with other arguments is 406 inequivalent arg, with RabbitMQ texts', async () => {
+    const { rabbit, gateway } = await both(async (url) => {
+      const conn = await amqp.connect(url);
+      const ch = await conn.createChannel();
+      const name = `compat-${randomUUID()}`;
+      await ch.assertQueue(name, { exclusive: true, arguments: { 'x-message-ttl': 1000, 'x-custom': 1 } });
+      const declare = (args: Record<string, unknown>) => (c: Channel) =>
+        c.assertQueue(name, { exclusive: true, arguments: args });
+      const out = [
+        await outcome(conn, declare({ 'x-message-ttl': 1000 })),
+        await outcome(conn, declare({ 'x-message-ttl': 70000 })),
+        await outcome(conn, declare({ 'x-message-ttl': 2000 })),
+        await outcome(conn, declare({})),
+        await outcome(conn, declare({ 'x-message-ttl': 1000, 'x-expires': 5000 })),
+        await outcome(conn, declare({ 'x-message-ttl': '1000' })),
+      ];
+      await conn.close();
+      return out;
+    });
+    expect(rabbit[0]).toBe('ok');
+    expect(rabbit[3]).toContain(
+      "inequivalent arg 'x-message-ttl' for queue 'compat-*' in vhost '/': received none but current is the value '1000' of type 'short'",
+    );
+    expect(gateway).toEqual(rabbit);
+  });
+
+  it('basic.nack with multiple requeues every delivery up to the tag, in order', async () => {
+    const { rabbit, gateway } = await both(async (url) => {
+      const conn = await amqp.connect(url);
+      const ch = await conn.createChannel();
+      const { queue } = await ch.assertQueue('', { exclusive: true });
+      for (const body of ['a', 'b', 'c', 'd']) ch.sendToQueue(queue, Buffer.from(body));
+      const seen: [string, boolean][] = [];
+      await new Promise<void>((resolve) => {
+        ch.consume(queue, (m) => {
+          if (!m) return;
+          seen.push([m.content.toString(), m.fields.redelivered]);
+          // The third delivery nacks the first three (d stays unacked), then everything is acked.
+          if (seen.length === 3) ch.nack(m, true, true);
+          if (seen.length === 7) {
+            ch.ackAll();
+            resolve();
+          }
+        });
+      });
+      await tick(100);
+      const left = (await ch.checkQueue(queue)).messageCount;
+      await conn.close();
+      return { seen, left };
+    });
+    expect(rabbit.seen.slice(0, 4)).toEqual([
+      ['a', false],
+      ['b', false],
+      ['c', false],
+      ['d', false],
+    ]);
+    expect(rabbit.seen.slice(4).sort()).toEqual([
+      ['a', true],
+      ['b', true],
+      ['c', true],
+    ]);
+    expect(gateway).toEqual(rabbit);
+  });
+
+  it('publisher confirms set multiple when several are ready, and cover every tag once', async () => {
+    const { rabbit, gateway } = await both(async (url) => {
+      const conn = await amqp.connect(url);
+      const ch = await conn.createConfirmChannel();
+      const frames: { deliveryTag: number; multiple: boolean }[] = [];
+      ch.on('ack', (f: { deliveryTag: number; multiple: boolean }) => frames.push(f));
+      const { queue } = await ch.assertQueue('', { exclusive: true });
+      const durable = `compat-${randomUUID()}`;
+      await ch.assertQueue(durable, { durable: true });
+      for (let i = 0; i < 500; i++) ch.sendToQueue(i % 2 ? queue : durable, Buffer.from(String(i)));
+      await ch.waitForConfirms();
+      await ch.deleteQueue(durable);
+      await conn.close();
+      // A multiple frame confirms every tag up to its own not confirmed yet; no tag twice.
+      const confirmed = new Set<number>();
+      let twice = 0;
+      for (const f of frames) {
+        if (confirmed.has(f.deliveryTag)) twice++;
+        if (f.multiple) for (let t = 1; t <= f.deliveryTag; t++) confirmed.add(t);
+        else confirmed.add(f.deliveryTag);
+      }
+      return {
+        confirmed: confirmed.size,
+        highest: Math.max(...confirmed),
+        twice,
+        fewerFrames: frames.length < 500,
+        someMultiple: frames.some((f) => f.multiple),
+      };
+    });
+    expect(rabbit).toEqual({ confirmed: 500, highest: 500, twice: 0, fewerFrames: true, someMultiple: true });
+    expect(gateway).toEqual(rabbit);
+  });
+
+  it('basic.qos global limits the whole channel; a later per-consumer qos lifts that limit', async () => {
+    const { rabbit, gateway } = await both(async (url) => {
+      const conn = await amqp.connect(url);
+      const out: Record<string, number[]> = {};
+      for (const order of [['global'], ['global', 'consumer'], ['consumer', 'global']]) {
+        const ch = await conn.createChannel();
+        const queues = [
+          (await ch.assertQueue('', { exclusive: true })).queue,
+          (await ch.assertQueue('', { exclusive: true })).queue,
+        ];
+        for (const q of queues) for (let i = 0; i < 5; i++) ch.sendToQueue(q, Buffer.from(String(i)));
+        for (const which of order) await ch.prefetch(which === 'global' ? 3 : 2, which === 'global');
+        const got: ConsumeMessage[] = [];
+        for (const q of queues) await ch.consume(q, (m) => m && got.push(m));
+        await tick(250);
+        const first = got.length;
+        const perQueue = Math.max(...queues.map((q) => got.filter((m) => m.fields.routingKey === q).length));
+        ch.ack(got[0]!);
+        await tick(250);
+        out[order.join('+')] = [first, perQueue, got.length];
+        await ch.close();
+      }
+      await conn.close();
+      return out;
+    });
+    expect(rabbit).toEqual({ global: [3, 3, 4], 'global+consumer': [4, 2, 5], 'consumer+global': [3, 2, 4] });
+    expect(gateway).toEqual(rabbit);
+  });
+});
