@@ -1,0 +1,110 @@
+"""RabbitMQ-parity scenarios with pika (a non-JavaScript client).
+
+Run against one broker: `python3 pika_parity.py <port>`; prints one JSON object with what
+the client saw. The test runs it against RabbitMQ and against the gateway and compares.
+"""
+import json
+import sys
+import time
+import uuid
+
+import pika
+
+PORT = int(sys.argv[1])
+PARAMS = pika.ConnectionParameters(
+    '127.0.0.1', PORT, credentials=pika.PlainCredentials('guest', 'guest'), heartbeat=0
+)
+
+
+def connect():
+    return pika.BlockingConnection(PARAMS)
+
+
+def name():
+    return 'pika-' + str(uuid.uuid4())
+
+
+def refused(op):
+    """Runs op on a fresh connection; the broker's reply code and text, or 'ok'."""
+    conn = connect()
+    ch = conn.channel()
+    try:
+        op(ch)
+        return 'ok'
+    except pika.exceptions.ChannelClosedByBroker as e:
+        return [e.reply_code, e.reply_text]
+    except pika.exceptions.ConnectionClosedByBroker as e:
+        return [e.reply_code, e.reply_text]
+    finally:
+        if conn.is_open:
+            conn.close()
+
+
+out = {}
+conn = connect()
+ch = conn.channel()
+
+# topic: '*' does not match the empty routing key, '#' does.
+x = name()
+ch.exchange_declare(x, 'topic', auto_delete=False)
+star = ch.queue_declare('', exclusive=True).method.queue
+ch.queue_bind(star, x, '*')
+hashq = ch.queue_declare('', exclusive=True).method.queue
+ch.queue_bind(hashq, x, '#')
+for key in ['', 'a', 'a.b']:
+    ch.basic_publish(x, key, key.encode())
+ch.queue_declare(star, passive=True)  # a round trip: the publishes are routed
+out['topic'] = {
+    'star': ch.queue_declare(star, passive=True).method.message_count,
+    'hash': ch.queue_declare(hashq, passive=True).method.message_count,
+}
+ch.exchange_delete(x)
+
+# The empty queue name is the queue last declared on the channel.
+out['no_previous'] = refused(lambda c: c.basic_get(''))
+q = ch.queue_declare('', exclusive=True).method.queue
+ch.queue_bind('', 'amq.direct', 'pika-key')
+ch.basic_publish('amq.direct', 'pika-key', b'via-empty-name')
+ch.queue_declare(q, passive=True)
+method, _props, body = ch.basic_get('', auto_ack=True)
+out['empty_name'] = [body.decode(), method.routing_key, ch.queue_purge('').method.message_count]
+
+# Queue arguments are checked as RabbitMQ checks them.
+fixed = name()
+out['bad_args'] = [
+    refused(lambda c, a=a: c.queue_declare(fixed, exclusive=True, arguments=a))
+    for a in [{'x-message-ttl': 'abc'}, {'x-max-length': -1}, {'x-overflow': 'sideways'}, {'x-expires': 0}]
+]
+
+# basic.nack with multiple requeues everything up to the tag.
+for body in [b'a', b'b', b'c']:
+    ch.basic_publish('', q, body)
+ch.queue_declare(q, passive=True)
+tags = [ch.basic_get(q)[0].delivery_tag for _ in range(3)]
+ch.basic_nack(tags[1], multiple=True, requeue=True)
+again = []
+while True:
+    m, _p, b = ch.basic_get(q, auto_ack=True)
+    if m is None:
+        break
+    again.append([b.decode(), m.redelivered])
+out['nack_multiple'] = sorted(again)
+
+# qos global limits the channel; channel.flow active=true is answered.
+ch2 = conn.channel()
+queues = [ch2.queue_declare('', exclusive=True).method.queue for _ in range(2)]
+for qq in queues:
+    for i in range(4):
+        ch2.basic_publish('', qq, str(i).encode())
+ch2.basic_qos(prefetch_count=3, global_qos=True)
+got = []
+for qq in queues:
+    ch2.basic_consume(qq, lambda c, m, p, b: got.append(b))
+deadline = time.monotonic() + 0.5
+while time.monotonic() < deadline:
+    conn.process_data_events(time_limit=0.1)
+out['qos_global'] = len(got)
+out['flow'] = ch2.flow(True)
+
+conn.close()
+print(json.dumps(out))
