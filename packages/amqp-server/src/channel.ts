@@ -62,6 +62,11 @@ interface Unacked {
 const str = (a: Args, k: string) => String(a[k] ?? '');
 const bool = (a: Args, k: string) => a[k] === true;
 const num = (a: Args, k: string) => Number(a[k] ?? 0);
+/** A method's `arguments` table with the wire type of each field. */
+const typedTable = (a: Args) => {
+  const values = (a.arguments as FieldTable | undefined) ?? {};
+  return { values, types: fieldTypesOf(values) };
+};
 
 /** One AMQP channel: its consumers, unacknowledged deliveries, prefetch, publisher confirms. */
 export class Channel implements ReplySink {
@@ -195,9 +200,16 @@ export class Channel implements ReplySink {
         const nameX = str(a, 'exchange');
         if (nameX === '' && !bool(a, 'passive')) throw accessRefused(`operation not permitted on the default exchange`);
         if (nameX === '') return this.ok('exchange.declareOk', {}, a);
+        const xargs = typedTable(a);
         return b
           .declareExchange(
-            { name: nameX, type: str(a, 'type'), durable: bool(a, 'durable'), autoDelete: bool(a, 'autoDelete') },
+            {
+              name: nameX,
+              type: str(a, 'type'),
+              durable: bool(a, 'durable'),
+              autoDelete: bool(a, 'autoDelete'),
+              ...(Object.keys(xargs.values).length > 0 ? { arguments: xargs.values, argumentTypes: xargs.types } : {}),
+            },
             bool(a, 'passive'),
           )
           .then(() => this.ok('exchange.declareOk', {}, a));
@@ -207,17 +219,22 @@ export class Channel implements ReplySink {
           .deleteExchange(str(a, 'exchange'), bool(a, 'ifUnused'))
           .then(() => this.ok('exchange.deleteOk', {}, a));
       case 'exchange.bind':
+        return b
+          .bindExchange(str(a, 'destination'), str(a, 'source'), str(a, 'routingKey'), typedTable(a))
+          .then(() => this.ok('exchange.bindOk', {}, a));
       case 'exchange.unbind':
-        throw notImplemented('exchange-to-exchange bindings');
+        return b
+          .unbindExchange(str(a, 'destination'), str(a, 'source'), str(a, 'routingKey'), typedTable(a))
+          .then(() => this.ok('exchange.unbindOk', {}, a));
       case 'queue.declare':
         return this.declareQueue(a);
       case 'queue.bind':
         return b
-          .bind(this.queueName(a), str(a, 'exchange'), this.bindingKey(a), owner)
+          .bind(this.queueName(a), str(a, 'exchange'), this.bindingKey(a), owner, typedTable(a))
           .then(() => this.ok('queue.bindOk', {}, a));
       case 'queue.unbind':
         return b
-          .unbind(this.queueName(a), str(a, 'exchange'), this.bindingKey(a), owner)
+          .unbind(this.queueName(a), str(a, 'exchange'), this.bindingKey(a), owner, typedTable(a))
           .then(() => this.ok('queue.unbindOk', {}));
       case 'queue.purge':
         return b

@@ -5,6 +5,7 @@ import { AmqpError, accessRefused, preconditionFailed, syntaxError, unexpectedFr
 import type { Frame } from './frames.js';
 import { FrameType } from './spec.js';
 import type { AmqpMessage } from './store.js';
+import { fieldTypesOf } from './wire.js';
 
 interface PendingPublish {
   exchange: string;
@@ -154,7 +155,10 @@ export class Publisher {
     } else if (p.exchange === '' && p.routingKey.startsWith(`${REPLY_TO_QUEUE}.`)) {
       if (!broker.publishReply(p.routingKey, message) && p.mandatory) this.returnMessage(p, content);
     } else {
-      const queues = broker.route(x, p.routingKey);
+      const queues = broker.route(x, p.routingKey, undefined, () => {
+        const headers = (props ?? decodeProperties(content.properties)).headers ?? {};
+        return { values: headers, types: fieldTypesOf(headers) };
+      });
       if (queues.length === 0 && p.mandatory) this.returnMessage(p, content);
       done = broker.enqueue(queues, message);
     }

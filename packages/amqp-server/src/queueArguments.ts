@@ -136,16 +136,26 @@ export function checkQueueArguments(queue: string, args: Record<string, unknown>
 }
 
 const integerClass = (type: string) => (integerTypes.has(type) ? 'int' : type);
+
+/** RabbitMQ's type class of a field (every integer type is `int`), from its tag or its value. */
+export function typeClassOf(tag: string | undefined, value: unknown): string {
+  return integerClass((tag && typeNames[tag]) ?? inferType(value));
+}
 const plain = (a: Typed) => `'${String(a.value)}'`;
 const described = (a: Typed | undefined) => (a ? `the value '${String(a.value)}' of type '${a.type}'` : 'none');
 
-/** 406 when a redeclare's arguments differ from the queue's, in RabbitMQ's words. */
+/**
+ * 406 when a redeclare's arguments differ from the queue's (or exchange's), in RabbitMQ's
+ * words; `what` is `queue 'name' in vhost '/'`, `keys` the arguments RabbitMQ compares.
+ */
 export function assertEquivalentArguments(
-  queue: string,
+  what: string,
   received: { args: Record<string, unknown>; types: ArgumentTypes | undefined },
   current: { args: Record<string, unknown>; types: ArgumentTypes | undefined },
+  keys: readonly string[] = equivalenceKeys,
 ) {
-  for (const key of equivalenceKeys) {
+  const queue = what;
+  for (const key of keys) {
     const now = typed(current.args, current.types, key);
     const next = typed(received.args, received.types, key);
     if (!now && !next) continue;

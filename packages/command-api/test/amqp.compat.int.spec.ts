@@ -602,3 +602,182 @@ describe('side by side with RabbitMQ', () => {
     expect(gateway).toEqual(rabbit);
   });
 });
+
+describe('exchanges side by side with RabbitMQ', () => {
+  // Generated names, also where a long reply text cut them short.
+  const mask = (s: string) =>
+    s.replace(/amq\.gen-[\w-]+/g, 'amq.gen-*').replace(/compat-[a-z-]*?[0-9a-f]{8}-[0-9a-f-]*/g, 'compat-*');
+  async function both<T>(scenario: (url: string) => Promise<T>): Promise<{ rabbit: T; gateway: T }> {
+    const rabbit = await scenario(rabbitUrl);
+    const gateway = await scenario(gatewayUrl);
+    return JSON.parse(mask(JSON.stringify({ rabbit, gateway })));
+  }
+  async function outcome(conn: ChannelModel, op: (ch: Channel) => Promise<unknown>): Promise<string> {
+    const ch = await conn.createChannel();
+    const err = closed(ch);
+    try {
+      await op(ch);
+    } catch {
+      return (await err).message;
+    }
+    await ch.close();
+    return 'ok';
+  }
+  /** Consumes each queue (no-ack) and returns what each got after the publishes settle. */
+  async function inboxes(ch: Channel, queues: Record<string, string>) {
+    const got: Record<string, string[]> = {};
+    for (const [label, queue] of Object.entries(queues)) {
+      got[label] = [];
+      await ch.consume(queue, (m) => m && got[label]!.push(m.content.toString()), { noAck: true });
+    }
+    return got;
+  }
+
+  it('exchange.bind routes on to another exchange, once even through a cycle; unbind and delete end it', async () => {
+    const { rabbit, gateway } = await both(async (url) => {
+      const conn = await amqp.connect(url);
+      const ch = await conn.createConfirmChannel();
+      const id = randomUUID();
+      const src = `compat-src-${id}`;
+      const dst = `compat-dst-${id}`;
+      await ch.assertExchange(src, 'direct', { durable: false });
+      await ch.assertExchange(dst, 'fanout', { durable: false });
+      const q = (await ch.assertQueue('', { exclusive: true })).queue;
+      await ch.bindQueue(q, dst, '');
+      await ch.bindExchange(dst, src, 'k');
+      await ch.bindExchange(src, dst, 'k'); // a cycle back: still one copy per queue
+      const got = await inboxes(ch, { q });
+      const returned: string[] = [];
+      ch.on('return', (m: ConsumeMessage) => returned.push(m.content.toString()));
+      ch.publish(src, 'k', Buffer.from('routed'), { mandatory: true });
+      ch.publish(src, 'other', Buffer.from('not-routed'), { mandatory: true });
+      await ch.waitForConfirms();
+      await ch.unbindExchange(dst, src, 'k');
+      ch.publish(src, 'k', Buffer.from('after-unbind'), { mandatory: true });
+      await ch.waitForConfirms();
+      await ch.bindExchange(dst, src, 'k');
+      await ch.deleteExchange(dst);
+      ch.publish(src, 'k', Buffer.from('after-delete'), { mandatory: true });
+      await ch.waitForConfirms();
+      await tick(100);
+      const errors = [
+        await outcome(conn, (c) => c.bindExchange(`compat-missing-${id}`, src, 'k')),
+        await outcome(conn, (c) => c.bindExchange(src, `compat-missing-${id}`, 'k')),
+        await outcome(conn, (c) => c.bindExchange('', src, 'k')),
+      ];
+      await ch.deleteExchange(src);
+      await conn.close();
+      return { got, returned, errors };
+    });
+    expect(rabbit.got).toEqual({ q: ['routed'] });
+    expect(rabbit.returned).toEqual(['not-routed', 'after-unbind', 'after-delete']);
+    expect(rabbit.errors[0]).toContain("NOT_FOUND - no exchange 'compat-*' in vhost '/'");
+    expect(gateway).toEqual(rabbit);
+  });
+
+  it('headers exchanges match all / any / -with-x on binding arguments; amq.headers and amq.match exist', async () => {
+    const { rabbit, gateway } = await both(async (url) => {
+      const conn = await amqp.connect(url);
+      const ch = await conn.createConfirmChannel();
+      const x = `compat-headers-${randomUUID()}`;
+      await ch.assertExchange(x, 'headers', { durable: false });
+      const bindings: Record<string, Record<string, unknown>> = {
+        all: { 'x-match': 'all', a: 'x', n: 5 },
+        any: { 'x-match': 'any', a: 'x', n: 5 },
+        default: { a: 'x' },
+        none: {},
+        anyNone: { 'x-match': 'any' },
+        present: { 'x-match': 'all', a: null },
+        ignoresX: { 'x-match': 'all', 'x-tag': 'y' },
+        allWithX: { 'x-match': 'all-with-x', 'x-tag': 'y' },
+        anyWithX: { 'x-match': 'any-with-x', 'x-tag': 'y', b: 1 },
+        stringVsNumber: { n: '5' },
+      };
+      const queues: Record<string, string> = {};
+      for (const [label, args] of Object.entries(bindings)) {
+        queues[label] = (await ch.assertQueue('', { exclusive: true })).queue;
+        await ch.bindQueue(queues[label]!, x, 'ignored-key', args);
+      }
+      const got = await inboxes(ch, queues);
+      const messages: Record<string, Record<string, unknown> | undefined> = {
+        'a+n': { a: 'x', n: 5 },
+        'a-only': { a: 'x' },
+        'a-other': { a: 'z', n: 5 },
+        'x-tag': { 'x-tag': 'y' },
+        none: undefined,
+      };
+      for (const [body, headers] of Object.entries(messages)) ch.publish(x, 'k', Buffer.from(body), { headers });
+      await ch.waitForConfirms();
+      await tick(150);
+      const errors = [
+        await outcome(conn, async (c) =>
+          c.bindQueue((await c.assertQueue('', { exclusive: true })).queue, x, '', { 'x-match': 'most' }),
+        ),
+        await outcome(conn, (c) => c.checkExchange('amq.headers')),
+        await outcome(conn, (c) => c.checkExchange('amq.match')),
+      ];
+      await ch.deleteExchange(x);
+      await conn.close();
+      return { got, errors };
+    });
+    expect(rabbit.got).toMatchObject({ all: ['a+n'], any: ['a+n', 'a-only', 'a-other'], anyNone: [] });
+    expect(rabbit.errors[1]).toBe('ok');
+    expect(gateway).toEqual(rabbit);
+  });
+
+  it('alternate-exchange takes what the exchange routes nowhere', async () => {
+    const { rabbit, gateway } = await both(async (url) => {
+      const conn = await amqp.connect(url);
+      const ch = await conn.createConfirmChannel();
+      const id = randomUUID();
+      const ae = `compat-ae-${id}`;
+      const x = `compat-main-${id}`;
+      await ch.assertExchange(ae, 'fanout', { durable: false });
+      await ch.assertExchange(x, 'direct', { durable: false, alternateExchange: ae });
+      const main = (await ch.assertQueue('', { exclusive: true })).queue;
+      const spill = (await ch.assertQueue('', { exclusive: true })).queue;
+      await ch.bindQueue(main, x, 'known');
+      await ch.bindQueue(spill, ae, '');
+      const got = await inboxes(ch, { main, spill });
+      const returned: string[] = [];
+      ch.on('return', (m: ConsumeMessage) => returned.push(m.content.toString()));
+      ch.publish(x, 'known', Buffer.from('known'), { mandatory: true });
+      ch.publish(x, 'unknown', Buffer.from('unknown'), { mandatory: true });
+      await ch.waitForConfirms();
+      await tick(100);
+      const redeclare = await outcome(conn, (c) =>
+        c.assertExchange(x, 'direct', { durable: false, alternateExchange: `compat-other-${id}` }),
+      );
+      const same = await outcome(conn, (c) => c.assertExchange(x, 'direct', { durable: false, alternateExchange: ae }));
+      await ch.deleteExchange(x);
+      await ch.deleteExchange(ae);
+      await conn.close();
+      return { got, returned, redeclare, same };
+    });
+    expect(rabbit.got).toEqual({ main: ['known'], spill: ['unknown'] });
+    expect(rabbit.returned).toEqual([]);
+    expect(gateway).toEqual(rabbit);
+  });
+
+  it('the amq.* exchanges are declared as RabbitMQ declares them', async () => {
+    const { rabbit, gateway } = await both(async (url) => {
+      const conn = await amqp.connect(url);
+      const out: Record<string, string> = {};
+      for (const [name, type] of [
+        ['amq.direct', 'direct'],
+        ['amq.fanout', 'fanout'],
+        ['amq.topic', 'topic'],
+        ['amq.headers', 'headers'],
+        ['amq.match', 'headers'],
+      ]) {
+        out[`${name} passive`] = await outcome(conn, (c) => c.checkExchange(name!));
+        out[`${name} declare`] = await outcome(conn, (c) => c.assertExchange(name!, type!, { durable: true }));
+      }
+      out['amq.custom'] = await outcome(conn, (c) => c.assertExchange('amq.custom', 'direct'));
+      await conn.close();
+      return out;
+    });
+    expect(rabbit['amq.match passive']).toBe('ok');
+    expect(gateway).toEqual(rabbit);
+  });
+});
