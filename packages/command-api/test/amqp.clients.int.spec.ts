@@ -54,7 +54,7 @@ async function pika(port: number) {
 }
 
 describe('python3-pika against RabbitMQ and the gateway', () => {
-  it('sees the same topic matching, empty queue name, argument checks, nack multiple, qos global and flow', async () => {
+  it('sees the same topic matching, empty queue name, argument checks, nack multiple, qos global, flow and exchanges', async () => {
     const rabbit = await pika(5672);
     const gateway = await pika(gatewayPort);
     expect(rabbit).toMatchObject({
@@ -72,6 +72,18 @@ describe('python3-pika against RabbitMQ and the gateway', () => {
       406,
       "PRECONDITION_FAILED - invalid arg 'x-overflow' for queue 'pika-*' in vhost '/': invalid_overflow",
     ]);
+    expect(rabbit.exchanges).toEqual({
+      via_dst: [
+        ['k', { kind: 'a', n: 1 }],
+        ['k', { kind: 'a' }],
+      ],
+      spill: [['other', { kind: 'a', n: 1 }]],
+      h_all: [['k', { kind: 'a', n: 1 }]],
+      h_any: [
+        ['k', { kind: 'a', n: 1 }],
+        ['k', { kind: 'a' }],
+      ],
+    });
     expect(gateway).toEqual(rabbit);
   });
 });

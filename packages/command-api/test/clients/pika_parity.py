@@ -106,5 +106,40 @@ while time.monotonic() < deadline:
 out['qos_global'] = len(got)
 out['flow'] = ch2.flow(True)
 
+# Exchange-to-exchange bindings, a headers exchange and an alternate exchange.
+ch3 = conn.channel()
+ch3.confirm_delivery()
+src, dst, ae, hx = name(), name(), name(), name()
+ch3.exchange_declare(ae, 'fanout')
+ch3.exchange_declare(src, 'direct', arguments={'alternate-exchange': ae})
+ch3.exchange_declare(dst, 'fanout')
+ch3.exchange_declare(hx, 'headers')
+ch3.exchange_bind(dst, src, 'k')
+ch3.exchange_bind(hx, dst, '')
+inbox = {}
+for label, exchange, args in [
+    ('via_dst', dst, None),
+    ('spill', ae, None),
+    ('h_all', hx, {'x-match': 'all', 'kind': 'a', 'n': 1}),
+    ('h_any', hx, {'x-match': 'any', 'kind': 'a', 'n': 1}),
+]:
+    qn = ch3.queue_declare('', exclusive=True).method.queue
+    ch3.queue_bind(qn, exchange, '', arguments=args)
+    inbox[label] = qn
+for key, headers in [('k', {'kind': 'a', 'n': 1}), ('k', {'kind': 'a'}), ('other', {'kind': 'a', 'n': 1})]:
+    ch3.basic_publish(src, key, json.dumps([key, headers]).encode(), pika.BasicProperties(headers=headers))
+seen = {}
+for label, qn in inbox.items():
+    seen[label] = []
+    while True:
+        m, _p, b = ch3.basic_get(qn, auto_ack=True)
+        if m is None:
+            break
+        seen[label].append(json.loads(b))
+out['exchanges'] = seen
+out['bad_x_match'] = refused(lambda c: c.queue_bind(c.queue_declare('', exclusive=True).method.queue, hx, '', arguments={'x-match': 'some'}))
+for x in [src, dst, ae, hx]:
+    ch3.exchange_delete(x)
+
 conn.close()
 print(json.dumps(out))
