@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
+import { decodeProperties, encodeProperties, type FieldTable } from './codec.js';
 import { AmqpError, accessRefused, notFound, preconditionFailed, resourceLocked } from './errors.js';
 import { checkHeadersBinding, headersMatch, type TypedTable } from './headersMatch.js';
 import type { ExchangePlugin } from './plugins.js';
-import { type Delivery, type MemoryBudget, Queue, type QueueLimits } from './queue.js';
+import { type DeathReason, type Delivery, type MemoryBudget, Queue, type QueueLimits } from './queue.js';
 import { assertEquivalentArguments, checkQueueArguments } from './queueArguments.js';
 import type { AmqpMessage, AmqpStore, BindingDefinition, ExchangeDefinition, QueueDefinition } from './store.js';
 import { topicMatches } from './topic.js';
@@ -184,7 +185,12 @@ export class Broker {
       } else if (this.queues.has(b.queue)) x.bindings.push({ queue: b.queue, routingKey: b.routingKey, ...args });
     }
     await this.store.load((queue, seq, message) => {
-      this.queues.get(queue)?.ready.push({ message, seq, redelivered: false });
+      const q = this.queues.get(queue);
+      if (!q) return;
+      // TTLs of restored messages count from the restart (JetStream's timestamp is not read back).
+      const d: Delivery = { message, seq, redelivered: false };
+      q.stamp(d);
+      q.ready.push(d);
     });
     // Bindings to a plugin-fed exchange are bound again: they resume where the plugin says
     // (lightdom.events: at the head, so events during the downtime are not delivered).
@@ -195,13 +201,82 @@ export class Broker {
 
   private newQueue(def: QueueDefinition, owner: object | undefined) {
     const transient = !def.durable || owner !== undefined;
-    return new Queue(
+    const q = new Queue(
       def,
       owner,
       (q) => {
         this.deleteQueue(q.name).catch((err) => this.logger.warn({ err, queue: q.name }, 'auto-delete failed'));
       },
       transient ? this.transientLimits(def) : undefined,
+    );
+    q.onDead = (d, reason) => {
+      this.settle(q, d, false);
+      this.deadLetter(q, d, reason);
+    };
+    return q;
+  }
+
+  /** A delivery rejected (or nacked) without requeue: gone from its queue, dead-lettered if it has a DLX. */
+  reject(q: Queue, d: Delivery) {
+    this.settle(q, d, true);
+    this.deadLetter(q, d, 'rejected');
+  }
+
+  /**
+   * Republishes a dead message through the queue's `x-dead-letter-exchange` (with its
+   * `x-dead-letter-routing-key`, or the message's own), adding the `x-death` entry and the
+   * `x-first-death-*` headers as RabbitMQ writes them. Without a DLX, or when it does not
+   * exist, the message is dropped, as in RabbitMQ.
+   */
+  private deadLetter(q: Queue, d: Delivery, reason: DeathReason) {
+    const args = q.def.arguments ?? {};
+    const dlx = args['x-dead-letter-exchange'];
+    if (typeof dlx !== 'string') return;
+    const x = this.exchanges.get(dlx);
+    if (!x || x.plugin) return;
+    const props = decodeProperties(d.message.properties);
+    const headers: FieldTable = { ...(props.headers ?? {}) };
+    const deaths = Array.isArray(headers['x-death']) ? [...(headers['x-death'] as FieldTable[])] : [];
+    const same = deaths.findIndex((e) => e?.queue === q.name && e?.reason === reason);
+    if (same >= 0) {
+      const [entry] = deaths.splice(same, 1);
+      deaths.unshift({ ...entry, count: BigInt(Number(entry!.count ?? 0) + 1) });
+    } else {
+      const entry: FieldTable = {
+        count: 1n,
+        reason,
+        queue: q.name,
+        time: new Date(Math.floor(Date.now() / 1000) * 1000),
+        exchange: d.message.exchange,
+        'routing-keys': [d.message.routingKey],
+      };
+      if (reason === 'expired' && props.expiration !== undefined) entry['original-expiration'] = props.expiration;
+      deaths.unshift(entry);
+    }
+    headers['x-death'] = deaths;
+    headers['x-first-death-exchange'] ??= d.message.exchange;
+    headers['x-first-death-queue'] ??= q.name;
+    headers['x-first-death-reason'] ??= reason;
+    if (reason === 'expired') props.expiration = undefined;
+    props.headers = headers;
+    const dlk = args['x-dead-letter-routing-key'];
+    const routingKey = typeof dlk === 'string' ? dlk : d.message.routingKey;
+    // A message that only expires round a cycle of queues is dropped where it would come back.
+    const cycle = (target: Queue) =>
+      reason !== 'rejected' &&
+      deaths.some((e) => e?.queue === target.name) &&
+      !deaths.some((e) => e?.reason === 'rejected');
+    const targets = this.route(x, routingKey, undefined, () => ({ values: headers, types: undefined })).filter(
+      (t) => !cycle(t),
+    );
+    const message: AmqpMessage = {
+      exchange: dlx,
+      routingKey,
+      properties: encodeProperties(props),
+      body: d.message.body,
+    };
+    this.enqueue(targets, message).catch((err) =>
+      this.logger.warn({ err, queue: q.name, dlx }, 'AMQP: dead-lettering a message failed'),
     );
   }
 
@@ -380,6 +455,7 @@ export class Broker {
     if (opts.ifEmpty && q.ready.length > 0) throw preconditionFailed(`queue '${name}' ${vhost} not empty`);
     this.queues.delete(name);
     q.deleted = true;
+    q.stopTimers();
     const count = q.ready.clear();
     for (const c of q.consumers) c.cancelledByServer();
     q.consumers = [];
@@ -514,7 +590,9 @@ export class Broker {
     let taken = true;
     for (const q of queues) {
       if (q.limits) {
-        if (!q.offer({ message, redelivered: false })) taken = false;
+        const d: Delivery = { message, redelivered: false };
+        q.stamp(d);
+        if (!q.offer(d)) taken = false;
         continue;
       }
       const stored = this.store.append(q.name, message);
@@ -523,7 +601,9 @@ export class Broker {
       const done = q.tail.then(async () => {
         const seq = await stored;
         if (q.deleted) return;
-        q.enqueue({ message, seq, redelivered: false });
+        const d: Delivery = { message, seq, redelivered: false };
+        q.stamp(d);
+        q.enqueue(d);
       });
       q.tail = done.catch(() => undefined);
       pending.push(done);

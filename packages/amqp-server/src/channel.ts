@@ -465,7 +465,8 @@ export class Channel implements ReplySink {
         const list = requeues.get(u.queue) ?? [];
         list.push(u.delivery);
         requeues.set(u.queue, list);
-      } else this.broker.settle(u.queue, u.delivery, true);
+      } else if (how === 'drop') this.broker.reject(u.queue, u.delivery);
+      else this.broker.settle(u.queue, u.delivery, true);
     }
     for (const [q, ds] of requeues) this.broker.requeue(q, ds);
     this.drainAll();

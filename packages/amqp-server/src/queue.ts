@@ -1,3 +1,4 @@
+import { decodeProperties } from './codec.js';
 import type { AmqpMessage, QueueDefinition } from './store.js';
 
 /** One message in a queue; `seq` is its JetStream sequence when the queue is durable. */
@@ -5,7 +6,15 @@ export interface Delivery {
   message: AmqpMessage;
   seq?: number;
   redelivered: boolean;
+  /** Epoch ms after which the message is expired (queue `x-message-ttl`, message `expiration`). */
+  expiresAt?: number;
 }
+
+/** Why a message left its queue without being acknowledged (the `x-death` reason). */
+export type DeathReason = 'rejected' | 'expired' | 'maxlen';
+
+/** The `expiration` bit of a content header's property flags. */
+const EXPIRATION_FLAG = 1 << 8;
 
 /** What a queue needs from a consumer: whether it can take one more, and how to hand it over. */
 export interface Consumer {
@@ -41,6 +50,9 @@ class Deque<T> {
   push(v: T) {
     this.items.push(v);
     this.count(this.sizeOf(v));
+  }
+  peek(): T | undefined {
+    return this.head < this.items.length ? this.items[this.head] : undefined;
   }
   shift(): T | undefined {
     if (this.head >= this.items.length) return undefined;
@@ -112,6 +124,12 @@ export class Queue {
   /** Keeps durable appends in publish order while they are pipelined to JetStream. */
   tail: Promise<void> = Promise.resolve();
   deleted = false;
+  /** `x-message-ttl` in ms, if set. */
+  readonly ttl: number | undefined;
+  /** Called for every message that dies here (expired, dropped at the head); set by the broker. */
+  onDead: (d: Delivery, reason: DeathReason) => void = () => undefined;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private expiryAt = 0;
 
   constructor(
     readonly def: QueueDefinition,
@@ -121,6 +139,8 @@ export class Queue {
     /** Transient queues only: durable ones keep what JetStream holds. */
     readonly limits?: QueueLimits,
   ) {
+    const ttl = def.arguments?.['x-message-ttl'];
+    this.ttl = typeof ttl === 'number' || typeof ttl === 'bigint' ? Number(ttl) : undefined;
     const budget = limits?.budget;
     this.ready = new Deque<Delivery>(
       (d) => d.message.body.length,
@@ -136,9 +156,59 @@ export class Queue {
     return this.def.name;
   }
 
+  /**
+   * Stamps a fresh message with its expiry: the lower of the queue's `x-message-ttl` and the
+   * message's own `expiration` (read only when its flag is set, so plain publishes cost nothing).
+   */
+  stamp(d: Delivery, now = Date.now()) {
+    let ttl = this.ttl;
+    const props = d.message.properties;
+    if (props.length >= 2 && props.readUInt16BE(0) & EXPIRATION_FLAG) {
+      const own = Number(decodeProperties(props).expiration);
+      if (Number.isFinite(own) && own >= 0) ttl = ttl === undefined ? own : Math.min(ttl, own);
+    }
+    if (ttl !== undefined) d.expiresAt = now + ttl;
+  }
+
   enqueue(d: Delivery) {
     this.ready.push(d);
     this.drain();
+    this.scheduleExpiry();
+  }
+
+  /**
+   * Removes expired messages from the head, as RabbitMQ does (a message expires when it is
+   * at the head: one with a long TTL holds back shorter ones behind it).
+   */
+  expireHead(now = Date.now()) {
+    for (let d = this.ready.peek(); d?.expiresAt !== undefined && d.expiresAt < now; d = this.ready.peek()) {
+      this.ready.shift();
+      this.onDead(d, 'expired');
+    }
+  }
+
+  /** Keeps one timer for the head's expiry so expired messages leave even without consumers. */
+  private scheduleExpiry() {
+    const at = this.ready.peek()?.expiresAt;
+    if (at === undefined || this.deleted) return;
+    if (this.expiryTimer && this.expiryAt <= at) return;
+    clearTimeout(this.expiryTimer);
+    this.expiryAt = at;
+    this.expiryTimer = setTimeout(
+      () => {
+        this.expiryTimer = undefined;
+        this.expireHead();
+        this.scheduleExpiry();
+      },
+      Math.max(0, at - Date.now() + 1),
+    );
+    this.expiryTimer.unref();
+  }
+
+  /** The queue is gone: no more expiry timers. */
+  stopTimers() {
+    clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
   }
 
   /**
@@ -158,7 +228,7 @@ export class Queue {
     if (l.budget.used + size > l.budget.max) return false;
     this.enqueue(d);
     while (this.ready.length > 0 && (this.ready.length > l.maxMessages || this.ready.bytes > l.maxBytes)) {
-      this.ready.shift();
+      this.onDead(this.ready.shift()!, 'maxlen');
     }
     return true;
   }
@@ -168,9 +238,11 @@ export class Queue {
     for (const d of ds) d.redelivered = true;
     this.ready.unshiftAll(ds);
     this.drain();
+    this.scheduleExpiry();
   }
 
   take(): Delivery | undefined {
+    this.expireHead();
     return this.ready.shift();
   }
 
@@ -217,6 +289,7 @@ export class Queue {
     if (this.draining || this.deleted) return;
     this.draining = true;
     try {
+      this.expireHead();
       while (this.ready.length > 0 && this.consumers.length > 0) {
         const n = this.consumers.length;
         let chosen: Consumer | undefined;
@@ -230,6 +303,10 @@ export class Queue {
         }
         if (!chosen) break;
         const d = this.ready.shift()!;
+        if (d.expiresAt !== undefined && d.expiresAt < Date.now()) {
+          this.onDead(d, 'expired');
+          continue;
+        }
         if (!chosen.noAck) this.hold(d);
         chosen.deliver(this, d);
       }

@@ -781,3 +781,137 @@ describe('exchanges side by side with RabbitMQ', () => {
     expect(gateway).toEqual(rabbit);
   });
 });
+
+describe('queue TTL and dead-lettering side by side with RabbitMQ', () => {
+  const mask = (s: string) =>
+    s.replace(/amq\.gen-[\w-]+/g, 'amq.gen-*').replace(/compat-[a-z-]*?[0-9a-f]{8}-[0-9a-f-]*/g, 'compat-*');
+  async function both<T>(scenario: (url: string) => Promise<T>): Promise<{ rabbit: T; gateway: T }> {
+    const rabbit = await scenario(rabbitUrl);
+    const gateway = await scenario(gatewayUrl);
+    return JSON.parse(mask(JSON.stringify({ rabbit, gateway })));
+  }
+  /** What a dead-letter consumer sees, with the death time checked and then left out. */
+  function seen(m: ConsumeMessage) {
+    const headers = { ...(m.properties.headers ?? {}) };
+    const deaths = (headers['x-death'] as Record<string, unknown>[] | undefined)?.map((e) => {
+      const { time, ...rest } = e;
+      const t = time as { '!': string; value: number } | undefined;
+      const recent = t?.['!'] === 'timestamp' && Math.abs(t.value - Date.now() / 1000) < 60;
+      return { ...rest, recentTimestamp: recent };
+    });
+    if (deaths) headers['x-death'] = deaths;
+    return {
+      body: m.content.toString(),
+      exchange: m.fields.exchange,
+      routingKey: m.fields.routingKey,
+      expiration: m.properties.expiration,
+      messageId: m.properties.messageId,
+      headers,
+    };
+  }
+
+  it('rejected, expired (queue TTL and per-message expiration) and dropped messages reach the DLX with x-death', async () => {
+    const { rabbit, gateway } = await both(async (url) => {
+      const conn = await amqp.connect(url);
+      const ch = await conn.createChannel();
+      const id = randomUUID();
+      const dlx = `compat-dlx-${id}`;
+      await ch.assertExchange(dlx, 'fanout', { durable: false });
+      const dead = (await ch.assertQueue('', { exclusive: true })).queue;
+      await ch.bindQueue(dead, dlx, '');
+      const src = `compat-src-${id}`;
+      await ch.assertQueue(src, {
+        exclusive: true,
+        arguments: { 'x-dead-letter-exchange': dlx, 'x-message-ttl': 300, 'x-max-length': 2 },
+      });
+      const got = collect(ch, dead, 6, { noAck: true });
+      ch.sendToQueue(src, Buffer.from('rejected'), { headers: { h: 1 }, messageId: 'r' });
+      ch.sendToQueue(src, Buffer.from('nacked'));
+      const first = await ch.get(src);
+      const second = await ch.get(src);
+      ch.reject(first as ConsumeMessage, false);
+      ch.nack(second as ConsumeMessage, false, false);
+      ch.sendToQueue(src, Buffer.from('expires'), { expiration: '50' });
+      await tick(400);
+      for (const body of ['m1', 'm2', 'm3']) ch.sendToQueue(src, Buffer.from(body));
+      const messages = (await got).map(seen);
+      await conn.close();
+      return messages;
+    });
+    expect(rabbit.map((m) => [m.body, m.headers['x-first-death-reason']])).toEqual([
+      ['rejected', 'rejected'],
+      ['nacked', 'rejected'],
+      ['expires', 'expired'],
+      ['m1', 'maxlen'],
+      ['m2', 'expired'],
+      ['m3', 'expired'],
+    ]);
+    expect(rabbit[2]!.headers['x-death']).toEqual([
+      {
+        count: 1,
+        reason: 'expired',
+        queue: 'compat-*',
+        exchange: '',
+        'routing-keys': ['compat-*'],
+        'original-expiration': '50',
+        recentTimestamp: true,
+      },
+    ]);
+    expect(gateway).toEqual(rabbit);
+  });
+
+  it('x-message-ttl expires the messages of a durable queue too', async () => {
+    const { rabbit, gateway } = await both(async (url) => {
+      const conn = await amqp.connect(url);
+      const ch = await conn.createConfirmChannel();
+      const name = `compat-${randomUUID()}`;
+      await ch.assertQueue(name, { durable: true, arguments: { 'x-message-ttl': 150 } });
+      for (const body of ['a', 'b', 'c']) ch.sendToQueue(name, Buffer.from(body), { persistent: true });
+      ch.sendToQueue(name, Buffer.from('short'), { persistent: true, expiration: '10' });
+      await ch.waitForConfirms();
+      const before = (await ch.checkQueue(name)).messageCount;
+      await tick(500);
+      const after = (await ch.checkQueue(name)).messageCount;
+      const got = await ch.get(name);
+      await ch.deleteQueue(name);
+      await conn.close();
+      return { before, after, got };
+    });
+    expect(rabbit).toEqual({ before: 4, after: 0, got: false });
+    expect(gateway).toEqual(rabbit);
+  });
+
+  it('x-dead-letter-routing-key replaces the routing key; a second death counts up', async () => {
+    const { rabbit, gateway } = await both(async (url) => {
+      const conn = await amqp.connect(url);
+      const ch = await conn.createChannel();
+      const id = randomUUID();
+      const dlx = `compat-dlx-${id}`;
+      await ch.assertExchange(dlx, 'direct', { durable: false });
+      const src = `compat-src-${id}`;
+      await ch.assertQueue(src, {
+        exclusive: true,
+        arguments: { 'x-dead-letter-exchange': dlx, 'x-dead-letter-routing-key': 'again' },
+      });
+      // Dead letters come back to the same queue: a rejected message twice counts 2.
+      await ch.bindQueue(src, dlx, 'again');
+      ch.sendToQueue(src, Buffer.from('twice'));
+      const out: unknown[] = [];
+      await new Promise<void>((resolve) => {
+        ch.consume(src, (m) => {
+          if (!m) return;
+          out.push(seen(m));
+          if (out.length < 3) ch.reject(m, false);
+          else {
+            ch.ack(m);
+            resolve();
+          }
+        });
+      });
+      await conn.close();
+      return out;
+    });
+    expect((rabbit[2] as { headers: { 'x-death': { count: number }[] } }).headers['x-death'][0]!.count).toBe(2);
+    expect(gateway).toEqual(rabbit);
+  });
+});
