@@ -81,6 +81,8 @@ export class Channel implements ReplySink {
   private replyKey: string | undefined;
   /** The queue most recently declared on this channel: what the empty queue name means. */
   private lastQueue: string | undefined;
+  /** Set by tx.select: acks, nacks and rejects held until tx.commit. */
+  private txSettles: { picked: [number, Unacked][]; how: 'ack' | 'requeue' | 'drop' }[] | undefined;
   private replyTag: string | undefined;
   private readonly inbox: Frame[] = [];
   private running = false;
@@ -290,9 +292,20 @@ export class Channel implements ReplySink {
         this.publisher.selectConfirms();
         return this.ok('confirm.selectOk', {}, a);
       case 'tx.select':
+        this.publisher.selectTransaction();
+        this.txSettles ??= [];
+        this.host.sendMethod(this.id, 'tx.selectOk');
+        return;
       case 'tx.commit':
-      case 'tx.rollback':
-        throw notImplemented('transactions (tx.*): use publisher confirms');
+        return this.commit();
+      case 'tx.rollback': {
+        const held = this.transactional();
+        this.publisher.rollback();
+        // Acks of the transaction are forgotten: those deliveries are unacknowledged again.
+        for (const { picked } of held.splice(0)) for (const [t, u] of picked) this.unacked.set(t, u);
+        this.host.sendMethod(this.id, 'tx.rollbackOk');
+        return;
+      }
       case 'channel.open':
         throw channelAlreadyOpen(this.id);
       default:
@@ -448,6 +461,24 @@ export class Channel implements ReplySink {
     this.host.sendContent(this.id, d.message.properties, d.message.body);
   }
 
+  /** The acks, nacks and rejects held by the open transaction (406 when there is none). */
+  private transactional() {
+    if (!this.txSettles) throw preconditionFailed('channel is not transactional');
+    return this.txSettles;
+  }
+
+  /**
+   * tx.commit: the held publishes are routed (and stored) and the held acks applied, then
+   * commit-ok. The channel handles no other frame meanwhile, so the two land together.
+   */
+  private async commit() {
+    const held = this.transactional();
+    await this.publisher.commit();
+    for (const { picked, how } of held.splice(0)) this.apply(picked, how);
+    this.drainAll();
+    this.host.sendMethod(this.id, 'tx.commitOk');
+  }
+
   private settle(tag: number, multiple: boolean, how: 'ack' | 'requeue' | 'drop') {
     let picked: [number, Unacked][];
     if (multiple) {
@@ -457,9 +488,20 @@ export class Channel implements ReplySink {
       if (!u) throw preconditionFailed(`unknown delivery tag ${tag}`);
       picked = [[tag, u]];
     }
+    for (const [t] of picked) this.unacked.delete(t);
+    if (this.txSettles) {
+      // Taken from the unacknowledged now (a second ack of the tag is 406, as in RabbitMQ),
+      // applied at commit, given back at rollback.
+      this.txSettles.push({ picked, how });
+      return;
+    }
+    this.apply(picked, how);
+    this.drainAll();
+  }
+
+  private apply(picked: [number, Unacked][], how: 'ack' | 'requeue' | 'drop') {
     const requeues = new Map<Queue, Delivery[]>();
-    for (const [t, u] of picked) {
-      this.unacked.delete(t);
+    for (const [, u] of picked) {
       if (u.consumer) u.consumer.unacked--;
       if (how === 'requeue') {
         const list = requeues.get(u.queue) ?? [];
@@ -469,10 +511,11 @@ export class Channel implements ReplySink {
       else this.broker.settle(u.queue, u.delivery, true);
     }
     for (const [q, ds] of requeues) this.broker.requeue(q, ds);
-    this.drainAll();
   }
 
   private requeueAll() {
+    // Deliveries acked inside an unfinished transaction are still unacknowledged.
+    for (const { picked } of this.txSettles?.splice(0) ?? []) for (const [t, u] of picked) this.unacked.set(t, u);
     const requeues = new Map<Queue, Delivery[]>();
     for (const u of this.unacked.values()) {
       if (u.consumer) u.consumer.unacked--;

@@ -1,4 +1,4 @@
-import { REPLY_TO_QUEUE } from './broker.js';
+import { type Exchange, REPLY_TO_QUEUE } from './broker.js';
 import type { ChannelHost } from './channel.js';
 import { type Args, type BasicProperties, decodeProperties, encodeProperties } from './codec.js';
 import { AmqpError, accessRefused, preconditionFailed, syntaxError, unexpectedFrame } from './errors.js';
@@ -57,7 +57,28 @@ export class Publisher {
   }
 
   selectConfirms() {
+    if (this.transaction) throw preconditionFailed('cannot switch from tx to confirm mode');
     this.confirming = true;
+  }
+
+  /** Publishes held by an open transaction (tx.select), routed in order at commit. */
+  private transaction: (() => Promise<boolean>)[] | undefined;
+
+  selectTransaction() {
+    if (this.confirming) throw preconditionFailed('cannot switch from confirm to tx mode');
+    this.transaction ??= [];
+  }
+
+  /** tx.commit: routes the held publishes in order; resolves when every queue holds them. */
+  async commit() {
+    const held = this.transaction ?? [];
+    if (this.transaction) this.transaction = [];
+    await Promise.all(held.map((route) => route()));
+  }
+
+  /** tx.rollback: the held publishes are dropped. */
+  rollback() {
+    if (this.transaction) this.transaction = [];
   }
 
   begin(a: Args) {
@@ -74,6 +95,7 @@ export class Publisher {
   /** Drops an unfinished publish and gives its bytes back to the connection. */
   reset() {
     this.finish();
+    this.rollback();
   }
 
   private finish() {
@@ -123,6 +145,21 @@ export class Publisher {
     if (plugin && !plugin.publish) {
       throw accessRefused(plugin.publishRefusal ?? `clients may not publish to exchange '${plugin.name}'`);
     }
+    if (this.transaction) {
+      // Checked now (404, 403 above), routed at tx.commit.
+      this.transaction.push(() => this.route(p, content, x));
+      return;
+    }
+    const stored = this.route(p, content, x);
+    if (!this.confirming) return;
+    this.confirmTail = this.confirmTail.then(() => stored).then((ok) => this.confirmed(seq, ok));
+  }
+
+  /** Routes a finished publish; resolves with whether every queue took it. */
+  private route(p: PendingPublish, content: Content, x: Exchange): Promise<boolean> {
+    const { host } = this.ch;
+    const broker = host.broker;
+    const plugin = x.plugin;
     let message: AmqpMessage = { exchange: p.exchange, routingKey: p.routingKey, ...content };
     let props: BasicProperties | undefined;
     if (content.properties.includes(REPLY_TO_QUEUE)) {
@@ -162,15 +199,13 @@ export class Publisher {
       if (queues.length === 0 && p.mandatory) this.returnMessage(p, content);
       done = broker.enqueue(queues, message);
     }
-    const stored = done.then(
+    return done.then(
       (taken) => taken !== false,
       (err) => {
         host.logger.warn({ err, exchange: p.exchange, routingKey: p.routingKey }, 'AMQP: storing a message failed');
         return false;
       },
     );
-    if (!this.confirming) return;
-    this.confirmTail = this.confirmTail.then(() => stored).then((ok) => this.confirmed(seq, ok));
   }
 
   /** Confirms settled since the last flush, in publish order: sent together, as runs. */

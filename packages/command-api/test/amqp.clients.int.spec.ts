@@ -54,7 +54,7 @@ async function pika(port: number) {
 }
 
 describe('python3-pika against RabbitMQ and the gateway', () => {
-  it('sees the same topic matching, empty queue name, argument checks, nack multiple, qos global, flow and exchanges', async () => {
+  it('sees the same topic matching, empty queue name, argument checks, nack multiple, qos global, flow, exchanges, dead letters and tx', async () => {
     const rabbit = await pika(5672);
     const gateway = await pika(gatewayPort);
     expect(rabbit).toMatchObject({
@@ -67,6 +67,12 @@ describe('python3-pika against RabbitMQ and the gateway', () => {
       ],
       qos_global: 3,
       flow: true,
+      tx: [0, 1, 1],
+      dead_letters: [
+        ['rejected', true, 'rejected', 1, null],
+        ['expired', true, 'expired', 1, '20'],
+      ],
+      tx_not_selected: [406, 'PRECONDITION_FAILED - channel is not transactional'],
     });
     expect(rabbit.bad_args[2]).toEqual([
       406,

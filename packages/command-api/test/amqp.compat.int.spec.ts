@@ -915,3 +915,101 @@ describe('queue TTL and dead-lettering side by side with RabbitMQ', () => {
     expect(gateway).toEqual(rabbit);
   });
 });
+
+describe('transactions side by side with RabbitMQ', () => {
+  const mask = (s: string) =>
+    s.replace(/amq\.gen-[\w-]+/g, 'amq.gen-*').replace(/compat-[a-z-]*?[0-9a-f]{8}-[0-9a-f-]*/g, 'compat-*');
+  async function both<T>(scenario: (url: string) => Promise<T>): Promise<{ rabbit: T; gateway: T }> {
+    const rabbit = await scenario(rabbitUrl);
+    const gateway = await scenario(gatewayUrl);
+    return JSON.parse(mask(JSON.stringify({ rabbit, gateway })));
+  }
+  // amqplib has no tx API: its method ids (class 90) through the channel's rpc.
+  const TX = { select: [5898250, 5898251], commit: [5898260, 5898261], rollback: [5898270, 5898271] } as const;
+  const tx = (ch: Channel, op: keyof typeof TX) =>
+    (ch as unknown as { rpc(m: number, f: object, e: number): Promise<unknown> }).rpc(TX[op][0], {}, TX[op][1]);
+  async function outcome(conn: ChannelModel, op: (ch: Channel) => Promise<unknown>, confirm = false) {
+    const ch = confirm ? await conn.createConfirmChannel() : await conn.createChannel();
+    const err = closed(ch);
+    try {
+      await op(ch);
+    } catch {
+      return (await err).message;
+    }
+    await ch.close();
+    return 'ok';
+  }
+
+  it('tx.commit applies publishes and acks together, tx.rollback drops them', async () => {
+    const { rabbit, gateway } = await both(async (url) => {
+      const conn = await amqp.connect(url);
+      const watch = await conn.createChannel();
+      const ch = await conn.createChannel();
+      const name = `compat-${randomUUID()}`;
+      await watch.assertQueue(name, { durable: true });
+      const count = async () => (await watch.checkQueue(name)).messageCount;
+      await tx(ch, 'select');
+      const steps: [string, number][] = [];
+      ch.sendToQueue(name, Buffer.from('p1'), { persistent: true });
+      ch.sendToQueue(name, Buffer.from('p2'), { persistent: true });
+      await tick(100);
+      steps.push(['published, not committed', await count()]);
+      await tx(ch, 'commit');
+      steps.push(['committed', await count()]);
+      ch.sendToQueue(name, Buffer.from('p3'));
+      await tx(ch, 'rollback');
+      steps.push(['rolled back', await count()]);
+      const m1 = await ch.get(name);
+      const m2 = await ch.get(name);
+      ch.ack(m1 as ConsumeMessage);
+      await tx(ch, 'rollback');
+      steps.push(['ack rolled back (both unacked)', await count()]);
+      ch.ack(m2 as ConsumeMessage);
+      ch.sendToQueue(name, Buffer.from('p4'));
+      await tx(ch, 'commit');
+      steps.push(['ack of m2 and p4 committed', await count()]);
+      await ch.close(); // m1 is unacknowledged again: requeued
+      steps.push(['channel closed', await count()]);
+      const left: string[] = [];
+      for (let m = await watch.get(name, { noAck: true }); m; m = await watch.get(name, { noAck: true })) {
+        left.push(`${m.content.toString()}${m.fields.redelivered ? '*' : ''}`);
+      }
+      await watch.deleteQueue(name);
+      await conn.close();
+      return { steps, left };
+    });
+    expect(rabbit.steps).toEqual([
+      ['published, not committed', 0],
+      ['committed', 2],
+      ['rolled back', 2],
+      ['ack rolled back (both unacked)', 0],
+      ['ack of m2 and p4 committed', 1],
+      ['channel closed', 2],
+    ]);
+    expect(rabbit.left).toEqual(['p1*', 'p4']);
+    expect(gateway).toEqual(rabbit);
+  });
+
+  it('tx errors: commit without select, mixing tx and confirms', async () => {
+    const { rabbit, gateway } = await both(async (url) => {
+      const conn = await amqp.connect(url);
+      const out = [
+        await outcome(conn, (ch) => tx(ch, 'commit')),
+        await outcome(conn, (ch) => tx(ch, 'rollback')),
+        await outcome(conn, (ch) => tx(ch, 'select'), true),
+        await outcome(conn, async (ch) => {
+          await tx(ch, 'select');
+          await (ch as unknown as { rpc(m: number, f: object, e: number): Promise<unknown> }).rpc(
+            5570570,
+            { nowait: false },
+            5570571,
+          );
+        }),
+      ];
+      await conn.close();
+      return out;
+    });
+    expect(rabbit[0]).toContain('PRECONDITION_FAILED - channel is not transactional');
+    expect(gateway).toEqual(rabbit);
+  });
+});

@@ -141,5 +141,41 @@ out['bad_x_match'] = refused(lambda c: c.queue_bind(c.queue_declare('', exclusiv
 for x in [src, dst, ae, hx]:
     ch3.exchange_delete(x)
 
+# Transactions: publishes and acks land at tx.commit, vanish at tx.rollback.
+ch4 = conn.channel()
+tq = ch4.queue_declare('', exclusive=True).method.queue
+ch4.tx_select()
+ch4.basic_publish('', tq, b't1')
+counts = [ch.queue_declare(tq, passive=True).method.message_count]
+ch4.tx_commit()
+counts.append(ch.queue_declare(tq, passive=True).method.message_count)
+ch4.basic_publish('', tq, b't2')
+ch4.tx_rollback()
+counts.append(ch.queue_declare(tq, passive=True).method.message_count)
+out['tx'] = counts
+out['tx_not_selected'] = refused(lambda c: c.tx_commit())
+
+# Dead-lettering: a rejected and an expired message reach the DLX with x-death.
+dlx = name()
+ch.exchange_declare(dlx, 'fanout')
+dq = ch.queue_declare('', exclusive=True).method.queue
+ch.queue_bind(dq, dlx, '')
+sq = ch.queue_declare(name(), exclusive=True, arguments={'x-dead-letter-exchange': dlx}).method.queue
+ch.basic_publish('', sq, b'rejected')
+ch.queue_declare(sq, passive=True)
+ch.basic_reject(ch.basic_get(sq)[0].delivery_tag, requeue=False)
+ch.basic_publish('', sq, b'expired', pika.BasicProperties(expiration='20'))
+time.sleep(0.3)
+ch.queue_declare(sq, passive=True)
+dead = []
+while True:
+    m, p, b = ch.basic_get(dq, auto_ack=True)
+    if m is None:
+        break
+    death = p.headers['x-death'][0]
+    dead.append([b.decode(), m.exchange == dlx, death['reason'], death['count'], death.get('original-expiration')])
+out['dead_letters'] = dead
+ch.exchange_delete(dlx)
+
 conn.close()
 print(json.dumps(out))
