@@ -1013,3 +1013,20 @@ describe('transactions side by side with RabbitMQ', () => {
     expect(gateway).toEqual(rabbit);
   });
 });
+
+describe('connection.update-secret side by side with RabbitMQ', () => {
+  it('updating to a valid secret is answered with update-secret-ok and the connection goes on', async () => {
+    const seen: Record<string, unknown> = {};
+    for (const [label, url] of [
+      ['rabbit', rabbitUrl],
+      ['gateway', gatewayUrl],
+    ] as const) {
+      const conn = await amqp.connect(url);
+      await conn.updateSecret(Buffer.from('guest'), 'rotation');
+      const ch = await conn.createChannel();
+      seen[label] = (await ch.assertQueue('', { exclusive: true })).messageCount;
+      await conn.close();
+    }
+    expect(seen).toEqual({ rabbit: 0, gateway: 0 });
+  });
+});
