@@ -360,6 +360,7 @@ export class Channel implements ReplySink {
       tag,
       noAck: bool(a, 'noAck'),
       exclusive: bool(a, 'exclusive'),
+      priority: consumerPriority(a),
       queue: undefined,
       prefetch: this.consumerPrefetch === 0 ? this.host.maxPrefetch : this.consumerPrefetch,
       unacked: 0,
@@ -550,6 +551,13 @@ export class Channel implements ReplySink {
     this.cleanup();
     this.state = 'closed';
   }
+}
+
+/** The `x-priority` argument of basic.consume (an integer), or 0. */
+function consumerPriority(a: Args): number {
+  const p = (a.arguments as Record<string, unknown> | undefined)?.['x-priority'];
+  const n = typeof p === 'bigint' ? Number(p) : p;
+  return typeof n === 'number' && Number.isInteger(n) ? n : 0;
 }
 
 const channelAlreadyOpen = (id: number) =>

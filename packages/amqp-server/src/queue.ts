@@ -21,6 +21,8 @@ export interface Consumer {
   tag: string;
   noAck: boolean;
   exclusive: boolean;
+  /** `x-priority` of basic.consume: higher ones are served first while they have room. Default 0. */
+  priority?: number;
   /** True when the consumer (and its channel) can take another delivery now. */
   ready(): boolean;
   deliver(queue: Queue, delivery: Delivery): void;
@@ -126,6 +128,8 @@ export class Queue {
   deleted = false;
   /** `x-message-ttl` in ms, if set. */
   readonly ttl: number | undefined;
+  /** `x-single-active-consumer`: only the longest-registered consumer gets messages. */
+  readonly singleActive: boolean;
   /** Called for every message that dies here (expired, dropped at the head); set by the broker. */
   onDead: (d: Delivery, reason: DeathReason) => void = () => undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
@@ -141,6 +145,7 @@ export class Queue {
   ) {
     const ttl = def.arguments?.['x-message-ttl'];
     this.ttl = typeof ttl === 'number' || typeof ttl === 'bigint' ? Number(ttl) : undefined;
+    this.singleActive = def.arguments?.['x-single-active-consumer'] === true;
     const budget = limits?.budget;
     this.ready = new Deque<Delivery>(
       (d) => d.message.body.length,
@@ -273,14 +278,52 @@ export class Queue {
     return low;
   }
 
+  /** x-single-active-consumer: the first registered consumer, if it can take one now. */
+  private activeConsumer(): Consumer | undefined {
+    const c = this.consumers[0];
+    return c?.ready() ? c : undefined;
+  }
+
+  /**
+   * The next consumer with room: round-robin among those of the highest `x-priority` that
+   * have room, as RabbitMQ's consumer priorities (lower ones only when higher ones are full).
+   */
+  private pickConsumer(): Consumer | undefined {
+    const n = this.consumers.length;
+    let chosen: Consumer | undefined;
+    let at = 0;
+    for (let i = 0; i < n; i++) {
+      const c = this.consumers[(this.next + i) % n]!;
+      if ((chosen === undefined || (c.priority ?? 0) > (chosen.priority ?? 0)) && c.ready()) {
+        chosen = c;
+        at = i;
+        if (!this.prioritised) break;
+      }
+    }
+    if (chosen) this.next = (this.next + at + 1) % n;
+    return chosen;
+  }
+
+  /** Set while the consumers have different priorities (otherwise the first with room wins). */
+  private prioritised = false;
+
+  private consumersChanged() {
+    const p = this.consumers[0]?.priority ?? 0;
+    this.prioritised = this.consumers.some((c) => (c.priority ?? 0) !== p);
+  }
+
   addConsumer(c: Consumer) {
     this.consumers.push(c);
+    this.consumersChanged();
     this.hadConsumer = true;
     this.drain();
   }
 
   removeConsumer(tag: string, owner: Consumer) {
     this.consumers = this.consumers.filter((c) => !(c.tag === tag && c === owner));
+    this.consumersChanged();
+    // A single active consumer that left hands over to the next one.
+    if (this.singleActive) this.drain();
     if (this.consumers.length === 0 && this.hadConsumer && this.def.autoDelete) this.onUnused(this);
   }
 
@@ -291,16 +334,7 @@ export class Queue {
     try {
       this.expireHead();
       while (this.ready.length > 0 && this.consumers.length > 0) {
-        const n = this.consumers.length;
-        let chosen: Consumer | undefined;
-        for (let i = 0; i < n; i++) {
-          const c = this.consumers[(this.next + i) % n]!;
-          if (c.ready()) {
-            chosen = c;
-            this.next = (this.next + i + 1) % n;
-            break;
-          }
-        }
+        const chosen = this.singleActive ? this.activeConsumer() : this.pickConsumer();
         if (!chosen) break;
         const d = this.ready.shift()!;
         if (d.expiresAt !== undefined && d.expiresAt < Date.now()) {

@@ -54,7 +54,7 @@ async function pika(port: number) {
 }
 
 describe('python3-pika against RabbitMQ and the gateway', () => {
-  it('sees the same topic matching, empty queue name, argument checks, nack multiple, qos global, flow, exchanges, dead letters and tx', async () => {
+  it('sees the same topic matching, empty queue name, argument checks, nack multiple, qos global, flow, exchanges, dead letters, tx, single active consumer and priorities', async () => {
     const rabbit = await pika(5672);
     const gateway = await pika(gatewayPort);
     expect(rabbit).toMatchObject({
@@ -68,6 +68,7 @@ describe('python3-pika against RabbitMQ and the gateway', () => {
       qos_global: 3,
       flow: true,
       tx: [0, 1, 1],
+      consumers: { first: ['0', '1', '2'], second: [], low: ['1'], high: ['0'] },
       dead_letters: [
         ['rejected', true, 'rejected', 1, null],
         ['expired', true, 'expired', 1, '20'],

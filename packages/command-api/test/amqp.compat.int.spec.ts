@@ -1030,3 +1030,53 @@ describe('connection.update-secret side by side with RabbitMQ', () => {
     expect(seen).toEqual({ rabbit: 0, gateway: 0 });
   });
 });
+
+describe('consumer selection side by side with RabbitMQ', () => {
+  async function both<T>(scenario: (url: string) => Promise<T>): Promise<{ rabbit: T; gateway: T }> {
+    return { rabbit: await scenario(rabbitUrl), gateway: await scenario(gatewayUrl) };
+  }
+
+  it('x-single-active-consumer: one consumer gets everything until it goes, then the next', async () => {
+    const { rabbit, gateway } = await both(async (url) => {
+      const conn = await amqp.connect(url);
+      const ch = await conn.createConfirmChannel();
+      const { queue } = await ch.assertQueue('', { exclusive: true, arguments: { 'x-single-active-consumer': true } });
+      const got: Record<string, string[]> = { a: [], b: [] };
+      const a = await ch.consume(queue, (m) => m && got.a!.push(m.content.toString()), { noAck: true });
+      await ch.consume(queue, (m) => m && got.b!.push(m.content.toString()), { noAck: true });
+      const counted = (await ch.checkQueue(queue)).consumerCount;
+      for (const body of ['1', '2', '3']) ch.sendToQueue(queue, Buffer.from(body));
+      await ch.waitForConfirms();
+      await tick(150);
+      await ch.cancel(a.consumerTag);
+      for (const body of ['4', '5']) ch.sendToQueue(queue, Buffer.from(body));
+      await ch.waitForConfirms();
+      await tick(150);
+      await conn.close();
+      return { got, counted };
+    });
+    expect(rabbit).toEqual({ got: { a: ['1', '2', '3'], b: ['4', '5'] }, counted: 2 });
+    expect(gateway).toEqual(rabbit);
+  });
+
+  it('consumer priorities: higher x-priority consumers first, lower ones when those are full', async () => {
+    const { rabbit, gateway } = await both(async (url) => {
+      const conn = await amqp.connect(url);
+      const ch = await conn.createConfirmChannel();
+      const { queue } = await ch.assertQueue('', { exclusive: true });
+      await ch.prefetch(2);
+      const got: Record<string, string[]> = { low: [], high: [], default: [] };
+      await ch.consume(queue, (m) => m && got.low!.push(m.content.toString()), { priority: -1 });
+      await ch.consume(queue, (m) => m && got.default!.push(m.content.toString()));
+      await ch.consume(queue, (m) => m && got.high!.push(m.content.toString()), { priority: 5 });
+      for (let i = 0; i < 7; i++) ch.sendToQueue(queue, Buffer.from(String(i)));
+      await ch.waitForConfirms();
+      await tick(200);
+      const ready = (await ch.checkQueue(queue)).messageCount;
+      await conn.close();
+      return { got, ready };
+    });
+    expect(rabbit).toEqual({ got: { high: ['0', '1'], default: ['2', '3'], low: ['4', '5'] }, ready: 1 });
+    expect(gateway).toEqual(rabbit);
+  });
+});

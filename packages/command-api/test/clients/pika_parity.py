@@ -177,5 +177,23 @@ while True:
 out['dead_letters'] = dead
 ch.exchange_delete(dlx)
 
+# Single active consumer and consumer priorities.
+ch5 = conn.channel()
+sac = ch5.queue_declare('', exclusive=True, arguments={'x-single-active-consumer': True}).method.queue
+pri = ch5.queue_declare('', exclusive=True).method.queue
+ch5.basic_qos(prefetch_count=1)
+seen5 = {'first': [], 'second': [], 'low': [], 'high': []}
+ch5.basic_consume(sac, lambda c, m, p, b: seen5['first'].append(b.decode()), auto_ack=True)
+ch5.basic_consume(sac, lambda c, m, p, b: seen5['second'].append(b.decode()), auto_ack=True)
+ch5.basic_consume(pri, lambda c, m, p, b: seen5['low'].append(b.decode()))
+ch5.basic_consume(pri, lambda c, m, p, b: seen5['high'].append(b.decode()), arguments={'x-priority': 3})
+for i in range(3):
+    ch5.basic_publish('', sac, str(i).encode())
+    ch5.basic_publish('', pri, str(i).encode())
+deadline = time.monotonic() + 0.5
+while time.monotonic() < deadline:
+    conn.process_data_events(time_limit=0.1)
+out['consumers'] = seen5
+
 conn.close()
 print(json.dumps(out))
