@@ -209,6 +209,7 @@ export class Broker {
       },
       transient ? this.transientLimits(def) : undefined,
     );
+    if (!transient) q.durableCaps = this.ownCaps(def);
     q.onDead = (d, reason) => {
       this.settle(q, d, false);
       this.deadLetter(q, d, reason);
@@ -278,6 +279,19 @@ export class Broker {
     this.enqueue(targets, message).catch((err) =>
       this.logger.warn({ err, queue: q.name, dlx }, 'AMQP: dead-lettering a message failed'),
     );
+  }
+
+  /** A durable queue's own `x-max-length`, `x-max-length-bytes` and `x-overflow`, if it has any. */
+  private ownCaps(def: QueueDefinition): Omit<QueueLimits, 'budget'> | undefined {
+    const args = def.arguments ?? {};
+    const maxLength = countArg(args['x-max-length']);
+    const maxBytes = countArg(args['x-max-length-bytes']);
+    if (maxLength === undefined && maxBytes === undefined) return undefined;
+    return {
+      maxMessages: maxLength ?? Number.POSITIVE_INFINITY,
+      maxBytes: maxBytes ?? Number.POSITIVE_INFINITY,
+      overflow: String(args['x-overflow'] ?? 'drop-head').startsWith('reject-publish') ? 'reject-publish' : 'drop-head',
+    };
   }
 
   /** The queue's own `x-max-length`, `x-max-length-bytes` and `x-overflow`, within the gateway's maxima. */
@@ -595,15 +609,26 @@ export class Broker {
         if (!q.offer(d)) taken = false;
         continue;
       }
+      const size = message.body.length;
+      if (q.refuses(size)) {
+        taken = false;
+        continue;
+      }
+      q.appending.messages++;
+      q.appending.bytes += size;
       const stored = this.store.append(q.name, message);
       // Handled here so a failed append is not an unhandled rejection while it waits its turn.
       stored.catch(() => undefined);
       const done = q.tail.then(async () => {
-        const seq = await stored;
+        const seq = await stored.finally(() => {
+          q.appending.messages--;
+          q.appending.bytes -= size;
+        });
         if (q.deleted) return;
         const d: Delivery = { message, seq, redelivered: false };
         q.stamp(d);
         q.enqueue(d);
+        if (q.durableCaps) q.trim(q.durableCaps);
       });
       q.tail = done.catch(() => undefined);
       pending.push(done);

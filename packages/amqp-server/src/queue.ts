@@ -128,6 +128,13 @@ export class Queue {
   deleted = false;
   /** `x-message-ttl` in ms, if set. */
   readonly ttl: number | undefined;
+  /**
+   * Durable queues: their own `x-max-length` / `x-max-length-bytes` / `x-overflow`, if set.
+   * `appending` counts the messages (and bytes) on their way into JetStream, so that
+   * reject-publish decides at publish time, in publish order.
+   */
+  durableCaps: Omit<QueueLimits, 'budget'> | undefined;
+  appending = { messages: 0, bytes: 0 };
   /** `x-single-active-consumer`: only the longest-registered consumer gets messages. */
   readonly singleActive: boolean;
   /** Called for every message that dies here (expired, dropped at the head); set by the broker. */
@@ -232,10 +239,25 @@ export class Queue {
     if (full && l.overflow === 'reject-publish') return false;
     if (l.budget.used + size > l.budget.max) return false;
     this.enqueue(d);
-    while (this.ready.length > 0 && (this.ready.length > l.maxMessages || this.ready.bytes > l.maxBytes)) {
+    this.trim(l);
+    return true;
+  }
+
+  /** drop-head: the oldest ready messages die (`maxlen`) until the queue is within its caps. */
+  trim(caps: { maxMessages: number; maxBytes: number }) {
+    while (this.ready.length > 0 && (this.ready.length > caps.maxMessages || this.ready.bytes > caps.maxBytes)) {
       this.onDead(this.ready.shift()!, 'maxlen');
     }
-    return true;
+  }
+
+  /** reject-publish on a durable queue: whether one more message of `size` bytes is refused. */
+  refuses(size: number): boolean {
+    const c = this.durableCaps;
+    if (!c || c.overflow !== 'reject-publish') return false;
+    return (
+      this.ready.length + this.appending.messages + 1 > c.maxMessages ||
+      this.ready.bytes + this.appending.bytes + size > c.maxBytes
+    );
   }
 
   /** Puts deliveries back at the head, in the given order, marked redelivered. */

@@ -1080,3 +1080,63 @@ describe('consumer selection side by side with RabbitMQ', () => {
     expect(gateway).toEqual(rabbit);
   });
 });
+
+describe('durable queue length limits side by side with RabbitMQ', () => {
+  async function both<T>(scenario: (url: string) => Promise<T>): Promise<{ rabbit: T; gateway: T }> {
+    return { rabbit: await scenario(rabbitUrl), gateway: await scenario(gatewayUrl) };
+  }
+
+  it('x-max-length drop-head dead-letters the oldest (maxlen); reject-publish nacks', async () => {
+    const { rabbit, gateway } = await both(async (url) => {
+      const conn = await amqp.connect(url);
+      const ch = await conn.createConfirmChannel();
+      const id = randomUUID();
+      const dlx = `compat-dlx-${id}`;
+      await ch.assertExchange(dlx, 'fanout', { durable: false });
+      const dead = (await ch.assertQueue('', { exclusive: true })).queue;
+      await ch.bindQueue(dead, dlx, '');
+      const head = `compat-head-${id}`;
+      const reject = `compat-reject-${id}`;
+      await ch.assertQueue(head, { durable: true, arguments: { 'x-max-length': 2, 'x-dead-letter-exchange': dlx } });
+      await ch.assertQueue(reject, {
+        durable: true,
+        arguments: { 'x-max-length-bytes': 10, 'x-overflow': 'reject-publish' },
+      });
+      for (const body of ['0', '1', '2', '3']) ch.sendToQueue(head, Buffer.from(body), { persistent: true });
+      const outcomes = await Promise.all(
+        ['12345', '67890', 'x'].map(
+          (body) =>
+            new Promise<boolean>((resolve) =>
+              ch.sendToQueue(reject, Buffer.from(body), { persistent: true }, (err) => resolve(!err)),
+            ),
+        ),
+      );
+      await ch.waitForConfirms();
+      await tick(150);
+      const deadLetters: [string, unknown][] = [];
+      for (let m = await ch.get(dead, { noAck: true }); m; m = await ch.get(dead, { noAck: true })) {
+        deadLetters.push([m.content.toString(), m.properties.headers?.['x-first-death-reason']]);
+      }
+      const left: string[] = [];
+      for (let m = await ch.get(head, { noAck: true }); m; m = await ch.get(head, { noAck: true })) {
+        left.push(m.content.toString());
+      }
+      const rejectCount = (await ch.checkQueue(reject)).messageCount;
+      await ch.deleteQueue(head);
+      await ch.deleteQueue(reject);
+      await ch.deleteExchange(dlx);
+      await conn.close();
+      return { deadLetters, left, outcomes, rejectCount };
+    });
+    expect(rabbit).toEqual({
+      deadLetters: [
+        ['0', 'maxlen'],
+        ['1', 'maxlen'],
+      ],
+      left: ['2', '3'],
+      outcomes: [true, true, false],
+      rejectCount: 2,
+    });
+    expect(gateway).toEqual(rabbit);
+  });
+});
