@@ -446,6 +446,7 @@ export class Broker {
           { args: existing.def.arguments ?? {}, types: existing.def.argumentTypes },
         );
       }
+      existing.touch();
       return existing;
     }
     if (passive) throw notFound(`no queue '${name}' ${vhost}`);

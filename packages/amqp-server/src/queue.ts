@@ -140,6 +140,9 @@ export class Queue {
   /** Called for every message that dies here (expired, dropped at the head); set by the broker. */
   onDead: (d: Delivery, reason: DeathReason) => void = () => undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
+  /** `x-expires`: the queue is deleted after this many ms without consumers, gets or redeclares. */
+  private readonly unusedFor: number | undefined;
+  private unusedTimer: NodeJS.Timeout | undefined;
   private expiryAt = 0;
 
   constructor(
@@ -153,6 +156,9 @@ export class Queue {
     const ttl = def.arguments?.['x-message-ttl'];
     this.ttl = typeof ttl === 'number' || typeof ttl === 'bigint' ? Number(ttl) : undefined;
     this.singleActive = def.arguments?.['x-single-active-consumer'] === true;
+    const expires = def.arguments?.['x-expires'];
+    this.unusedFor = typeof expires === 'number' || typeof expires === 'bigint' ? Number(expires) : undefined;
+    this.touch();
     const budget = limits?.budget;
     this.ready = new Deque<Delivery>(
       (d) => d.message.body.length,
@@ -221,6 +227,21 @@ export class Queue {
   stopTimers() {
     clearTimeout(this.expiryTimer);
     this.expiryTimer = undefined;
+    clearTimeout(this.unusedTimer);
+    this.unusedTimer = undefined;
+  }
+
+  /**
+   * The queue was used (declared, read with basic.get, a consumer came or went): `x-expires`
+   * counts again from now, and only while it has no consumers, as in RabbitMQ.
+   */
+  touch() {
+    if (this.unusedFor === undefined) return;
+    clearTimeout(this.unusedTimer);
+    this.unusedTimer = undefined;
+    if (this.deleted || this.consumers.length > 0) return;
+    this.unusedTimer = setTimeout(() => this.onUnused(this), this.unusedFor);
+    this.unusedTimer.unref();
   }
 
   /**
@@ -269,6 +290,7 @@ export class Queue {
   }
 
   take(): Delivery | undefined {
+    this.touch();
     this.expireHead();
     return this.ready.shift();
   }
@@ -337,6 +359,7 @@ export class Queue {
   addConsumer(c: Consumer) {
     this.consumers.push(c);
     this.consumersChanged();
+    this.touch();
     this.hadConsumer = true;
     this.drain();
   }
@@ -344,6 +367,7 @@ export class Queue {
   removeConsumer(tag: string, owner: Consumer) {
     this.consumers = this.consumers.filter((c) => !(c.tag === tag && c === owner));
     this.consumersChanged();
+    this.touch();
     // A single active consumer that left hands over to the next one.
     if (this.singleActive) this.drain();
     if (this.consumers.length === 0 && this.hadConsumer && this.def.autoDelete) this.onUnused(this);

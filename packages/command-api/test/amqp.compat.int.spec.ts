@@ -1140,3 +1140,40 @@ describe('durable queue length limits side by side with RabbitMQ', () => {
     expect(gateway).toEqual(rabbit);
   });
 });
+
+describe('x-expires side by side with RabbitMQ', () => {
+  it('a queue unused for x-expires is deleted; a consumer keeps it', async () => {
+    const seen: Record<string, unknown> = {};
+    for (const [label, url] of [
+      ['rabbit', rabbitUrl],
+      ['gateway', gatewayUrl],
+    ] as const) {
+      const conn = await amqp.connect(url);
+      const ch = await conn.createChannel();
+      const idle = `compat-${randomUUID()}`;
+      const used = `compat-${randomUUID()}`;
+      await ch.assertQueue(idle, { durable: false, arguments: { 'x-expires': 300 } });
+      await ch.assertQueue(used, { durable: false, arguments: { 'x-expires': 300 } });
+      const { consumerTag } = await ch.consume(used, () => undefined, { noAck: true });
+      await tick(800);
+      const exists = async (name: string) => {
+        const probe = await conn.createChannel();
+        probe.on('error', () => undefined);
+        return probe.checkQueue(name).then(
+          async () => {
+            await probe.close();
+            return true;
+          },
+          () => false,
+        );
+      };
+      const afterIdle = { idle: await exists(idle), used: await exists(used) };
+      await ch.cancel(consumerTag);
+      await tick(800);
+      seen[label] = { afterIdle, afterCancel: await exists(used) };
+      await conn.close();
+    }
+    expect(seen.rabbit).toEqual({ afterIdle: { idle: false, used: true }, afterCancel: false });
+    expect(seen.gateway).toEqual(seen.rabbit);
+  });
+});
