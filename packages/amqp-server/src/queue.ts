@@ -274,7 +274,7 @@ export class Queue {
   /** reject-publish on a durable queue: whether one more message of `size` bytes is refused. */
   refuses(size: number): boolean {
     const c = this.durableCaps;
-    if (!c || c.overflow !== 'reject-publish') return false;
+    if (c?.overflow !== 'reject-publish') return false;
     return (
       this.ready.length + this.appending.messages + 1 > c.maxMessages ||
       this.ready.bytes + this.appending.bytes + size > c.maxBytes
