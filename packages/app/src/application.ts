@@ -10,7 +10,8 @@ import {
 import type { CommandHandler, EventStore } from '@lightdom/eventstore';
 import type { TokenRegistry } from '@lightdom/runtime';
 import { type Action, authorize } from './access.js';
-import { parseRunRequest, runRequestData } from './runs.js';
+import { checkRunOrigin, childParent, parseRunRequest, runRequestData } from './runs.js';
+import { creatorOf, scheduleCreateData } from './schedules.js';
 
 /** What a caller presents: a bearer token (HTTP, WebSocket, gRPC metadata) or an AMQP password. */
 export interface Credentials {
@@ -32,6 +33,11 @@ export interface SubmitOptions {
    * the service as `via`.
    */
   onBehalfOfRun?: string;
+  /**
+   * A service starting a run for a schedule (the executor's scheduler): authorised against
+   * the schedule's creator, recorded with that actor as `actor` and the service as `via`.
+   */
+  onBehalfOfSchedule?: string;
 }
 
 /** Read-your-writes: how fresh a read must be. */
@@ -147,20 +153,29 @@ export function createApplication<F, S, Sub>(deps: ApplicationDeps<F, S, Sub>): 
       const type = typeof envelope.type === 'string' ? envelope.type : '';
       let actingAs = identity;
       let via: string | undefined;
-      if (options.onBehalfOfRun !== undefined) {
+      const onBehalf = options.onBehalfOfRun ?? options.onBehalfOfSchedule;
+      if (onBehalf !== undefined) {
+        const what = options.onBehalfOfRun !== undefined ? 'a run' : 'a schedule';
         if (identity.role !== 'service' && identity.role !== 'admin') {
-          throw new LightdomError('FORBIDDEN', `${identity.actor} (role ${identity.role}) may not act for a run`, {
+          throw new LightdomError('FORBIDDEN', `${identity.actor} (role ${identity.role}) may not act for ${what}`, {
             details: { role: identity.role, allowedRoles: ['service', 'admin'] },
           });
         }
-        actingAs = await requesterOf(options.onBehalfOfRun);
+        actingAs =
+          options.onBehalfOfRun !== undefined
+            ? await requesterOf(options.onBehalfOfRun)
+            : await creatorOf(deps, options.onBehalfOfSchedule as string);
         via = identity.actor;
       }
       authorize(actingAs, { kind: 'command', type });
       let full: unknown = command;
       if (type === 'RequestWorkflowRun') {
         const request = parseRunRequest(envelope.data);
+        checkRunOrigin(request, { forRun: options.onBehalfOfRun, forSchedule: options.onBehalfOfSchedule });
+        if (request.parent) request.parent = await childParent(deps, request.parent);
         full = { ...envelope, data: await runRequestData(deps, request, actingAs) };
+      } else if (type === 'CreateSchedule') {
+        full = { ...envelope, data: await scheduleCreateData(deps, envelope.data, actingAs) };
       }
       const meta: CommandMetadata = {
         actor: actingAs.actor,

@@ -15,6 +15,7 @@ export {
 } from './application.js';
 export { toCodedError } from './errors.js';
 export {
+  checkRunOrigin,
   type Definition,
   definitionOf,
   parseRunRequest,
@@ -22,3 +23,4 @@ export {
   runRequestData,
   runRequestSchema,
 } from './runs.js';
+export { cronProblem, scheduleCreateData } from './schedules.js';

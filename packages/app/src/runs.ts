@@ -4,6 +4,9 @@ import {
   freeFormObject,
   type Identity,
   LightdomError,
+  type RunParent,
+  runParentSchema,
+  runSourceSchema,
   validationError,
   type WorkflowState,
   type WorkflowStep,
@@ -22,6 +25,10 @@ export const runRequestSchema = z
     workflowId: aggregateIdSchema,
     definitionVersion: z.number().int().min(1).max(1_000_000).optional(),
     input: freeFormObject().default({}),
+    /** Where the run comes from, e.g. `{kind: "n8n", ref: "…"}`. `schedule` and `workflow` are the executor's. */
+    source: runSourceSchema.optional(),
+    /** Set by the executor for a `workflow.run` step's child; refused from anyone else (see `submit`). */
+    parent: runParentSchema.optional(),
   })
   .strict();
 export type RunRequest = z.output<typeof runRequestSchema>;
@@ -101,5 +108,63 @@ export async function runRequestData(
     steps,
     input: request.input,
     requestedBy: { actor: requester.actor, role: requester.role },
+    ...(request.source ? { source: request.source } : {}),
+    ...(request.parent ? { parent: request.parent } : {}),
   };
 }
+
+// --- run sources (issue 14 part B) ---
+/** Source kinds only the executor records: a schedule's runs and a `workflow.run` step's children. */
+const executorSourceKinds: ReadonlySet<string> = new Set(['schedule', 'workflow']);
+
+/** Who asks on whose behalf, as `submit` worked it out. */
+export interface RunRequester {
+  /** The run a `workflow.run` step belongs to, when a service acts for it. */
+  forRun?: string | undefined;
+  /** The schedule a service fires, when it acts for one. */
+  forSchedule?: string | undefined;
+}
+
+/**
+ * A client may say where its run comes from (`n8n`, …) but may not pose as the executor:
+ * `parent` must name the run the service acts for, and the `schedule` and `workflow`
+ * sources need a service acting for a schedule or a run.
+ */
+export function checkRunOrigin(request: RunRequest, on: RunRequester): void {
+  const parent: RunParent | undefined = request.parent;
+  if (parent && parent.runId !== on.forRun) {
+    throw validationError([
+      { field: 'data.parent', message: 'is recorded by the executor for a workflow.run step only' },
+    ]);
+  }
+  const kind = request.source?.kind;
+  if (kind !== undefined && executorSourceKinds.has(kind)) {
+    const ok = kind === 'schedule' ? on.forSchedule !== undefined : on.forRun !== undefined && parent !== undefined;
+    if (!ok) {
+      throw validationError([{ field: 'data.source.kind', message: `"${kind}" is recorded by the executor only` }]);
+    }
+  }
+}
+/** Deepest nesting of child runs: a workflow that runs itself stops here instead of forever. */
+export const maxChildDepth = 8;
+
+/**
+ * The parent link with its depth (the parent's depth plus one), read from the parent run;
+ * INVARIANT_VIOLATION past `maxChildDepth`, so the `workflow.run` step fails for good.
+ */
+export async function childParent(deps: { commands: CommandHandler }, parent: RunParent): Promise<RunParent> {
+  const loaded = await deps.commands.repository.load('workflowRun', parent.runId);
+  const state = loaded.state as { parent?: RunParent | null };
+  const depth = (state.parent?.depth ?? (state.parent ? 1 : 0)) + 1;
+  if (depth > maxChildDepth) {
+    throw new LightdomError(
+      'INVARIANT_VIOLATION',
+      `child runs may nest ${maxChildDepth} deep; this one would be ${depth}`,
+      {
+        details: { field: 'data.parent', depth, maxDepth: maxChildDepth },
+      },
+    );
+  }
+  return { ...parent, depth };
+}
+// --- end run sources ---

@@ -30,6 +30,7 @@ import { liveFeed } from './http/liveFeed.js';
 import { registerApiDocs } from './http/openapi.js';
 import { instanceOf, sendProblem, toLightdomError } from './http/problems.js';
 import { registerReadRoutes } from './http/readRoutes.js';
+import { registerRunControlRoutes } from './http/runControlRoutes.js';
 import type { WsSocketBounds } from './http/wsGuards.js';
 import type { CampaignQueries } from './readModel/campaignQueries.js';
 import type { PositionWaiter } from './readModel/positionWaiter.js';
@@ -202,6 +203,7 @@ export function buildApp(deps: AppDeps, options: Partial<AppOptions> = {}): Fast
           outcome: knownLabel(outcome, outcomes, 'INTERNAL'),
         }),
     });
+    registerRunControlRoutes(api, { app: core });
     registerHistoryRoutes(api, { app: core });
     registerReadRoutes(api, { app: core, campaigns: deps.campaigns, statsElsewhere: deps.reads !== undefined });
     if (deps.reads) registerDomainReadRoutes(api, { app: core, reads: deps.reads });

@@ -53,7 +53,7 @@ describe('/openapi.json', () => {
     // The route's own zod schema is what the document says: the run body refuses steps.
     const runBody = doc.paths['/api/workflows/{id}/runs'].post.requestBody.content['application/json'].schema;
     expect(runBody.additionalProperties).toBe(false);
-    expect(Object.keys(runBody.properties).sort()).toEqual(['definitionVersion', 'idempotencyKey', 'input']);
+    expect(Object.keys(runBody.properties).sort()).toEqual(['definitionVersion', 'idempotencyKey', 'input', 'source']);
     expect(doc.paths['/health'].get.security).toEqual([]);
   });
 

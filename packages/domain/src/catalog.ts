@@ -12,6 +12,9 @@ import type { CommandSpec, Decider, DomainEvent, EventVersions } from './decider
 import { projectionCommandSchemas } from './projection/commands.js';
 import { projectionDecider } from './projection/decider.js';
 import { projectionEventVersions } from './projection/events.js';
+import { scheduleCommandSchemas } from './schedule/commands.js';
+import { scheduleDecider } from './schedule/decider.js';
+import { scheduleEventVersions } from './schedule/events.js';
 import { createUpcasterChain } from './upcasting.js';
 import { workflowCommandSchemas } from './workflow/commands.js';
 import { workflowDecider } from './workflow/decider.js';
@@ -33,6 +36,7 @@ export const createCommands: ReadonlySet<string> = new Set([
   'RequestWorkflowRun',
   'RequestAiTask',
   'AnchorAuditCheckpoint',
+  'CreateSchedule',
 ]);
 
 /** Each aggregate type's command schemas. Aggregate types name NATS subjects: letters only. */
@@ -43,6 +47,7 @@ export const commandSchemasByAggregate = Object.freeze({
   aiTask: aiTaskCommandSchemas,
   auditCheckpoint: auditCheckpointCommandSchemas,
   projection: projectionCommandSchemas,
+  schedule: scheduleCommandSchemas,
 }) satisfies Readonly<Record<string, Record<string, CommandSpec['schema']>>>;
 
 /** Merges per-aggregate maps, refusing a key that two of them define (a spread would hide it). */
@@ -82,6 +87,7 @@ export const deciders: Readonly<Record<string, AnyDecider>> = Object.freeze({
   aiTask: aiTaskDecider as AnyDecider,
   auditCheckpoint: auditCheckpointDecider as AnyDecider,
   projection: projectionDecider as AnyDecider,
+  schedule: scheduleDecider as AnyDecider,
 });
 
 /** Current schemaVersion of every event type. */
@@ -93,6 +99,7 @@ export const eventVersions: Readonly<EventVersions> = Object.freeze(
     aiTaskEventVersions,
     auditCheckpointEventVersions,
     projectionEventVersions,
+    scheduleEventVersions,
   ]),
 );
 

@@ -97,6 +97,20 @@ export {
   projectionEventVersions,
 } from './projection/events.js';
 export {
+  isTimeZone,
+  type ScheduleCommand,
+  type ScheduleCommandType,
+  scheduleCommandSchemas,
+} from './schedule/commands.js';
+export { initialScheduleState, type ScheduleState, scheduleDecider } from './schedule/decider.js';
+export {
+  type ScheduleEvent,
+  type ScheduleEventData,
+  type ScheduleEventType,
+  type ScheduleStatus,
+  scheduleEventVersions,
+} from './schedule/events.js';
+export {
   envelopeDataLimits,
   type FreeFormLimits,
   freeFormLimits,
@@ -139,6 +153,10 @@ export {
   workflowStepsSchema,
 } from './workflow/steps.js';
 export {
+  type RunParent,
+  type RunSource,
+  runParentSchema,
+  runSourceSchema,
   type WorkflowRunCommand,
   type WorkflowRunCommandType,
   workflowRunCommandSchemas,

@@ -63,6 +63,25 @@ const scenarios: Step[][] = [
   ],
   [runRequest, ['CancelWorkflowRun', { reason: 'r' }]],
   [
+    runRequest,
+    ['StartWorkflowRun'],
+    ['PauseWorkflowRun', { reason: 'hold' }],
+    ['ResumeWorkflowRun'],
+    ['StartWorkflowStep', { stepId: 'a', attempt: 1 }],
+    ['FailWorkflowStep', { stepId: 'a', error: 'e' }],
+    ['RetryWorkflowStep', { stepId: 'a' }],
+  ],
+  [
+    ['CreateSchedule', { workflowId: 'w1', cron: '* * * * *', timezone: 'Europe/Berlin' }],
+    ['PauseSchedule'],
+    ['ResumeSchedule'],
+    ['DeleteSchedule'],
+  ],
+  [
+    ['CreateSchedule', { workflowId: 'w1', at: '2020-01-01T00:00:00Z' }],
+    ['FireSchedule', { slot: '2020-01-01T00:00:00Z', runId: 'r1' }],
+  ],
+  [
     aiRequest,
     ['StartAiTask', { workerId: 'w' }],
     ['RecordAiTaskProgress', { partialText: 'h', tokens: 1 }],
@@ -111,6 +130,7 @@ describe('domain catalogue', () => {
       'auditCheckpoint',
       'campaign',
       'projection',
+      'schedule',
       'workflow',
       'workflowRun',
     ]);

@@ -86,6 +86,12 @@ export const executorConfigSchema = z.object({
   CHAIN_ANCHOR_WAIT_MS: positiveInt(60_000).pipe(z.number().max(3_600_000, 'must be at most 3600000')),
   /** How often a waiting chain.anchor step reads the log's checkpoints, in ms. */
   CHAIN_ANCHOR_POLL_MS: positiveInt(1000).pipe(z.number().min(10, 'must be at least 10')),
+  /** `off`: this executor fires no schedules (others sharing the log still do). */
+  EXECUTOR_SCHEDULES: z.enum(['on', 'off']).default('on'),
+  /** How often the scheduler looks for due slots, in ms; a slot fires at most this late. */
+  SCHEDULE_TICK_MS: positiveInt(1000).pipe(
+    z.number().min(10, 'must be at least 10').max(60_000, 'must be at most 60000'),
+  ),
   /** Model of an ai.generate step whose input names none. */
   AI_DEFAULT_MODEL: z.string().min(1).default('deepseek-r1:7b'),
   /** KV bucket remembering idempotency keys beyond JetStream's duplicate window (shared with command-api). */

@@ -15,6 +15,7 @@ import { createAiGenerateActivity } from './activities/aiGenerate.js';
 import { campaignCommandActivity } from './activities/campaignCommand.js';
 import { createChainAnchorActivity } from './activities/chainAnchor.js';
 import { createHttpActivity } from './activities/httpRequest.js';
+import { workflowRunActivity } from './activities/workflowRun.js';
 import { defaultHttpStepOptions, executorConfigSchema, type HttpStepOptions } from './config.js';
 import { createAiTaskCommitHandler } from './consumers/aiTaskCommits.js';
 import { type PullLoop, startPullLoop } from './consumers/pullLoop.js';
@@ -24,6 +25,7 @@ import { type Connector, directConnector, type Resolver, systemResolver } from '
 import { runViewDecider } from './engine/runView.js';
 import { createIssuer, type Submit } from './issuer.js';
 import { createExecutorMetrics } from './metrics.js';
+import { createScheduler, type Scheduler } from './schedules/scheduler.js';
 import { createSecretSource } from './secrets.js';
 import { createTimerBook } from './timers.js';
 
@@ -81,6 +83,8 @@ export interface ExecutorOptions {
   aiDefaultModel?: string;
   /** How chain.anchor steps wait for the anchor service. Default: the config schema's. */
   chainAnchor?: { waitMs?: number; pollMs?: number };
+  /** Whether this executor fires schedules, and how often it looks. Default: the config schema's (on, 1000 ms). */
+  schedules?: { enabled?: boolean; tickMs?: number };
 }
 
 export interface Executor {
@@ -174,6 +178,7 @@ export function createExecutor(deps: ExecutorDeps, options: ExecutorOptions): Ex
       waitMs: options.chainAnchor?.waitMs ?? executorConfigSchema.shape.CHAIN_ANCHOR_WAIT_MS.parse(undefined),
       pollMs: options.chainAnchor?.pollMs ?? executorConfigSchema.shape.CHAIN_ANCHOR_POLL_MS.parse(undefined),
     }),
+    'workflow.run': workflowRunActivity,
     // Delays are timers the engine decides on; they have no I/O.
     delay: async () => ({ kind: 'pending' }),
   };
@@ -202,6 +207,19 @@ export function createExecutor(deps: ExecutorDeps, options: ExecutorOptions): Ex
       onUndecodable: () => metrics.undecodable.inc(),
     },
   );
+  const scheduler: Scheduler | undefined =
+    options.schedules?.enabled === false
+      ? undefined
+      : createScheduler(
+          {
+            store,
+            submit,
+            logger: logger.child({ component: 'scheduler' }),
+            clock,
+            onFire: (result) => metrics.scheduleFires.inc({ result }),
+          },
+          { tickMs: options.schedules?.tickMs ?? executorConfigSchema.shape.SCHEDULE_TICK_MS.parse(undefined) },
+        );
   let runLoop: PullLoop | undefined;
 
   return {
@@ -228,6 +246,7 @@ export function createExecutor(deps: ExecutorDeps, options: ExecutorOptions): Ex
         onRunCommit,
       );
       await aiConsumer.start();
+      await scheduler?.start();
       logger.info(
         { durable: options.durable, concurrency: options.concurrency ?? 16, ackWaitMs },
         'executor consuming workflow runs and AI tasks',
@@ -236,7 +255,7 @@ export function createExecutor(deps: ExecutorDeps, options: ExecutorOptions): Ex
     async stop() {
       const loop = runLoop;
       runLoop = undefined;
-      await Promise.all([loop?.stop(), aiConsumer.stop()]);
+      await Promise.all([loop?.stop(), aiConsumer.stop(), scheduler?.stop()]);
     },
     checks: {
       nats: natsCheck(nc, deps.isConnected),

@@ -9,6 +9,7 @@ export {
   stepOutput,
 } from './activities/httpOutput.js';
 export { classifyStatus, httpStepInputSchema } from './activities/httpRequest.js';
+export { childRunInputSchema, workflowRunActivity } from './activities/workflowRun.js';
 export {
   defaultHttpStepOptions,
   type ExecutorConfig,
@@ -49,6 +50,7 @@ export {
 export {
   aiTaskIdFor,
   campaignCommandKey,
+  childRunIdFor,
   httpIdempotencyKey,
   type RunAction,
   runKey,
@@ -62,5 +64,7 @@ export {
   type ExecutorOptions,
   workflowRunAggregate,
 } from './executor.js';
+export { createScheduler, type Scheduler, type SchedulerDeps, type SchedulerOptions } from './schedules/scheduler.js';
+export { type DueSlot, dueSlot, fireKey, scheduledRunId, scheduledRunKey } from './schedules/slots.js';
 export { createSecretSource, MissingSecret, type SecretSource, secretNamePattern } from './secrets.js';
 export { type ExecutorService, startExecutorService } from './service.js';

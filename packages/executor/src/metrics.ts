@@ -59,6 +59,12 @@ export function createExecutorMetrics(registry: Registry, activeTimers: () => nu
       labelNames: ['consumer'],
       registers,
     }),
+    scheduleFires: new Counter({
+      name: 'lightdom_executor_schedule_fires_total',
+      help: 'Schedule slots this executor tried to fire: fired, taken (another executor fired it first) or failed (left to the next tick)',
+      labelNames: ['result'],
+      registers,
+    }),
   };
   new Gauge({
     name: 'lightdom_executor_active_timers',

@@ -32,6 +32,7 @@ export {
   projectionSpec,
 } from './projections/catalog.js';
 export type { Projection, ProjectionChange } from './projections/projection.js';
+export { createSchedulesProjection } from './projections/schedules.js';
 export { createWorkflowRunsProjection, outputSummaryChars } from './projections/workflowRuns.js';
 export { createWorkflowsProjection } from './projections/workflows.js';
 export {
@@ -69,6 +70,13 @@ export {
   type RunStepView,
   type RunView,
 } from './queries/runQueries.js';
+export {
+  createScheduleQueries,
+  type ListSchedulesQuery,
+  type ScheduleQueries,
+  type ScheduleView,
+  toScheduleView,
+} from './queries/scheduleQueries.js';
 export {
   createStatsQueries,
   type DashboardStats,

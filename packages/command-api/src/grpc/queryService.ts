@@ -61,7 +61,7 @@ const pageFields = {
 const listWorkflowsRequest = z.object({ status: z.enum(['', 'active', 'deprecated']), ...pageFields, ...consistency });
 const listRunsRequest = z.object({
   workflowId: z.union([z.literal(''), aggregateIdSchema]),
-  status: z.enum(['', 'requested', 'started', 'succeeded', 'failed', 'cancelled']),
+  status: z.enum(['', 'requested', 'started', 'paused', 'succeeded', 'failed', 'cancelled']),
   ...pageFields,
   ...consistency,
 });

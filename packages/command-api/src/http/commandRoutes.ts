@@ -180,6 +180,7 @@ export function registerCommandRoutes(app: FastifyInstance, deps: CommandRoutesD
         workflowId,
         input: body.input,
         ...(body.definitionVersion !== undefined ? { definitionVersion: body.definitionVersion } : {}),
+        ...(body.source !== undefined ? { source: body.source } : {}),
       };
       const result = await submit(req, envelopeFor(req, 'RequestWorkflowRun', undefined, data, body.idempotencyKey));
       return reply.code(status(result)).send(result);

@@ -14,7 +14,13 @@ const page = { limit: intParam(1, 500).default('50'), cursor: cursorParam.option
 const workflowsQuery = consistency.extend({ status: z.enum(['active', 'deprecated']).optional(), ...page });
 const runsQuery = consistency.extend({
   workflowId: aggregateIdSchema.optional(),
-  status: z.enum(['requested', 'started', 'succeeded', 'failed', 'cancelled']).optional(),
+  status: z.enum(['requested', 'started', 'paused', 'succeeded', 'failed', 'cancelled']).optional(),
+  ...page,
+});
+// Schedules (issue 14 part B).
+const schedulesQuery = consistency.extend({
+  workflowId: aggregateIdSchema.optional(),
+  status: z.enum(['active', 'paused', 'completed', 'deleted']).optional(),
   ...page,
 });
 const aiTasksQuery = consistency.extend({
@@ -152,6 +158,39 @@ export function registerDomainReadRoutes(app: FastifyInstance, deps: DomainReadR
     }),
     (req, reply) => one(req, reply, 'workflow run', (id) => deps.reads.runs.get(id)),
   );
+
+  // --- schedules (issue 14 part B) ---
+  app.get(
+    '/api/schedules',
+    routeDoc({
+      tags: ['schedules'],
+      summary: 'Schedules, by workflow and status, paged',
+      query: schedulesQuery,
+      response: listResponse,
+    }),
+    async (req, reply) => {
+      const q = parseQuery(schedulesQuery, req.query);
+      return list(
+        await read(req, reply, q, () =>
+          deps.reads.schedules.list(
+            optional({ limit: q.limit, workflowId: q.workflowId, status: q.status, cursor: q.cursor }),
+          ),
+        ),
+      );
+    },
+  );
+  app.get(
+    '/api/schedules/:id',
+    routeDoc({
+      tags: ['schedules'],
+      summary: 'One schedule: what it runs, when, its status and its last fired slot',
+      params: ['id'],
+      query: consistency,
+      response: itemResponse(['scheduleId']),
+    }),
+    (req, reply) => one(req, reply, 'schedule', (id) => deps.reads.schedules.get(id)),
+  );
+  // --- end schedules ---
 
   app.get(
     '/api/ai-tasks',

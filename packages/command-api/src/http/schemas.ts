@@ -3,6 +3,7 @@ import {
   commandEnvelopeSchema,
   type FieldIssue,
   freeFormObject,
+  runSourceSchema,
   text,
   validationError,
 } from '@lightdom/domain';
@@ -37,6 +38,8 @@ export const startRunBody = z
     input: freeFormObject().default({}),
     /** A version of the definition; absent: the current one. */
     definitionVersion: z.number().int().min(1).max(1_000_000).optional(),
+    /** Where the run comes from, e.g. `{"kind": "n8n", "ref": "<workflow>/<execution>"}`; shown on the run. */
+    source: runSourceSchema.optional(),
     /** Same as the `Idempotency-Key` header. */
     idempotencyKey: text({ min: 1, max: 200 }).optional(),
   })

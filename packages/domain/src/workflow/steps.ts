@@ -2,7 +2,14 @@ import { z } from 'zod';
 import { type FieldIssue, validationError } from '../errors.js';
 import { freeFormObject } from '../text.js';
 
-export const stepTypeSchema = z.enum(['ai.generate', 'http.request', 'campaign.command', 'delay', 'chain.anchor']);
+export const stepTypeSchema = z.enum([
+  'ai.generate',
+  'http.request',
+  'campaign.command',
+  'delay',
+  'chain.anchor',
+  'workflow.run',
+]);
 export type WorkflowStepType = z.infer<typeof stepTypeSchema>;
 
 const stepIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 characters of A-Z, a-z, 0-9, _ or -');

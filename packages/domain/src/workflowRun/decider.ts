@@ -2,7 +2,7 @@ import type { Identity } from '../access.js';
 import { type DecideContext, type Decider, ignoreUnknownEvent } from '../decider.js';
 import { LightdomError, validationError } from '../errors.js';
 import { assertWorkflowDag, type RetryPolicy, type WorkflowStep } from '../workflow/steps.js';
-import type { WorkflowRunCommand } from './commands.js';
+import type { RunParent, RunSource, WorkflowRunCommand } from './commands.js';
 import type { WorkflowRunEvent, WorkflowRunStatus, WorkflowStepStatus } from './events.js';
 
 export interface WorkflowStepState {
@@ -29,6 +29,11 @@ export interface WorkflowRunState {
   cancelReason: string | null;
   /** Who requested the run (null on runs recorded before roles existed). */
   requestedBy: Identity | null;
+  /** Where the run came from, when the request said so. */
+  source: RunSource | null;
+  /** The `workflow.run` step this run is the child of. */
+  parent: RunParent | null;
+  pauseReason: string | null;
 }
 
 export const initialWorkflowRunState = (): WorkflowRunState => ({
@@ -43,6 +48,9 @@ export const initialWorkflowRunState = (): WorkflowRunState => ({
   failure: null,
   cancelReason: null,
   requestedBy: null,
+  source: null,
+  parent: null,
+  pauseReason: null,
 });
 
 /** Longest wait between two attempts, whatever the multiplier makes of it. */
@@ -58,9 +66,13 @@ export function retryDelayMs(policy: RetryPolicy, failedAttempt: number): number
 const allowedFrom = {
   StartWorkflowRun: ['requested'],
   StartWorkflowStep: ['started'],
-  CompleteWorkflowStep: ['started'],
-  FailWorkflowStep: ['started'],
-  CancelWorkflowRun: ['requested', 'started'],
+  // A paused run still records what its running steps did.
+  CompleteWorkflowStep: ['started', 'paused'],
+  FailWorkflowStep: ['started', 'paused'],
+  CancelWorkflowRun: ['requested', 'started', 'paused'],
+  PauseWorkflowRun: ['started'],
+  ResumeWorkflowRun: ['paused'],
+  RetryWorkflowStep: ['failed'],
 } as const satisfies Record<string, readonly WorkflowRunStatus[]>;
 
 function requireStatus(state: WorkflowRunState, type: keyof typeof allowedFrom): void {
@@ -151,15 +163,82 @@ function failStep(
   ];
 }
 
+// --- run control (issue 14 part B) ---
+/** Highest attempt StartWorkflowStep accepts. */
+const maxAttempt = 100;
+
+/**
+ * A failed run starts its failed step again by hand. Steps that were still running when
+ * the run failed had their outcomes refused, so they start again too (their activities
+ * run at least once, as after a crash).
+ */
+function retryStepByHand(state: WorkflowRunState, stepId: string): WorkflowRunEvent[] {
+  const { current } = stepFor(state, 'RetryWorkflowStep', stepId, ['failed']);
+  if (current.attempts >= maxAttempt) {
+    throw new LightdomError(
+      'INVARIANT_VIOLATION',
+      `Step ${stepId} has had ${maxAttempt} attempts, the most a step may have`,
+      {
+        details: { field: 'data.stepId', attempts: current.attempts },
+      },
+    );
+  }
+  const restartedSteps = state.steps.filter((s) => state.stepStates[s.id]?.status === 'running').map((s) => s.id);
+  return [{ type: 'WorkflowStepRetryRequested', data: { stepId, previousError: current.error, restartedSteps } }];
+}
+
+function decideRunControl(
+  command: Extract<WorkflowRunCommand, { type: 'PauseWorkflowRun' | 'ResumeWorkflowRun' | 'RetryWorkflowStep' }>,
+  state: WorkflowRunState,
+  ctx: DecideContext,
+): WorkflowRunEvent[] {
+  requireStatus(state, command.type);
+  switch (command.type) {
+    case 'PauseWorkflowRun':
+      return [
+        { type: 'WorkflowRunPaused', data: { reason: command.data.reason ?? null, pausedAt: ctx.now.toISOString() } },
+      ];
+    case 'ResumeWorkflowRun':
+      return [{ type: 'WorkflowRunResumed', data: { resumedAt: ctx.now.toISOString() } }];
+    case 'RetryWorkflowStep':
+      return retryStepByHand(state, command.data.stepId);
+    default: {
+      const _exhaustive: never = command;
+      throw new Error(`unhandled command ${(_exhaustive as { type: string }).type}`);
+    }
+  }
+}
+/** An outcome that names its attempt is refused once the step has moved on to another. */
+function requireAttempt(state: WorkflowRunState, type: string, stepId: string, attempt: number | undefined): void {
+  const current = state.stepStates[stepId];
+  if (attempt === undefined || !current || current.attempts === attempt) return;
+  throw new LightdomError(
+    'INVALID_TRANSITION',
+    `${type} is for attempt ${attempt}; step ${stepId} is at attempt ${current.attempts}`,
+    {
+      details: { stepId, attempt, currentAttempt: current.attempts },
+    },
+  );
+}
+// --- end run control ---
+
 function decide(command: WorkflowRunCommand, state: WorkflowRunState, ctx: DecideContext): WorkflowRunEvent[] {
   if (command.type === 'RequestWorkflowRun') {
     if (state.exists) throw new LightdomError('ALREADY_EXISTS', 'The workflow run already exists');
-    const { workflowId, definitionVersion, steps, input, requestedBy } = command.data;
+    const { workflowId, definitionVersion, steps, input, requestedBy, source, parent } = command.data;
     assertWorkflowDag(steps);
     return [
       {
         type: 'WorkflowRunRequested',
-        data: { workflowId, definitionVersion, steps, input, ...(requestedBy ? { requestedBy } : {}) },
+        data: {
+          workflowId,
+          definitionVersion,
+          steps,
+          input,
+          ...(requestedBy ? { requestedBy } : {}),
+          ...(source ? { source } : {}),
+          ...(parent ? { parent } : {}),
+        },
       },
     ];
   }
@@ -174,13 +253,19 @@ function decide(command: WorkflowRunCommand, state: WorkflowRunState, ctx: Decid
       return startStep(state, command.data.stepId, command.data.attempt, ctx.now);
     case 'CompleteWorkflowStep':
       requireStatus(state, command.type);
+      requireAttempt(state, command.type, command.data.stepId, command.data.attempt);
       return completeStep(state, command.data.stepId, command.data.output ?? null);
     case 'FailWorkflowStep':
       requireStatus(state, command.type);
+      requireAttempt(state, command.type, command.data.stepId, command.data.attempt);
       return failStep(state, command.data, ctx.now);
     case 'CancelWorkflowRun':
       requireStatus(state, command.type);
       return [{ type: 'WorkflowRunCancelled', data: { reason: command.data.reason } }];
+    case 'PauseWorkflowRun':
+    case 'ResumeWorkflowRun':
+    case 'RetryWorkflowStep':
+      return decideRunControl(command, state, ctx);
     default: {
       const _exhaustive: never = command;
       throw new Error(`unhandled command ${(_exhaustive as { type: string }).type}`);
@@ -208,6 +293,8 @@ function evolve(state: WorkflowRunState, event: WorkflowRunEvent): WorkflowRunSt
       const { workflowId, definitionVersion, steps, input } = event.data;
       const stepStates = Object.fromEntries(steps.map((s) => [s.id, pendingStep()]));
       const requestedBy = event.data.requestedBy ?? null;
+      const source = event.data.source ?? null;
+      const parent = event.data.parent ?? null;
       return {
         ...state,
         exists: true,
@@ -218,6 +305,8 @@ function evolve(state: WorkflowRunState, event: WorkflowRunEvent): WorkflowRunSt
         input,
         stepStates,
         requestedBy,
+        source,
+        parent,
       };
     }
     case 'WorkflowRunStarted':
@@ -246,6 +335,19 @@ function evolve(state: WorkflowRunState, event: WorkflowRunEvent): WorkflowRunSt
       return { ...state, status: 'failed', failure: { stepId: event.data.stepId, error: event.data.error } };
     case 'WorkflowRunCancelled':
       return { ...state, status: 'cancelled', cancelReason: event.data.reason };
+    // --- run control (issue 14 part B) ---
+    case 'WorkflowRunPaused':
+      return { ...state, status: 'paused', pauseReason: event.data.reason };
+    case 'WorkflowRunResumed':
+      return { ...state, status: 'started', pauseReason: null };
+    case 'WorkflowStepRetryRequested': {
+      let next: WorkflowRunState = { ...state, status: 'started', failure: null };
+      for (const id of [event.data.stepId, ...event.data.restartedSteps]) {
+        next = withStep(next, id, { status: 'pending', error: null, retryAt: null, deadlineAt: null });
+      }
+      return next;
+    }
+    // --- end run control ---
     default: {
       return ignoreUnknownEvent(state, event);
     }

@@ -1,7 +1,8 @@
 import type { Identity } from '../access.js';
 import type { WorkflowStep } from '../workflow/steps.js';
+import type { RunParent, RunSource } from './commands.js';
 
-export type WorkflowRunStatus = 'requested' | 'started' | 'succeeded' | 'failed' | 'cancelled';
+export type WorkflowRunStatus = 'requested' | 'started' | 'paused' | 'succeeded' | 'failed' | 'cancelled';
 export type WorkflowStepStatus = 'pending' | 'running' | 'retryScheduled' | 'succeeded' | 'failed';
 
 export interface WorkflowRunEventData {
@@ -12,6 +13,10 @@ export interface WorkflowRunEventData {
     input: Record<string, unknown>;
     /** Absent on runs recorded before roles existed. */
     requestedBy?: Identity;
+    /** Where the run came from (n8n, a schedule, a parent run); absent: an API client that said nothing. */
+    source?: RunSource;
+    /** The `workflow.run` step that started this run as its child. */
+    parent?: RunParent;
   };
   WorkflowRunStarted: { startedAt: string };
   /** `deadlineAt` is when the executor fails the attempt (from the step's `timeoutMs`), else null. */
@@ -24,6 +29,15 @@ export interface WorkflowRunEventData {
   WorkflowRunSucceeded: { outputs: Record<string, unknown> };
   WorkflowRunFailed: { stepId: string; error: string };
   WorkflowRunCancelled: { reason: string };
+  // --- run control (issue 14 part B) ---
+  WorkflowRunPaused: { reason: string | null; pausedAt: string };
+  WorkflowRunResumed: { resumedAt: string };
+  /**
+   * A failed step is run again by hand: it and every step left `running` when the run
+   * failed (their outcomes were refused) go back to pending; the run is started again.
+   */
+  WorkflowStepRetryRequested: { stepId: string; previousError: string | null; restartedSteps: string[] };
+  // --- end run control ---
 }
 
 export type WorkflowRunEventType = keyof WorkflowRunEventData;
@@ -43,4 +57,7 @@ export const workflowRunEventVersions: Record<WorkflowRunEventType, number> = {
   WorkflowRunSucceeded: 1,
   WorkflowRunFailed: 1,
   WorkflowRunCancelled: 1,
+  WorkflowRunPaused: 1,
+  WorkflowRunResumed: 1,
+  WorkflowStepRetryRequested: 1,
 };

@@ -41,7 +41,8 @@ export function createAiTaskCommitHandler(deps: AiTaskCommitDeps) {
     const step = view.run.steps.find((s) => s.id === stepId);
     const state = view.run.stepStates[stepId];
     const current =
-      view.run.status === 'started' &&
+      // A paused run still records what its running steps did.
+      (view.run.status === 'started' || view.run.status === 'paused') &&
       step?.type === 'ai.generate' &&
       state?.status === 'running' &&
       aiTaskIdFor(runId, stepId, state.attempts) === commit.aggregateId;

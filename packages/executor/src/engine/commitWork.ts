@@ -13,7 +13,13 @@ export interface StepWork {
 }
 
 /** Step types whose work is I/O done by an activity; `delay` is a timer decided by the engine. */
-const activityTypes: ReadonlySet<string> = new Set(['http.request', 'campaign.command', 'ai.generate', 'chain.anchor']);
+const activityTypes: ReadonlySet<string> = new Set([
+  'http.request',
+  'campaign.command',
+  'ai.generate',
+  'chain.anchor',
+  'workflow.run',
+]);
 
 interface StepStartedData {
   stepId: string;
@@ -32,7 +38,10 @@ function current(view: RunView, stepId: string, status: 'running' | 'retrySchedu
   const { run } = view;
   const step = run.steps.find((s) => s.id === stepId);
   const state = run.stepStates[stepId];
-  if (run.status !== 'started' || !step || !state || state.status !== status || state.attempts !== attempts) {
+  // A paused run's running steps still run and time out; no retry starts (decideNext),
+  // so a retry's timer is dropped while paused and the resume owns it again (timerOf).
+  const live = run.status === 'started' || (run.status === 'paused' && status === 'running');
+  if (!live || !step || !state || state.status !== status || state.attempts !== attempts) {
     return undefined;
   }
   return { step, state };
@@ -64,7 +73,8 @@ export function activitiesOf(events: readonly EventRecord[], view: RunView): Ste
 /**
  * The time at which this commit's message must be handled again, or null. A commit owns
  * the timers its own events set: a WorkflowStepStarted owns its attempt's deadline (and a
- * delay's due time), a WorkflowStepRetryScheduled owns the retry time. Each timer then has
+ * delay's due time), a WorkflowStepRetryScheduled owns the retry time, and a
+ * WorkflowRunResumed owns the retry times of its run (they may have come back while paused). Each timer then has
  * exactly one owner however many commits the run has. Pure.
  */
 export function timerOf(events: readonly EventRecord[], view: RunView): Date | null {
@@ -80,6 +90,11 @@ export function timerOf(events: readonly EventRecord[], view: RunView): Date | n
       consider(found.state.deadlineAt === null ? null : Date.parse(found.state.deadlineAt));
       if (found.step.type === 'delay')
         consider(delayDueAt(found.step, view.stepStartedAt[data.stepId])?.getTime() ?? null);
+    } else if (event.type === 'WorkflowRunResumed' && view.run.status === 'started') {
+      // Retries whose timers came back while the run was paused are owned by the resume.
+      for (const state of Object.values(view.run.stepStates)) {
+        if (state.status === 'retryScheduled' && state.retryAt) consider(Date.parse(state.retryAt));
+      }
     } else if (event.type === 'WorkflowStepRetryScheduled') {
       const data = event.data as RetryScheduledData;
       const found = current(view, data.stepId, 'retryScheduled', data.attempt - 1);

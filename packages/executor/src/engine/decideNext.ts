@@ -1,5 +1,5 @@
 import { nextRunnableSteps, type WorkflowStep } from '@lightdom/domain';
-import { aiTaskIdFor, runKey, stepKey } from './keys.js';
+import { aiTaskIdFor, childRunIdFor, runKey, stepKey } from './keys.js';
 import type { RunView } from './runView.js';
 
 /** Why the engine decided a command; logged and counted. */
@@ -10,7 +10,9 @@ export type DecisionReason =
   | 'deadline-passed'
   | 'delay-due'
   | 'delay-invalid'
-  | 'run-ended';
+  | 'run-ended'
+  | 'run-paused'
+  | 'child-ended';
 
 /** A command the engine wants issued now, with the idempotency key that makes it safe to repeat. */
 export interface PlannedCommand {
@@ -58,6 +60,73 @@ const cancelAi = (runId: string, stepId: string, attempt: number, reason: string
   attempt,
 });
 
+// --- run control and child runs (issue 14 part B) ---
+const cancelChild = (runId: string, stepId: string, attempt: number, reason: string, why: DecisionReason) => ({
+  aggregateType: 'workflowRun' as const,
+  aggregateId: childRunIdFor(runId, stepId, attempt),
+  type: 'CancelWorkflowRun',
+  data: { reason },
+  idempotencyKey: stepKey(runId, stepId, attempt, 'child-cancel'),
+  reason: why,
+  stepId,
+  attempt,
+});
+
+/** What stops with a step that will not finish: its AI task or its child run. */
+function stopWork(
+  runId: string,
+  step: WorkflowStep,
+  attempt: number,
+  reason: string,
+  why: DecisionReason,
+): PlannedCommand[] {
+  if (step.type === 'ai.generate') return [cancelAi(runId, step.id, attempt, reason, why)];
+  if (step.type === 'workflow.run') return [cancelChild(runId, step.id, attempt, reason, why)];
+  return [];
+}
+
+/**
+ * A child run (of a `workflow.run` step) that ended reports to its parent's step: its
+ * outputs become the step's output; a failure or cancellation fails the step for good.
+ * The command names the attempt, so a late child cannot end a later attempt.
+ */
+function reportToParent(view: RunView, childId: string): PlannedCommand[] {
+  const { run } = view;
+  const parent = run.parent;
+  if (!parent) return [];
+  const base = {
+    aggregateType: 'workflowRun' as const,
+    aggregateId: parent.runId,
+    idempotencyKey: stepKey(parent.runId, parent.stepId, parent.attempt, 'child-outcome'),
+    reason: 'child-ended' as const,
+  };
+  if (run.status === 'succeeded') {
+    return [
+      {
+        ...base,
+        type: 'CompleteWorkflowStep',
+        data: {
+          stepId: parent.stepId,
+          attempt: parent.attempt,
+          output: { runId: childId, outputs: view.outputs ?? {} },
+        },
+      },
+    ];
+  }
+  const why =
+    run.status === 'failed'
+      ? `child run ${childId} failed at step ${run.failure?.stepId}: ${run.failure?.error}`
+      : `child run ${childId} was cancelled: ${run.cancelReason}`;
+  return [
+    {
+      ...base,
+      type: 'FailWorkflowStep',
+      data: { stepId: parent.stepId, attempt: parent.attempt, error: why.slice(0, 5000), retryable: false },
+    },
+  ];
+}
+// --- end run control and child runs ---
+
 /** The decision for one running step: time it out, finish its delay, or nothing yet. */
 function decideRunning(runId: string, view: RunView, step: WorkflowStep, now: Date): PlannedCommand[] {
   const state = view.run.stepStates[step.id]!;
@@ -102,8 +171,7 @@ function decideRunning(runId: string, view: RunView, step: WorkflowStep, now: Da
       idempotencyKey: stepKey(runId, step.id, attempt, 'timeout'),
       reason: 'deadline-passed',
     };
-    if (step.type !== 'ai.generate') return [fail];
-    return [fail, cancelAi(runId, step.id, attempt, 'workflow step timed out', 'deadline-passed')];
+    return [fail, ...stopWork(runId, step, attempt, 'workflow step timed out', 'deadline-passed')];
   }
   return [];
 }
@@ -115,8 +183,11 @@ function decideRunning(runId: string, view: RunView, step: WorkflowStep, now: Da
  * - started → StartWorkflowStep for every runnable step (attempt 1) and every step whose
  *   retry is due (the next attempt); FailWorkflowStep (retryable, `timeout`) for a running
  *   step past its deadline; CompleteWorkflowStep for a `delay` step that is due;
+ * - paused → no step starts; running steps still time out and delays still complete;
  * - failed or cancelled → CancelAiTask for `ai.generate` steps still running, so the AI
- *   worker stops working for a run that is over.
+ *   worker stops working for a run that is over, and CancelWorkflowRun for the child runs
+ *   of `workflow.run` steps still running;
+ * - a child run that ended → its parent step's outcome.
  *
  * Activities (HTTP calls, campaign commands, AI requests) are not decided here: they run
  * when the executor handles the commit that started the step.
@@ -165,13 +236,22 @@ export function decideNext(runId: string, view: RunView, now: Date): PlannedComm
       }
       return out;
     }
+    case 'paused':
+      return run.steps
+        .filter((s) => run.stepStates[s.id]?.status === 'running')
+        .flatMap((s) => decideRunning(runId, view, s, now));
     case 'failed':
     case 'cancelled':
-      return run.steps
-        .filter((s) => s.type === 'ai.generate' && run.stepStates[s.id]?.status === 'running')
-        .map((s) => cancelAi(runId, s.id, run.stepStates[s.id]!.attempts, `workflow run ${run.status}`, 'run-ended'));
+      return [
+        ...run.steps
+          .filter((s) => run.stepStates[s.id]?.status === 'running')
+          .flatMap((s) =>
+            stopWork(runId, s, run.stepStates[s.id]!.attempts, `workflow run ${run.status}`, 'run-ended'),
+          ),
+        ...reportToParent(view, runId),
+      ];
     case 'succeeded':
-      return [];
+      return reportToParent(view, runId);
     default: {
       const _exhaustive: never = run.status;
       return _exhaustive;

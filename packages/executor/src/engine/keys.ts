@@ -10,7 +10,10 @@ export type RunAction =
   | 'unrecorded'
   | 'give-up'
   | 'ai-request'
-  | 'ai-cancel';
+  | 'ai-cancel'
+  | 'child-request'
+  | 'child-cancel'
+  | 'child-outcome';
 
 /**
  * The idempotency key of a command the executor issues about a run or one attempt of a
@@ -42,3 +45,10 @@ export const httpIdempotencyKey = (runId: string, stepId: string, attempt: numbe
  */
 export const aiTaskIdFor = (runId: string, stepId: string, attempt: number): string =>
   `wfai-${sha256Hex(`${runId}\u0000${stepId}\u0000${attempt}`).slice(0, 40)}`;
+
+/**
+ * The id of the child run that attempt `attempt` of a `workflow.run` step starts: one per
+ * attempt, so a repeated activity finds the child it started instead of a second one.
+ */
+export const childRunIdFor = (runId: string, stepId: string, attempt: number): string =>
+  `wfc-${sha256Hex(`${runId}\u0000${stepId}\u0000${attempt}`).slice(0, 40)}`;

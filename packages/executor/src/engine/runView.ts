@@ -16,6 +16,8 @@ export interface RunView {
   run: WorkflowRunState;
   /** Step id → `startedAt` of its latest WorkflowStepStarted. */
   stepStartedAt: Record<string, string>;
+  /** The final steps' outputs, once the run succeeded: a child run's result for its parent. */
+  outputs?: Record<string, unknown>;
 }
 
 export const initialRunView = (): RunView => ({ run: initialWorkflowRunState(), stepStartedAt: {} });
@@ -23,8 +25,9 @@ export const initialRunView = (): RunView => ({ run: initialWorkflowRunState(), 
 /** Folds one event: the run decider's evolve, plus the step's start time. */
 export function evolveRunView(view: RunView, event: WorkflowRunEvent): RunView {
   const run = workflowRunDecider.evolve(view.run, event);
+  if (event.type === 'WorkflowRunSucceeded') return { ...view, run, outputs: event.data.outputs };
   if (event.type !== 'WorkflowStepStarted') return { ...view, run };
-  return { run, stepStartedAt: { ...view.stepStartedAt, [event.data.stepId]: event.data.startedAt } };
+  return { ...view, run, stepStartedAt: { ...view.stepStartedAt, [event.data.stepId]: event.data.startedAt } };
 }
 
 /**

@@ -61,7 +61,7 @@ export async function createExecutorHarness(label: string) {
    */
   async function startExecutor(
     options: Partial<ExecutorOptions> = {},
-    deps: Pick<ExecutorDeps, 'egress'> & Partial<Pick<ExecutorDeps, 'identity' | 'tokens'>> = {},
+    deps: Pick<ExecutorDeps, 'egress'> & Partial<Pick<ExecutorDeps, 'identity' | 'tokens' | 'clock'>> = {},
   ): Promise<RunningExecutor> {
     const nc = await connect({ servers: testServers.natsUrl });
     const registry = new Registry();

@@ -4,6 +4,7 @@ import { createAuditCheckpointsProjection } from './auditCheckpoints.js';
 import { createCampaignMetricsProjection } from './campaignMetrics.js';
 import { createCampaignsProjection } from './campaigns.js';
 import type { Projection } from './projection.js';
+import { createSchedulesProjection } from './schedules.js';
 import { createWorkflowRunsProjection } from './workflowRuns.js';
 import { createWorkflowsProjection } from './workflows.js';
 
@@ -23,6 +24,7 @@ export const projectionCatalog: readonly ProjectionSpec[] = [
   { name: 'workflow_runs', tables: ['workflowRuns', 'workflowRunSteps'], create: createWorkflowRunsProjection },
   { name: 'ai_tasks', tables: ['aiTasks'], create: createAiTasksProjection },
   { name: 'audit_checkpoints', tables: ['auditCheckpoints'], create: createAuditCheckpointsProjection },
+  { name: 'schedules', tables: ['schedules'], create: createSchedulesProjection },
 ];
 
 export const projectionNames: readonly string[] = projectionCatalog.map((p) => p.name);

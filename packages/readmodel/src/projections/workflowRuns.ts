@@ -69,6 +69,9 @@ export function createWorkflowRunsProjection(tables: TableNames = liveTables): P
           error: null,
           failed_step_id: null,
           cancel_reason: null,
+          source: null,
+          parent_run_id: null,
+          pause_reason: null,
           started_at: null,
           finished_at: null,
           version: 0,
@@ -97,6 +100,8 @@ export function createWorkflowRunsProjection(tables: TableNames = liveTables): P
               run.definition_version = int4(d.definitionVersion);
               run.input = json(d.input ?? {});
               run.status = 'requested';
+              run.source = d.source === undefined ? null : json(d.source);
+              run.parent_run_id = text((d.parent as { runId?: unknown } | null | undefined)?.runId, 100);
               const defined = Array.isArray(d.steps) ? d.steps : [];
               for (const def of defined) {
                 const s = step((def as { id?: unknown } | null)?.id);
@@ -159,6 +164,32 @@ export function createWorkflowRunsProjection(tables: TableNames = liveTables): P
               run.cancel_reason = text(d.reason, 2000);
               run.finished_at = at;
               break;
+            // --- run control (issue 14 part B) ---
+            case 'WorkflowRunPaused':
+              run.status = 'paused';
+              run.pause_reason = text(d.reason, 2000);
+              break;
+            case 'WorkflowRunResumed':
+              run.status = 'started';
+              run.pause_reason = null;
+              break;
+            case 'WorkflowStepRetryRequested': {
+              run.status = 'started';
+              run.error = null;
+              run.failed_step_id = null;
+              run.finished_at = null;
+              const again = [d.stepId, ...(Array.isArray(d.restartedSteps) ? d.restartedSteps : [])];
+              for (const id of again) {
+                const s = step(id);
+                s.status = 'pending';
+                s.error = null;
+                s.finished_at = null;
+                s.deadline_at = null;
+                s.retry_at = null;
+              }
+              break;
+            }
+            // --- end run control ---
             default:
               break;
           }

@@ -8,6 +8,7 @@ import { createCampaignQueries } from './campaignQueries.js';
 import { createDashboardStats } from './dashboardStats.js';
 import { createMetricsQueries } from './metricsQueries.js';
 import { createRunQueries } from './runQueries.js';
+import { createScheduleQueries } from './scheduleQueries.js';
 import { createStatsQueries } from './statsQueries.js';
 import { createWorkflowQueries } from './workflowQueries.js';
 
@@ -28,6 +29,7 @@ export function createReadModelQueries(
     campaigns: createCampaignQueries(pool, schema),
     workflows: createWorkflowQueries(pool, schema),
     runs: createRunQueries(pool, schema),
+    schedules: createScheduleQueries(pool, schema),
     aiTasks: createAiTaskQueries(pool, schema),
     metrics: createMetricsQueries(pool, schema),
     stats: createDashboardStats({

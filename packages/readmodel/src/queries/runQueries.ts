@@ -27,8 +27,13 @@ export interface RunView {
   runId: string;
   workflowId: string;
   definitionVersion: number;
-  /** requested, started, succeeded, failed or cancelled. */
+  /** requested, started, paused, succeeded, failed or cancelled. */
   status: string;
+  /** Where the run came from, e.g. `{kind: "n8n", ref}` or `{kind: "schedule", ref: "<schedule>@<slot>"}`; null when not said. */
+  source: unknown;
+  /** The run whose `workflow.run` step started this one. */
+  parentRunId: string | null;
+  pauseReason: string | null;
   input: unknown;
   /** The outputs of the final steps, by step id, once the run succeeded. */
   result: unknown;
@@ -49,6 +54,9 @@ export const toRunView = (r: Row): RunView => ({
   workflowId: r.workflow_id as string,
   definitionVersion: r.definition_version as number,
   status: r.status as string,
+  source: r.source ?? null,
+  parentRunId: (r.parent_run_id as string | null) ?? null,
+  pauseReason: (r.pause_reason as string | null) ?? null,
   input: r.input,
   result: r.result ?? null,
   error: (r.error as string | null) ?? null,

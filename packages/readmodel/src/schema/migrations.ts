@@ -167,6 +167,42 @@ const migrations: { version: number; name: string; sql: string }[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'run sources, parents and pause reasons',
+    // Where a run came from (n8n, a schedule, a parent run) and why it is paused (issue 14).
+    sql: `
+      alter table $schema.workflow_runs add column source jsonb;
+      alter table $schema.workflow_runs add column parent_run_id text;
+      alter table $schema.workflow_runs add column pause_reason text;
+    `,
+  },
+  {
+    version: 5,
+    name: 'schedules',
+    sql: `
+      create table $schema.schedules (
+        id text primary key,
+        workflow_id text not null,
+        definition_version integer,
+        status text not null,
+        cron text,
+        timezone text not null,
+        at timestamptz,
+        input jsonb not null,
+        created_by text,
+        last_slot timestamptz,
+        last_run_id text,
+        fired_count bigint not null,
+        missed_slots bigint not null,
+        version integer not null,
+        position bigint not null,
+        created_at timestamptz not null,
+        updated_at timestamptz not null
+      );
+      create index schedules_workflow on $schema.schedules (workflow_id, id);
+    `,
+  },
 ];
 
 /**

@@ -16,6 +16,7 @@ export const readModelTables = {
   workflowRunSteps: 'workflow_run_steps',
   aiTasks: 'ai_tasks',
   auditCheckpoints: 'audit_checkpoints',
+  schedules: 'schedules',
 } as const;
 
 export type ReadModelTable = keyof typeof readModelTables;
