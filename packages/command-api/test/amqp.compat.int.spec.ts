@@ -3,7 +3,7 @@ import { upcastEvent } from '@lightdom/domain';
 import { createCommandHandler, createEventStore, type EventStore } from '@lightdom/eventstore';
 import { createLogger } from '@lightdom/runtime';
 import { createNatsTestEnv, type NatsTestEnv } from '@lightdom/testkit';
-import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
+import amqp, { type Channel, type ChannelModel, type ConsumeMessage, type GetMessage } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AmqpServer, createAmqpServer } from '../src/index.js';
 
@@ -67,6 +67,12 @@ const closed = (ch: Channel) =>
   });
 
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A basic.get result that must be a message. */
+function must(m: GetMessage | false): GetMessage {
+  if (!m) throw new Error('basic.get returned get-empty');
+  return m;
+}
 
 describe.each([
   ['gateway', () => gatewayUrl],
@@ -792,7 +798,7 @@ describe('queue TTL and dead-lettering side by side with RabbitMQ', () => {
   }
   /** What a dead-letter consumer sees, with the death time checked and then left out. */
   function seen(m: ConsumeMessage) {
-    const headers = { ...(m.properties.headers ?? {}) };
+    const headers: Record<string, unknown> = { ...(m.properties.headers ?? {}) };
     const deaths = (headers['x-death'] as Record<string, unknown>[] | undefined)?.map((e) => {
       const { time, ...rest } = e;
       const t = time as { '!': string; value: number } | undefined;
@@ -829,8 +835,8 @@ describe('queue TTL and dead-lettering side by side with RabbitMQ', () => {
       ch.sendToQueue(src, Buffer.from('nacked'));
       const first = await ch.get(src);
       const second = await ch.get(src);
-      ch.reject(first as ConsumeMessage, false);
-      ch.nack(second as ConsumeMessage, false, false);
+      ch.reject(must(first), false);
+      ch.nack(must(second), false, false);
       ch.sendToQueue(src, Buffer.from('expires'), { expiration: '50' });
       await tick(400);
       for (const body of ['m1', 'm2', 'm3']) ch.sendToQueue(src, Buffer.from(body));
@@ -961,10 +967,10 @@ describe('transactions side by side with RabbitMQ', () => {
       steps.push(['rolled back', await count()]);
       const m1 = await ch.get(name);
       const m2 = await ch.get(name);
-      ch.ack(m1 as ConsumeMessage);
+      ch.ack(must(m1));
       await tx(ch, 'rollback');
       steps.push(['ack rolled back (both unacked)', await count()]);
-      ch.ack(m2 as ConsumeMessage);
+      ch.ack(must(m2));
       ch.sendToQueue(name, Buffer.from('p4'));
       await tx(ch, 'commit');
       steps.push(['ack of m2 and p4 committed', await count()]);
