@@ -22,5 +22,6 @@ export {
   type RunRequest,
   runRequestData,
   runRequestSchema,
+  signalCommand,
 } from './runs.js';
 export { cronProblem, scheduleCreateData } from './schedules.js';

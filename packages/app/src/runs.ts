@@ -113,6 +113,27 @@ export async function runRequestData(
   };
 }
 
+// --- signals (issue 14 part A) ---
+/**
+ * The SignalWorkflowRun envelope every edge sends for "signal `name` to run `runId`"
+ * (REST `POST /api/runs/:id/signals/:name`, gRPC `WorkflowService.SignalRun`; WebSocket and
+ * AMQP clients send the same envelope as a command). The core's submit authorises it
+ * (a public command: operator or above) and the run decider checks the name.
+ */
+export function signalCommand(
+  runId: string,
+  name: string,
+  payload: Record<string, unknown> | undefined,
+  idempotencyKey?: string,
+): Record<string, unknown> {
+  return {
+    type: 'SignalWorkflowRun',
+    aggregateId: runId,
+    data: { name, ...(payload !== undefined ? { payload } : {}) },
+    ...(idempotencyKey ? { idempotencyKey } : {}),
+  };
+}
+// --- end signals ---
 // --- run sources (issue 14 part B) ---
 /** Source kinds only the executor records: a schedule's runs and a `workflow.run` step's children. */
 const executorSourceKinds: ReadonlySet<string> = new Set(['schedule', 'workflow']);

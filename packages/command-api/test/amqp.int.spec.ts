@@ -336,3 +336,32 @@ describe('AMQP gateway: durability', () => {
     await nats.jsm.streams.delete(names.stream).catch(() => undefined);
   });
 });
+
+// After the metrics test, which counts this file's earlier command outcomes exactly.
+describe('AMQP gateway: signals', () => {
+  it('carries SignalWorkflowRun to a run (issue 14), the same envelope as every edge', async () => {
+    const ch = await conn.createChannel();
+    const { queue } = await ch.assertQueue('', { exclusive: true });
+    const send = async (command: unknown) => {
+      ch.publish('lightdom.commands', '', Buffer.from(JSON.stringify(command)), {
+        replyTo: queue,
+        correlationId: randomUUID(),
+      });
+      const reply = await next(ch, queue);
+      return { type: reply.properties.type, body: JSON.parse(reply.content.toString()) };
+    };
+    const steps = [{ id: 'ok', type: 'wait.signal', input: { name: 'approval' } }];
+    const wf = await send({ type: 'DefineWorkflow', data: { name: 'amqp-signal', steps } });
+    const run = await send({ type: 'RequestWorkflowRun', data: { workflowId: wf.body.id } });
+    const signal = {
+      type: 'SignalWorkflowRun',
+      aggregateId: run.body.id,
+      data: { name: 'approval', payload: { by: 'amqp' } },
+    };
+    expect((await send(signal)).body).toMatchObject({ events: ['WorkflowSignalReceived'] });
+    const refused = await send({ ...signal, data: { name: 'nope' } });
+    expect(refused.type).toBe('Error');
+    expect(refused.body.errors.map((e: { field: string }) => e.field)).toEqual(['data.name']);
+    await ch.close();
+  });
+});

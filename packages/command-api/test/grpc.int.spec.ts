@@ -397,6 +397,32 @@ describe('WorkflowService.ExecuteWorkflow', () => {
     expect(deprecated).toMatchObject({ code: Status.FAILED_PRECONDITION, error: { code: 'INVALID_TRANSITION' } });
   });
 
+  it('SignalRun sends SignalWorkflowRun through the core; a name no step waits for is INVALID_ARGUMENT', async () => {
+    const wf = await submit({
+      type: 'DefineWorkflow',
+      data: { name: 'grpc-signal', steps: [{ id: 'ok', type: 'wait.signal', input: { name: 'approval' } }] },
+    });
+    const run = await call<CommandResult>(c.workflows, 'ExecuteWorkflow', { workflowId: wf.id });
+    const signalled = await call<CommandResult>(c.workflows, 'SignalRun', {
+      runId: run.id,
+      name: 'approval',
+      payload: JSON.stringify({ approved: true }),
+    });
+    expect(signalled.events).toEqual(['WorkflowSignalReceived']);
+    const commits = await store.readAggregate('workflowRun', run.id);
+    expect(commits.at(-1)?.events[0]?.data).toEqual({ name: 'approval', payload: { approved: true } });
+
+    const wrong = await failure(call(c.workflows, 'SignalRun', { runId: run.id, name: 'other', payload: '' }));
+    expect(wrong.code).toBe(Status.INVALID_ARGUMENT);
+    expect(wrong.error.issues?.[0]?.field).toBe('data.name');
+    const badPayload = await failure(
+      call(c.workflows, 'SignalRun', { runId: run.id, name: 'approval', payload: '[1]' }),
+    );
+    expect(badPayload.code).toBe(Status.INVALID_ARGUMENT);
+    const unauthenticated = await failure(call(anon.workflows, 'SignalRun', { runId: run.id, name: 'approval' }));
+    expect(unauthenticated.code).toBe(Status.UNAUTHENTICATED);
+  });
+
   it('answers NOT_FOUND for a workflow that was never defined', async () => {
     const missing = await failure(call(c.workflows, 'ExecuteWorkflow', { workflowId: 'no-such-workflow' }));
     expect(missing).toMatchObject({ code: Status.NOT_FOUND, error: { code: 'NOT_FOUND' } });

@@ -125,6 +125,25 @@ describe('WebSocket /ws', () => {
     second.ws.close();
   });
 
+  it('carries a SignalWorkflowRun command to a run (issue 14): the envelope every edge sends', async () => {
+    const c = await connect();
+    const wf = {
+      type: 'DefineWorkflow',
+      data: { name: 'ws-signal', steps: [{ id: 'ok', type: 'wait.signal', input: { name: 'approval' } }] },
+    };
+    c.send({ op: 'command', id: 'w', command: wf });
+    const workflowId = (await c.next((f) => f.id === 'w')).result!.id;
+    c.send({ op: 'command', id: 'r', command: { type: 'RequestWorkflowRun', data: { workflowId } } });
+    const runId = (await c.next((f) => f.id === 'r')).result!.id;
+    const signal = { type: 'SignalWorkflowRun', aggregateId: runId, data: { name: 'approval', payload: { ok: 1 } } };
+    c.send({ op: 'command', id: 's', command: signal });
+    expect((await c.next((f) => f.id === 's')).result).toMatchObject({ events: ['WorkflowSignalReceived'] });
+    c.send({ op: 'command', id: 'bad', command: { ...signal, data: { name: 'nope' } } });
+    const refused = await c.next((f) => f.id === 'bad');
+    expect(refused.error).toMatchObject({ code: 'VALIDATION_FAILED' });
+    c.ws.close();
+  });
+
   it('filters by event type', async () => {
     const c = await connect();
     c.send({ op: 'subscribe', id: 's', filter: { aggregateType: 'campaign', types: ['CampaignLaunched'] } });

@@ -45,6 +45,7 @@ export const commandVisibility: Readonly<Record<string, CommandVisibility>> = Ob
   DeprecateWorkflow: 'public',
   RequestWorkflowRun: 'public',
   CancelWorkflowRun: 'public',
+  SignalWorkflowRun: 'public',
   PauseWorkflowRun: 'public',
   ResumeWorkflowRun: 'public',
   RetryWorkflowStep: 'public',

@@ -142,12 +142,24 @@ export {
   workflowEventVersions,
 } from './workflow/events.js';
 export {
+  ExpressionError,
+  type ExpressionScope,
+  evaluateWhen,
+  expressionLimits,
+  resolveInput,
+  type StepExpression,
+  stepExpressions,
+  workflowReferenceIssues,
+} from './workflow/expressions.js';
+export {
   assertWorkflowDag,
   type RetryPolicy,
   retryPolicySchema,
+  signalNameSchema,
   stepTypeSchema,
   type WorkflowStep,
   type WorkflowStepType,
+  waitEventInputSchema,
   workflowDagIssues,
   workflowStepSchema,
   workflowStepsSchema,

@@ -62,6 +62,24 @@ const scenarios: Step[][] = [
     ['FailWorkflowStep', { stepId: 'a', error: 'e' }],
   ],
   [runRequest, ['CancelWorkflowRun', { reason: 'r' }]],
+  // A signal that arrives before its step starts, and a step its `when` skips.
+  [
+    [
+      'RequestWorkflowRun',
+      {
+        workflowId: 'w1',
+        definitionVersion: 1,
+        steps: [
+          { id: 'ok', type: 'wait.signal', input: { name: 'go' } },
+          { id: 'maybe', type: 'delay', input: { ms: 0 }, dependsOn: ['ok'], when: 'steps.ok.output.yes == true' },
+        ],
+      },
+    ],
+    ['StartWorkflowRun'],
+    ['SignalWorkflowRun', { name: 'go', payload: { yes: false } }],
+    ['StartWorkflowStep', { stepId: 'ok', attempt: 1 }],
+    ['StartWorkflowStep', { stepId: 'maybe', attempt: 1 }],
+  ],
   [
     runRequest,
     ['StartWorkflowRun'],

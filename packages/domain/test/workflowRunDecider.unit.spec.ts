@@ -80,7 +80,13 @@ describe('workflow run decider', () => {
     expect(workflowRunDecider.decide(startStep('a'), given(...started()), ctx)).toEqual([
       {
         type: 'WorkflowStepStarted',
-        data: { stepId: 'a', attempt: 1, startedAt: now.toISOString(), deadlineAt: later(30_000) },
+        data: {
+          stepId: 'a',
+          attempt: 1,
+          startedAt: now.toISOString(),
+          deadlineAt: later(30_000),
+          input: { prompt: 'p' },
+        },
       },
     ]);
     const state = given(...afterA());

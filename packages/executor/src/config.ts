@@ -86,6 +86,13 @@ export const executorConfigSchema = z.object({
   CHAIN_ANCHOR_WAIT_MS: positiveInt(60_000).pipe(z.number().max(3_600_000, 'must be at most 3600000')),
   /** How often a waiting chain.anchor step reads the log's checkpoints, in ms. */
   CHAIN_ANCHOR_POLL_MS: positiveInt(1000).pipe(z.number().min(10, 'must be at least 10')),
+  /**
+   * Longest one attempt of a wait.event step reads the log before failing retryably, in ms
+   * (never past the step's deadline).
+   */
+  WAIT_EVENT_WAIT_MS: positiveInt(60_000).pipe(z.number().max(3_600_000, 'must be at most 3600000')),
+  /** How often a waiting wait.event step reads its aggregate's events, in ms. */
+  WAIT_EVENT_POLL_MS: positiveInt(500).pipe(z.number().min(10, 'must be at least 10')),
   /** `off`: this executor fires no schedules (others sharing the log still do). */
   EXECUTOR_SCHEDULES: z.enum(['on', 'off']).default('on'),
   /** How often the scheduler looks for due slots, in ms; a slot fires at most this late. */

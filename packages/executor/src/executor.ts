@@ -15,6 +15,7 @@ import { createAiGenerateActivity } from './activities/aiGenerate.js';
 import { campaignCommandActivity } from './activities/campaignCommand.js';
 import { createChainAnchorActivity } from './activities/chainAnchor.js';
 import { createHttpActivity } from './activities/httpRequest.js';
+import { createWaitEventActivity } from './activities/waitEvent.js';
 import { workflowRunActivity } from './activities/workflowRun.js';
 import { defaultHttpStepOptions, executorConfigSchema, type HttpStepOptions } from './config.js';
 import { createAiTaskCommitHandler } from './consumers/aiTaskCommits.js';
@@ -83,6 +84,8 @@ export interface ExecutorOptions {
   aiDefaultModel?: string;
   /** How chain.anchor steps wait for the anchor service. Default: the config schema's. */
   chainAnchor?: { waitMs?: number; pollMs?: number };
+  /** How a wait.event step reads the log: defaults WAIT_EVENT_WAIT_MS / WAIT_EVENT_POLL_MS. */
+  waitEvent?: { waitMs?: number; pollMs?: number };
   /** Whether this executor fires schedules, and how often it looks. Default: the config schema's (on, 1000 ms). */
   schedules?: { enabled?: boolean; tickMs?: number };
 }
@@ -178,9 +181,15 @@ export function createExecutor(deps: ExecutorDeps, options: ExecutorOptions): Ex
       waitMs: options.chainAnchor?.waitMs ?? executorConfigSchema.shape.CHAIN_ANCHOR_WAIT_MS.parse(undefined),
       pollMs: options.chainAnchor?.pollMs ?? executorConfigSchema.shape.CHAIN_ANCHOR_POLL_MS.parse(undefined),
     }),
+    'wait.event': createWaitEventActivity({
+      store,
+      waitMs: options.waitEvent?.waitMs ?? executorConfigSchema.shape.WAIT_EVENT_WAIT_MS.parse(undefined),
+      pollMs: options.waitEvent?.pollMs ?? executorConfigSchema.shape.WAIT_EVENT_POLL_MS.parse(undefined),
+    }),
     'workflow.run': workflowRunActivity,
-    // Delays are timers the engine decides on; they have no I/O.
+    // Delays are timers the engine decides on, and a signal arrives as a command: no I/O.
     delay: async () => ({ kind: 'pending' }),
+    'wait.signal': async () => ({ kind: 'pending' }),
   };
   const onRunCommit = createRunCommitHandler({
     submit,

@@ -46,6 +46,7 @@ export async function startExecutorService(config: ExecutorConfig, logger: Logge
         maxDeliveries: config.EXECUTOR_MAX_DELIVERIES,
         aiDefaultModel: config.AI_DEFAULT_MODEL,
         chainAnchor: { waitMs: config.CHAIN_ANCHOR_WAIT_MS, pollMs: config.CHAIN_ANCHOR_POLL_MS },
+        waitEvent: { waitMs: config.WAIT_EVENT_WAIT_MS, pollMs: config.WAIT_EVENT_POLL_MS },
         schedules: { enabled: config.EXECUTOR_SCHEDULES === 'on', tickMs: config.SCHEDULE_TICK_MS },
       },
     );

@@ -47,6 +47,8 @@ describe('executor config', () => {
       EXECUTOR_MAX_DELIVERIES: 5,
       CHAIN_ANCHOR_WAIT_MS: 60_000,
       CHAIN_ANCHOR_POLL_MS: 1000,
+      WAIT_EVENT_WAIT_MS: 60_000,
+      WAIT_EVENT_POLL_MS: 500,
       EXECUTOR_SCHEDULES: 'on',
       SCHEDULE_TICK_MS: 1000,
       AI_DEFAULT_MODEL: 'deepseek-r1:7b',

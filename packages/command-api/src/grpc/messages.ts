@@ -100,6 +100,14 @@ export interface ExecuteWorkflowRequestMessage {
   idempotencyKey: string;
 }
 
+export interface SignalRunRequestMessage {
+  runId: string;
+  name: string;
+  /** JSON object; empty means `{}`. */
+  payload: string;
+  idempotencyKey: string;
+}
+
 export const toEventMessage = (e: RecordedEvent): EventMessage => ({ ...e, data: JSON.stringify(e.data ?? null) });
 
 export const toCampaignMessage = (c: CampaignView): CampaignMessage => ({

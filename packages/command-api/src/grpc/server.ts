@@ -33,6 +33,7 @@ import type {
   ListCampaignsResponseMessage,
   ReadRequestMessage,
   ReadResponseMessage,
+  SignalRunRequestMessage,
   SubscribeRequestMessage,
 } from './messages.js';
 import { parseJsonObject } from './messages.js';
@@ -230,6 +231,9 @@ export function createGrpcServer(deps: GrpcServerDeps, options: Partial<GrpcServ
   server.addService(serviceOf(pkg, 'lightdom.v1.WorkflowService'), {
     ExecuteWorkflow: unary<ExecuteWorkflowRequestMessage, CommandResultMessage>(kit, 'ExecuteWorkflow', (req, ctx) =>
       workflows.executeWorkflow(req, ctx),
+    ),
+    SignalRun: unary<SignalRunRequestMessage, CommandResultMessage>(kit, 'SignalRun', (req, ctx) =>
+      workflows.signalRun(req, ctx),
     ),
   });
 

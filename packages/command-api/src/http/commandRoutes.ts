@@ -1,4 +1,4 @@
-import { type Application, toCodedError } from '@lightdom/app';
+import { type Application, signalCommand, toCodedError } from '@lightdom/app';
 import type { CommandResult } from '@lightdom/domain';
 import { LightdomError } from '@lightdom/domain';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -15,6 +15,7 @@ import {
   defineWorkflowBody,
   freeBody,
   parseBody,
+  signalRunBody,
   startRunBody,
 } from './schemas.js';
 
@@ -200,6 +201,25 @@ export function registerCommandRoutes(app: FastifyInstance, deps: CommandRoutesD
       parseQuery(noQuery, req.query);
       const result = await submit(req, envelopeFor(req, 'CancelWorkflowRun', pathId(req.params.id), bodyObject(req)));
       return reply.send(result);
+    },
+  );
+
+  app.post<{ Params: { id: string; name: string } }>(
+    '/api/runs/:id/signals/:name',
+    routeDoc({
+      tags: ['workflows'],
+      summary: 'Send a signal to a run (SignalWorkflowRun): its wait.signal step takes the payload as output',
+      params: ['id', 'name'],
+      body: signalRunBody,
+      command: true,
+    }),
+    async (req, reply) => {
+      parseQuery(noQuery, req.query);
+      const body = parseBody(signalRunBody, req.body ?? {});
+      // The name is checked by the command's schema in the core, naming data.name.
+      const { data } = signalCommand(pathId(req.params.id), req.params.name, body.payload);
+      const result = await submit(req, envelopeFor(req, 'SignalWorkflowRun', pathId(req.params.id), data));
+      return reply.code(status(result)).send(result);
     },
   );
 

@@ -31,6 +31,14 @@ export const cancelRunBody = dataOf('CancelWorkflowRun');
 export const aiTaskBody = dataOf('RequestAiTask');
 export const cancelAiTaskBody = dataOf('CancelAiTask');
 
+/** `POST /api/runs/:id/signals/:name`: the payload the run's wait.signal step takes as its output. */
+export const signalRunBody = z
+  .object({
+    /** Becomes the output of the wait.signal step waiting for the signal. Default `{}`. */
+    payload: freeFormObject().optional(),
+  })
+  .strict();
+
 /** `POST /api/workflows/:id/runs`: only the input (and which definition); never steps. */
 export const startRunBody = z
   .object({

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { type FieldIssue, validationError } from '../errors.js';
 import { freeFormObject } from '../text.js';
+import { expressionLimits, workflowReferenceIssues } from './expressions.js';
 
 export const stepTypeSchema = z.enum([
   'ai.generate',
@@ -8,6 +9,8 @@ export const stepTypeSchema = z.enum([
   'campaign.command',
   'delay',
   'chain.anchor',
+  'wait.signal',
+  'wait.event',
   'workflow.run',
 ]);
 export type WorkflowStepType = z.infer<typeof stepTypeSchema>;
@@ -60,6 +63,37 @@ function httpCredentialIssues(step: { type: string; input: Record<string, unknow
 }
 // --- end http.request credentials ---
 
+// --- waiting steps (issue 14) ---
+/** Name of a signal: what `POST /api/runs/:id/signals/:name` names. */
+export const signalNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 characters of A-Z, a-z, 0-9, _, . or -');
+
+/** A `wait.signal` step names its signal literally, so a signal can be checked against the run's steps. */
+const waitSignalInputSchema = z.object({ name: signalNameSchema }).strict();
+
+/** A `wait.event` step: the aggregate whose event it waits for (the id may be a template). */
+export const waitEventInputSchema = z
+  .object({
+    aggregateType: z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,63}$/, 'must be an aggregate type, e.g. campaign'),
+    aggregateId: z.string().min(1).max(200),
+    eventType: z.string().regex(/^[A-Z][A-Za-z0-9]{0,99}$/, 'must be an event type, e.g. CampaignLaunched'),
+  })
+  .strict();
+
+function waitingStepIssues(step: { type: string; input: Record<string, unknown> }, ctx: z.RefinementCtx): void {
+  const schema =
+    step.type === 'wait.signal' ? waitSignalInputSchema : step.type === 'wait.event' ? waitEventInputSchema : null;
+  if (!schema) return;
+  const parsed = schema.safeParse(step.input);
+  if (parsed.success) return;
+  for (const issue of parsed.error.issues) {
+    const message = issue.code === 'unrecognized_keys' ? `unknown field(s): ${issue.keys.join(', ')}` : issue.message;
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['input', ...issue.path], message });
+  }
+}
+// --- end waiting steps ---
+
 export const workflowStepSchema = z
   .object({
     id: stepIdSchema,
@@ -69,9 +103,15 @@ export const workflowStepSchema = z
     retry: retryPolicySchema.optional(),
     /** Longest one attempt may run, in ms; the executor fails the attempt after it. */
     timeoutMs: z.number().int().positive().max(86_400_000).optional(),
+    /**
+     * A condition over `input` and the ancestors' `steps.<id>.output` (an expression, see
+     * expressions.ts): false skips the step. Absent: the step always runs.
+     */
+    when: z.string().min(1).max(expressionLimits.maxChars).optional(),
   })
   .strict()
-  .superRefine(httpCredentialIssues);
+  .superRefine(httpCredentialIssues)
+  .superRefine(waitingStepIssues);
 export type WorkflowStep = z.output<typeof workflowStepSchema>;
 
 /**
@@ -125,19 +165,26 @@ export const workflowStepsSchema = z
   .min(1, 'must hold at least one step')
   .max(200)
   .superRefine((steps, ctx) => {
-    for (const issue of workflowDagIssues(steps)) {
+    for (const issue of workflowStepsIssues(steps)) {
       const [index, ...rest] = issue.field.split('.');
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: [Number(index), ...rest], message: issue.message });
     }
   });
 
+/** DAG problems first; the references of expressions only once the DAG is sound. */
+function workflowStepsIssues(steps: readonly WorkflowStep[]): FieldIssue[] {
+  const dag = workflowDagIssues(steps);
+  return dag.length > 0 ? dag : workflowReferenceIssues(steps);
+}
+
 /**
- * Rejects steps that are not a DAG with VALIDATION_FAILED naming `data.steps.<i>.<field>`.
+ * Rejects steps that are not a DAG, or whose expressions refer to unknown or non-ancestor
+ * steps, with VALIDATION_FAILED naming `data.steps.<i>.<field>`.
  * The schema already checks this; deciders check again because they may be called with
  * commands that never went through the schema.
  */
-export function assertWorkflowDag(steps: readonly Pick<WorkflowStep, 'id' | 'dependsOn'>[]): void {
+export function assertWorkflowDag(steps: readonly WorkflowStep[]): void {
   if (steps.length === 0) throw validationError([{ field: 'data.steps', message: 'must hold at least one step' }]);
-  const issues = workflowDagIssues(steps);
+  const issues = workflowStepsIssues(steps);
   if (issues.length > 0) throw validationError(issues.map((i) => ({ ...i, field: `data.steps.${i.field}` })));
 }

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { roleSchema } from '../access.js';
 import { aggregateIdSchema } from '../envelope.js';
 import { freeFormObject, freeFormValue, text } from '../text.js';
-import { workflowStepsSchema } from '../workflow/steps.js';
+import { signalNameSchema, workflowStepsSchema } from '../workflow/steps.js';
 
 const stepIdSchema = text({ min: 1, max: 64 });
 
@@ -82,6 +82,8 @@ export const workflowRunCommandSchemas = {
     })
     .strict(),
   CancelWorkflowRun: z.object({ reason: text({ min: 1, max: 500, trim: true }) }).strict(),
+  /** Delivers a signal to the run's `wait.signal` step named `name`; `payload` becomes its output. */
+  SignalWorkflowRun: z.object({ name: signalNameSchema, payload: freeFormObject().default({}) }).strict(),
   ...runControlCommandSchemas,
 } as const;
 

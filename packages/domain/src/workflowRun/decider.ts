@@ -1,6 +1,7 @@
 import type { Identity } from '../access.js';
 import { type DecideContext, type Decider, ignoreUnknownEvent } from '../decider.js';
 import { LightdomError, validationError } from '../errors.js';
+import { ExpressionError, type ExpressionScope, evaluateWhen, resolveInput } from '../workflow/expressions.js';
 import { assertWorkflowDag, type RetryPolicy, type WorkflowStep } from '../workflow/steps.js';
 import type { RunParent, RunSource, WorkflowRunCommand } from './commands.js';
 import type { WorkflowRunEvent, WorkflowRunStatus, WorkflowStepStatus } from './events.js';
@@ -13,6 +14,10 @@ export interface WorkflowStepState {
   error: string | null;
   retryAt: string | null;
   deadlineAt: string | null;
+  /** The input the current attempt started with, templates resolved; null before it starts. */
+  input: Record<string, unknown> | null;
+  /** Why the step was skipped, when it was. */
+  skipReason: string | null;
 }
 
 export interface WorkflowRunState {
@@ -29,6 +34,8 @@ export interface WorkflowRunState {
   cancelReason: string | null;
   /** Who requested the run (null on runs recorded before roles existed). */
   requestedBy: Identity | null;
+  /** Signals received that no `wait.signal` step has taken yet, oldest first, by name. */
+  signals: Record<string, Record<string, unknown>[]>;
   /** Where the run came from, when the request said so. */
   source: RunSource | null;
   /** The `workflow.run` step this run is the child of. */
@@ -48,6 +55,7 @@ export const initialWorkflowRunState = (): WorkflowRunState => ({
   failure: null,
   cancelReason: null,
   requestedBy: null,
+  signals: {},
   source: null,
   parent: null,
   pauseReason: null,
@@ -73,6 +81,8 @@ const allowedFrom = {
   PauseWorkflowRun: ['started'],
   ResumeWorkflowRun: ['paused'],
   RetryWorkflowStep: ['failed'],
+  // A signal may arrive before its step starts, and while the run is paused (a running step still completes).
+  SignalWorkflowRun: ['requested', 'started', 'paused'],
 } as const satisfies Record<string, readonly WorkflowRunStatus[]>;
 
 function requireStatus(state: WorkflowRunState, type: keyof typeof allowedFrom): void {
@@ -113,7 +123,7 @@ function stepFor(
 
 function startStep(state: WorkflowRunState, stepId: string, attempt: number, now: Date): WorkflowRunEvent[] {
   const { step, current } = stepFor(state, 'StartWorkflowStep', stepId, ['pending', 'retryScheduled']);
-  const waitingFor = step.dependsOn.filter((dep) => state.stepStates[dep]?.status !== 'succeeded');
+  const waitingFor = step.dependsOn.filter((dep) => !isDone(state.stepStates[dep]?.status));
   if (waitingFor.length > 0) {
     throw new LightdomError('INVARIANT_VIOLATION', `Step ${stepId} waits for ${waitingFor.join(', ')} to succeed`, {
       details: { field: 'data.stepId', stepId, waitingFor },
@@ -124,25 +134,63 @@ function startStep(state: WorkflowRunState, stepId: string, attempt: number, now
       details: { field: 'data.attempt', expected: current.attempts + 1 },
     });
   }
+  const prepared = prepareStep(state, step);
+  if (prepared.kind === 'skip') {
+    const skipped: WorkflowRunEvent = { type: 'WorkflowStepSkipped', data: { stepId, reason: prepared.reason } };
+    return [skipped, ...runSucceededAfter(state, stepId, 'skipped', null)];
+  }
+  if (prepared.kind === 'fail') {
+    return [
+      { type: 'WorkflowStepFailed', data: { stepId, attempt, error: prepared.error, retryable: false } },
+      { type: 'WorkflowRunFailed', data: { stepId, error: prepared.error } },
+    ];
+  }
   const deadlineAt = step.timeoutMs === undefined ? null : new Date(now.getTime() + step.timeoutMs).toISOString();
-  return [{ type: 'WorkflowStepStarted', data: { stepId, attempt, startedAt: now.toISOString(), deadlineAt } }];
+  const started: WorkflowRunEvent = {
+    type: 'WorkflowStepStarted',
+    data: { stepId, attempt, startedAt: now.toISOString(), deadlineAt, input: prepared.input },
+  };
+  // A signal that arrived before its step started is taken at once.
+  const buffered = step.type === 'wait.signal' ? state.signals[signalNameOf(prepared.input)]?.[0] : undefined;
+  if (buffered === undefined) return [started];
+  return [started, ...succeedStep(state, stepId, attempt, buffered)];
 }
 
 function completeStep(state: WorkflowRunState, stepId: string, output: unknown): WorkflowRunEvent[] {
-  const { current } = stepFor(state, 'CompleteWorkflowStep', stepId, ['running']);
-  const events: WorkflowRunEvent[] = [
-    { type: 'WorkflowStepSucceeded', data: { stepId, attempt: current.attempts, output } },
-  ];
-  const outputOf = (id: string) => (id === stepId ? output : state.stepStates[id]?.output);
-  const allDone = state.steps.every((s) => s.id === stepId || state.stepStates[s.id]?.status === 'succeeded');
-  if (allDone) {
-    const dependedOn = new Set(state.steps.flatMap((s) => s.dependsOn));
-    const outputs = Object.fromEntries(
-      state.steps.filter((s) => !dependedOn.has(s.id)).map((s) => [s.id, outputOf(s.id) ?? null]),
-    );
-    events.push({ type: 'WorkflowRunSucceeded', data: { outputs } });
+  const { step, current } = stepFor(state, 'CompleteWorkflowStep', stepId, ['running']);
+  if (step.type === 'wait.signal') {
+    throw new LightdomError('INVALID_TRANSITION', `Step ${stepId} is a wait.signal step: only a signal completes it`, {
+      details: { stepId, command: 'CompleteWorkflowStep' },
+    });
   }
-  return events;
+  return succeedStep(state, stepId, current.attempts, output);
+}
+
+function succeedStep(state: WorkflowRunState, stepId: string, attempt: number, output: unknown): WorkflowRunEvent[] {
+  return [
+    { type: 'WorkflowStepSucceeded', data: { stepId, attempt, output } },
+    ...runSucceededAfter(state, stepId, 'succeeded', output),
+  ];
+}
+
+/**
+ * WorkflowRunSucceeded when `stepId` ending as `status` leaves every step succeeded or
+ * skipped; its outputs are the final steps' (a skipped one's is null).
+ */
+function runSucceededAfter(
+  state: WorkflowRunState,
+  stepId: string,
+  status: 'succeeded' | 'skipped',
+  output: unknown,
+): WorkflowRunEvent[] {
+  const statusOf = (id: string) => (id === stepId ? status : state.stepStates[id]?.status);
+  if (!state.steps.every((s) => isDone(statusOf(s.id)))) return [];
+  const outputOf = (id: string) => (id === stepId ? output : state.stepStates[id]?.output);
+  const dependedOn = new Set(state.steps.flatMap((s) => s.dependsOn));
+  const outputs = Object.fromEntries(
+    state.steps.filter((s) => !dependedOn.has(s.id)).map((s) => [s.id, outputOf(s.id) ?? null]),
+  );
+  return [{ type: 'WorkflowRunSucceeded', data: { outputs } }];
 }
 
 function failStep(
@@ -163,6 +211,104 @@ function failStep(
   ];
 }
 
+// --- data flow, branches, signals (issue 14 part A) ---
+/** A dependency that no longer holds its dependants back. */
+const isDone = (status: string | undefined): boolean => status === 'succeeded' || status === 'skipped';
+
+/** What a step's expressions see: the run's input and its ancestors' outcomes (only those). */
+function scopeFor(state: WorkflowRunState, step: WorkflowStep): ExpressionScope {
+  const byId = new Map(state.steps.map((s) => [s.id, s]));
+  const steps: ExpressionScope['steps'] = {};
+  const visit = (id: string) => {
+    if (Object.hasOwn(steps, id)) return;
+    const st = state.stepStates[id];
+    steps[id] = { status: st?.status ?? 'pending', output: st?.output ?? null };
+    for (const dep of byId.get(id)?.dependsOn ?? []) visit(dep);
+  };
+  for (const dep of step.dependsOn) visit(dep);
+  return { input: state.input, steps };
+}
+
+type Prepared =
+  | { kind: 'run'; input: Record<string, unknown> }
+  | { kind: 'skip'; reason: string }
+  | { kind: 'fail'; error: string };
+
+/**
+ * Decides, when a step is due, whether it runs (with its input resolved), is skipped, or
+ * fails for good because an expression cannot be evaluated. Rules: a step whose every
+ * dependency was skipped is skipped; otherwise its `when` decides; a skipped dependency
+ * counts as done, its output is null and its status `skipped`.
+ */
+function prepareStep(state: WorkflowRunState, step: WorkflowStep): Prepared {
+  if (step.dependsOn.length > 0 && step.dependsOn.every((d) => state.stepStates[d]?.status === 'skipped')) {
+    return { kind: 'skip', reason: `every step it depends on was skipped (${step.dependsOn.join(', ')})` };
+  }
+  const scope = scopeFor(state, step);
+  try {
+    if (step.when !== undefined && !evaluateWhen(step.when, scope)) {
+      return { kind: 'skip', reason: `when ${JSON.stringify(step.when)} was false` };
+    }
+    return { kind: 'run', input: resolveInput(step.input, scope) };
+  } catch (err) {
+    if (err instanceof ExpressionError)
+      return { kind: 'fail', error: `step ${step.id}: ${err.message}`.slice(0, 5000) };
+    throw err;
+  }
+}
+
+const signalNameOf = (input: Record<string, unknown> | null | undefined): string => String(input?.name ?? '');
+
+/**
+ * A signal for the run. It completes the running `wait.signal` step waiting for `name`, or
+ * waits for that step to start. Refused when no step of the run waits for `name`, or when
+ * every such step is over or already has its signal.
+ */
+function signalRun(state: WorkflowRunState, name: string, payload: Record<string, unknown>): WorkflowRunEvent[] {
+  const waiting = state.steps.filter((s) => s.type === 'wait.signal' && signalNameOf(s.input) === name);
+  if (waiting.length === 0) {
+    const names = state.steps.filter((s) => s.type === 'wait.signal').map((s) => signalNameOf(s.input));
+    throw validationError([
+      {
+        field: 'data.name',
+        message: `no wait.signal step of this run waits for ${name} (signals it waits for: ${names.join(', ') || 'none'})`,
+      },
+    ]);
+  }
+  const received: WorkflowRunEvent = { type: 'WorkflowSignalReceived', data: { name, payload } };
+  const running = waiting.find((s) => state.stepStates[s.id]?.status === 'running');
+  if (running && (state.signals[name]?.length ?? 0) === 0) {
+    return [received, ...succeedStep(state, running.id, state.stepStates[running.id]!.attempts, payload)];
+  }
+  const open = waiting.filter((s) => ['pending', 'running', 'retryScheduled'].includes(state.stepStates[s.id]!.status));
+  if (open.length <= (state.signals[name]?.length ?? 0)) {
+    throw new LightdomError('INVALID_TRANSITION', `No step of this run waits for signal ${name} any more`, {
+      details: { name, steps: waiting.map((s) => ({ stepId: s.id, status: state.stepStates[s.id]!.status })) },
+    });
+  }
+  return [received];
+}
+
+/** Folds the events of this block; the rest of evolve is unchanged by them. */
+function evolveDataFlow(
+  state: WorkflowRunState,
+  event: Extract<WorkflowRunEvent, { type: 'WorkflowStepSkipped' | 'WorkflowSignalReceived' }>,
+): WorkflowRunState {
+  if (event.type === 'WorkflowStepSkipped') {
+    return withStep(state, event.data.stepId, { status: 'skipped', skipReason: event.data.reason, deadlineAt: null });
+  }
+  const queue = [...(state.signals[event.data.name] ?? []), event.data.payload];
+  return { ...state, signals: { ...state.signals, [event.data.name]: queue } };
+}
+
+/** A wait.signal step that succeeded took the oldest signal of its name. */
+function takeSignal(state: WorkflowRunState, stepId: string): WorkflowRunState {
+  const step = state.steps.find((s) => s.id === stepId);
+  if (step?.type !== 'wait.signal') return state;
+  const name = signalNameOf(state.stepStates[stepId]?.input ?? step.input);
+  return { ...state, signals: { ...state.signals, [name]: (state.signals[name] ?? []).slice(1) } };
+}
+// --- end data flow ---
 // --- run control (issue 14 part B) ---
 /** Highest attempt StartWorkflowStep accepts. */
 const maxAttempt = 100;
@@ -262,6 +408,9 @@ function decide(command: WorkflowRunCommand, state: WorkflowRunState, ctx: Decid
     case 'CancelWorkflowRun':
       requireStatus(state, command.type);
       return [{ type: 'WorkflowRunCancelled', data: { reason: command.data.reason } }];
+    case 'SignalWorkflowRun':
+      requireStatus(state, command.type);
+      return signalRun(state, command.data.name, command.data.payload);
     case 'PauseWorkflowRun':
     case 'ResumeWorkflowRun':
     case 'RetryWorkflowStep':
@@ -280,6 +429,8 @@ const pendingStep = (): WorkflowStepState => ({
   error: null,
   retryAt: null,
   deadlineAt: null,
+  input: null,
+  skipReason: null,
 });
 
 function withStep(state: WorkflowRunState, stepId: string, change: Partial<WorkflowStepState>): WorkflowRunState {
@@ -317,9 +468,14 @@ function evolve(state: WorkflowRunState, event: WorkflowRunEvent): WorkflowRunSt
         attempts: event.data.attempt,
         retryAt: null,
         deadlineAt: event.data.deadlineAt,
+        input: event.data.input ?? state.steps.find((s) => s.id === event.data.stepId)?.input ?? null,
       });
     case 'WorkflowStepSucceeded':
-      return withStep(state, event.data.stepId, { status: 'succeeded', output: event.data.output, deadlineAt: null });
+      return withStep(takeSignal(state, event.data.stepId), event.data.stepId, {
+        status: 'succeeded',
+        output: event.data.output,
+        deadlineAt: null,
+      });
     case 'WorkflowStepRetryScheduled':
       return withStep(state, event.data.stepId, {
         status: 'retryScheduled',
@@ -335,6 +491,9 @@ function evolve(state: WorkflowRunState, event: WorkflowRunEvent): WorkflowRunSt
       return { ...state, status: 'failed', failure: { stepId: event.data.stepId, error: event.data.error } };
     case 'WorkflowRunCancelled':
       return { ...state, status: 'cancelled', cancelReason: event.data.reason };
+    case 'WorkflowStepSkipped':
+    case 'WorkflowSignalReceived':
+      return evolveDataFlow(state, event);
     // --- run control (issue 14 part B) ---
     case 'WorkflowRunPaused':
       return { ...state, status: 'paused', pauseReason: event.data.reason };

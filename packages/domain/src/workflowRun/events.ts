@@ -3,7 +3,7 @@ import type { WorkflowStep } from '../workflow/steps.js';
 import type { RunParent, RunSource } from './commands.js';
 
 export type WorkflowRunStatus = 'requested' | 'started' | 'paused' | 'succeeded' | 'failed' | 'cancelled';
-export type WorkflowStepStatus = 'pending' | 'running' | 'retryScheduled' | 'succeeded' | 'failed';
+export type WorkflowStepStatus = 'pending' | 'running' | 'retryScheduled' | 'succeeded' | 'failed' | 'skipped';
 
 export interface WorkflowRunEventData {
   WorkflowRunRequested: {
@@ -19,8 +19,18 @@ export interface WorkflowRunEventData {
     parent?: RunParent;
   };
   WorkflowRunStarted: { startedAt: string };
-  /** `deadlineAt` is when the executor fails the attempt (from the step's `timeoutMs`), else null. */
-  WorkflowStepStarted: { stepId: string; attempt: number; startedAt: string; deadlineAt: string | null };
+  /**
+   * `deadlineAt` is when the executor fails the attempt (from the step's `timeoutMs`), else null.
+   * `input` is the step's input with its templates resolved when the attempt started, which
+   * is what the activity uses (absent on runs recorded before templates: the literal input).
+   */
+  WorkflowStepStarted: {
+    stepId: string;
+    attempt: number;
+    startedAt: string;
+    deadlineAt: string | null;
+    input?: Record<string, unknown>;
+  };
   WorkflowStepSucceeded: { stepId: string; attempt: number; output: unknown };
   /** `attempt` is the attempt to start at `retryAt`; `error` is why the previous one failed. */
   WorkflowStepRetryScheduled: { stepId: string; attempt: number; retryAt: string; error: string };
@@ -29,6 +39,12 @@ export interface WorkflowRunEventData {
   WorkflowRunSucceeded: { outputs: Record<string, unknown> };
   WorkflowRunFailed: { stepId: string; error: string };
   WorkflowRunCancelled: { reason: string };
+  // --- data flow, branches, signals (issue 14 part A) ---
+  /** The step did not run: its `when` was false, or every step it depends on was skipped. */
+  WorkflowStepSkipped: { stepId: string; reason: string };
+  /** A signal reached the run; a `wait.signal` step waiting for `name` takes `payload` as its output. */
+  WorkflowSignalReceived: { name: string; payload: Record<string, unknown> };
+  // --- end data flow ---
   // --- run control (issue 14 part B) ---
   WorkflowRunPaused: { reason: string | null; pausedAt: string };
   WorkflowRunResumed: { resumedAt: string };
@@ -57,6 +73,8 @@ export const workflowRunEventVersions: Record<WorkflowRunEventType, number> = {
   WorkflowRunSucceeded: 1,
   WorkflowRunFailed: 1,
   WorkflowRunCancelled: 1,
+  WorkflowStepSkipped: 1,
+  WorkflowSignalReceived: 1,
   WorkflowRunPaused: 1,
   WorkflowRunResumed: 1,
   WorkflowStepRetryRequested: 1,

@@ -2,7 +2,7 @@ import type { WorkflowStep } from '../workflow/steps.js';
 import type { WorkflowRunState } from './decider.js';
 
 /**
- * Steps the executor may start now: never started, every dependency succeeded, and the
+ * Steps the executor may start now: never started, every dependency succeeded or skipped, and the
  * run started and not finished. Definition order. Steps waiting for a retry are not
  * included; they start at their `retryAt`.
  *
@@ -14,6 +14,6 @@ export function nextRunnableSteps(state: WorkflowRunState): WorkflowStep[] {
   return state.steps.filter(
     (step) =>
       state.stepStates[step.id]?.status === 'pending' &&
-      step.dependsOn.every((dep) => state.stepStates[dep]?.status === 'succeeded'),
+      step.dependsOn.every((dep) => ['succeeded', 'skipped'].includes(state.stepStates[dep]?.status ?? '')),
   );
 }

@@ -18,6 +18,7 @@ const activityTypes: ReadonlySet<string> = new Set([
   'campaign.command',
   'ai.generate',
   'chain.anchor',
+  'wait.event',
   'workflow.run',
 ]);
 
@@ -32,6 +33,10 @@ interface RetryScheduledData {
   attempt: number;
   retryAt: string;
 }
+
+/** A step as its current attempt started: with the resolved input recorded in WorkflowStepStarted. */
+export const asStarted = (step: WorkflowStep, state: { input: Record<string, unknown> | null }): WorkflowStep =>
+  state.input === null ? step : { ...step, input: state.input };
 
 /** The step and its state when the run is started and the step is at `status` with `attempts`. */
 function current(view: RunView, stepId: string, status: 'running' | 'retryScheduled', attempts: number) {
@@ -60,7 +65,8 @@ export function activitiesOf(events: readonly EventRecord[], view: RunView): Ste
     const found = current(view, data.stepId, 'running', data.attempt);
     if (!found || !activityTypes.has(found.step.type)) continue;
     out.push({
-      step: found.step,
+      // The input the attempt started with (templates resolved), not the definition's.
+      step: asStarted(found.step, found.state),
       attempt: data.attempt,
       startedAt: data.startedAt,
       deadlineAt: data.deadlineAt,
@@ -89,7 +95,7 @@ export function timerOf(events: readonly EventRecord[], view: RunView): Date | n
       if (!found) continue;
       consider(found.state.deadlineAt === null ? null : Date.parse(found.state.deadlineAt));
       if (found.step.type === 'delay')
-        consider(delayDueAt(found.step, view.stepStartedAt[data.stepId])?.getTime() ?? null);
+        consider(delayDueAt(asStarted(found.step, found.state), view.stepStartedAt[data.stepId])?.getTime() ?? null);
     } else if (event.type === 'WorkflowRunResumed' && view.run.status === 'started') {
       // Retries whose timers came back while the run was paused are owned by the resume.
       for (const state of Object.values(view.run.stepStates)) {

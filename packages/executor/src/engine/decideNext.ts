@@ -128,8 +128,10 @@ function reportToParent(view: RunView, childId: string): PlannedCommand[] {
 // --- end run control and child runs ---
 
 /** The decision for one running step: time it out, finish its delay, or nothing yet. */
-function decideRunning(runId: string, view: RunView, step: WorkflowStep, now: Date): PlannedCommand[] {
-  const state = view.run.stepStates[step.id]!;
+function decideRunning(runId: string, view: RunView, defined: WorkflowStep, now: Date): PlannedCommand[] {
+  const state = view.run.stepStates[defined.id]!;
+  // A delay's `ms` may be a template: use the input its attempt started with.
+  const step = state.input === null ? defined : { ...defined, input: state.input };
   const attempt = state.attempts;
   const deadline = state.deadlineAt === null ? null : Date.parse(state.deadlineAt);
   const base = { aggregateType: 'workflowRun' as const, aggregateId: runId, stepId: step.id, attempt };

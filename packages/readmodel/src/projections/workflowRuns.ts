@@ -148,6 +148,14 @@ export function createWorkflowRunsProjection(tables: TableNames = liveTables): P
               s.deadline_at = null;
               break;
             }
+            case 'WorkflowStepSkipped': {
+              // Its `when` was false, or every step it depends on was skipped (issue 14).
+              const s = step(d.stepId);
+              s.status = 'skipped';
+              s.finished_at = at;
+              s.deadline_at = null;
+              break;
+            }
             case 'WorkflowRunSucceeded':
               run.status = 'succeeded';
               run.result = json(d.outputs ?? {});

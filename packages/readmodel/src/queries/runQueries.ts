@@ -8,7 +8,7 @@ type Row = Record<string, unknown>;
 export interface RunStepView {
   stepId: string;
   type: string | null;
-  /** pending, running, retryScheduled, succeeded or failed. */
+  /** pending, running, retryScheduled, succeeded, failed or skipped. */
   status: string;
   /** Attempts started so far. */
   attempt: number;
