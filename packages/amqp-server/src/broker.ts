@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
+import { decodeProperties, encodeProperties, type FieldTable } from './codec.js';
 import { AmqpError, accessRefused, notFound, preconditionFailed, resourceLocked } from './errors.js';
+import { checkHeadersBinding, headersMatch, type TypedTable } from './headersMatch.js';
 import type { ExchangePlugin } from './plugins.js';
-import { type Delivery, type MemoryBudget, Queue, type QueueLimits } from './queue.js';
-import type { AmqpMessage, AmqpStore, ExchangeDefinition, QueueDefinition } from './store.js';
+import { type DeathReason, type Delivery, type MemoryBudget, Queue, type QueueLimits } from './queue.js';
+import { assertEquivalentArguments, checkQueueArguments } from './queueArguments.js';
+import type { AmqpMessage, AmqpStore, BindingDefinition, ExchangeDefinition, QueueDefinition } from './store.js';
 import { topicMatches } from './topic.js';
 
 export const REPLY_TO_QUEUE = 'amq.rabbitmq.reply-to';
@@ -11,27 +14,52 @@ export const REPLY_TO_QUEUE = 'amq.rabbitmq.reply-to';
 export interface Binding {
   queue: string;
   routingKey: string;
+  /** Binding arguments (a headers exchange matches on them) and their wire type tags. */
+  arguments?: Record<string, unknown>;
+  argumentTypes?: Record<string, string>;
   /** Plugin-fed exchanges: the plugin's position when the binding was made; older messages do not match. */
   fromPosition?: number;
 }
 
+/** An exchange-to-exchange binding (`exchange.bind`): messages matching it go on to `destination`. */
+export interface ExchangeBinding {
+  destination: string;
+  routingKey: string;
+  arguments?: Record<string, unknown>;
+  argumentTypes?: Record<string, string>;
+}
+
+/** The headers of a message, decoded only when a headers exchange needs them. */
+export type LazyHeaders = () => TypedTable;
+
 export interface Exchange {
   def: ExchangeDefinition;
   bindings: Binding[];
+  exchangeBindings: ExchangeBinding[];
   /** Built in: cannot be deleted or redeclared with other settings. */
   builtIn: boolean;
   /** Set for an exchange plugged in by the embedding application. */
   plugin?: ExchangePlugin;
 }
 
-export const exchangeTypes = new Set(['direct', 'fanout', 'topic']);
+export const exchangeTypes = new Set(['direct', 'fanout', 'topic', 'headers']);
 
+/** The exchanges RabbitMQ declares in every virtual host (amq.rabbitmq.trace aside). */
 const builtInExchanges: [string, string][] = [
   ['', 'direct'],
   ['amq.direct', 'direct'],
   ['amq.fanout', 'fanout'],
   ['amq.topic', 'topic'],
+  ['amq.headers', 'headers'],
+  ['amq.match', 'headers'],
 ];
+
+const noHeaders: TypedTable = { values: {}, types: undefined };
+
+/** Same binding: same destination, key and arguments. */
+const sameArgs = (a: Record<string, unknown> | undefined, b: Record<string, unknown> | undefined) =>
+  JSON.stringify(a ?? {}, jsonSafe) === JSON.stringify(b ?? {}, jsonSafe);
+const jsonSafe = (_k: string, v: unknown) => (typeof v === 'bigint' ? String(v) : v);
 
 const vhost = "in vhost '/'";
 
@@ -47,6 +75,48 @@ function countArg(v: unknown): number | undefined {
   const n = typeof v === 'bigint' ? Number(v) : v;
   return typeof n === 'number' && Number.isInteger(n) && n >= 0 ? n : undefined;
 }
+
+/** Whether a binding of exchange `x` takes a message with this routing key (and headers). */
+function matches(
+  x: Exchange,
+  b: { routingKey: string; arguments?: Record<string, unknown>; argumentTypes?: Record<string, string> },
+  routingKey: string,
+  headers: () => TypedTable,
+): boolean {
+  switch (x.def.type) {
+    case 'fanout':
+      return true;
+    case 'direct':
+      return b.routingKey === routingKey;
+    case 'topic':
+      return topicMatches(b.routingKey, routingKey);
+    case 'headers':
+      return headersMatch({ values: b.arguments ?? {}, types: b.argumentTypes }, headers());
+    default:
+      return false;
+  }
+}
+
+const sameQueueBinding = (a: Binding, b: Binding) =>
+  a.queue === b.queue && a.routingKey === b.routingKey && sameArgs(a.arguments, b.arguments);
+const sameExchangeBinding = (a: ExchangeBinding, b: ExchangeBinding) =>
+  a.destination === b.destination && a.routingKey === b.routingKey && sameArgs(a.arguments, b.arguments);
+
+const queueBindingDef = (exchange: string, b: Binding): BindingDefinition => ({
+  exchange,
+  queue: b.queue,
+  routingKey: b.routingKey,
+  ...(b.arguments ? { arguments: b.arguments, argumentTypes: b.argumentTypes } : {}),
+});
+const exchangeBindingDef = (exchange: string, b: ExchangeBinding): BindingDefinition => ({
+  exchange,
+  queue: b.destination,
+  routingKey: b.routingKey,
+  toExchange: true,
+  ...(b.arguments && Object.keys(b.arguments).length > 0
+    ? { arguments: b.arguments, argumentTypes: b.argumentTypes }
+    : {}),
+});
 
 /** A receiver of direct reply-to messages: a channel consuming `amq.rabbitmq.reply-to`. */
 export interface ReplySink {
@@ -70,7 +140,12 @@ export class Broker {
   ) {
     this.transientMemory = { used: 0, max: bounds.transientTotalMaxBytes };
     for (const [name, type] of builtInExchanges) {
-      this.exchanges.set(name, { def: { name, type, durable: true, autoDelete: false }, bindings: [], builtIn: true });
+      this.exchanges.set(name, {
+        def: { name, type, durable: true, autoDelete: false },
+        bindings: [],
+        exchangeBindings: [],
+        builtIn: true,
+      });
     }
     for (const plugin of plugins) {
       if (this.exchanges.has(plugin.name))
@@ -78,6 +153,7 @@ export class Broker {
       this.exchanges.set(plugin.name, {
         def: { name: plugin.name, type: plugin.type, durable: true, autoDelete: false },
         bindings: [],
+        exchangeBindings: [],
         builtIn: true,
         plugin,
       });
@@ -94,16 +170,27 @@ export class Broker {
   async recover() {
     const topology = await this.store.init();
     for (const x of topology.exchanges) {
-      if (!this.exchanges.has(x.name)) this.exchanges.set(x.name, { def: x, bindings: [], builtIn: false });
+      if (!this.exchanges.has(x.name)) {
+        this.exchanges.set(x.name, { def: x, bindings: [], exchangeBindings: [], builtIn: false });
+      }
     }
     for (const q of topology.queues) this.queues.set(q.name, this.newQueue(q, undefined));
     for (const b of topology.bindings) {
       const x = this.exchanges.get(b.exchange);
-      if (!x || !this.queues.has(b.queue) || this.feeder(b.exchange)) continue;
-      x.bindings.push({ queue: b.queue, routingKey: b.routingKey });
+      if (!x || this.feeder(b.exchange)) continue;
+      const args = { arguments: b.arguments, argumentTypes: b.argumentTypes };
+      if (b.toExchange) {
+        if (this.exchanges.has(b.queue))
+          x.exchangeBindings.push({ destination: b.queue, routingKey: b.routingKey, ...args });
+      } else if (this.queues.has(b.queue)) x.bindings.push({ queue: b.queue, routingKey: b.routingKey, ...args });
     }
     await this.store.load((queue, seq, message) => {
-      this.queues.get(queue)?.ready.push({ message, seq, redelivered: false });
+      const q = this.queues.get(queue);
+      if (!q) return;
+      // TTLs of restored messages count from the restart (JetStream's timestamp is not read back).
+      const d: Delivery = { message, seq, redelivered: false };
+      q.stamp(d);
+      q.ready.push(d);
     });
     // Bindings to a plugin-fed exchange are bound again: they resume where the plugin says
     // (lightdom.events: at the head, so events during the downtime are not delivered).
@@ -114,7 +201,7 @@ export class Broker {
 
   private newQueue(def: QueueDefinition, owner: object | undefined) {
     const transient = !def.durable || owner !== undefined;
-    return new Queue(
+    const q = new Queue(
       def,
       owner,
       (q) => {
@@ -122,6 +209,89 @@ export class Broker {
       },
       transient ? this.transientLimits(def) : undefined,
     );
+    if (!transient) q.durableCaps = this.ownCaps(def);
+    q.onDead = (d, reason) => {
+      this.settle(q, d, false);
+      this.deadLetter(q, d, reason);
+    };
+    return q;
+  }
+
+  /** A delivery rejected (or nacked) without requeue: gone from its queue, dead-lettered if it has a DLX. */
+  reject(q: Queue, d: Delivery) {
+    this.settle(q, d, true);
+    this.deadLetter(q, d, 'rejected');
+  }
+
+  /**
+   * Republishes a dead message through the queue's `x-dead-letter-exchange` (with its
+   * `x-dead-letter-routing-key`, or the message's own), adding the `x-death` entry and the
+   * `x-first-death-*` headers as RabbitMQ writes them. Without a DLX, or when it does not
+   * exist, the message is dropped, as in RabbitMQ.
+   */
+  private deadLetter(q: Queue, d: Delivery, reason: DeathReason) {
+    const args = q.def.arguments ?? {};
+    const dlx = args['x-dead-letter-exchange'];
+    if (typeof dlx !== 'string') return;
+    const x = this.exchanges.get(dlx);
+    if (!x || x.plugin) return;
+    const props = decodeProperties(d.message.properties);
+    const headers: FieldTable = { ...(props.headers ?? {}) };
+    const deaths = Array.isArray(headers['x-death']) ? [...(headers['x-death'] as FieldTable[])] : [];
+    const same = deaths.findIndex((e) => e?.queue === q.name && e?.reason === reason);
+    if (same >= 0) {
+      const [entry] = deaths.splice(same, 1);
+      deaths.unshift({ ...entry, count: BigInt(Number(entry!.count ?? 0) + 1) });
+    } else {
+      const entry: FieldTable = {
+        count: 1n,
+        reason,
+        queue: q.name,
+        time: new Date(Math.floor(Date.now() / 1000) * 1000),
+        exchange: d.message.exchange,
+        'routing-keys': [d.message.routingKey],
+      };
+      if (reason === 'expired' && props.expiration !== undefined) entry['original-expiration'] = props.expiration;
+      deaths.unshift(entry);
+    }
+    headers['x-death'] = deaths;
+    headers['x-first-death-exchange'] ??= d.message.exchange;
+    headers['x-first-death-queue'] ??= q.name;
+    headers['x-first-death-reason'] ??= reason;
+    if (reason === 'expired') props.expiration = undefined;
+    props.headers = headers;
+    const dlk = args['x-dead-letter-routing-key'];
+    const routingKey = typeof dlk === 'string' ? dlk : d.message.routingKey;
+    // A message that only expires round a cycle of queues is dropped where it would come back.
+    const cycle = (target: Queue) =>
+      reason !== 'rejected' &&
+      deaths.some((e) => e?.queue === target.name) &&
+      !deaths.some((e) => e?.reason === 'rejected');
+    const targets = this.route(x, routingKey, undefined, () => ({ values: headers, types: undefined })).filter(
+      (t) => !cycle(t),
+    );
+    const message: AmqpMessage = {
+      exchange: dlx,
+      routingKey,
+      properties: encodeProperties(props),
+      body: d.message.body,
+    };
+    this.enqueue(targets, message).catch((err) =>
+      this.logger.warn({ err, queue: q.name, dlx }, 'AMQP: dead-lettering a message failed'),
+    );
+  }
+
+  /** A durable queue's own `x-max-length`, `x-max-length-bytes` and `x-overflow`, if it has any. */
+  private ownCaps(def: QueueDefinition): Omit<QueueLimits, 'budget'> | undefined {
+    const args = def.arguments ?? {};
+    const maxLength = countArg(args['x-max-length']);
+    const maxBytes = countArg(args['x-max-length-bytes']);
+    if (maxLength === undefined && maxBytes === undefined) return undefined;
+    return {
+      maxMessages: maxLength ?? Number.POSITIVE_INFINITY,
+      maxBytes: maxBytes ?? Number.POSITIVE_INFINITY,
+      overflow: String(args['x-overflow'] ?? 'drop-head').startsWith('reject-publish') ? 'reject-publish' : 'drop-head',
+    };
   }
 
   /** The queue's own `x-max-length`, `x-max-length-bytes` and `x-overflow`, within the gateway's maxima. */
@@ -171,6 +341,12 @@ export class Broker {
           `inequivalent arg 'durable' for exchange '${def.name}' ${vhost}: received '${def.durable}' but current is '${existing.def.durable}'`,
         );
       }
+      assertEquivalentArguments(
+        `exchange '${def.name}' ${vhost}`,
+        { args: def.arguments ?? {}, types: def.argumentTypes },
+        { args: existing.def.arguments ?? {}, types: existing.def.argumentTypes },
+        ['alternate-exchange'],
+      );
       return;
     }
     if (def.name.startsWith('amq.')) {
@@ -179,7 +355,7 @@ export class Broker {
     if (!exchangeTypes.has(def.type)) {
       throw new AmqpError(503, `COMMAND_INVALID - invalid exchange type '${def.type}'`, 'connection');
     }
-    this.exchanges.set(def.name, { def, bindings: [], builtIn: false });
+    this.exchanges.set(def.name, { def, bindings: [], exchangeBindings: [], builtIn: false });
     if (def.durable) await this.store.saveExchange(def);
   }
 
@@ -187,12 +363,53 @@ export class Broker {
     const x = this.exchanges.get(name);
     if (!x) return; // RabbitMQ: deleting a missing exchange succeeds.
     if (x.builtIn) throw accessRefused(`operation not permitted on the default exchange or built-in '${name}'`);
-    if (ifUnused && x.bindings.length > 0) throw preconditionFailed(`exchange '${name}' ${vhost} in use`);
+    if (ifUnused && x.bindings.length + x.exchangeBindings.length > 0) {
+      throw preconditionFailed(`exchange '${name}' ${vhost} in use`);
+    }
     this.exchanges.delete(name);
     if (x.def.durable) {
       await this.store.deleteExchange(name);
-      for (const b of x.bindings) await this.store.deleteBinding({ exchange: name, ...b });
+      for (const b of x.bindings) await this.store.deleteBinding(queueBindingDef(name, b));
+      for (const b of x.exchangeBindings) await this.store.deleteBinding(exchangeBindingDef(name, b));
     }
+    // Bindings into the deleted exchange go with it.
+    for (const source of this.exchanges.values()) {
+      const mine = source.exchangeBindings.filter((b) => b.destination === name);
+      if (mine.length === 0) continue;
+      source.exchangeBindings = source.exchangeBindings.filter((b) => b.destination !== name);
+      if (source.def.durable && x.def.durable) {
+        for (const b of mine) await this.store.deleteBinding(exchangeBindingDef(source.def.name, b));
+      }
+    }
+  }
+
+  /** exchange.bind: messages routed by `source` that match go on through `destination`. */
+  async bindExchange(destination: string, source: string, routingKey: string, args: TypedTable) {
+    const [d, s] = this.bindableExchanges(destination, source);
+    if (s.def.type === 'headers') checkHeadersBinding(args);
+    const binding: ExchangeBinding = { destination, routingKey, arguments: args.values, argumentTypes: args.types };
+    if (s.exchangeBindings.some((b) => sameExchangeBinding(b, binding))) return;
+    s.exchangeBindings.push(binding);
+    if (s.def.durable && d.def.durable) await this.store.saveBinding(exchangeBindingDef(source, binding));
+  }
+
+  async unbindExchange(destination: string, source: string, routingKey: string, args: TypedTable) {
+    const [d, s] = this.bindableExchanges(destination, source);
+    const probe: ExchangeBinding = { destination, routingKey, arguments: args.values };
+    const b = s.exchangeBindings.find((o) => sameExchangeBinding(o, probe));
+    if (!b) return;
+    s.exchangeBindings = s.exchangeBindings.filter((o) => o !== b);
+    if (s.def.durable && d.def.durable) await this.store.deleteBinding(exchangeBindingDef(source, b));
+  }
+
+  private bindableExchanges(destination: string, source: string): [Exchange, Exchange] {
+    if (destination === '' || source === '') throw accessRefused(`operation not permitted on the default exchange`);
+    const d = this.exchange(destination);
+    const s = this.exchange(source);
+    for (const x of [d, s]) {
+      if (x.plugin) throw accessRefused(`exchange '${x.def.name}' ${vhost} cannot be bound to other exchanges`);
+    }
+    return [d, s];
   }
 
   /** Declares or checks a queue; returns it with its ready count and consumer count. */
@@ -223,11 +440,18 @@ export class Broker {
             );
           }
         }
+        assertEquivalentArguments(
+          `queue '${name}' ${vhost}`,
+          { args: def.arguments, types: def.argumentTypes },
+          { args: existing.def.arguments ?? {}, types: existing.def.argumentTypes },
+        );
       }
+      existing.touch();
       return existing;
     }
     if (passive) throw notFound(`no queue '${name}' ${vhost}`);
     if (def.name.startsWith('amq.')) throw accessRefused(`queue name '${name}' contains reserved prefix 'amq.*'`);
+    checkQueueArguments(`queue '${name}' ${vhost}`, def.arguments, def.argumentTypes);
     const q = this.newQueue({ ...def, name }, def.exclusive ? connection : undefined);
     this.queues.set(name, q);
     if (def.durable && !def.exclusive) await this.store.saveQueue(q.def);
@@ -246,6 +470,7 @@ export class Broker {
     if (opts.ifEmpty && q.ready.length > 0) throw preconditionFailed(`queue '${name}' ${vhost} not empty`);
     this.queues.delete(name);
     q.deleted = true;
+    q.stopTimers();
     const count = q.ready.clear();
     for (const c of q.consumers) c.cancelledByServer();
     q.consumers = [];
@@ -256,7 +481,7 @@ export class Broker {
       const feeder = this.feeder(x.def.name);
       if (feeder) for (const b of mine) await feeder.bindingChanged?.(b, false);
       if (q.def.durable && !q.owner) {
-        for (const b of mine) await this.store.deleteBinding({ exchange: x.def.name, ...b });
+        for (const b of mine) await this.store.deleteBinding(queueBindingDef(x.def.name, b));
       }
     }
     if (q.def.durable && !q.owner) {
@@ -274,48 +499,98 @@ export class Broker {
     return dropped.length;
   }
 
-  async bind(queueName: string, exchangeName: string, routingKey: string, connection?: object) {
+  async bind(
+    queueName: string,
+    exchangeName: string,
+    routingKey: string,
+    connection?: object,
+    args: TypedTable = noHeaders,
+  ) {
     if (exchangeName === '') throw accessRefused(`operation not permitted on the default exchange`);
     const q = connection ? this.queue(queueName, connection) : this.queues.get(queueName);
     const x = this.exchange(exchangeName);
     if (!q) throw notFound(`no queue '${queueName}' ${vhost}`);
     if (x.plugin?.bindRefusal !== undefined) throw accessRefused(x.plugin.bindRefusal);
-    if (x.bindings.some((b) => b.queue === queueName && b.routingKey === routingKey)) return;
+    if (x.def.type === 'headers') checkHeadersBinding(args);
     const binding: Binding = { queue: queueName, routingKey };
+    if (Object.keys(args.values).length > 0) {
+      binding.arguments = args.values;
+      binding.argumentTypes = args.types;
+    }
+    if (x.bindings.some((b) => sameQueueBinding(b, binding))) return;
     await this.feeder(exchangeName)?.bindingChanged?.(binding, true);
     x.bindings.push(binding);
     if (q.def.durable && x.def.durable && !q.owner) {
-      await this.store.saveBinding({ exchange: exchangeName, queue: queueName, routingKey });
+      await this.store.saveBinding(queueBindingDef(exchangeName, binding));
     }
   }
 
-  async unbind(queueName: string, exchangeName: string, routingKey: string, connection: object) {
+  async unbind(
+    queueName: string,
+    exchangeName: string,
+    routingKey: string,
+    connection: object,
+    args: TypedTable = noHeaders,
+  ) {
     if (exchangeName === '') throw accessRefused(`operation not permitted on the default exchange`);
     const q = this.queue(queueName, connection);
     const x = this.exchange(exchangeName);
-    const b = x.bindings.find((b) => b.queue === queueName && b.routingKey === routingKey);
+    const probe: Binding = { queue: queueName, routingKey, arguments: args.values };
+    const b = x.bindings.find((o) => sameQueueBinding(o, probe));
     if (!b) return;
     x.bindings = x.bindings.filter((o) => o !== b);
     await this.feeder(exchangeName)?.bindingChanged?.(b, false);
-    if (q.def.durable && !q.owner)
-      await this.store.deleteBinding({ exchange: exchangeName, queue: queueName, routingKey });
+    if (q.def.durable && !q.owner) await this.store.deleteBinding(queueBindingDef(exchangeName, b));
   }
 
-  /** The queues a message goes to, each once. */
-  route(x: Exchange, routingKey: string, position?: number): Queue[] {
+  /**
+   * The queues a message goes to, each once: through the exchange's queue bindings, on
+   * through exchange-to-exchange bindings (each exchange visited once, so cycles end), and
+   * to an exchange's `alternate-exchange` when that exchange itself routed it nowhere.
+   */
+  route(x: Exchange, routingKey: string, position?: number, headers?: LazyHeaders): Queue[] {
     if (x.def.name === '') {
       const q = this.queues.get(routingKey);
       return q ? [q] : [];
     }
     const out = new Set<Queue>();
-    for (const b of x.bindings) {
-      if (position !== undefined && b.fromPosition !== undefined && position <= b.fromPosition) continue;
-      const matches =
-        x.def.type === 'fanout' ||
-        (x.def.type === 'direct' && b.routingKey === routingKey) ||
-        (x.def.type === 'topic' && topicMatches(b.routingKey, routingKey));
-      const q = matches ? this.queues.get(b.queue) : undefined;
-      if (q) out.add(q);
+    const visited = new Set<Exchange>();
+    const work = [x];
+    let decoded: TypedTable | undefined;
+    const headersOf = () => {
+      decoded ??= headers?.() ?? noHeaders;
+      return decoded;
+    };
+    while (work.length > 0) {
+      const ex = work.shift()!;
+      if (visited.has(ex)) continue;
+      visited.add(ex);
+      if (ex.def.name === '') {
+        const q = this.queues.get(routingKey);
+        if (q) out.add(q);
+        continue;
+      }
+      let routed = false;
+      for (const b of ex.bindings) {
+        if (position !== undefined && b.fromPosition !== undefined && position <= b.fromPosition) continue;
+        const q = matches(ex, b, routingKey, headersOf) ? this.queues.get(b.queue) : undefined;
+        if (q) {
+          out.add(q);
+          routed = true;
+        }
+      }
+      for (const b of ex.exchangeBindings) {
+        const next = matches(ex, b, routingKey, headersOf) ? this.exchanges.get(b.destination) : undefined;
+        if (next) {
+          work.push(next);
+          routed = true;
+        }
+      }
+      const alternate = ex.def.arguments?.['alternate-exchange'];
+      if (!routed && typeof alternate === 'string') {
+        const ae = this.exchanges.get(alternate);
+        if (ae) work.push(ae);
+      }
     }
     return [...out];
   }
@@ -330,16 +605,31 @@ export class Broker {
     let taken = true;
     for (const q of queues) {
       if (q.limits) {
-        if (!q.offer({ message, redelivered: false })) taken = false;
+        const d: Delivery = { message, redelivered: false };
+        q.stamp(d);
+        if (!q.offer(d)) taken = false;
         continue;
       }
+      const size = message.body.length;
+      if (q.refuses(size)) {
+        taken = false;
+        continue;
+      }
+      q.appending.messages++;
+      q.appending.bytes += size;
       const stored = this.store.append(q.name, message);
       // Handled here so a failed append is not an unhandled rejection while it waits its turn.
       stored.catch(() => undefined);
       const done = q.tail.then(async () => {
-        const seq = await stored;
+        const seq = await stored.finally(() => {
+          q.appending.messages--;
+          q.appending.bytes -= size;
+        });
         if (q.deleted) return;
-        q.enqueue({ message, seq, redelivered: false });
+        const d: Delivery = { message, seq, redelivered: false };
+        q.stamp(d);
+        q.enqueue(d);
+        if (q.durableCaps) q.trim(q.durableCaps);
       });
       q.tail = done.catch(() => undefined);
       pending.push(done);

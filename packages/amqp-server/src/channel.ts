@@ -2,7 +2,15 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { type Broker, REPLY_TO_QUEUE, type ReplySink } from './broker.js';
 import { type Args, decodeMethod } from './codec.js';
-import { AmqpError, accessRefused, notAllowed, notImplemented, preconditionFailed, unexpectedFrame } from './errors.js';
+import {
+  AmqpError,
+  accessRefused,
+  notAllowed,
+  notFound,
+  notImplemented,
+  preconditionFailed,
+  unexpectedFrame,
+} from './errors.js';
 import type { Frame } from './frames.js';
 import type { AmqpMetrics } from './metrics.js';
 import type { AmqpPrincipal } from './plugins.js';
@@ -10,6 +18,7 @@ import { Publisher } from './publishing.js';
 import type { Consumer, Delivery, Queue } from './queue.js';
 import { FrameType, type MethodName } from './spec.js';
 import type { AmqpMessage } from './store.js';
+import { type FieldTable, fieldTypesOf } from './wire.js';
 
 /** What a channel needs from its connection. */
 export interface ChannelHost {
@@ -53,6 +62,11 @@ interface Unacked {
 const str = (a: Args, k: string) => String(a[k] ?? '');
 const bool = (a: Args, k: string) => a[k] === true;
 const num = (a: Args, k: string) => Number(a[k] ?? 0);
+/** A method's `arguments` table with the wire type of each field. */
+const typedTable = (a: Args) => {
+  const values = (a.arguments as FieldTable | undefined) ?? {};
+  return { values, types: fieldTypesOf(values) };
+};
 
 /** One AMQP channel: its consumers, unacknowledged deliveries, prefetch, publisher confirms. */
 export class Channel implements ReplySink {
@@ -65,6 +79,10 @@ export class Channel implements ReplySink {
   private flowActive = true;
   private readonly publisher: Publisher;
   private replyKey: string | undefined;
+  /** The queue most recently declared on this channel: what the empty queue name means. */
+  private lastQueue: string | undefined;
+  /** Set by tx.select: acks, nacks and rejects held until tx.commit. */
+  private txSettles: { picked: [number, Unacked][]; how: 'ack' | 'requeue' | 'drop' }[] | undefined;
   private replyTag: string | undefined;
   private readonly inbox: Frame[] = [];
   private running = false;
@@ -184,9 +202,16 @@ export class Channel implements ReplySink {
         const nameX = str(a, 'exchange');
         if (nameX === '' && !bool(a, 'passive')) throw accessRefused(`operation not permitted on the default exchange`);
         if (nameX === '') return this.ok('exchange.declareOk', {}, a);
+        const xargs = typedTable(a);
         return b
           .declareExchange(
-            { name: nameX, type: str(a, 'type'), durable: bool(a, 'durable'), autoDelete: bool(a, 'autoDelete') },
+            {
+              name: nameX,
+              type: str(a, 'type'),
+              durable: bool(a, 'durable'),
+              autoDelete: bool(a, 'autoDelete'),
+              ...(Object.keys(xargs.values).length > 0 ? { arguments: xargs.values, argumentTypes: xargs.types } : {}),
+            },
             bool(a, 'passive'),
           )
           .then(() => this.ok('exchange.declareOk', {}, a));
@@ -196,25 +221,30 @@ export class Channel implements ReplySink {
           .deleteExchange(str(a, 'exchange'), bool(a, 'ifUnused'))
           .then(() => this.ok('exchange.deleteOk', {}, a));
       case 'exchange.bind':
+        return b
+          .bindExchange(str(a, 'destination'), str(a, 'source'), str(a, 'routingKey'), typedTable(a))
+          .then(() => this.ok('exchange.bindOk', {}, a));
       case 'exchange.unbind':
-        throw notImplemented('exchange-to-exchange bindings');
+        return b
+          .unbindExchange(str(a, 'destination'), str(a, 'source'), str(a, 'routingKey'), typedTable(a))
+          .then(() => this.ok('exchange.unbindOk', {}, a));
       case 'queue.declare':
         return this.declareQueue(a);
       case 'queue.bind':
         return b
-          .bind(str(a, 'queue'), str(a, 'exchange'), str(a, 'routingKey'), owner)
+          .bind(this.queueName(a), str(a, 'exchange'), this.bindingKey(a), owner, typedTable(a))
           .then(() => this.ok('queue.bindOk', {}, a));
       case 'queue.unbind':
         return b
-          .unbind(str(a, 'queue'), str(a, 'exchange'), str(a, 'routingKey'), owner)
+          .unbind(this.queueName(a), str(a, 'exchange'), this.bindingKey(a), owner, typedTable(a))
           .then(() => this.ok('queue.unbindOk', {}));
       case 'queue.purge':
         return b
-          .purgeQueue(b.queue(str(a, 'queue'), owner))
+          .purgeQueue(b.queue(this.queueName(a), owner))
           .then((count) => this.ok('queue.purgeOk', { messageCount: count }, a));
       case 'queue.delete':
         return b
-          .deleteQueue(str(a, 'queue'), {
+          .deleteQueue(this.queueName(a), {
             ifUnused: bool(a, 'ifUnused'),
             ifEmpty: bool(a, 'ifEmpty'),
             connection: owner,
@@ -223,7 +253,11 @@ export class Channel implements ReplySink {
       case 'basic.qos':
         if (num(a, 'prefetchSize') !== 0) throw notImplemented(`prefetch_size!=0 (${num(a, 'prefetchSize')})`);
         if (bool(a, 'global')) this.channelPrefetch = this.prefetchWithin(num(a, 'prefetchCount'));
-        else this.consumerPrefetch = this.prefetchWithin(num(a, 'prefetchCount'));
+        else {
+          // As RabbitMQ: a per-consumer qos also lifts the channel-wide limit.
+          this.consumerPrefetch = this.prefetchWithin(num(a, 'prefetchCount'));
+          this.channelPrefetch = 0;
+        }
         this.host.sendMethod(this.id, 'basic.qosOk');
         this.drainAll();
         return;
@@ -258,14 +292,42 @@ export class Channel implements ReplySink {
         this.publisher.selectConfirms();
         return this.ok('confirm.selectOk', {}, a);
       case 'tx.select':
+        this.publisher.selectTransaction();
+        this.txSettles ??= [];
+        this.host.sendMethod(this.id, 'tx.selectOk');
+        return;
       case 'tx.commit':
-      case 'tx.rollback':
-        throw notImplemented('transactions (tx.*): use publisher confirms');
+        return this.commit();
+      case 'tx.rollback': {
+        const held = this.transactional();
+        this.publisher.rollback();
+        // Acks of the transaction are forgotten: those deliveries are unacknowledged again.
+        for (const { picked } of held.splice(0)) for (const [t, u] of picked) this.unacked.set(t, u);
+        this.host.sendMethod(this.id, 'tx.rollbackOk');
+        return;
+      }
       case 'channel.open':
         throw channelAlreadyOpen(this.id);
       default:
         throw new AmqpError(540, `NOT_IMPLEMENTED - ${name}`, 'connection');
     }
+  }
+
+  /**
+   * The queue a method names; the empty name is the queue most recently declared on the
+   * channel (RabbitMQ's shortcut, which clients rely on after declaring a server-named queue).
+   */
+  private queueName(a: Args) {
+    const name = str(a, 'queue');
+    if (name !== '') return name;
+    if (this.lastQueue === undefined) throw notFound('no previously declared queue');
+    return this.lastQueue;
+  }
+
+  /** queue.bind/unbind with both the queue and the routing key empty bind by the queue's name. */
+  private bindingKey(a: Args) {
+    const key = str(a, 'routingKey');
+    return key === '' && str(a, 'queue') === '' && this.lastQueue !== undefined ? this.lastQueue : key;
   }
 
   /** A channel-wide qos of 0 stays unlimited (each consumer is capped anyway); others are capped. */
@@ -281,21 +343,24 @@ export class Channel implements ReplySink {
         exclusive: bool(a, 'exclusive'),
         autoDelete: bool(a, 'autoDelete'),
         arguments: (a.arguments as Record<string, unknown>) ?? {},
+        argumentTypes: a.arguments ? fieldTypesOf(a.arguments as FieldTable) : undefined,
       },
       bool(a, 'passive'),
       this.host.owner,
     );
+    this.lastQueue = q.name;
     this.ok('queue.declareOk', { queue: q.name, messageCount: q.ready.length, consumerCount: q.consumers.length }, a);
   }
 
   private consume(a: Args) {
-    const queueName = str(a, 'queue');
+    const queueName = this.queueName(a);
     const tag = str(a, 'consumerTag') || `amq.ctag-${randomBytes(16).toString('base64url')}`;
     if (this.consumers.has(tag)) throw notAllowed(`attempt to reuse consumer tag '${tag}'`);
     const consumer: ChannelConsumer = {
       tag,
       noAck: bool(a, 'noAck'),
       exclusive: bool(a, 'exclusive'),
+      priority: consumerPriority(a),
       queue: undefined,
       prefetch: this.consumerPrefetch === 0 ? this.host.maxPrefetch : this.consumerPrefetch,
       unacked: 0,
@@ -374,7 +439,7 @@ export class Channel implements ReplySink {
   }
 
   private get(a: Args) {
-    const q = this.broker.queue(str(a, 'queue'), this.host.owner);
+    const q = this.broker.queue(this.queueName(a), this.host.owner);
     const d = q.take();
     if (!d) {
       this.host.sendMethod(this.id, 'basic.getEmpty');
@@ -397,6 +462,24 @@ export class Channel implements ReplySink {
     this.host.sendContent(this.id, d.message.properties, d.message.body);
   }
 
+  /** The acks, nacks and rejects held by the open transaction (406 when there is none). */
+  private transactional() {
+    if (!this.txSettles) throw preconditionFailed('channel is not transactional');
+    return this.txSettles;
+  }
+
+  /**
+   * tx.commit: the held publishes are routed (and stored) and the held acks applied, then
+   * commit-ok. The channel handles no other frame meanwhile, so the two land together.
+   */
+  private async commit() {
+    const held = this.transactional();
+    await this.publisher.commit();
+    for (const { picked, how } of held.splice(0)) this.apply(picked, how);
+    this.drainAll();
+    this.host.sendMethod(this.id, 'tx.commitOk');
+  }
+
   private settle(tag: number, multiple: boolean, how: 'ack' | 'requeue' | 'drop') {
     let picked: [number, Unacked][];
     if (multiple) {
@@ -406,21 +489,34 @@ export class Channel implements ReplySink {
       if (!u) throw preconditionFailed(`unknown delivery tag ${tag}`);
       picked = [[tag, u]];
     }
+    for (const [t] of picked) this.unacked.delete(t);
+    if (this.txSettles) {
+      // Taken from the unacknowledged now (a second ack of the tag is 406, as in RabbitMQ),
+      // applied at commit, given back at rollback.
+      this.txSettles.push({ picked, how });
+      return;
+    }
+    this.apply(picked, how);
+    this.drainAll();
+  }
+
+  private apply(picked: [number, Unacked][], how: 'ack' | 'requeue' | 'drop') {
     const requeues = new Map<Queue, Delivery[]>();
-    for (const [t, u] of picked) {
-      this.unacked.delete(t);
+    for (const [, u] of picked) {
       if (u.consumer) u.consumer.unacked--;
       if (how === 'requeue') {
         const list = requeues.get(u.queue) ?? [];
         list.push(u.delivery);
         requeues.set(u.queue, list);
-      } else this.broker.settle(u.queue, u.delivery, true);
+      } else if (how === 'drop') this.broker.reject(u.queue, u.delivery);
+      else this.broker.settle(u.queue, u.delivery, true);
     }
     for (const [q, ds] of requeues) this.broker.requeue(q, ds);
-    this.drainAll();
   }
 
   private requeueAll() {
+    // Deliveries acked inside an unfinished transaction are still unacknowledged.
+    for (const { picked } of this.txSettles?.splice(0) ?? []) for (const [t, u] of picked) this.unacked.set(t, u);
     const requeues = new Map<Queue, Delivery[]>();
     for (const u of this.unacked.values()) {
       if (u.consumer) u.consumer.unacked--;
@@ -455,6 +551,13 @@ export class Channel implements ReplySink {
     this.cleanup();
     this.state = 'closed';
   }
+}
+
+/** The `x-priority` argument of basic.consume (an integer), or 0. */
+function consumerPriority(a: Args): number {
+  const p = (a.arguments as Record<string, unknown> | undefined)?.['x-priority'];
+  const n = typeof p === 'bigint' ? Number(p) : p;
+  return typeof n === 'number' && Number.isInteger(n) ? n : 0;
 }
 
 const channelAlreadyOpen = (id: number) =>

@@ -6,7 +6,7 @@ import { type Args, decodeMethod } from './codec.js';
 import { AmqpError, channelError, commandInvalid, notAllowed, resourceError, unexpectedFrame } from './errors.js';
 import { contentFrames, type Frame, FrameParser, heartbeatFrame, methodFrame, PROTOCOL_HEADER } from './frames.js';
 import type { AmqpMetrics } from './metrics.js';
-import type { AmqpAuthenticator, AmqpPrincipal } from './plugins.js';
+import { type AmqpAuthenticator, type AmqpPrincipal, plainCredentials } from './plugins.js';
 import { FRAME_MIN_SIZE, FrameType, type MethodName } from './spec.js';
 
 export interface ConnectionOptions {
@@ -66,6 +66,8 @@ export class Connection implements ChannelHost {
   private readonly parser = new FrameParser();
   private readonly channels = new Map<number, Channel>();
   principal: AmqpPrincipal = { name: 'anonymous' };
+  /** How the connection logged in: update-secret checks the new secret the same way. */
+  private login: { mechanism: string; username: string } | undefined;
   frameMax: number;
   private channelMax: number;
   private heartbeat = 0;
@@ -269,6 +271,7 @@ export class Connection implements ChannelHost {
           );
         }
         this.principal = principal;
+        this.login = { mechanism, username: plainCredentials(a.response as Buffer).username };
         const capabilities = (a.clientProperties as Record<string, unknown> | undefined)?.capabilities;
         this.blockable =
           typeof capabilities === 'object' &&
@@ -323,6 +326,8 @@ export class Connection implements ChannelHost {
       case 'connection.closeOk':
         this.socket.end();
         return;
+      case 'connection.updateSecret':
+        return this.updateSecret(a);
       case 'connection.blocked':
       case 'connection.unblocked':
       case 'connection.updateSecretOk':
@@ -330,6 +335,30 @@ export class Connection implements ChannelHost {
       default:
         throw commandInvalid(`unexpected method ${name} on channel 0`);
     }
+  }
+
+  /**
+   * connection.update-secret (token rotation): the new secret is checked by the same
+   * `authenticate` as the login, with the login's username. It must name the same
+   * principal; the connection then acts with what the new secret grants. Refused: 530, as
+   * RabbitMQ refuses a secret its backends reject.
+   */
+  private updateSecret(a: Args) {
+    if (this.state !== 'running' || !this.login) throw commandInvalid('unexpected connection.update-secret');
+    const secret = Buffer.isBuffer(a.newSecret) ? a.newSecret : Buffer.from(String(a.newSecret ?? ''), 'utf8');
+    const response = Buffer.concat([Buffer.from(`\0${this.login.username}\0`, 'utf8'), secret]);
+    let next: AmqpPrincipal | undefined;
+    try {
+      next = this.options.authenticate(this.login.mechanism, response);
+    } catch (err) {
+      if (!(err instanceof AmqpError)) throw err;
+    }
+    if (!next || next.name !== this.principal.name) {
+      throw notAllowed('New secret was refused by one of the backends');
+    }
+    this.principal = next;
+    this.logger.info({ ...this.peer, principal: next.name, reason: String(a.reason ?? '') }, 'AMQP secret updated');
+    this.sendMethod(0, 'connection.updateSecretOk');
   }
 
   /** Refuses a login: connection.close 403, then the socket closes (authentication_failure_close). */

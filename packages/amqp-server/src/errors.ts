@@ -4,13 +4,17 @@
  * RabbitMQ's `CODE_NAME - detail` form so clients log the same lines.
  */
 export class AmqpError extends Error {
+  /** The reply text: a short string, so cut as RabbitMQ cuts it (252 bytes and `...`). */
+  readonly text: string;
   constructor(
     readonly code: number,
-    readonly text: string,
+    text: string,
     readonly scope: 'channel' | 'connection',
   ) {
     super(text);
     this.name = 'AmqpError';
+    const bytes = Buffer.from(text, 'utf8');
+    this.text = bytes.length > 255 ? `${bytes.subarray(0, 252).toString('utf8')}...` : text;
   }
 }
 

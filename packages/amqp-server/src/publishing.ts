@@ -1,10 +1,11 @@
-import { REPLY_TO_QUEUE } from './broker.js';
+import { type Exchange, REPLY_TO_QUEUE } from './broker.js';
 import type { ChannelHost } from './channel.js';
 import { type Args, type BasicProperties, decodeProperties, encodeProperties } from './codec.js';
 import { AmqpError, accessRefused, preconditionFailed, syntaxError, unexpectedFrame } from './errors.js';
 import type { Frame } from './frames.js';
 import { FrameType } from './spec.js';
 import type { AmqpMessage } from './store.js';
+import { fieldTypesOf } from './wire.js';
 
 interface PendingPublish {
   exchange: string;
@@ -56,7 +57,28 @@ export class Publisher {
   }
 
   selectConfirms() {
+    if (this.transaction) throw preconditionFailed('cannot switch from tx to confirm mode');
     this.confirming = true;
+  }
+
+  /** Publishes held by an open transaction (tx.select), routed in order at commit. */
+  private transaction: (() => Promise<boolean>)[] | undefined;
+
+  selectTransaction() {
+    if (this.confirming) throw preconditionFailed('cannot switch from confirm to tx mode');
+    this.transaction ??= [];
+  }
+
+  /** tx.commit: routes the held publishes in order; resolves when every queue holds them. */
+  async commit() {
+    const held = this.transaction ?? [];
+    if (this.transaction) this.transaction = [];
+    await Promise.all(held.map((route) => route()));
+  }
+
+  /** tx.rollback: the held publishes are dropped. */
+  rollback() {
+    if (this.transaction) this.transaction = [];
   }
 
   begin(a: Args) {
@@ -73,6 +95,7 @@ export class Publisher {
   /** Drops an unfinished publish and gives its bytes back to the connection. */
   reset() {
     this.finish();
+    this.rollback();
   }
 
   private finish() {
@@ -122,6 +145,21 @@ export class Publisher {
     if (plugin && !plugin.publish) {
       throw accessRefused(plugin.publishRefusal ?? `clients may not publish to exchange '${plugin.name}'`);
     }
+    if (this.transaction) {
+      // Checked now (404, 403 above), routed at tx.commit.
+      this.transaction.push(() => this.route(p, content, x));
+      return;
+    }
+    const stored = this.route(p, content, x);
+    if (!this.confirming) return;
+    this.confirmTail = this.confirmTail.then(() => stored).then((ok) => this.confirmed(seq, ok));
+  }
+
+  /** Routes a finished publish; resolves with whether every queue took it. */
+  private route(p: PendingPublish, content: Content, x: Exchange): Promise<boolean> {
+    const { host } = this.ch;
+    const broker = host.broker;
+    const plugin = x.plugin;
     let message: AmqpMessage = { exchange: p.exchange, routingKey: p.routingKey, ...content };
     let props: BasicProperties | undefined;
     if (content.properties.includes(REPLY_TO_QUEUE)) {
@@ -154,23 +192,48 @@ export class Publisher {
     } else if (p.exchange === '' && p.routingKey.startsWith(`${REPLY_TO_QUEUE}.`)) {
       if (!broker.publishReply(p.routingKey, message) && p.mandatory) this.returnMessage(p, content);
     } else {
-      const queues = broker.route(x, p.routingKey);
+      const queues = broker.route(x, p.routingKey, undefined, () => {
+        const headers = (props ?? decodeProperties(content.properties)).headers ?? {};
+        return { values: headers, types: fieldTypesOf(headers) };
+      });
       if (queues.length === 0 && p.mandatory) this.returnMessage(p, content);
       done = broker.enqueue(queues, message);
     }
-    const stored = done.then(
+    return done.then(
       (taken) => taken !== false,
       (err) => {
         host.logger.warn({ err, exchange: p.exchange, routingKey: p.routingKey }, 'AMQP: storing a message failed');
         return false;
       },
     );
-    if (!this.confirming) return;
-    this.confirmTail = this.confirmTail
-      .then(() => stored)
-      .then((ok) => {
-        if (this.ch.isOpen()) host.sendMethod(this.ch.id, ok ? 'basic.ack' : 'basic.nack', { deliveryTag: seq });
+  }
+
+  /** Confirms settled since the last flush, in publish order: sent together, as runs. */
+  private settledConfirms: { seq: number; ok: boolean }[] = [];
+
+  private confirmed(seq: number, ok: boolean) {
+    if (this.settledConfirms.push({ seq, ok }) === 1) setImmediate(() => this.flushConfirms());
+  }
+
+  /**
+   * Sends the confirms that became ready together as RabbitMQ does: a run of acks (or of
+   * nacks) is one frame with `multiple` set, naming the run's last tag. Every earlier tag is
+   * already confirmed (confirms go out in publish order), so `multiple` covers exactly the run.
+   */
+  private flushConfirms() {
+    const ready = this.settledConfirms;
+    this.settledConfirms = [];
+    if (!this.ch.isOpen()) return;
+    let i = 0;
+    while (i < ready.length) {
+      let j = i;
+      while (j + 1 < ready.length && ready[j + 1]!.ok === ready[i]!.ok) j++;
+      this.ch.host.sendMethod(this.ch.id, ready[i]!.ok ? 'basic.ack' : 'basic.nack', {
+        deliveryTag: ready[j]!.seq,
+        multiple: j > i,
       });
+      i = j + 1;
+    }
   }
 
   private returnMessage(p: PendingPublish, content: Content) {

@@ -1,3 +1,4 @@
+import { decodeProperties } from './codec.js';
 import type { AmqpMessage, QueueDefinition } from './store.js';
 
 /** One message in a queue; `seq` is its JetStream sequence when the queue is durable. */
@@ -5,13 +6,23 @@ export interface Delivery {
   message: AmqpMessage;
   seq?: number;
   redelivered: boolean;
+  /** Epoch ms after which the message is expired (queue `x-message-ttl`, message `expiration`). */
+  expiresAt?: number;
 }
+
+/** Why a message left its queue without being acknowledged (the `x-death` reason). */
+export type DeathReason = 'rejected' | 'expired' | 'maxlen';
+
+/** The `expiration` bit of a content header's property flags. */
+const EXPIRATION_FLAG = 1 << 8;
 
 /** What a queue needs from a consumer: whether it can take one more, and how to hand it over. */
 export interface Consumer {
   tag: string;
   noAck: boolean;
   exclusive: boolean;
+  /** `x-priority` of basic.consume: higher ones are served first while they have room. Default 0. */
+  priority?: number;
   /** True when the consumer (and its channel) can take another delivery now. */
   ready(): boolean;
   deliver(queue: Queue, delivery: Delivery): void;
@@ -41,6 +52,9 @@ class Deque<T> {
   push(v: T) {
     this.items.push(v);
     this.count(this.sizeOf(v));
+  }
+  peek(): T | undefined {
+    return this.head < this.items.length ? this.items[this.head] : undefined;
   }
   shift(): T | undefined {
     if (this.head >= this.items.length) return undefined;
@@ -112,6 +126,24 @@ export class Queue {
   /** Keeps durable appends in publish order while they are pipelined to JetStream. */
   tail: Promise<void> = Promise.resolve();
   deleted = false;
+  /** `x-message-ttl` in ms, if set. */
+  readonly ttl: number | undefined;
+  /**
+   * Durable queues: their own `x-max-length` / `x-max-length-bytes` / `x-overflow`, if set.
+   * `appending` counts the messages (and bytes) on their way into JetStream, so that
+   * reject-publish decides at publish time, in publish order.
+   */
+  durableCaps: Omit<QueueLimits, 'budget'> | undefined;
+  appending = { messages: 0, bytes: 0 };
+  /** `x-single-active-consumer`: only the longest-registered consumer gets messages. */
+  readonly singleActive: boolean;
+  /** Called for every message that dies here (expired, dropped at the head); set by the broker. */
+  onDead: (d: Delivery, reason: DeathReason) => void = () => undefined;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  /** `x-expires`: the queue is deleted after this many ms without consumers, gets or redeclares. */
+  private readonly unusedFor: number | undefined;
+  private unusedTimer: NodeJS.Timeout | undefined;
+  private expiryAt = 0;
 
   constructor(
     readonly def: QueueDefinition,
@@ -121,6 +153,12 @@ export class Queue {
     /** Transient queues only: durable ones keep what JetStream holds. */
     readonly limits?: QueueLimits,
   ) {
+    const ttl = def.arguments?.['x-message-ttl'];
+    this.ttl = typeof ttl === 'number' || typeof ttl === 'bigint' ? Number(ttl) : undefined;
+    this.singleActive = def.arguments?.['x-single-active-consumer'] === true;
+    const expires = def.arguments?.['x-expires'];
+    this.unusedFor = typeof expires === 'number' || typeof expires === 'bigint' ? Number(expires) : undefined;
+    this.touch();
     const budget = limits?.budget;
     this.ready = new Deque<Delivery>(
       (d) => d.message.body.length,
@@ -136,9 +174,74 @@ export class Queue {
     return this.def.name;
   }
 
+  /**
+   * Stamps a fresh message with its expiry: the lower of the queue's `x-message-ttl` and the
+   * message's own `expiration` (read only when its flag is set, so plain publishes cost nothing).
+   */
+  stamp(d: Delivery, now = Date.now()) {
+    let ttl = this.ttl;
+    const props = d.message.properties;
+    if (props.length >= 2 && props.readUInt16BE(0) & EXPIRATION_FLAG) {
+      const own = Number(decodeProperties(props).expiration);
+      if (Number.isFinite(own) && own >= 0) ttl = ttl === undefined ? own : Math.min(ttl, own);
+    }
+    if (ttl !== undefined) d.expiresAt = now + ttl;
+  }
+
   enqueue(d: Delivery) {
     this.ready.push(d);
     this.drain();
+    this.scheduleExpiry();
+  }
+
+  /**
+   * Removes expired messages from the head, as RabbitMQ does (a message expires when it is
+   * at the head: one with a long TTL holds back shorter ones behind it).
+   */
+  expireHead(now = Date.now()) {
+    for (let d = this.ready.peek(); d?.expiresAt !== undefined && d.expiresAt < now; d = this.ready.peek()) {
+      this.ready.shift();
+      this.onDead(d, 'expired');
+    }
+  }
+
+  /** Keeps one timer for the head's expiry so expired messages leave even without consumers. */
+  private scheduleExpiry() {
+    const at = this.ready.peek()?.expiresAt;
+    if (at === undefined || this.deleted) return;
+    if (this.expiryTimer && this.expiryAt <= at) return;
+    clearTimeout(this.expiryTimer);
+    this.expiryAt = at;
+    this.expiryTimer = setTimeout(
+      () => {
+        this.expiryTimer = undefined;
+        this.expireHead();
+        this.scheduleExpiry();
+      },
+      Math.max(0, at - Date.now() + 1),
+    );
+    this.expiryTimer.unref();
+  }
+
+  /** The queue is gone: no more expiry timers. */
+  stopTimers() {
+    clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+    clearTimeout(this.unusedTimer);
+    this.unusedTimer = undefined;
+  }
+
+  /**
+   * The queue was used (declared, read with basic.get, a consumer came or went): `x-expires`
+   * counts again from now, and only while it has no consumers, as in RabbitMQ.
+   */
+  touch() {
+    if (this.unusedFor === undefined) return;
+    clearTimeout(this.unusedTimer);
+    this.unusedTimer = undefined;
+    if (this.deleted || this.consumers.length > 0) return;
+    this.unusedTimer = setTimeout(() => this.onUnused(this), this.unusedFor);
+    this.unusedTimer.unref();
   }
 
   /**
@@ -157,10 +260,25 @@ export class Queue {
     if (full && l.overflow === 'reject-publish') return false;
     if (l.budget.used + size > l.budget.max) return false;
     this.enqueue(d);
-    while (this.ready.length > 0 && (this.ready.length > l.maxMessages || this.ready.bytes > l.maxBytes)) {
-      this.ready.shift();
-    }
+    this.trim(l);
     return true;
+  }
+
+  /** drop-head: the oldest ready messages die (`maxlen`) until the queue is within its caps. */
+  trim(caps: { maxMessages: number; maxBytes: number }) {
+    while (this.ready.length > 0 && (this.ready.length > caps.maxMessages || this.ready.bytes > caps.maxBytes)) {
+      this.onDead(this.ready.shift()!, 'maxlen');
+    }
+  }
+
+  /** reject-publish on a durable queue: whether one more message of `size` bytes is refused. */
+  refuses(size: number): boolean {
+    const c = this.durableCaps;
+    if (c?.overflow !== 'reject-publish') return false;
+    return (
+      this.ready.length + this.appending.messages + 1 > c.maxMessages ||
+      this.ready.bytes + this.appending.bytes + size > c.maxBytes
+    );
   }
 
   /** Puts deliveries back at the head, in the given order, marked redelivered. */
@@ -168,9 +286,12 @@ export class Queue {
     for (const d of ds) d.redelivered = true;
     this.ready.unshiftAll(ds);
     this.drain();
+    this.scheduleExpiry();
   }
 
   take(): Delivery | undefined {
+    this.touch();
+    this.expireHead();
     return this.ready.shift();
   }
 
@@ -201,14 +322,54 @@ export class Queue {
     return low;
   }
 
+  /** x-single-active-consumer: the first registered consumer, if it can take one now. */
+  private activeConsumer(): Consumer | undefined {
+    const c = this.consumers[0];
+    return c?.ready() ? c : undefined;
+  }
+
+  /**
+   * The next consumer with room: round-robin among those of the highest `x-priority` that
+   * have room, as RabbitMQ's consumer priorities (lower ones only when higher ones are full).
+   */
+  private pickConsumer(): Consumer | undefined {
+    const n = this.consumers.length;
+    let chosen: Consumer | undefined;
+    let at = 0;
+    for (let i = 0; i < n; i++) {
+      const c = this.consumers[(this.next + i) % n]!;
+      if ((chosen === undefined || (c.priority ?? 0) > (chosen.priority ?? 0)) && c.ready()) {
+        chosen = c;
+        at = i;
+        if (!this.prioritised) break;
+      }
+    }
+    if (chosen) this.next = (this.next + at + 1) % n;
+    return chosen;
+  }
+
+  /** Set while the consumers have different priorities (otherwise the first with room wins). */
+  private prioritised = false;
+
+  private consumersChanged() {
+    const p = this.consumers[0]?.priority ?? 0;
+    this.prioritised = this.consumers.some((c) => (c.priority ?? 0) !== p);
+  }
+
   addConsumer(c: Consumer) {
     this.consumers.push(c);
+    this.consumersChanged();
+    this.touch();
     this.hadConsumer = true;
     this.drain();
   }
 
   removeConsumer(tag: string, owner: Consumer) {
     this.consumers = this.consumers.filter((c) => !(c.tag === tag && c === owner));
+    this.consumersChanged();
+    this.touch();
+    // A single active consumer that left hands over to the next one.
+    if (this.singleActive) this.drain();
     if (this.consumers.length === 0 && this.hadConsumer && this.def.autoDelete) this.onUnused(this);
   }
 
@@ -217,19 +378,15 @@ export class Queue {
     if (this.draining || this.deleted) return;
     this.draining = true;
     try {
+      this.expireHead();
       while (this.ready.length > 0 && this.consumers.length > 0) {
-        const n = this.consumers.length;
-        let chosen: Consumer | undefined;
-        for (let i = 0; i < n; i++) {
-          const c = this.consumers[(this.next + i) % n]!;
-          if (c.ready()) {
-            chosen = c;
-            this.next = (this.next + i + 1) % n;
-            break;
-          }
-        }
+        const chosen = this.singleActive ? this.activeConsumer() : this.pickConsumer();
         if (!chosen) break;
         const d = this.ready.shift()!;
+        if (d.expiresAt !== undefined && d.expiresAt < Date.now()) {
+          this.onDead(d, 'expired');
+          continue;
+        }
         if (!chosen.noAck) this.hold(d);
         chosen.deliver(this, d);
       }

@@ -25,6 +25,8 @@ export interface QueueDefinition {
   durable: boolean;
   autoDelete: boolean;
   arguments: Record<string, unknown>;
+  /** Wire type tags of the arguments, as declared (RabbitMQ compares and reports them). */
+  argumentTypes?: Record<string, string>;
 }
 
 export interface ExchangeDefinition {
@@ -32,12 +34,20 @@ export interface ExchangeDefinition {
   type: string;
   durable: boolean;
   autoDelete: boolean;
+  /** Declared arguments (`alternate-exchange`) and their wire type tags. */
+  arguments?: Record<string, unknown>;
+  argumentTypes?: Record<string, string>;
 }
 
 export interface BindingDefinition {
   exchange: string;
+  /** The destination: a queue, or an exchange when `toExchange` is set (exchange.bind). */
   queue: string;
   routingKey: string;
+  toExchange?: boolean;
+  /** Binding arguments (headers exchanges match on them), with their wire type tags. */
+  arguments?: Record<string, unknown>;
+  argumentTypes?: Record<string, string>;
 }
 
 export interface Topology {
@@ -83,7 +93,13 @@ const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64url');
 const unb64 = (s: string) => Buffer.from(s, 'base64url').toString('utf8');
 const bindingKey = (b: BindingDefinition) =>
   `b.${createHash('sha256')
-    .update(JSON.stringify([b.exchange, b.queue, b.routingKey]))
+    .update(
+      JSON.stringify(
+        b.toExchange || (b.arguments && Object.keys(b.arguments).length > 0)
+          ? [b.exchange, b.queue, b.routingKey, b.toExchange === true, b.arguments ?? {}]
+          : [b.exchange, b.queue, b.routingKey],
+      ),
+    )
     .digest('hex')}`;
 
 export function createAmqpStore(nc: NatsConnection, options: AmqpStoreOptions): AmqpStore {

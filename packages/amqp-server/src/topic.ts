@@ -1,10 +1,13 @@
 /**
  * Topic matching as RabbitMQ does it: words split on `.`, `*` matches exactly one word,
- * `#` matches zero or more words.
+ * `#` matches zero or more words. The empty string is zero words (so `*` does not match
+ * the empty routing key and `#` does), while `a.` is the two words `a` and ``.
  */
 export function topicMatches(pattern: string, routingKey: string): boolean {
-  return matchWords(pattern.split('.'), 0, routingKey.split('.'), 0);
+  return matchWords(words(pattern), 0, words(routingKey), 0);
 }
+
+const words = (s: string) => (s === '' ? [] : s.split('.'));
 
 function matchWords(p: string[], pi: number, k: string[], ki: number): boolean {
   while (pi < p.length) {

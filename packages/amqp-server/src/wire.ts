@@ -17,6 +17,16 @@ export type FieldValue =
   | { [key: string]: FieldValue };
 export type FieldTable = Record<string, FieldValue>;
 
+const tableTypes = new WeakMap<FieldTable, Record<string, string>>();
+
+/**
+ * The wire type tag (`S`, `I`, `l`, `t`, …) of each field of a decoded table: RabbitMQ
+ * checks queue arguments by their wire type (an `x-message-ttl` sent as a string is 406).
+ */
+export function fieldTypesOf(table: FieldTable): Record<string, string> | undefined {
+  return tableTypes.get(table);
+}
+
 /** Sequential reader over one frame payload; every overrun is a syntax error. */
 export class Reader {
   offset = 0;
@@ -71,8 +81,11 @@ export class Reader {
     if (end > this.buf.length) throw syntax('field table overruns the frame');
     this.enter('field table');
     const out: FieldTable = {};
+    const types: Record<string, string> = {};
+    tableTypes.set(out, types);
     while (this.offset < end) {
       const key = this.shortstr();
+      types[key] = String.fromCharCode(this.buf[this.offset] ?? 0);
       const value = this.fieldValue();
       // A `__proto__` key is data, not the object's prototype.
       Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });

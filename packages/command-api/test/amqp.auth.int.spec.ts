@@ -24,6 +24,8 @@ const conns: ChannelModel[] = [];
 const tokens = createTokenRegistry([
   { token: 'tok-reader', identity: { actor: 'rita', role: 'reader' } },
   { token: 'tok-operator', identity: { actor: 'olga', role: 'operator' } },
+  // The same actor with more rights: what a rotated token may grant (update-secret).
+  { token: 'tok-rita-operator', identity: { actor: 'rita', role: 'operator' } },
 ]);
 
 beforeAll(async () => {
@@ -164,5 +166,33 @@ describe('AMQP run rules (issue 8): RequestWorkflowRun goes through the core', (
     const requested = commit?.events[0]?.data as { steps: { id: string }[]; requestedBy: unknown };
     expect(requested.steps.map((s) => s.id)).toEqual(['wait']);
     expect(requested.requestedBy).toEqual({ actor: 'olga', role: 'operator' });
+  });
+});
+
+describe('connection.update-secret (token rotation) through the identity core', () => {
+  /** The connection's close, if it closes within a short while. */
+  const closing = (c: ChannelModel) => new Promise<Error>((resolve) => c.once('error', resolve));
+
+  it('a new token of the same actor is accepted and what it grants applies at once', async () => {
+    const c = await connect('svc', 'tok-reader');
+    await expect(send(c, campaign)).rejects.toThrow(/403/);
+    await c.updateSecret(Buffer.from('tok-rita-operator'), 'rotation');
+    const reply = await send(c, campaign);
+    expect(reply.headers['lightdom-status']).toBe('ok');
+    // And back: the reader token takes the right away again.
+    await c.updateSecret(Buffer.from('tok-reader'), 'rotation');
+    await expect(send(c, campaign)).rejects.toThrow(/403/);
+  });
+
+  it('an unknown token, or one of another actor, closes the connection with 530 and changes nothing', async () => {
+    for (const secret of ['tok-nobody', 'tok-operator']) {
+      const c = await connect('svc', 'tok-reader');
+      const err = closing(c);
+      // amqplib never settles update-secret when the server closes instead of answering.
+      c.updateSecret(Buffer.from(secret), 'rotation').catch(() => undefined);
+      expect((await err).message).toContain(
+        '530 (NOT-ALLOWED) with message "NOT_ALLOWED - New secret was refused by one of the backends"',
+      );
+    }
   });
 });
