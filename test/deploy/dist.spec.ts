@@ -31,8 +31,9 @@ const plainEnv = () => {
 };
 
 beforeAll(async () => {
-  // The packages command-api and the CLI need, with their dependencies (turbo's `...`).
-  execFileSync('npx', ['turbo', 'run', 'build', '--filter=@lightdom/command-api...', '--filter=@lightdom/audit...'], {
+  // Every service the image runs and the CLI, with their dependencies (turbo's `...`).
+  const services = ['command-api', 'projector', 'executor', 'ai-worker', 'anchor', 'audit'];
+  execFileSync('npx', ['turbo', 'run', 'build', ...services.map((s) => `--filter=@lightdom/${s}...`)], {
     cwd: repoRoot,
     stdio: 'ignore',
     env: plainEnv(),
