@@ -32,7 +32,7 @@ const bounds = {
   keepaliveTimeMs: 1000,
   keepaliveTimeoutMs: 1000,
   maxConnectionIdleMs: 3000,
-  maxConnectionAgeMs: 5000,
+  maxConnectionAgeMs: 8000,
   maxConnectionAgeGraceMs: 1000,
   maxConcurrentStreams: 4,
   maxMessageBytes: 64 * 1024,
@@ -186,7 +186,8 @@ describe('finding 7: slow and idle gRPC connections are cut', () => {
       expect(silentMs).toBeGreaterThanOrEqual(timeout - 200);
       expect(silentMs).toBeLessThan(Math.min(bounds.maxConnectionIdleMs, bounds.maxConnectionAgeMs * 0.9) + 1000);
       expect(idleMs).toBeGreaterThanOrEqual(bounds.maxConnectionIdleMs - 200);
-      expect(idleMs).toBeLessThan(bounds.maxConnectionIdleMs + 1500);
+      // Slack for a loaded CI machine, still well before the age bound (7.2 s at the earliest).
+      expect(idleMs).toBeLessThan(bounds.maxConnectionIdleMs + 3000);
       // Age ±10 %, then the grace for the open stream.
       expect(ended.ms).toBeGreaterThanOrEqual(bounds.maxConnectionAgeMs * 0.9 - 200);
       expect(ended.ms).toBeLessThan(bounds.maxConnectionAgeMs * 1.1 + bounds.maxConnectionAgeGraceMs + 1500);

@@ -198,10 +198,8 @@ describe('forged commits with unstorable text', () => {
       expect(JSON.stringify(rows[0].schedule.note).length).toBeLessThan(2000); // capped, not 3,000 deep
 
       // Redis: the hot view and the Pub/Sub feed hold the same storable text.
-      const view = await redisEnv.redis.hgetall(
-        hotViewKey({ keyPrefix: redisEnv.prefix, channelPrefix: '' }, 'campaign', forgedId),
-      );
-      expect(view).toMatchObject({ name: mapped, owner: `owner${mapped}` });
+      const viewKey = hotViewKey({ keyPrefix: redisEnv.prefix, channelPrefix: '' }, 'campaign', forgedId);
+      await expect.poll(() => redisEnv.redis.hgetall(viewKey)).toMatchObject({ name: mapped, owner: `owner${mapped}` });
       await expect.poll(() => feed.length).toBeGreaterThanOrEqual(5);
       const events = feed.map((m) => JSON.parse(m) as { type: string; aggregateId: string; data: { name?: string } });
       expect(events.find((e) => e.type === 'CampaignCreated' && e.aggregateId === forgedId)?.data.name).toBe(mapped);
