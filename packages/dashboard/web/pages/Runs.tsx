@@ -115,10 +115,12 @@ export function RunPage({ id }: { id: string }) {
       </Text>
       <Group>
         <Title order={2}>Run {id}</Title>
-        <StatusBadge status={run.status} />
+        <span data-testid="run-state" data-status={run.status}>
+          <StatusBadge status={run.status} />
+        </span>
         <Text size="sm">
           workflow <a href={href('workflows', run.workflowId)}>{run.workflowId}</a> v{run.definitionVersion} · requested{' '}
-          {when(run.requestedAt)} · {run.finishedAt ? `took ${ms(run.requestedAt, run.finishedAt)}` : 'running'} ·
+          {when(run.requestedAt)} · {run.finishedAt ? `took ${ms(run.requestedAt, run.finishedAt)}` : 'not finished'} ·
           source <SourceText run={run} />
         </Text>
       </Group>

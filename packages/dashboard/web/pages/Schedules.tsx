@@ -55,6 +55,12 @@ export function SchedulesPage() {
       );
     },
   });
+  // Names for the workflow links (the id stands in when the list cannot be read).
+  const workflows = useQuery({
+    queryKey: ['workflows', 'names'],
+    queryFn: () => request<Page<{ workflowId: string; name: string }>>('/api/workflows?limit=500'),
+  });
+  const workflowName = (id: string) => workflows.data?.items.find((w) => w.workflowId === id)?.name ?? id;
   const control = useMutation({
     mutationFn: ({ id, action }: { id: string; action: 'pause' | 'resume' | 'delete' }) => {
       const path = `/api/schedules/${encodeURIComponent(id)}`;
@@ -100,13 +106,15 @@ export function SchedulesPage() {
               >
                 <Table.Td>{s.scheduleId}</Table.Td>
                 <Table.Td>
-                  <a href={href('workflows', s.workflowId)}>{s.workflowId}</a>
+                  <a href={href('workflows', s.workflowId)} title={s.workflowId}>
+                    {workflowName(s.workflowId)}
+                  </a>
                   {s.definitionVersion ? ` v${s.definitionVersion}` : ''}
                 </Table.Td>
                 <Table.Td>
                   {s.cron ? <code data-testid="schedule-cron">{s.cron}</code> : `once at ${when(s.at)}`} ({s.timezone})
                 </Table.Td>
-                <Table.Td>
+                <Table.Td style={{ whiteSpace: 'nowrap' }}>
                   <StatusBadge status={s.status} />
                 </Table.Td>
                 <Table.Td data-testid="schedule-next">{when(nextFire(s))}</Table.Td>
