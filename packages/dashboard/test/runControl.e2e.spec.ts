@@ -232,7 +232,7 @@ describe('run control in the dashboard', () => {
     await form.getByLabel('Cron').fill('* * * * * *');
     await form.getByRole('button', { name: 'Create schedule' }).click();
     await visible(form.getByTestId('schedule-created'));
-    const row = page.locator('[data-testid=schedule-row][data-status=active]').filter({ hasText: tickWf });
+    const row = page.locator(`[data-testid=schedule-row][data-status=active][data-workflow="${tickWf}"]`);
     await visible(row);
     expect(await row.getByTestId('schedule-cron').textContent()).toBe('* * * * * *');
     // The workflow by name, linked to its page.
@@ -243,7 +243,7 @@ describe('run control in the dashboard', () => {
     await visible(lastRun);
     await shot(page, 'schedules');
     await row.getByRole('button', { name: 'Pause' }).click();
-    const paused = page.locator('[data-testid=schedule-row][data-status=paused]').filter({ hasText: tickWf });
+    const paused = page.locator(`[data-testid=schedule-row][data-status=paused][data-workflow="${tickWf}"]`);
     await visible(paused);
 
     await paused.getByTestId('schedule-last-run').click();

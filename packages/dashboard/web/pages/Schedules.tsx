@@ -102,6 +102,7 @@ export function SchedulesPage() {
                 key={s.scheduleId}
                 data-testid="schedule-row"
                 data-schedule={s.scheduleId}
+                data-workflow={s.workflowId}
                 data-status={s.status}
               >
                 <Table.Td>{s.scheduleId}</Table.Td>
