@@ -37,7 +37,19 @@ export function buildDashboard(outDir?: string): void {
     ? own
     : fileURLToPath(new URL('../../../node_modules/vite/bin/vite.js', import.meta.url));
   const out = outDir ? ['--outDir', outDir, '--emptyOutDir'] : [];
-  execFileSync(process.execPath, [vite, 'build', '--logLevel', 'warn', ...out], { cwd: packageDir, stdio: 'pipe' });
+  // Vite allows one build of a project at a time and refuses a second ("Found another Vite
+  // build process"): spec files run side by side take turns, each into its own outDir.
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      execFileSync(process.execPath, [vite, 'build', '--logLevel', 'warn', ...out], { cwd: packageDir, stdio: 'pipe' });
+      return;
+    } catch (err) {
+      const text = `${(err as { stderr?: Buffer }).stderr ?? ''}${(err as Error).message}`;
+      if (!/Found another Vite build process/.test(text) || Date.now() > deadline) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+    }
+  }
 }
 
 export interface DashboardStack {
