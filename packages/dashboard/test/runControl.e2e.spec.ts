@@ -186,6 +186,32 @@ describe('run control in the dashboard', () => {
     await visible(runState(page, 'cancelled'));
   }, 60_000);
 
+  it('retries a failed step from the UI once its cause is fixed', async () => {
+    // The step launches a campaign that does not exist yet: refused by the domain, the step fails for good.
+    const campaignId = `retry-${Date.now()}`;
+    const wf = await defineWorkflow('Launch', [
+      { id: 'launch', type: 'campaign.command', input: { type: 'LaunchCampaign', aggregateId: campaignId, data: {} } },
+    ]);
+    const failing = await startRun(wf);
+    await openRun(page, failing);
+    await visible(runState(page, 'failed'));
+    await visible(stepRow(page, 'launch', 'failed'));
+    await visible(dagStep(page, 'launch', 'failed'));
+    const retry = controls(page).getByRole('button', { name: 'Retry step launch' });
+    await visible(retry);
+    await shot(page, 'run-failed');
+
+    await api('/api/commands', {
+      type: 'CreateCampaign',
+      aggregateId: campaignId,
+      data: { name: 'Retried', budget: { amount: 10, currency: 'EUR' } },
+    });
+    await retry.click();
+    await visible(page.locator('[data-testid=step-row][data-step=launch][data-attempt="2"][data-status=succeeded]'));
+    await visible(runState(page, 'succeeded'));
+    expect(await controls(page).getByRole('button').count()).toBe(0);
+  }, 60_000);
+
   it('links a parent run to its child run and back, while the child runs and after it ended', async () => {
     const parentId = await startRun(parentWf);
     await openRun(page, parentId);

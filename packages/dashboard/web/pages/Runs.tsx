@@ -150,7 +150,13 @@ export function RunPage({ id }: { id: string }) {
           {run.steps.map((s) => {
             const child = s.type === 'workflow.run' ? childOf(s.stepId) : null;
             return (
-              <Table.Tr key={s.stepId} data-testid="step-row" data-step={s.stepId} data-status={s.status}>
+              <Table.Tr
+                key={s.stepId}
+                data-testid="step-row"
+                data-step={s.stepId}
+                data-status={s.status}
+                data-attempt={s.attempt}
+              >
                 <Table.Td>{s.stepId}</Table.Td>
                 <Table.Td>{s.type}</Table.Td>
                 <Table.Td>
