@@ -10,7 +10,7 @@ import { buildDashboard, chromiumPath, type DashboardStack, startDashboardStack 
 // wait; the page follows the live feed and the read models), never on a fixed sleep.
 const artifacts = path.join(repoRoot, 'test-artifacts', 'dashboard-run-control');
 // A build of its own: dashboard.e2e.spec.ts may build dist/ at the same time.
-const distDir = path.join(repoRoot, 'test-artifacts', 'dashboard-dist', 'run-control');
+const distDir = path.join(artifacts, 'dist');
 /** Generous: the machine is shared, and a step passes executor, log, feed and projector. */
 const T = 30_000;
 
