@@ -26,20 +26,39 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Builds dist/ once per run (vite build, a few seconds). */
-export function buildDashboard(): void {
+/**
+ * Builds the dashboard once per spec file (vite build, a few seconds), into `outDir`
+ * (default dist/). Spec files that may run side by side build into directories of their own.
+ */
+export function buildDashboard(outDir?: string): void {
   // The dashboard's own vite (npm may nest it under the package when the root holds another).
   const own = `${packageDir}node_modules/vite/bin/vite.js`;
   const vite = fs.existsSync(own)
     ? own
     : fileURLToPath(new URL('../../../node_modules/vite/bin/vite.js', import.meta.url));
-  execFileSync(process.execPath, [vite, 'build', '--logLevel', 'warn'], { cwd: packageDir, stdio: 'pipe' });
+  const out = outDir ? ['--outDir', outDir, '--emptyOutDir'] : [];
+  // Vite allows one build of a project at a time and refuses a second ("Found another Vite
+  // build process"): spec files run side by side take turns, each into its own outDir.
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      execFileSync(process.execPath, [vite, 'build', '--logLevel', 'warn', ...out], { cwd: packageDir, stdio: 'pipe' });
+      return;
+    } catch (err) {
+      const text = `${(err as { stderr?: Buffer }).stderr ?? ''}${(err as Error).message}`;
+      if (!/Found another Vite build process/.test(text) || Date.now() > deadline) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+    }
+  }
 }
 
 export interface DashboardStack {
   dashboard: DashboardServer;
   apiUrl: string;
+  /** Role admin. */
   token: string;
+  /** Role reader: may read and subscribe, no command. */
+  readerToken: string;
   ollama: FakeOllama;
   nats: Awaited<ReturnType<typeof createNatsTestEnv>>;
   /** Stops the command-api process (the others keep running). */
@@ -53,7 +72,7 @@ export interface DashboardStack {
  * fake Ollama — on a stream, schema and key prefix of their own, and the built dashboard
  * in front of the API.
  */
-export async function startDashboardStack(label: string): Promise<DashboardStack> {
+export async function startDashboardStack(label: string, options: { distDir?: string } = {}): Promise<DashboardStack> {
   if (!fs.existsSync(chromiumPath)) {
     throw new Error(`${chromiumPath} is missing: apt-get install -y chromium (.ci/run installs it)`);
   }
@@ -70,6 +89,7 @@ export async function startDashboardStack(label: string): Promise<DashboardStack
   });
   const token = `dash-${nats.id}`;
   const serviceToken = `svc-${nats.id}`;
+  const readerToken = `read-${nats.id}`;
   const [apiPort, dashPort] = await Promise.all([freePort(), freePort()]);
   const dashboardOrigin = `http://localhost:${dashPort}`;
   const common = {
@@ -85,7 +105,7 @@ export async function startDashboardStack(label: string): Promise<DashboardStack
     SNAPSHOT_BUCKET: `${nats.kvBucket}_SNAP`,
     HOST: '127.0.0.1',
     // token:actor:role; the older token:actor parser reads the same entry as actor `e2e`.
-    API_TOKENS: `${token}:e2e:admin,${serviceToken}:services:service`,
+    API_TOKENS: `${token}:e2e:admin,${serviceToken}:services:service,${readerToken}:rita:reader`,
     SERVICE_TOKEN: serviceToken,
     LOG_LEVEL: 'warn',
   };
@@ -135,11 +155,16 @@ export async function startDashboardStack(label: string): Promise<DashboardStack
     worker.waitForLine(/ai-worker listening/, 30_000),
   ]);
   const apiUrl = `http://127.0.0.1:${apiPort}`;
-  const dashboard = await startDashboardServer({ port: dashPort, apiUrl, distDir: `${packageDir}dist` });
+  const dashboard = await startDashboardServer({
+    port: dashPort,
+    apiUrl,
+    distDir: options.distDir ?? `${packageDir}dist`,
+  });
   return {
     dashboard,
     apiUrl,
     token,
+    readerToken,
     ollama,
     nats,
     stopApi: async () => {

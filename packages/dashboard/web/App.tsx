@@ -3,7 +3,7 @@ import { useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import { setUnauthorizedHandler } from './lib/api';
 import { clearToken, readToken } from './lib/auth';
-import { LiveFeedProvider, useFeedState } from './lib/live';
+import { LiveFeedProvider, useFeedState, useIdentity } from './lib/live';
 import { href, useRoute } from './lib/router';
 import { AiTaskPage, AiTasksPage } from './pages/AiTasks';
 import { AuditPage } from './pages/Audit';
@@ -11,6 +11,7 @@ import { CampaignPage } from './pages/CampaignPage';
 import { CampaignsPage } from './pages/Campaigns';
 import { OverviewPage } from './pages/Overview';
 import { RunPage, RunsPage } from './pages/Runs';
+import { SchedulesPage } from './pages/Schedules';
 import { SignInPage } from './pages/SignIn';
 import { WorkflowPage, WorkflowsPage } from './pages/Workflows';
 
@@ -19,6 +20,7 @@ const sections = [
   ['campaigns', 'Campaigns'],
   ['workflows', 'Workflows'],
   ['runs', 'Runs'],
+  ['schedules', 'Schedules'],
   ['ai-tasks', 'AI tasks'],
   ['audit', 'Audit'],
 ] as const;
@@ -77,6 +79,17 @@ function FeedBadge() {
   );
 }
 
+/** Who is signed in, as the API's feed said; the role decides which buttons a page shows. */
+function IdentityBadge() {
+  const identity = useIdentity();
+  if (!identity) return null;
+  return (
+    <Badge variant="outline" color="gray" data-testid="identity" data-role={identity.role ?? 'unknown'}>
+      {identity.actor ?? 'signed in'} · {identity.role ?? 'role not said'}
+    </Badge>
+  );
+}
+
 function Shell({ onSignOut }: { onSignOut(): void }) {
   const [section = '', id, extra] = useRoute();
   return (
@@ -85,6 +98,7 @@ function Shell({ onSignOut }: { onSignOut(): void }) {
         <Group h="100%" px="md" justify="space-between">
           <Title order={3}>LightDom</Title>
           <Group>
+            <IdentityBadge />
             <FeedBadge />
             <Button variant="subtle" onClick={onSignOut}>
               Sign out
@@ -120,6 +134,8 @@ function Page({ section, id, extra }: { section: string; id: string | undefined;
       return id ? <RunPage id={id} /> : <RunsPage />;
     case 'ai-tasks':
       return id ? <AiTaskPage id={id} /> : <AiTasksPage />;
+    case 'schedules':
+      return <SchedulesPage />;
     case 'audit':
       return <AuditPage />;
     default:

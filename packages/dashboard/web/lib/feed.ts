@@ -20,6 +20,15 @@ export interface FeedFilter {
 
 export type FeedState = 'connecting' | 'live' | 'reconnecting' | 'unauthorized';
 
+/**
+ * Who the token belongs to, as the API's `authenticated` frame says. `role: null`: not
+ * known (an older API authenticated through `?token=` and sent no frame).
+ */
+export interface FeedIdentity {
+  actor: string | null;
+  role: string | null;
+}
+
 interface Subscription {
   id: string;
   filter: FeedFilter;
@@ -48,7 +57,10 @@ export class LiveFeed {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private ping: ReturnType<typeof setInterval> | undefined;
   private readonly listeners = new Set<(s: FeedState) => void>();
+  private readonly identityListeners = new Set<(i: FeedIdentity | undefined) => void>();
   state: FeedState = 'connecting';
+  /** Undefined until the socket is authenticated for the first time. */
+  identity: FeedIdentity | undefined;
 
   constructor(private readonly token: string) {
     this.connect();
@@ -58,6 +70,18 @@ export class LiveFeed {
     this.listeners.add(fn);
     fn(this.state);
     return () => this.listeners.delete(fn);
+  }
+
+  onIdentity(fn: (i: FeedIdentity | undefined) => void): () => void {
+    this.identityListeners.add(fn);
+    fn(this.identity);
+    return () => this.identityListeners.delete(fn);
+  }
+
+  private setIdentity(i: FeedIdentity) {
+    if (this.identity?.actor === i.actor && this.identity?.role === i.role) return;
+    this.identity = i;
+    for (const fn of this.identityListeners) fn(i);
   }
 
   /** `after` undefined: from the head; 0: everything first. Returns the unsubscribe function. */
@@ -105,7 +129,10 @@ export class LiveFeed {
     this.authenticated = false;
     socket.onopen = () => {
       if (this.authMode === 'frame') this.send({ type: 'auth', token: this.token });
-      else this.onAuthenticated();
+      else {
+        this.setIdentity({ actor: null, role: null });
+        this.onAuthenticated();
+      }
     };
     socket.onmessage = (msg) => this.onFrame(JSON.parse(String(msg.data)) as Record<string, unknown>);
     socket.onclose = (ev) => {
@@ -134,7 +161,13 @@ export class LiveFeed {
   }
 
   private onFrame(frame: Record<string, unknown>) {
-    if (frame.type === 'authenticated') return this.onAuthenticated();
+    if (frame.type === 'authenticated') {
+      this.setIdentity({
+        actor: typeof frame.actor === 'string' ? frame.actor : null,
+        role: typeof frame.role === 'string' ? frame.role : null,
+      });
+      return this.onAuthenticated();
+    }
     if (frame.op !== 'event') return;
     const sub = this.subs.get(String(frame.sub));
     const event = frame.event as FeedEvent;

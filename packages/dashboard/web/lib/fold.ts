@@ -16,34 +16,74 @@ export interface StepView {
   stepId: string;
   type: string;
   dependsOn: string[];
-  status: 'pending' | 'running' | 'retryScheduled' | 'succeeded' | 'failed';
+  /**
+   * `waiting`: a `wait.signal` or `wait.event` step that started and has no outcome yet (the
+   * read model says `running`); `skipped`: its `when` was false or every step it depends on
+   * was skipped.
+   */
+  status: 'pending' | 'running' | 'waiting' | 'retryScheduled' | 'succeeded' | 'failed' | 'skipped';
   attempt: number;
   startedAt: string | null;
   finishedAt: string | null;
   error: string | null;
+  /** Why it was skipped, or what it waits for. */
+  note: string | null;
+  /** The signal a `wait.signal` step waits for (its `input.name`). */
+  signalName: string | null;
+  /** The input of its latest attempt, templates resolved (the definition's until it started). */
+  input?: Record<string, unknown>;
+  /** A `workflow.run` step's child run, once its output names it. */
+  childRunId: string | null;
   output?: unknown;
+}
+
+/** Where a run came from; absent on the request: an API client (or the dashboard) that said nothing. */
+export interface RunSource {
+  kind: string;
+  ref?: string;
 }
 
 export interface RunView {
   runId: string;
   workflowId: string;
   definitionVersion: number;
-  status: 'requested' | 'started' | 'succeeded' | 'failed' | 'cancelled';
+  status: 'requested' | 'started' | 'paused' | 'succeeded' | 'failed' | 'cancelled';
   input: Record<string, unknown>;
   steps: StepView[];
   requestedAt: string;
   finishedAt: string | null;
   error: string | null;
+  /** The failed step of a failed run: the one "retry" starts again. */
+  failedStepId: string | null;
+  pauseReason: string | null;
+  source: RunSource | null;
+  /** The run whose `workflow.run` step started this one. */
+  parent: { runId: string; stepId: string } | null;
   position: number;
   version: number;
 }
 
+const waitingTypes = new Set(['wait.signal', 'wait.event']);
+
+const waitingNote = (s: StepView): string | null => {
+  if (s.type === 'wait.signal') return `waiting for signal ${s.signalName ?? '?'}`;
+  if (s.type === 'wait.event') {
+    const i = s.input ?? {};
+    return `waiting for ${String(i.eventType ?? 'an event')} of ${String(i.aggregateType ?? '?')} ${String(i.aggregateId ?? '')}`.trim();
+  }
+  return null;
+};
+
 export function foldRun(runId: string, events: FeedEvent[]): RunView | null {
   let run: RunView | null = null;
   const step = (id: unknown) => run?.steps.find((s) => s.stepId === id);
+  const toPending = (s: StepView) =>
+    Object.assign(s, { status: 'pending', finishedAt: null, error: null, note: null, output: undefined });
   for (const e of events) {
     const d = e.data;
     if (e.type === 'WorkflowRunRequested') {
+      const parent = d.parent as { runId?: unknown; stepId?: unknown } | undefined;
+      const source = d.source as RunSource | undefined;
       run = {
         runId,
         workflowId: String(d.workflowId),
@@ -59,10 +99,19 @@ export function foldRun(runId: string, events: FeedEvent[]): RunView | null {
           startedAt: null,
           finishedAt: null,
           error: null,
+          note: null,
+          signalName: s.type === 'wait.signal' && typeof s.input?.name === 'string' ? s.input.name : null,
+          ...(s.input ? { input: s.input } : {}),
+          childRunId: null,
         })),
         requestedAt: e.timestamp,
         finishedAt: null,
         error: null,
+        failedStepId: null,
+        pauseReason: null,
+        source: source && typeof source.kind === 'string' ? source : null,
+        parent:
+          parent && typeof parent.runId === 'string' ? { runId: parent.runId, stepId: String(parent.stepId) } : null,
         position: e.position,
         version: e.version,
       };
@@ -77,22 +126,56 @@ export function foldRun(runId: string, events: FeedEvent[]): RunView | null {
         run.status = 'started';
         break;
       case 'WorkflowStepStarted':
-        if (s) Object.assign(s, { status: 'running', attempt: d.attempt, startedAt: d.startedAt, finishedAt: null });
+        if (s) {
+          Object.assign(s, {
+            status: waitingTypes.has(s.type) ? 'waiting' : 'running',
+            attempt: d.attempt,
+            startedAt: d.startedAt,
+            finishedAt: null,
+            ...(d.input ? { input: d.input } : {}),
+          });
+          s.note = s.status === 'waiting' ? waitingNote(s) : null;
+        }
         break;
-      case 'WorkflowStepSucceeded':
-        if (s) Object.assign(s, { status: 'succeeded', finishedAt: e.timestamp, output: d.output, error: null });
+      case 'WorkflowStepSucceeded': {
+        if (!s) break;
+        const out = d.output as { runId?: unknown } | null;
+        Object.assign(s, { status: 'succeeded', finishedAt: e.timestamp, output: d.output, error: null, note: null });
+        if (s.type === 'workflow.run' && typeof out?.runId === 'string') s.childRunId = out.runId;
         break;
+      }
       case 'WorkflowStepRetryScheduled':
-        if (s) Object.assign(s, { status: 'retryScheduled', error: d.error, finishedAt: e.timestamp });
+        if (s) Object.assign(s, { status: 'retryScheduled', error: d.error, finishedAt: e.timestamp, note: null });
         break;
       case 'WorkflowStepFailed':
-        if (s) Object.assign(s, { status: 'failed', error: d.error, finishedAt: e.timestamp });
+        if (s) Object.assign(s, { status: 'failed', error: d.error, finishedAt: e.timestamp, note: null });
         break;
+      case 'WorkflowStepSkipped':
+        if (s) Object.assign(s, { status: 'skipped', note: d.reason, finishedAt: e.timestamp });
+        break;
+      case 'WorkflowSignalReceived':
+        // The step that takes it succeeds in the same commit; nothing to show on its own.
+        break;
+      case 'WorkflowRunPaused':
+        Object.assign(run, { status: 'paused', pauseReason: d.reason ?? null });
+        break;
+      case 'WorkflowRunResumed':
+        Object.assign(run, { status: 'started', pauseReason: null });
+        break;
+      case 'WorkflowStepRetryRequested': {
+        if (s) toPending(s);
+        for (const id of (d.restartedSteps as string[] | undefined) ?? []) {
+          const r = step(id);
+          if (r) toPending(r);
+        }
+        Object.assign(run, { status: 'started', finishedAt: null, error: null, failedStepId: null });
+        break;
+      }
       case 'WorkflowRunSucceeded':
         Object.assign(run, { status: 'succeeded', finishedAt: e.timestamp });
         break;
       case 'WorkflowRunFailed':
-        Object.assign(run, { status: 'failed', finishedAt: e.timestamp, error: d.error });
+        Object.assign(run, { status: 'failed', finishedAt: e.timestamp, error: d.error, failedStepId: d.stepId });
         break;
       case 'WorkflowRunCancelled':
         Object.assign(run, { status: 'cancelled', finishedAt: e.timestamp, error: d.reason });
@@ -101,6 +184,25 @@ export function foldRun(runId: string, events: FeedEvent[]): RunView | null {
   }
   return run;
 }
+
+/** What the run's state allows (docs/executor.md, Run control); the core refuses the rest with 409. */
+export const runActions = (run: RunView) => ({
+  pause: run.status === 'started',
+  resume: run.status === 'paused',
+  cancel: run.status === 'requested' || run.status === 'started' || run.status === 'paused',
+  retryStep:
+    run.status === 'failed' && run.failedStepId && step(run, run.failedStepId)?.status === 'failed'
+      ? run.failedStepId
+      : null,
+});
+
+const step = (run: RunView, id: string) => run.steps.find((s) => s.stepId === id);
+
+/** Steps that take a signal now: started `wait.signal` steps with no outcome, in a run that has not ended. */
+export const signalSteps = (run: RunView): StepView[] =>
+  ['started', 'paused'].includes(run.status)
+    ? run.steps.filter((s) => s.type === 'wait.signal' && s.status === 'waiting' && s.signalName)
+    : [];
 
 export interface AiTaskView {
   taskId: string;

@@ -17,6 +17,9 @@ const statusColors: Record<string, string> = {
   failed: 'red',
   cancelled: 'dark',
   deprecated: 'dark',
+  skipped: 'gray',
+  waiting: 'grape',
+  deleted: 'dark',
 };
 
 export const StatusBadge = ({ status }: { status: string }) => (
