@@ -204,6 +204,9 @@ describe('a run followed over REST and gRPC', () => {
       status: 'succeeded',
     });
     expect(grpcList.items.map((r) => r.runId)).toEqual([run.id]);
+    // This run started no child runs: the parent filter finds none, on both protocols.
+    expect((await app.inject(`/api/runs?parentRunId=${run.id}`)).json().items).toEqual([]);
+    expect((await grpcCall<{ items: unknown[] }>('ListRuns', { parentRunId: run.id })).items).toEqual([]);
     const stats = (await app.inject(`/api/stats?minPosition=${final.position}`)).json();
     expect(stats.runs.byStatus).toEqual({ succeeded: 1 });
     const grpcStats = await grpcCall<{ runsByStatus: Record<string, number> }>('GetStats', {
@@ -219,6 +222,9 @@ describe('a run followed over REST and gRPC', () => {
       { field: 'colour', message: 'is not a parameter of this route' },
       { field: 'sort', message: 'is not a parameter of this route' },
     ]);
+    const badParent = await app.inject('/api/runs?parentRunId=%20');
+    expect(badParent.statusCode).toBe(400);
+    expect(badParent.json().errors[0].field).toBe('parentRunId');
     const bad = await app.inject('/api/ai-tasks?status=done');
     expect(bad.statusCode).toBe(400);
     expect(bad.json().errors[0].field).toBe('status');

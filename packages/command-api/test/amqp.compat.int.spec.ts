@@ -575,8 +575,12 @@ describe('side by side with RabbitMQ', () => {
         someMultiple: frames.some((f) => f.multiple),
       };
     });
-    expect(rabbit).toEqual({ confirmed: 500, highest: 500, twice: 0, fewerFrames: true, someMultiple: true });
-    expect(gateway).toEqual(rabbit);
+    // Every tag confirmed once on both. How many frames share a `multiple` depends on timing
+    // (a loaded machine batches differently from run to run), so that part is asserted per
+    // broker: RabbitMQ is allowed either, the gateway must batch.
+    const invariant = { confirmed: 500, highest: 500, twice: 0 };
+    expect(rabbit).toMatchObject(invariant);
+    expect(gateway).toEqual({ ...invariant, fewerFrames: true, someMultiple: true });
   });
 
   it('basic.qos global limits the whole channel; a later per-consumer qos lifts that limit', async () => {

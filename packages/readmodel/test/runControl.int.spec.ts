@@ -40,6 +40,13 @@ describe('run control in the read model', () => {
         parentRunId: 'parent-1',
       });
       expect((await reads.runs.list({ status: 'paused', limit: 10 })).items.map((r) => r.runId)).toEqual([run.id]);
+      // A parent's children, by the parent's run id (GET /api/runs?parentRunId=).
+      const other = await h('RequestWorkflowRun', { workflowId: 'w', definitionVersion: 1, steps });
+      await projector.waitFor(other.position, 20_000);
+      expect((await reads.runs.list({ parentRunId: 'parent-1', limit: 10 })).items.map((r) => r.runId)).toEqual([
+        run.id,
+      ]);
+      expect((await reads.runs.list({ parentRunId: run.id, limit: 10 })).items).toEqual([]);
 
       await h('ResumeWorkflowRun', {}, run.id);
       await h('StartWorkflowStep', { stepId: 'a', attempt: 1 }, run.id);

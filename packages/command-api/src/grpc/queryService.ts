@@ -62,6 +62,7 @@ const listWorkflowsRequest = z.object({ status: z.enum(['', 'active', 'deprecate
 const listRunsRequest = z.object({
   workflowId: z.union([z.literal(''), aggregateIdSchema]),
   status: z.enum(['', 'requested', 'started', 'paused', 'succeeded', 'failed', 'cancelled']),
+  parentRunId: z.union([z.literal(''), aggregateIdSchema]),
   ...pageFields,
   ...consistency,
 });
@@ -175,7 +176,15 @@ export function createQueryService(deps: QueryServiceDeps) {
     async listRuns(request: unknown, ctx: CallContext, waitMs: number) {
       const q = parseRequest(listRunsRequest, request);
       const { value: p, info } = await readWith(ctx, q, waitMs, () =>
-        reads().runs.list(set({ limit: q.limit, workflowId: q.workflowId, status: q.status, cursor: q.cursor })),
+        reads().runs.list(
+          set({
+            limit: q.limit,
+            workflowId: q.workflowId,
+            status: q.status,
+            parentRunId: q.parentRunId,
+            cursor: q.cursor,
+          }),
+        ),
       );
       return { items: p.items.map(toRunMessage), nextCursor: p.nextCursor ?? '', ...info };
     },

@@ -15,6 +15,7 @@ const workflowsQuery = consistency.extend({ status: z.enum(['active', 'deprecate
 const runsQuery = consistency.extend({
   workflowId: aggregateIdSchema.optional(),
   status: z.enum(['requested', 'started', 'paused', 'succeeded', 'failed', 'cancelled']).optional(),
+  parentRunId: aggregateIdSchema.optional(),
   ...page,
 });
 // Schedules (issue 14 part B).
@@ -132,7 +133,7 @@ export function registerDomainReadRoutes(app: FastifyInstance, deps: DomainReadR
     '/api/runs',
     routeDoc({
       tags: ['runs'],
-      summary: 'Workflow runs, by workflow and status, paged',
+      summary: 'Workflow runs, by workflow, status and parent run, paged',
       query: runsQuery,
       response: listResponse,
     }),
@@ -141,7 +142,13 @@ export function registerDomainReadRoutes(app: FastifyInstance, deps: DomainReadR
       return list(
         await read(req, reply, q, () =>
           deps.reads.runs.list(
-            optional({ limit: q.limit, workflowId: q.workflowId, status: q.status, cursor: q.cursor }),
+            optional({
+              limit: q.limit,
+              workflowId: q.workflowId,
+              status: q.status,
+              parentRunId: q.parentRunId,
+              cursor: q.cursor,
+            }),
           ),
         ),
       );

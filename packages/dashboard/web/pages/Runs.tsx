@@ -71,25 +71,19 @@ function SourceText({ run }: { run: RunView }) {
 function useChildRuns(run: RunView | null) {
   const seen = useSeenPosition();
   const childSteps = run?.steps.filter((s) => s.type === 'workflow.run') ?? [];
-  const workflowIds = [
-    ...new Set(childSteps.map((s) => s.input?.workflowId).filter((w): w is string => typeof w === 'string')),
-  ];
   const waitingForChild = childSteps.some((s) => s.status === 'running' && s.attempt > 0 && !s.childRunId);
   const children = useQuery({
-    queryKey: ['runs', 'children', run?.runId, workflowIds],
-    enabled: workflowIds.length > 0,
+    queryKey: ['runs', 'children', run?.runId],
+    enabled: childSteps.length > 0,
     queryFn: async () => {
-      const lists = await Promise.all(
-        workflowIds.map((w) =>
-          listWithFallback<RunItem>(
-            `/api/runs${query({ workflowId: w, limit: 500, ...fresh(seen()) })}`,
-            'workflowRun',
-            foldRun,
-          ),
-        ),
+      const list = await listWithFallback<RunItem>(
+        `/api/runs${query({ parentRunId: run?.runId, limit: 500, ...fresh(seen()) })}`,
+        'workflowRun',
+        foldRun,
       );
-      return lists.flatMap((l) =>
-        l.items.filter((r) => r.parentRunId === run?.runId || (r as unknown as RunView).parent?.runId === run?.runId),
+      // The fallback folds the feed, unfiltered: keep only this run's children either way.
+      return list.items.filter(
+        (r) => r.parentRunId === run?.runId || (r as unknown as RunView).parent?.runId === run?.runId,
       );
     },
     // A child requested after the last event this page saw is found by the next read.

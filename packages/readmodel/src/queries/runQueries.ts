@@ -87,6 +87,8 @@ export const toRunStepView = (r: Row): RunStepView => ({
 export interface ListRunsQuery {
   workflowId?: string;
   status?: string;
+  /** Only the child runs that this run's `workflow.run` steps started. */
+  parentRunId?: string;
   limit: number;
   cursor?: string;
 }
@@ -106,6 +108,7 @@ export function createRunQueries(pool: pg.Pool, schema: string) {
       const w = whereBuilder();
       if (q.workflowId) w.add((p) => `workflow_id = ${p}`, q.workflowId);
       if (q.status) w.add((p) => `status = ${p}`, q.status);
+      if (q.parentRunId) w.add((p) => `parent_run_id = ${p}`, q.parentRunId);
       if (q.cursor) w.add((p) => `id > ${p}`, decodeCursor(q.cursor));
       const { rows } = await readQuery(
         pool,

@@ -203,6 +203,14 @@ const migrations: { version: number; name: string; sql: string }[] = [
       create index schedules_workflow on $schema.schedules (workflow_id, id);
     `,
   },
+  {
+    version: 6,
+    name: 'child runs by parent',
+    // GET /api/runs?parentRunId= (the dashboard's parent ↔ child links).
+    sql: `
+      create index workflow_runs_parent on $schema.workflow_runs (parent_run_id, id) where parent_run_id is not null;
+    `,
+  },
 ];
 
 /**
