@@ -120,12 +120,22 @@ async function createReplicatedStream(url: string, names: StackNames): Promise<v
   const nats = await connectNats({ url, name: 'scale-setup' });
   try {
     const jsm = await nats.nc.jetstreamManager();
-    await ensureEventStream(jsm, {
-      ...defaultStreamOptions,
-      stream: names.stream,
-      subjectPrefix: names.subjectPrefix,
-      replicas: 3,
-    });
+    // A fresh cluster on a loaded machine may take longer than one request's time-out to
+    // place a 3-replica stream; asking again is safe (ensureEventStream keeps what exists).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await ensureEventStream(jsm, {
+          ...defaultStreamOptions,
+          stream: names.stream,
+          subjectPrefix: names.subjectPrefix,
+          replicas: 3,
+        });
+        break;
+      } catch (err) {
+        if (attempt >= 6 || !/TIMEOUT|503|no responders/i.test(String((err as Error).message ?? err))) throw err;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
   } finally {
     await nats.close();
   }
