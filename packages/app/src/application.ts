@@ -194,7 +194,7 @@ export function createApplication<F, S, Sub>(deps: ApplicationDeps<F, S, Sub>): 
 
     authorize,
 
-    submit(identity, command, context, options = {}) {
+    async submit(identity, command, context, options = {}) {
       const type = (command as { type?: unknown } | null)?.type;
       const name = typeof type === 'string' ? type : 'command';
       // The command as the core handles it (authorise, enrich, commit): one span per call from an edge.
