@@ -56,6 +56,8 @@ COPY --from=prod-deps --chown=root:root /app/package.json ./package.json
 # package.json (exports/bin), dist/ of every package, and what dist/ reads: the gRPC protos
 # (command-api/proto) and the dashboard's built files.
 COPY --from=build --chown=root:root /app/packages ./packages
+# The mount point of compose's chain-state volume: a new named volume takes its owner from here.
+RUN mkdir -p /var/lib/lightdom-chain && chown node:node /var/lib/lightdom-chain
 USER node
 EXPOSE 3001 50051 5673
 # PORT (OPS_PORT for the anchor service) is where /health answers; the dashboard answers on /.

@@ -119,13 +119,24 @@ export async function startScaleStack(opts: { restartDelayMs: number; batchSize:
 async function createReplicatedStream(url: string, names: StackNames): Promise<void> {
   const nats = await connectNats({ url, name: 'scale-setup' });
   try {
-    const jsm = await nats.nc.jetstreamManager();
-    await ensureEventStream(jsm, {
-      ...defaultStreamOptions,
-      stream: names.stream,
-      subjectPrefix: names.subjectPrefix,
-      replicas: 3,
-    });
+    // A fresh cluster on a loaded machine may take longer than one request's time-out to
+    // elect its metadata leader and place a 3-replica stream; asking again is safe
+    // (ensureEventStream keeps what exists).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const jsm = await nats.nc.jetstreamManager();
+        await ensureEventStream(jsm, {
+          ...defaultStreamOptions,
+          stream: names.stream,
+          subjectPrefix: names.subjectPrefix,
+          replicas: 3,
+        });
+        break;
+      } catch (err) {
+        if (attempt >= 10 || !/TIMEOUT|503|no responders/i.test(String((err as Error).message ?? err))) throw err;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
   } finally {
     await nats.close();
   }

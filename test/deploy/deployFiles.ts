@@ -19,7 +19,9 @@ export interface ComposeService {
   secrets?: (string | { source: string; target?: string })[];
   ports?: string[];
   networks?: string[] | Record<string, unknown>;
-  deploy?: { resources?: { limits?: { cpus?: string; memory?: string } } };
+  volumes?: string[];
+  depends_on?: Record<string, { condition: string }>;
+  deploy?: { replicas?: number; resources?: { limits?: { cpus?: string; memory?: string } } };
   cap_drop?: string[];
   security_opt?: string[];
 }

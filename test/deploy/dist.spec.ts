@@ -10,6 +10,8 @@ import {
   testServers,
 } from '@lightdom/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type OtlpReceiver, startOtlpReceiver } from '../observability/otlpReceiver.js';
+import { readCompose } from './deployFiles.js';
 
 /**
  * What the image runs: `npm run build`'s dist/ started with plain `node` (no tsx, no
@@ -21,6 +23,7 @@ let pgEnv: PgTestEnv;
 let api: ChildProcess;
 let output = '';
 let url: string;
+let otlp: OtlpReceiver;
 
 /** The environment without anything that would load TypeScript sources. */
 const plainEnv = () => {
@@ -38,7 +41,11 @@ beforeAll(async () => {
     stdio: 'ignore',
     env: plainEnv(),
   });
-  [nats, pgEnv] = await Promise.all([createNatsTestEnv('distrun'), createPgTestEnv('distrun')]);
+  [nats, pgEnv, otlp] = await Promise.all([
+    createNatsTestEnv('distrun'),
+    createPgTestEnv('distrun'),
+    startOtlpReceiver(),
+  ]);
   api = spawn(process.execPath, ['packages/command-api/dist/main.js'], {
     cwd: repoRoot,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -63,6 +70,8 @@ beforeAll(async () => {
       REDIS_URL: testServers.redisUrl,
       REDIS_KEY_PREFIX: `${nats.id}:`,
       API_TOKENS: `${TOKEN}:deployer:admin`,
+      // The OpenTelemetry SDK must be among the production dependencies the image holds.
+      OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
     },
   });
   url = await new Promise<string>((resolve, reject) => {
@@ -87,7 +96,7 @@ afterAll(async () => {
     api.kill('SIGTERM');
     await exited;
   }
-  await Promise.all([nats?.cleanup(), pgEnv?.cleanup()]);
+  await Promise.all([nats?.cleanup(), pgEnv?.cleanup(), otlp?.close()]);
 });
 
 describe('the built dist/', () => {
@@ -96,6 +105,11 @@ describe('the built dist/', () => {
       expect(existsSync(path.join(repoRoot, 'packages', p, 'dist/main.js')), p).toBe(true);
     }
     expect(existsSync(path.join(repoRoot, 'packages/audit/dist/cli/lightdom.js'))).toBe(true);
+    // Every program a compose container runs (the one-shot anchor-deploy included).
+    for (const [name, s] of Object.entries(readCompose().services)) {
+      if (!s.image?.startsWith('lightdom:') || s.command?.[1] === 'packages/dashboard/serve.mjs') continue;
+      expect(existsSync(path.join(repoRoot, s.command?.[1] ?? '-')), `${name}: ${s.command?.join(' ')}`).toBe(true);
+    }
   });
 
   it('runs command-api with plain node against the real NATS and Postgres: /health and /ready answer', async () => {
@@ -121,6 +135,10 @@ describe('the built dist/', () => {
     expect(res.status, text).toBe(201);
     const info = await nats.jsm.streams.info(nats.stream);
     expect(info.state.messages).toBeGreaterThan(0);
+    // …and exports its spans over OTLP from the built code.
+    await expect
+      .poll(() => otlp.spans.filter((s) => s.service === 'command-api').map((s) => s.name), { timeout: 15_000 })
+      .toEqual(expect.arrayContaining(['http CreateCampaign', 'commit CreateCampaign']));
   });
 
   it('`lightdom` (the npm bin) runs the built CLI', () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { type K8sObject, readK8s, secretLike } from './deployFiles.js';
 import { serviceConfigs } from './serviceEnv.js';
 
@@ -138,9 +139,67 @@ describe('deploy/k8s/*.yaml', () => {
   it('rolls Deployments without losing capacity; single-writer ones are recreated', () => {
     for (const d of byKind('Deployment')) {
       const strategy = (d.spec as { strategy?: { type: string; rollingUpdate?: { maxUnavailable: number } } }).strategy;
-      if (['projector', 'anchor'].includes(d.metadata.name)) expect(strategy?.type, d.metadata.name).toBe('Recreate');
+      if (['anchor', 'jaeger'].includes(d.metadata.name)) expect(strategy?.type, d.metadata.name).toBe('Recreate');
       else expect(strategy, d.metadata.name).toEqual({ type: 'RollingUpdate', rollingUpdate: expect.anything() });
     }
+  });
+
+  it('runs two projectors on the lease: one active, one standby, kept through drains', () => {
+    const projector = named('Deployment', 'projector')?.spec as { replicas: number; template: { spec: PodSpec } };
+    expect(projector.replicas).toBe(2);
+    const env = projector.template.spec.containers[0]?.env ?? [];
+    expect(env.find((e) => e.name === 'PROJECTOR_LEASE')?.value).toBe('on');
+    expect(named('PodDisruptionBudget', 'projector')).toBeDefined();
+  });
+
+  it('exports the spans of every LightDom service to the OpenTelemetry collector, which forwards them to Jaeger', () => {
+    let wired = 0;
+    for (const { o, pod } of workloads) {
+      for (const c of pod.containers) {
+        if (!c.image?.startsWith('lightdom:') || c.command?.[1] === 'packages/dashboard/serve.mjs') continue;
+        const value = c.env?.find((e) => e.name === 'OTEL_EXPORTER_OTLP_ENDPOINT')?.value;
+        expect(value, o.metadata.name).toBe('http://otel-collector:4318');
+        wired++;
+      }
+    }
+    expect(wired).toBe(6);
+    const service = named('Service', 'otel-collector')?.spec as { ports: { name: string; port: number }[] };
+    expect(service.ports.map((p) => p.port)).toEqual([4317, 4318]);
+    const config = parse(
+      (named('ConfigMap', 'otel-collector-config') as unknown as { data: Record<string, string> }).data[
+        'config.yaml'
+      ] as string,
+    ) as {
+      receivers: { otlp: { protocols: { http: { endpoint: string } } } };
+      exporters: Record<string, { endpoint: string }>;
+      service: { pipelines: { traces: { exporters: string[] } } };
+    };
+    expect(config.receivers.otlp.protocols.http.endpoint).toBe('0.0.0.0:4318');
+    expect(config.exporters[config.service.pipelines.traces.exporters[0] as string]?.endpoint).toBe('jaeger:4317');
+    expect(named('Deployment', 'jaeger')).toBeDefined();
+  });
+
+  it('runs PostgreSQL and Redis as StatefulSets with volumes, the password as a file', () => {
+    for (const name of ['postgres', 'redis']) {
+      const set = named('StatefulSet', name)?.spec as {
+        volumeClaimTemplates?: { metadata: { name: string } }[];
+        template: { spec: PodSpec & { volumes?: { name: string }[] } };
+      };
+      expect(set, name).toBeDefined();
+      expect(
+        set.volumeClaimTemplates?.map((v) => v.metadata.name),
+        name,
+      ).toEqual(['data']);
+      expect(named('Service', name), name).toBeDefined();
+    }
+    const pgPod = (named('StatefulSet', 'postgres')!.spec as unknown as { template: { spec: PodSpec } }).template.spec;
+    const pgEnv = pgPod.containers[0]?.env ?? [];
+    expect(pgEnv.find((e) => e.name === 'POSTGRES_PASSWORD_FILE')?.value).toBe(
+      '/run/secrets/postgres/postgres_password',
+    );
+    expect(pgEnv.some((e) => e.name === 'POSTGRES_PASSWORD')).toBe(false);
+    const pgVolumes = (pgPod as unknown as { volumes: { name: string; secret?: { secretName: string } }[] }).volumes;
+    expect(pgVolumes.find((v) => v.secret)?.secret?.secretName).toBe('lightdom-secrets');
   });
 
   it('exposes command-api over HTTP, gRPC and AMQP, and autoscales command-api, executor and the AI worker', () => {
@@ -180,22 +239,48 @@ describe('deploy/k8s/*.yaml', () => {
   });
 
   it('isolates the tiers with NetworkPolicies like compose networks', () => {
+    type Policy = {
+      podSelector: { matchLabels?: Record<string, string> };
+      ingress?: { from?: { podSelector?: { matchLabels?: Record<string, string> } }[]; ports?: { port: number }[] }[];
+    };
     const policies = byKind('NetworkPolicy');
     const deny = policies.find((p) => p.metadata.name === 'default-deny-ingress')?.spec;
     expect(deny).toEqual({ podSelector: {}, policyTypes: ['Ingress'] });
-    // Every workload pod carries a tier some policy selects.
-    const tiers = new Set(
-      policies.map(
-        (p) =>
-          (p.spec as { podSelector: { matchLabels?: Record<string, string> } }).podSelector.matchLabels?.[
-            'lightdom.io/tier'
-          ],
-      ),
-    );
+    const selects = (p: Policy, labels: Record<string, string>) =>
+      Object.keys(p.podSelector.matchLabels ?? {}).length > 0 &&
+      Object.entries(p.podSelector.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+    // Every workload pod is selected by a policy of its own (beyond the default deny).
     for (const { o } of workloads) {
       const labels = (o.spec as { template: { metadata: { labels: Record<string, string> } } }).template.metadata
         .labels;
-      expect(tiers, o.metadata.name).toContain(labels['lightdom.io/tier']);
+      expect(
+        policies.some((p) => selects(p.spec as Policy, labels)),
+        o.metadata.name,
+      ).toBe(true);
+    }
+    // Each data server takes its own port from data clients only.
+    for (const [app, port] of [
+      ['nats', 4222],
+      ['postgres', 5432],
+      ['redis', 6379],
+    ] as const) {
+      const own = policies.filter((p) => selects(p.spec as Policy, { app, 'lightdom.io/tier': 'data' }));
+      const rules = own.flatMap((p) => (p.spec as Policy).ingress ?? []);
+      const clientRule = rules.find((r) =>
+        r.from?.some((f) => f.podSelector?.matchLabels?.['lightdom.io/data-client'] === 'true'),
+      );
+      expect(
+        clientRule?.ports?.map((p) => p.port),
+        app,
+      ).toContain(port);
+      // No policy of another data server opens this one.
+      const foreignPorts = own.flatMap((p) => ((p.spec as Policy).ingress ?? []).flatMap((r) => r.ports ?? []));
+      for (const other of [4222, 5432, 6379].filter((p) => p !== port)) {
+        expect(
+          foreignPorts.map((p) => p.port),
+          `${app} opens ${other}`,
+        ).not.toContain(other);
+      }
     }
   });
 });

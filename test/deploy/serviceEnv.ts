@@ -1,7 +1,12 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { aiWorkerConfigSchema, loadAiWorkerConfig } from '@lightdom/ai-worker';
-import { anchorConfigSchema, loadAnchorConfig } from '@lightdom/anchor';
+import {
+  anchorConfigSchema,
+  anchorDeployConfigSchema,
+  loadAnchorConfig,
+  loadAnchorDeployConfig,
+} from '@lightdom/anchor';
 import { commandApiConfigSchema, loadCommandApiConfig } from '@lightdom/command-api';
 import { executorConfigSchema, loadExecutorConfig } from '@lightdom/executor';
 import { loadProjectorConfig, projectorConfigSchema } from '@lightdom/projector';
@@ -35,5 +40,6 @@ export const serviceConfigs: Record<string, ServiceConfig> = {
   'packages/executor/dist/main.js': fromSchema(executorConfigSchema.shape, loadExecutorConfig),
   'packages/ai-worker/dist/main.js': fromSchema(aiWorkerConfigSchema.shape, loadAiWorkerConfig),
   'packages/anchor/dist/main.js': fromSchema(anchorConfigSchema.shape, loadAnchorConfig),
+  'packages/anchor/dist/deployOnce.js': fromSchema(anchorDeployConfigSchema.shape, loadAnchorDeployConfig),
   'packages/dashboard/serve.mjs': dashboardVariables(),
 };

@@ -1,6 +1,12 @@
 import { createApplication, type RequestContext } from '@lightdom/app';
-import { type AiTaskState, childTraceparent, type Identity, type StoredCommit } from '@lightdom/domain';
-import { createCommandHandler, createCommitConsumer, createEventStore } from '@lightdom/eventstore';
+import type { AiTaskState, Identity, StoredCommit } from '@lightdom/domain';
+import {
+  createCommandHandler,
+  createCommitConsumer,
+  createEventStore,
+  SpanKind,
+  startSpan,
+} from '@lightdom/eventstore';
 import { type Logger, natsCheck, type ReadinessCheck, type TokenRegistry } from '@lightdom/runtime';
 import type { JsMsg, NatsConnection, Subscription } from 'nats';
 import type { Ollama } from 'ollama';
@@ -77,15 +83,11 @@ export interface AiWorker {
   checks: Record<string, ReadinessCheck>;
 }
 
-/** The context of a command caused by `event` of `commit`: its correlation id, the event as cause, a span in its trace. */
-const causedContext = (
-  commit: StoredCommit,
-  event: { id: string },
-  traceparent: string | undefined,
-): RequestContext => ({
+/** The context of a command caused by `event` of `commit`: its correlation id, the event as cause, the attempt's span. */
+const causedContext = (commit: StoredCommit, event: { id: string }, traceparent: string): RequestContext => ({
   correlationId: commit.correlationId,
   causationId: event.id,
-  traceparent: childTraceparent(traceparent),
+  traceparent,
 });
 
 /**
@@ -170,8 +172,12 @@ export function createAiWorker(deps: AiWorkerDeps, options: AiWorkerOptions): Ai
   async function claim(commit: StoredCommit, request: AttemptRequest, msg: JsMsg): Promise<void> {
     const taskId = commit.aggregateId;
     const { attempt } = request;
-    const traceparent = msg.headers?.get('traceparent') || undefined;
-    const context = causedContext(commit, request.event, traceparent);
+    // The attempt's span, below the commit that asked for it: claim, Ollama's stream, outcome.
+    const span = startSpan('ai-task', msg.headers?.get('traceparent') || undefined, {
+      kind: SpanKind.CONSUMER,
+      attributes: { 'lightdom.ai_task.id': taskId, 'lightdom.ai_task.attempt': attempt, 'lightdom.worker': workerId },
+    });
+    const context = causedContext(commit, request.event, span.traceparent);
     const log = logger.child({ taskId, correlationId: commit.correlationId, attempt });
     // Says "running" to anyone who asks before the claim's reply is in.
     claiming.add(taskId);
@@ -191,16 +197,31 @@ export function createAiWorker(deps: AiWorkerDeps, options: AiWorkerOptions): Ai
       if (result.duplicate) throw new AttemptLostError('started');
     } catch (err) {
       claiming.delete(taskId);
-      if (!isRejection(err) && !(err instanceof AttemptLostError)) throw err;
+      if (!isRejection(err) && !(err instanceof AttemptLostError)) {
+        span.end(err);
+        throw err;
+      }
       log.debug({ reason: (err as Error).message }, 'not claimed: another worker has it or it moved on');
-      const verdict = await superviseClaim(taskId, attempt, context, log);
+      span.setAttributes({ 'lightdom.ai_task.claimed': false });
+      const verdict = await superviseClaim(taskId, attempt, context, log).finally(() => span.end());
       if (verdict === 'recheck') msg.nak(opts.ackWaitMs);
       else msg.ack();
       return;
     }
     metrics.started.inc();
     log.info({ workerId }, 'AI task started');
-    runClaimed({ nc, tasks, store, metrics, running }, settings, { taskId, attempt, version, context, msg, log });
+    const attemptRun = runClaimed({ nc, tasks, store, metrics, running }, settings, {
+      taskId,
+      attempt,
+      version,
+      context,
+      msg,
+      log,
+    });
+    void attemptRun.done.then(
+      () => span.end(),
+      (err: unknown) => span.end(err),
+    );
     claiming.delete(taskId);
   }
 

@@ -10,6 +10,7 @@ import {
   serviceAuthFrom,
   serviceTokenConfig,
   subjectToken,
+  tracingConfig,
   url,
 } from '@lightdom/runtime';
 import { z } from 'zod';
@@ -17,6 +18,8 @@ import { z } from 'zod';
 /** The AI worker's environment; every variable also accepts `<NAME>_FILE`. */
 export const aiWorkerConfigSchema = z.object({
   ...natsConfig,
+  // OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME: traces over OTLP/HTTP when the endpoint is set.
+  ...tracingConfig,
   ...hostConfig,
   // API_TOKENS, API_TOKENS_FILE, AUTH: the token registry every service reads; its holders see /ready's details.
   ...identityConfig,

@@ -9,6 +9,7 @@ import {
   positiveInt,
   type TokenRegistry,
   tokenRegistryFrom,
+  tracingConfig,
   url,
 } from '@lightdom/runtime';
 import { z } from 'zod';
@@ -19,6 +20,8 @@ const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 2
 export const anchorConfigSchema = z
   .object({
     ...natsConfig,
+    // OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME: traces over OTLP/HTTP when the endpoint is set.
+    ...tracingConfig,
     ...hostConfig,
     ...identityConfig,
     OPS_PORT: port(9470),

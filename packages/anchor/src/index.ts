@@ -36,5 +36,6 @@ export {
   waitUntilAnchored,
 } from './checkpointer.js';
 export { type AnchorConfig, anchorConfigSchema, loadAnchorConfig } from './config.js';
+export { type AnchorDeployConfig, anchorDeployConfigSchema, loadAnchorDeployConfig } from './deployConfig.js';
 export { type Deployment, ensureDeployment } from './deployment.js';
 export { inclusionPath, leafHash, merkleRoot, nodeHash, type ProofStep, rootFromPath } from './merkle.js';

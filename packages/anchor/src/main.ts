@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { createApplication } from '@lightdom/app';
 import { createCommandHandler, createEventStore } from '@lightdom/eventstore';
-import { createMetricsRegistry, natsCheck, redactUrl, runService, startOpsServer } from '@lightdom/runtime';
+import {
+  createMetricsRegistry,
+  natsCheck,
+  redactUrl,
+  runService,
+  startOpsServer,
+  startTracing,
+} from '@lightdom/runtime';
 import { connect } from 'nats';
 import { Counter, Gauge } from 'prom-client';
 import { createAnchorClient } from './chain.js';
@@ -11,6 +18,7 @@ import { loadAnchorConfig } from './config.js';
 /** The anchor service: the checkpoint job on a timer, with /health, /ready and /metrics. */
 runService('anchor', async (logger) => {
   const config = loadAnchorConfig(process.env);
+  const tracing = startTracing(config, 'anchor', logger);
   const nc = await connect({ servers: config.NATS_URL.split(','), name: 'lightdom-anchor', maxReconnectAttempts: -1 });
   const store = createEventStore({ nc }, { stream: config.EVENTS_STREAM, subjectPrefix: config.EVENTS_SUBJECT_PREFIX });
   const app = createApplication({ commands: createCommandHandler({ store }), store, tokens: config.tokens });
@@ -104,6 +112,7 @@ runService('anchor', async (logger) => {
       chain.destroy();
       await ops.close();
       await nc.drain();
+      await tracing.shutdown();
     },
   };
 });

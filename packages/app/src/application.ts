@@ -7,7 +7,7 @@ import {
   toRecordedEvents,
   type WorkflowRunState,
 } from '@lightdom/domain';
-import type { CommandHandler, EventStore } from '@lightdom/eventstore';
+import { type CommandHandler, type EventStore, inSpan, SpanKind } from '@lightdom/eventstore';
 import type { TokenRegistry } from '@lightdom/runtime';
 import { type Action, authorize } from './access.js';
 import { checkRunOrigin, childParent, parseRunRequest, runRequestData } from './runs.js';
@@ -24,6 +24,8 @@ export interface RequestContext {
   /** The id of what caused the call: a request id, a frame id, a delivery tag. */
   causationId: string;
   traceparent?: string | undefined;
+  /** The protocol the call arrived on (`http`, `websocket`, `grpc`, `amqp`), naming its span. */
+  edge?: string | undefined;
 }
 
 export interface SubmitOptions {
@@ -138,6 +140,50 @@ export function createApplication<F, S, Sub>(deps: ApplicationDeps<F, S, Sub>): 
     return { actor: first?.actor ?? 'unknown', role: 'operator' };
   }
 
+  async function submitTraced(
+    identity: Identity,
+    command: unknown,
+    context: RequestContext,
+    options: SubmitOptions,
+  ): Promise<CommandResult> {
+    const envelope = command !== null && typeof command === 'object' ? (command as Record<string, unknown>) : {};
+    const type = typeof envelope.type === 'string' ? envelope.type : '';
+    let actingAs = identity;
+    let via: string | undefined;
+    const onBehalf = options.onBehalfOfRun ?? options.onBehalfOfSchedule;
+    if (onBehalf !== undefined) {
+      const what = options.onBehalfOfRun !== undefined ? 'a run' : 'a schedule';
+      if (identity.role !== 'service' && identity.role !== 'admin') {
+        throw new LightdomError('FORBIDDEN', `${identity.actor} (role ${identity.role}) may not act for ${what}`, {
+          details: { role: identity.role, allowedRoles: ['service', 'admin'] },
+        });
+      }
+      actingAs =
+        options.onBehalfOfRun !== undefined
+          ? await requesterOf(options.onBehalfOfRun)
+          : await creatorOf(deps, options.onBehalfOfSchedule as string);
+      via = identity.actor;
+    }
+    authorize(actingAs, { kind: 'command', type });
+    let full: unknown = command;
+    if (type === 'RequestWorkflowRun') {
+      const request = parseRunRequest(envelope.data);
+      checkRunOrigin(request, { forRun: options.onBehalfOfRun, forSchedule: options.onBehalfOfSchedule });
+      if (request.parent) request.parent = await childParent(deps, request.parent);
+      full = { ...envelope, data: await runRequestData(deps, request, actingAs) };
+    } else if (type === 'CreateSchedule') {
+      full = { ...envelope, data: await scheduleCreateData(deps, envelope.data, actingAs) };
+    }
+    const meta: CommandMetadata = {
+      actor: actingAs.actor,
+      ...(via ? { via } : {}),
+      correlationId: context.correlationId,
+      causationId: context.causationId,
+      ...(context.traceparent ? { traceparent: context.traceparent } : {}),
+    };
+    return deps.commands.handle(full, meta);
+  }
+
   return {
     deps,
     authenticate(credentials) {
@@ -149,42 +195,23 @@ export function createApplication<F, S, Sub>(deps: ApplicationDeps<F, S, Sub>): 
     authorize,
 
     async submit(identity, command, context, options = {}) {
-      const envelope = command !== null && typeof command === 'object' ? (command as Record<string, unknown>) : {};
-      const type = typeof envelope.type === 'string' ? envelope.type : '';
-      let actingAs = identity;
-      let via: string | undefined;
-      const onBehalf = options.onBehalfOfRun ?? options.onBehalfOfSchedule;
-      if (onBehalf !== undefined) {
-        const what = options.onBehalfOfRun !== undefined ? 'a run' : 'a schedule';
-        if (identity.role !== 'service' && identity.role !== 'admin') {
-          throw new LightdomError('FORBIDDEN', `${identity.actor} (role ${identity.role}) may not act for ${what}`, {
-            details: { role: identity.role, allowedRoles: ['service', 'admin'] },
-          });
-        }
-        actingAs =
-          options.onBehalfOfRun !== undefined
-            ? await requesterOf(options.onBehalfOfRun)
-            : await creatorOf(deps, options.onBehalfOfSchedule as string);
-        via = identity.actor;
-      }
-      authorize(actingAs, { kind: 'command', type });
-      let full: unknown = command;
-      if (type === 'RequestWorkflowRun') {
-        const request = parseRunRequest(envelope.data);
-        checkRunOrigin(request, { forRun: options.onBehalfOfRun, forSchedule: options.onBehalfOfSchedule });
-        if (request.parent) request.parent = await childParent(deps, request.parent);
-        full = { ...envelope, data: await runRequestData(deps, request, actingAs) };
-      } else if (type === 'CreateSchedule') {
-        full = { ...envelope, data: await scheduleCreateData(deps, envelope.data, actingAs) };
-      }
-      const meta: CommandMetadata = {
-        actor: actingAs.actor,
-        ...(via ? { via } : {}),
-        correlationId: context.correlationId,
-        causationId: context.causationId,
-        ...(context.traceparent ? { traceparent: context.traceparent } : {}),
-      };
-      return deps.commands.handle(full, meta);
+      const type = (command as { type?: unknown } | null)?.type;
+      const name = typeof type === 'string' ? type : 'command';
+      // The command as the core handles it (authorise, enrich, commit): one span per call from an edge.
+      return inSpan(
+        `${context.edge ?? 'submit'} ${name}`,
+        context.traceparent,
+        {
+          kind: context.edge ? SpanKind.SERVER : SpanKind.INTERNAL,
+          whenOff: 'same',
+          attributes: {
+            'lightdom.command.type': name,
+            'lightdom.actor': identity.actor,
+            'lightdom.edge': context.edge ?? 'internal',
+          },
+        },
+        (span) => submitTraced(identity, command, { ...context, traceparent: span.traceparent }, options),
+      );
     },
 
     async read(identity, consistency, query) {

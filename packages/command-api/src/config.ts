@@ -11,12 +11,15 @@ import {
   positiveInt,
   type TokenRegistry,
   tokenRegistryFrom,
+  tracingConfig,
   url,
 } from '@lightdom/runtime';
 import { z } from 'zod';
 
 export const commandApiConfigSchema = z.object({
   ...natsConfig,
+  // OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME: traces over OTLP/HTTP when the endpoint is set.
+  ...tracingConfig,
   ...hostConfig,
   PORT: port(3001),
   /** gRPC port; 0 picks a free one. */

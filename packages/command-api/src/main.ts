@@ -8,7 +8,7 @@ import {
   createKvSnapshotStore,
 } from '@lightdom/eventstore';
 import { createReadModelQueries } from '@lightdom/readmodel';
-import { createMetricsRegistry, natsCheck, runService } from '@lightdom/runtime';
+import { createMetricsRegistry, natsCheck, runService, startTracing } from '@lightdom/runtime';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { amqpBoundsOf } from './amqp/bounds.js';
@@ -24,6 +24,7 @@ import { createPositionWaiter } from './readModel/positionWaiter.js';
 
 runService('command-api', async (logger) => {
   const config = loadCommandApiConfig();
+  const tracing = startTracing(config, 'command-api', logger);
   if (!config.tokens.enabled) {
     logger.warn(
       { auth: 'off' },
@@ -135,6 +136,7 @@ runService('command-api', async (logger) => {
       await nats.close();
       redis.disconnect();
       await pool.end();
+      await tracing.shutdown();
     },
   };
 });

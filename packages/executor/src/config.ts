@@ -9,6 +9,7 @@ import {
   serviceAuthFrom,
   serviceTokenConfig,
   subjectToken,
+  tracingConfig,
 } from '@lightdom/runtime';
 import { z } from 'zod';
 import { type AllowEntry, parseAllowList } from './egress/addressPolicy.js';
@@ -22,6 +23,8 @@ const bucketName = (fallback: string) =>
 /** The executor's environment; every variable also accepts `<NAME>_FILE`. */
 export const executorConfigSchema = z.object({
   ...natsConfig,
+  // OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME: traces over OTLP/HTTP when the endpoint is set.
+  ...tracingConfig,
   ...hostConfig,
   // API_TOKENS, API_TOKENS_FILE, AUTH: the token registry every service reads; its holders see /ready's details.
   ...identityConfig,

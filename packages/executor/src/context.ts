@@ -10,10 +10,11 @@ export interface Cause {
 
 /**
  * The context of a command an event caused: the commit's correlation id, the event as its
- * cause, and a new span in the event's trace. Who issues it is the core's business.
+ * cause, and the trace. `cause.traceparent` is the executor's own span for that work (the
+ * core opens the command's span below it); without one, a new span in a new trace.
  */
 export const causedContext = (cause: Cause): RequestContext => ({
   correlationId: cause.commit.correlationId,
   causationId: cause.event.id,
-  traceparent: childTraceparent(cause.traceparent),
+  traceparent: cause.traceparent ?? childTraceparent(undefined),
 });

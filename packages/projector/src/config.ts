@@ -7,12 +7,15 @@ import {
   positiveInt,
   type TokenRegistry,
   tokenRegistryFrom,
+  tracingConfig,
   url,
 } from '@lightdom/runtime';
 import { z } from 'zod';
 
 export const projectorConfigSchema = z.object({
   ...natsConfig,
+  // OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME: traces over OTLP/HTTP when the endpoint is set.
+  ...tracingConfig,
   ...hostConfig,
   // API_TOKENS / API_TOKENS_FILE / AUTH: token holders see /ready's details and /metrics from anywhere.
   ...identityConfig,

@@ -1,6 +1,6 @@
 import { connectNats, createEventStore } from '@lightdom/eventstore';
 import { createReadModelProjections, migrate } from '@lightdom/readmodel';
-import { createMetricsRegistry, natsCheck, runService, startOpsServer } from '@lightdom/runtime';
+import { createMetricsRegistry, natsCheck, runService, startOpsServer, startTracing } from '@lightdom/runtime';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { loadProjectorConfig } from './config.js';
@@ -10,6 +10,7 @@ import { createProjector } from './projector.js';
 
 runService('projector', async (logger) => {
   const config = loadProjectorConfig();
+  const tracing = startTracing(config, 'projector', logger);
   const waitLog = (msg: string, err: unknown) => logger.warn({ err: (err as Error).message }, msg);
   await untilAvailable('create database', () => ensureDatabase(config.DATABASE_URL), waitLog);
   // With PROJECTOR_LEASE=on a standby waits here (answering /health, not /ready) until the active one dies.
@@ -69,6 +70,7 @@ runService('projector', async (logger) => {
       redis.disconnect();
       await pool.end();
       await lease?.release();
+      await tracing.shutdown();
     },
   };
 });

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type StoredCommit, upcastEvent } from '@lightdom/domain';
-import { createEventStore, type EventStore, readCommit } from '@lightdom/eventstore';
+import { createEventStore, type EventStore, readCommit, SpanKind, startSpan } from '@lightdom/eventstore';
 import { createHotViews, type HotViewOptions } from '@lightdom/readmodel';
 import type { Logger } from '@lightdom/runtime';
 import type { Redis } from 'ioredis';
@@ -113,15 +113,41 @@ interface Decoded {
   commit?: StoredCommit;
   /** Why the commit's events could not be upcast; the commit then fails for every projection. */
   upcastError?: unknown;
+  /** The trace the commit belongs to (its `traceparent` header). */
+  traceparent?: string;
 }
 
 function decode(m: JsMsg): Decoded {
   const c = readCommit(m);
   if (!c) return { position: m.seq };
+  const traceparent = m.headers?.get('traceparent') || undefined;
+  const traced = traceparent ? { traceparent } : {};
   try {
-    return { position: m.seq, commit: { ...c, events: c.events.map(upcastEvent) } };
+    return { position: m.seq, commit: { ...c, events: c.events.map(upcastEvent) }, ...traced };
   } catch (err) {
-    return { position: m.seq, commit: c, upcastError: err };
+    return { position: m.seq, commit: c, upcastError: err, ...traced };
+  }
+}
+
+/**
+ * One span per commit a batch applied, in the commit's trace: from the batch's start to its
+ * transaction's commit (the moment the read models show it).
+ */
+function traceApplied(decoded: Decoded[], from: Map<string, number>, through: number, batchStart: Date): void {
+  const after = Math.min(...from.values());
+  for (const d of decoded) {
+    if (!d.commit || d.position <= after || d.position > through) continue;
+    startSpan(`project ${d.commit.commandType ?? d.commit.aggregateType}`, d.traceparent, {
+      kind: SpanKind.CONSUMER,
+      whenOff: 'same',
+      startTime: batchStart,
+      attributes: {
+        'lightdom.position': d.position,
+        'lightdom.aggregate.type': d.commit.aggregateType,
+        'lightdom.aggregate.id': d.commit.aggregateId,
+        'lightdom.batch.size': decoded.length,
+      },
+    }).end();
   }
 }
 
@@ -312,6 +338,7 @@ export function createProjector(
 
   async function applyInTransaction(batch: JsMsg[], decoded: Decoded[], careful: boolean): Promise<void> {
     const started = performance.now();
+    const startedAt = new Date();
     const client = await pool.connect();
     // pg-pool stops listening for a checked-out client's errors; without this listener a
     // Postgres restart mid-batch would be an unhandled 'error' event and kill the process.
@@ -325,6 +352,8 @@ export function createProjector(
     const reachedBy = new Map<string, number>();
     // How far each projection is past this batch's positions (applied or skipped).
     const passedBy = new Map<string, number>();
+    // Each projection's checkpoint before this batch.
+    const startedFrom = new Map<string, number>();
     let stalled = false;
     const stallsFound: { projection: string; position: number; cause: unknown }[] = [];
     try {
@@ -334,6 +363,7 @@ export function createProjector(
         const cp = Math.max(cps.get(projection.name) ?? 0, unsafeApplied);
         const fresh = decoded.filter((d) => d.position > cp);
         passedBy.set(projection.name, cp);
+        startedFrom.set(projection.name, cp);
         if (fresh.length === 0) continue;
         // The stream holds only our subjects and refuses deletes, so positions are contiguous.
         fresh.forEach((d, i) => {
@@ -386,6 +416,7 @@ export function createProjector(
     // Every projection is past the batch's positions up to here: these go to the feed.
     const through = Math.min(...passedBy.values());
     if (opts.unsafeCheckpointOutsideTransaction && reachedBy.size > 0) unsafeApplied = through;
+    if (reachedBy.size > 0) traceApplied(decoded, startedFrom, Math.max(...reachedBy.values()), startedAt);
     if (!stalled) batch[batch.length - 1]!.ack();
     const commits = decoded.flatMap((d) => (d.commit && d.position <= through ? [d.commit] : []));
     if (reachedBy.size > 0) {

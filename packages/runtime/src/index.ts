@@ -38,3 +38,4 @@ export { ConfigError, parseConfig } from './parseConfig.js';
 export { redactUrl } from './redact.js';
 export { type RunningService, runService } from './service.js';
 export { type ServiceAuth, serviceAuthFrom, serviceTokenConfig } from './serviceIdentity.js';
+export { otlpTracesUrl, startTracing, type Tracing, type TracingSettings, tracingConfig } from './tracing.js';

@@ -202,6 +202,7 @@ export async function runCommand(
     reply = await deps.app.submit(identity, envelope, {
       correlationId: props.correlationId || requestId,
       causationId: requestId,
+      edge: 'amqp',
       ...(traceparent ? { traceparent } : {}),
     });
   } catch (err) {

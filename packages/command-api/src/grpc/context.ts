@@ -42,5 +42,6 @@ export function callContext(md: Metadata, app: Pick<Application, 'authenticate'>
 export const requestContext = (ctx: CallContext): RequestContext => ({
   correlationId: ctx.correlationId,
   causationId: ctx.requestId,
+  edge: 'grpc',
   ...(ctx.traceparent ? { traceparent: ctx.traceparent } : {}),
 });

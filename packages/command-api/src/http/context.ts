@@ -32,7 +32,12 @@ export function requestIdOf(headers: Record<string, string | string[] | undefine
 /** Where a call comes from: correlation id, this request as the causation, the trace. */
 export function requestContext(req: FastifyRequest): RequestContext {
   const traceparent = header(req, 'traceparent');
-  return { correlationId: correlationIdOf(req), causationId: req.id, ...(traceparent ? { traceparent } : {}) };
+  return {
+    correlationId: correlationIdOf(req),
+    causationId: req.id,
+    edge: 'http',
+    ...(traceparent ? { traceparent } : {}),
+  };
 }
 
 /** `If-Match: "3"` (or `W/"3"`) → 3; the ETag of a campaign is its version. */

@@ -287,10 +287,16 @@ export const liveFeed = (deps: LiveFeedDeps, options: Partial<LiveFeedOptions> =
               subscribe(f).catch((err) => send({ op: 'error', id: f.id, error: errorBody(err) }));
               return;
             case 'command':
-              deps.app.submit(identity, f.command, { ...requestContext(req), causationId: `${req.id}:${f.id}` }).then(
-                (result) => send({ op: 'ack', id: f.id, result }),
-                (err) => send({ op: 'error', id: f.id, error: errorBody(err) }),
-              );
+              deps.app
+                .submit(identity, f.command, {
+                  ...requestContext(req),
+                  causationId: `${req.id}:${f.id}`,
+                  edge: 'websocket',
+                })
+                .then(
+                  (result) => send({ op: 'ack', id: f.id, result }),
+                  (err) => send({ op: 'error', id: f.id, error: errorBody(err) }),
+                );
               return;
           }
         });

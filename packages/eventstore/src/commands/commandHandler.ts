@@ -22,6 +22,7 @@ import {
 import type { Logger } from 'pino';
 import type { ZodError } from 'zod';
 import type { EventStore } from '../store/eventStore.js';
+import { SpanKind, startSpan } from '../tracing.js';
 import { type AggregateRepository, createAggregateRepository, type LoadedAggregate } from './aggregateRepository.js';
 import { type IdempotencyStore, idempotencyStorageKey } from './idempotency.js';
 import { createKeyedQueue } from './keyedQueue.js';
@@ -192,7 +193,37 @@ export function createCommandHandler(
     },
   };
 
-  async function handleParsed(
+  /**
+   * One span per command (decide + append), named after it. With tracing on, the commit
+   * carries this span's traceparent, so what consumers do with the commit hangs below it.
+   */
+  async function handleParsed(parsed: ReturnType<typeof parseCommand>, meta: CommandMetadata): Promise<CommandResult> {
+    const span = startSpan(`commit ${parsed.envelope.type}`, meta.traceparent, {
+      kind: SpanKind.PRODUCER,
+      whenOff: 'same',
+      attributes: {
+        'lightdom.command.type': parsed.envelope.type,
+        'lightdom.aggregate.type': parsed.spec.aggregateType,
+        'lightdom.actor': meta.actor,
+      },
+    });
+    try {
+      const result = await decideAndAppend(parsed, { ...meta, traceparent: span.traceparent });
+      span.setAttributes({
+        'lightdom.aggregate.id': result.id,
+        'lightdom.position': result.position,
+        'lightdom.version': result.version,
+        'lightdom.duplicate': result.duplicate,
+      });
+      span.end();
+      return result;
+    } catch (err) {
+      span.end(err);
+      throw err;
+    }
+  }
+
+  async function decideAndAppend(
     { envelope, spec, data }: ReturnType<typeof parseCommand>,
     meta: CommandMetadata,
   ): Promise<CommandResult> {

@@ -1,5 +1,5 @@
 import { commandVisibility, type EventRecord, type StoredCommit, type WorkflowStepType } from '@lightdom/domain';
-import type { AggregateRepository } from '@lightdom/eventstore';
+import { type AggregateRepository, inSpan, SpanKind, startSpan } from '@lightdom/eventstore';
 import type { Logger } from '@lightdom/runtime';
 import type { JsMsg } from 'nats';
 import { type Activity, type ActivityOutcome, errorText } from '../activities/activity.js';
@@ -82,6 +82,23 @@ export function createRunCommitHandler(deps: RunCommitDeps): CommitHandler {
     log: Logger,
   ): Promise<ActivityOutcome> {
     const { step, attempt } = work;
+    // The step's span: what it calls (an HTTP target, the AI worker) and records hangs below it.
+    return inSpan(
+      `step ${step.type}`,
+      cause.traceparent,
+      { attributes: { 'lightdom.run.id': runId, 'lightdom.step.id': step.id, 'lightdom.step.attempt': attempt } },
+      (span) => runActivityIn(runId, work, { ...cause, traceparent: span.traceparent }, signal, log),
+    );
+  }
+
+  async function runActivityIn(
+    runId: string,
+    work: StepWork,
+    cause: { commit: StoredCommit; traceparent: string | undefined },
+    signal: AbortSignal,
+    log: Logger,
+  ): Promise<ActivityOutcome> {
+    const { step, attempt } = work;
     const stepLog = log.child({ stepId: step.id, attempt, stepType: step.type });
     const context = causedContext({ commit: cause.commit, event: work.event, traceparent: cause.traceparent });
     metrics.activities.inc({ type: step.type });
@@ -148,21 +165,38 @@ export function createRunCommitHandler(deps: RunCommitDeps): CommitHandler {
   };
 
   return async (commit, msg, signal): Promise<Disposition> => {
+    // One span per delivery of a run's commit, below the commit's own span.
+    const span = startSpan(`execute ${commit.commandType}`, msg.headers?.get('traceparent') || undefined, {
+      kind: SpanKind.CONSUMER,
+      attributes: {
+        'lightdom.run.id': commit.aggregateId,
+        'lightdom.position': commit.position,
+        'lightdom.delivery': msg.info.redeliveryCount,
+      },
+    });
     try {
-      return await handleCommit(commit, msg, signal);
+      const disposition = await handleCommit(commit, msg, signal, span.traceparent);
+      span.setAttributes({ 'lightdom.disposition': disposition.kind });
+      span.end();
+      return disposition;
     } catch (err) {
+      span.end(err);
       rememberError(commit.position, err);
       throw err;
     }
   };
 
-  async function handleCommit(commit: StoredCommit, msg: JsMsg, signal: AbortSignal): Promise<Disposition> {
+  async function handleCommit(
+    commit: StoredCommit,
+    msg: JsMsg,
+    signal: AbortSignal,
+    traceparent: string,
+  ): Promise<Disposition> {
     const runId = commit.aggregateId;
     const log = deps.logger.child({ correlationId: commit.correlationId, runId, position: commit.position });
     if (msg.info.redeliveryCount === 1) for (const e of commit.events) metrics.events.inc({ type: e.type });
     const last: EventRecord | undefined = commit.events.at(-1);
     if (!last) return { kind: 'ack' };
-    const traceparent = msg.headers?.get('traceparent') || undefined;
 
     let view = await loadRunView(runs, runId);
     const deliveries = msg.info.redeliveryCount;
