@@ -32,7 +32,7 @@ const bounds = {
   keepaliveTimeMs: 1000,
   keepaliveTimeoutMs: 1000,
   maxConnectionIdleMs: 3000,
-  maxConnectionAgeMs: 8000,
+  maxConnectionAgeMs: 10_000,
   maxConnectionAgeGraceMs: 1000,
   maxConcurrentStreams: 4,
   maxMessageBytes: 64 * 1024,
@@ -165,12 +165,12 @@ describe('finding 7: slow and idle gRPC connections are cut', () => {
     const silent = tcpConnect(port, '127.0.0.1');
     silent.on('error', () => undefined);
     silent.on('data', () => undefined);
-    const silentClosed = timeUntil(silent, 'close', 10_000);
+    const silentClosed = timeUntil(silent, 'close', 15_000);
     // 2. A real HTTP/2 client (it answers pings) that never opens a stream.
     const idle = http2.connect(`http://127.0.0.1:${port}`);
     idle.on('error', () => undefined);
     const settings = new Promise<http2.Settings>((resolve) => idle.once('remoteSettings', resolve));
-    const idleClosed = timeUntil(idle, 'close', 10_000);
+    const idleClosed = timeUntil(idle, 'close', 15_000);
     // 3. A connection busy with a Subscribe stream: never idle, cut by its age.
     const busy = createLightdomClients(`127.0.0.1:${port}`);
     const stream = (busy.events.Subscribe as (r: unknown) => ClientReadableStream<unknown>)({});
@@ -186,8 +186,10 @@ describe('finding 7: slow and idle gRPC connections are cut', () => {
       expect(silentMs).toBeGreaterThanOrEqual(timeout - 200);
       expect(silentMs).toBeLessThan(Math.min(bounds.maxConnectionIdleMs, bounds.maxConnectionAgeMs * 0.9) + 1000);
       expect(idleMs).toBeGreaterThanOrEqual(bounds.maxConnectionIdleMs - 200);
-      // Slack for a loaded CI machine, still well before the age bound (7.2 s at the earliest).
-      expect(idleMs).toBeLessThan(bounds.maxConnectionIdleMs + 3000);
+      // grpc-js checks idleness when its timer fires and, if the timer fired a hair early
+      // (Date.now() short of the bound), re-arms it for a whole period: the cut comes after one
+      // or two periods. Plus slack for a loaded machine, still before the age bound (9 s at the earliest).
+      expect(idleMs).toBeLessThan(2 * bounds.maxConnectionIdleMs + 1500);
       // Age ±10 %, then the grace for the open stream.
       expect(ended.ms).toBeGreaterThanOrEqual(bounds.maxConnectionAgeMs * 0.9 - 200);
       expect(ended.ms).toBeLessThan(bounds.maxConnectionAgeMs * 1.1 + bounds.maxConnectionAgeGraceMs + 1500);
