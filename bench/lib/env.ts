@@ -29,7 +29,15 @@ export interface BenchEnv {
   rawStream(suffix: string): Promise<RawStream>;
   /** Another Postgres schema of this environment (not created; dropped at the end). */
   schemaName(suffix: string): string;
-  /** The variables a service needs to use this environment's stream and schema. */
+  /** The bearer token the services accept from the bench (an admin). */
+  token: string;
+  /** `{ authorization: 'Bearer <token>' }`, for requests to a service. */
+  authHeaders: Record<string, string>;
+  /**
+   * The variables a service needs to use this environment's stream and schema. The
+   * command-api's gRPC and AMQP listeners get port 0 (any free port) unless `extra` names one,
+   * so a port held by something else never fails a scenario that does not use it.
+   */
   serviceEnv(extra?: Record<string, string>): Record<string, string>;
 }
 
@@ -41,6 +49,8 @@ export async function createBenchEnv(scope: Scope, label: string): Promise<Bench
   const nats = await createNatsTestEnv(`bench${label}`);
   scope.defer(() => nats.cleanup());
   if (nats.stream === 'EVENTS') throw new Error('refusing to benchmark against the production EVENTS stream');
+  // The command-api's AMQP gateway keeps durable queues in a stream of its own (serviceEnv names it).
+  scope.defer(() => nats.jsm.streams.delete(`${nats.stream}_AMQP`).catch(() => undefined));
   const pg = await createPgTestEnv(`bench${label}`);
   scope.defer(() => pg.cleanup());
   const redis = await createRedisTestEnv(`bench${label}`);
@@ -50,10 +60,13 @@ export async function createBenchEnv(scope: Scope, label: string): Promise<Bench
     for (const s of schemas) await pg.pool.query(`drop schema if exists "${s}" cascade`);
   });
 
+  const token = `bench-${nats.id}`;
   return {
     nats,
     pg,
     redis,
+    token,
+    authHeaders: { authorization: `Bearer ${token}` },
     urls: testServers,
     kvBucket: (suffix) => `${nats.kvBucket}_${suffix.toUpperCase()}`,
     async rawStream(suffix) {
@@ -84,6 +97,12 @@ export async function createBenchEnv(scope: Scope, label: string): Promise<Bench
         IDEMPOTENCY_BUCKET: `${nats.kvBucket}_IDEM`,
         SNAPSHOT_BUCKET: `${nats.kvBucket}_SNAP`,
         HOST: '127.0.0.1',
+        API_TOKENS: `${token}:bench:admin`,
+        GRPC_PORT: '0',
+        AMQP_PORT: '0',
+        AMQP_STREAM: `${nats.stream}_AMQP`,
+        AMQP_SUBJECT_PREFIX: `${nats.subjectPrefix}_amqp`,
+        AMQP_TOPOLOGY_BUCKET: `${nats.kvBucket}_TOPO`,
         ...extra,
       };
     },

@@ -53,6 +53,7 @@ export const httpCommands: Scenario = {
         url: `${who === 'bare' ? bareUrl : apiUrl}/api/campaigns`,
         method: 'POST',
         body: createCampaignData('http'),
+        ...(who === 'api' ? { headers: env.authHeaders } : {}),
         connections,
         durationSeconds: seconds,
       }).then((run) => {
