@@ -36,31 +36,54 @@ function placeOf(url: string): string {
 }
 
 const selfUs = new Map<string, number>();
+/** Time under each frame (self + callees), counted once per sample even when it recurses. */
+const totalUs = new Map<string, number>();
 const byPlace = new Map<string, number>();
 let total = 0;
 for (const file of files) {
   const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
   const nodes = new Map(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const keyOf = (n: ProfileNode) => {
+    const { functionName, url, lineNumber } = n.callFrame;
+    const short = url ? `${url.split('/').slice(-1)[0]}:${lineNumber + 1}` : '';
+    return `${functionName || '(anonymous)'}  ${placeOf(url)}${short ? ` ${short}` : ''}`;
+  };
   p.samples.forEach((id, i) => {
+    const seen = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const k = keyOf(nodes.get(at)!);
+      if (seen.has(k)) continue;
+      seen.add(k);
+      totalUs.set(k, (totalUs.get(k) ?? 0) + (p.timeDeltas[i] ?? 0));
+    }
     const dt = p.timeDeltas[i] ?? 0;
     const n = nodes.get(id);
     if (!n) return;
-    const { functionName, url, lineNumber } = n.callFrame;
-    const place = placeOf(url);
-    const short = url ? `${url.split('/').slice(-1)[0]}:${lineNumber + 1}` : '';
-    const key = `${functionName || '(anonymous)'}  ${place}${short ? ` ${short}` : ''}`;
+    const place = placeOf(n.callFrame.url);
+    const key = keyOf(n);
     selfUs.set(key, (selfUs.get(key) ?? 0) + dt);
     byPlace.set(place, (byPlace.get(place) ?? 0) + dt);
     total += dt;
   });
 }
 
-const pct = (us: number) => `${((100 * us) / total).toFixed(1).padStart(5)} %`;
-const idle = ['(idle)  (native)', '(program)  (native)', '(garbage collector)  (native)'];
-console.log(`${files.length} profile(s), ${(total / 1e6).toFixed(2)} s sampled`);
+const idleUs = selfUs.get('(idle)  (native)') ?? 0;
+const busy = total - idleUs;
+const pct = (us: number) => `${((100 * us) / busy).toFixed(1).padStart(5)} %`;
+console.log(
+  `${files.length} profile(s), ${(total / 1e6).toFixed(2)} s sampled, ${(busy / 1e6).toFixed(2)} s busy (percentages are of busy time)`,
+);
 console.log(`\ntop ${top} frames by self time:`);
-for (const [k, us] of [...selfUs].sort((a, b) => b[1] - a[1]).slice(0, top)) {
-  console.log(`${pct(us)}  ${idle.includes(k) ? `${k}` : k}`);
+for (const [k, us] of [...selfUs].sort((a, b) => b[1] - a[1]).filter(([k]) => k !== '(idle)  (native)').slice(0, top)) {
+  console.log(`${pct(us)}  ${k}`);
+}
+console.log(`\ntop ${top} of our frames (packages/, bench/) by total time (self + callees):`);
+for (const [k, us] of [...totalUs].sort((a, b) => b[1] - a[1]).filter(([k]) => /packages\/|bench/.test(k)).slice(0, top)) {
+  console.log(`${pct(us)}  ${k}`);
 }
 console.log('\nby package / place:');
-for (const [k, us] of [...byPlace].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`${pct(us)}  ${k}`);
+for (const [k, us] of [...byPlace].sort((a, b) => b[1] - a[1]).slice(0, 15)) {
+  console.log(`${pct(k === '(native)' ? us - idleUs : us)}  ${k}`);
+}

@@ -5,24 +5,19 @@ import { type ServiceProcess, spawnService, spawnTypeScript } from '@lightdom/te
 import type { Scope } from './types.js';
 
 /**
- * With `--profile`: the directory each child started now writes its `--cpu-prof` profile
- * into (set per scenario by main.ts); undefined otherwise.
+ * With `--profile`: the directory each child started now writes its CPU profile into (set
+ * per scenario by main.ts; see profilePreload.mjs); undefined otherwise.
  */
 let profileDir: string | undefined;
 export const setProfileDir = (dir: string | undefined): void => {
   profileDir = dir;
 };
+const preload = new URL('./profilePreload.mjs', import.meta.url).href;
 const profileEnv = (name: string): Record<string, string> =>
   profileDir
     ? {
-        NODE_OPTIONS: [
-          process.env.NODE_OPTIONS ?? '',
-          '--cpu-prof',
-          `--cpu-prof-dir=${profileDir}`,
-          `--cpu-prof-name=${name}-\${pid}.cpuprofile`,
-        ]
-          .join(' ')
-          .trim(),
+        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${preload}`.trim(),
+        BENCH_PROFILE_FILE: `${profileDir}/${name}-{pid}.cpuprofile`,
       }
     : {};
 
