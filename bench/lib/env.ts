@@ -8,6 +8,7 @@ import {
   type RedisTestEnv,
   testServers,
 } from '@lightdom/testkit';
+import { connect } from 'nats';
 import type { Scope } from './types.js';
 
 /** A stream with the event stream's configuration under other subjects, for raw baselines. */
@@ -46,11 +47,15 @@ export interface BenchEnv {
  * when the scenario's scope closes. Never the production `EVENTS` stream.
  */
 export async function createBenchEnv(scope: Scope, label: string): Promise<BenchEnv> {
-  const nats = await createNatsTestEnv(`bench${label}`);
-  scope.defer(() => nats.cleanup());
-  if (nats.stream === 'EVENTS') throw new Error('refusing to benchmark against the production EVENTS stream');
-  // The command-api's AMQP gateway keeps durable queues in a stream of its own (serviceEnv names it).
-  scope.defer(() => nats.jsm.streams.delete(`${nats.stream}_AMQP`).catch(() => undefined));
+  const testNats = await createNatsTestEnv(`bench${label}`);
+  // The cleanup also deletes `${stream}_*`, e.g. the AMQP gateway's stream serviceEnv names.
+  scope.defer(() => testNats.cleanup());
+  if (testNats.stream === 'EVENTS') throw new Error('refusing to benchmark against the production EVENTS stream');
+  // In-process stores and every raw baseline share one connection configured as the
+  // services' (connectNats): without async stack traces, which nats.js builds per request.
+  const nc = await connect({ servers: testServers.natsUrl, name: `bench-${label}`, noAsyncTraces: true });
+  scope.defer(() => nc.close());
+  const nats: NatsTestEnv = { ...testNats, nc };
   const pg = await createPgTestEnv(`bench${label}`);
   scope.defer(() => pg.cleanup());
   const redis = await createRedisTestEnv(`bench${label}`);

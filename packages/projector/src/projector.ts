@@ -352,11 +352,14 @@ export function createProjector(
         passedBy.set(projection.name, upTo);
         if (upTo === cp) continue;
         reachedBy.set(projection.name, upTo);
-        if (opts.unsafeCheckpointOutsideTransaction) continue;
-        await client.query(`update ${s}.projection_checkpoints set position = $2, updated_at = now() where name = $1`, [
-          projection.name,
-          upTo,
-        ]);
+      }
+      if (reachedBy.size > 0 && !opts.unsafeCheckpointOutsideTransaction) {
+        // Every projection's checkpoint in one statement, in the rows' transaction.
+        await client.query(
+          `update ${s}.projection_checkpoints as c set position = v.position, updated_at = now()
+           from unnest($1::text[], $2::bigint[]) as v(name, position) where c.name = v.name`,
+          [[...reachedBy.keys()], [...reachedBy.values()]],
+        );
       }
       if (reachedBy.size > 0) {
         const last = Math.max(...reachedBy.values());
