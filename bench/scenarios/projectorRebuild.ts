@@ -8,6 +8,9 @@ import { cpuSeconds, peakRssMb, pidOf, startProcess, stopProcess } from '../lib/
 import type { Scenario } from '../lib/types.js';
 import { runWindowed } from '../lib/windowed.js';
 
+// biome-ignore lint/suspicious/noUndeclaredEnvVars: the bench is not a turbo task, so turbo's cache never sees it.
+const batchOverride = process.env.BENCH_PROJECTOR_BATCH_SIZE;
+
 /** Commits per campaign in the pre-filled log: created, launched, then metrics. */
 const commitsPerCampaign = 25;
 
@@ -77,7 +80,13 @@ export const projectorRebuild: Scenario = {
         ctx.scope,
         'service',
         'projector',
-        env.serviceEnv({ PORT: '0', DB_SCHEMA: schema, PROJECTOR_DURABLE: `rebuild${label}` }),
+        env.serviceEnv({
+          PORT: '0',
+          DB_SCHEMA: schema,
+          PROJECTOR_DURABLE: `rebuild${label}`,
+          // For choosing the default by measurement: BENCH_PROJECTOR_BATCH_SIZE=… npm run bench.
+          ...(batchOverride ? { PROJECTOR_BATCH_SIZE: batchOverride } : {}),
+        }),
       );
       await projector.waitForLine(/"msg":"projecting"/, 30_000);
       const t0 = performance.now();
@@ -120,7 +129,7 @@ export const projectorRebuild: Scenario = {
           value: head / seconds,
           baseline: 'raw consume-and-ack, same messages',
           baselineValue: rawRate,
-          notes: `${ids.length} campaigns (${commitsPerCampaign} commits each, on average); the projector as deployed (PROJECTOR_BATCH_SIZE default): each batch in one transaction (rows of every projection + one checkpoint statement), then Redis hot views and Pub/Sub pipelined, one batch at a time; the projector process used ${cores.toFixed(2)} cores meanwhile; both timed from the consumer's start to the last commit applied: ${seconds.toFixed(2)} s, raw ${rawBefore.seconds.toFixed(2)} s before and ${rawAfter.seconds.toFixed(2)} s after`,
+          notes: `${ids.length} campaigns (${commitsPerCampaign} commits each, on average); the projector as deployed (PROJECTOR_BATCH_SIZE ${batchOverride ?? 'default'}): each batch in one transaction (rows of every projection + one checkpoint statement), then Redis hot views and Pub/Sub pipelined, one batch at a time; the projector process used ${cores.toFixed(2)} cores meanwhile; both timed from the consumer's start to the last commit applied: ${seconds.toFixed(2)} s, raw ${rawBefore.seconds.toFixed(2)} s before and ${rawAfter.seconds.toFixed(2)} s after`,
         }),
         ctx.figure({
           metric: `projections rebuild all (${projectionNames.length} projections, build beside and swap), ${n} commits`,

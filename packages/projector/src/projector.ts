@@ -28,7 +28,7 @@ export interface ProjectorOptions {
   schema: string;
   /** Durable consumer name. Default `projector`. */
   durable: string;
-  /** Most commits applied in one transaction (a batch closes early when the consumer is caught up). Default 500. */
+  /** Most commits applied in one transaction (a batch closes early when the consumer is caught up). Default 2000. */
   batchSize: number;
   /**
    * While a projection is stalled on a commit it cannot apply: how often it tries that
@@ -131,7 +131,7 @@ export function createProjector(
 ): Projector {
   const opts: ProjectorOptions = {
     durable: 'projector',
-    batchSize: 500,
+    batchSize: 2000,
     stallRetryMs: 5000,
     viewsCheckMs: 1000,
     ...options,

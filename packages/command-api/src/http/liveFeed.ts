@@ -193,12 +193,27 @@ export const liveFeed = (deps: LiveFeedDeps, options: Partial<LiveFeedOptions> =
         // subscribe/unsubscribe cannot pile them up).
         const settingUp = new WeakSet<FeedSubscription>();
         let abandoned = 0;
+        // Frames sent in the same turn of the event loop (a burst of live commits) leave in
+        // one write: the TCP socket is corked at the first and uncorked once the turn's
+        // callbacks ran. A socket that fell behind then catches up with few large writes
+        // instead of one system call per frame (docs/BENCHMARKS.md, ws-fanout).
+        const tcp = (socket as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+        let corked = false;
+        const uncork = () => {
+          corked = false;
+          tcp?.uncork();
+        };
         const sendText = (text: string) => {
           if (socket.readyState !== socket.OPEN) return false;
           if (socket.bufferedAmount > opts.maxBufferedBytes) {
             // Too slow to keep up: close and let it resume from its last position.
             socket.close(1013, 'slow consumer: resume from your last position');
             return false;
+          }
+          if (tcp && !corked) {
+            corked = true;
+            tcp.cork();
+            process.nextTick(uncork);
           }
           socket.send(text);
           return true;
