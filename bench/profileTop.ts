@@ -76,11 +76,17 @@ console.log(
   `${files.length} profile(s), ${(total / 1e6).toFixed(2)} s sampled, ${(busy / 1e6).toFixed(2)} s busy (percentages are of busy time)`,
 );
 console.log(`\ntop ${top} frames by self time:`);
-for (const [k, us] of [...selfUs].sort((a, b) => b[1] - a[1]).filter(([k]) => k !== '(idle)  (native)').slice(0, top)) {
+for (const [k, us] of [...selfUs]
+  .sort((a, b) => b[1] - a[1])
+  .filter(([k]) => k !== '(idle)  (native)')
+  .slice(0, top)) {
   console.log(`${pct(us)}  ${k}`);
 }
 console.log(`\ntop ${top} of our frames (packages/, bench/) by total time (self + callees):`);
-for (const [k, us] of [...totalUs].sort((a, b) => b[1] - a[1]).filter(([k]) => /packages\/|bench/.test(k)).slice(0, top)) {
+for (const [k, us] of [...totalUs]
+  .sort((a, b) => b[1] - a[1])
+  .filter(([k]) => /packages\/|bench/.test(k))
+  .slice(0, top)) {
   console.log(`${pct(us)}  ${k}`);
 }
 console.log('\nby package / place:');

@@ -16,6 +16,7 @@ const preload = new URL('./profilePreload.mjs', import.meta.url).href;
 const profileEnv = (name: string): Record<string, string> =>
   profileDir
     ? {
+        // biome-ignore lint/suspicious/noUndeclaredEnvVars: the bench is not a turbo task, so turbo's cache never sees it.
         NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${preload}`.trim(),
         BENCH_PROFILE_FILE: `${profileDir}/${name}-{pid}.cpuprofile`,
       }

@@ -4,6 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 
+// biome-ignore lint/suspicious/noUndeclaredEnvVars: the bench is not a turbo task, so turbo's cache never sees it.
 const file = process.env.BENCH_PROFILE_FILE?.replace('{pid}', String(process.pid));
 if (file) {
   const session = new Session();

@@ -65,7 +65,8 @@ export const grpcSubmit: Scenario = {
     const runs = await alternate(rounds, { echo: () => load('echo', roundMs), api: () => load('api', roundMs) });
     const a = mergeWindowed(runs.api);
     const e = mergeWindowed(runs.echo);
-    if (a.errors > 0.01 * (a.ok + a.errors)) throw new Error(`command-api: ${a.errors} failed calls, first: ${a.firstError}`);
+    if (a.errors > 0.01 * (a.ok + a.errors))
+      throw new Error(`command-api: ${a.errors} failed calls, first: ${a.firstError}`);
     const [al, el] = [summarize(a.latenciesMs), summarize(e.latenciesMs)];
     const busy = (rounds * roundMs) / 1000;
     return [

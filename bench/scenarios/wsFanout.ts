@@ -88,7 +88,9 @@ export const wsFanout: Scenario = {
         for (; sent < due; sent++) {
           const id = `ws${n++}`;
           sentAt.set(id, performance.now());
-          inFlight.push(handler.handle({ type: 'CreateCampaign', aggregateId: id, data: createCampaignData(id) }, benchMeta()));
+          inFlight.push(
+            handler.handle({ type: 'CreateCampaign', aggregateId: id, data: createCampaignData(id) }, benchMeta()),
+          );
         }
         await sleep(5);
       }
