@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -16,15 +16,18 @@ export interface BenchArgs {
   only?: string;
   /** Write CPU profiles per scenario (bench process and every child) under bench/results/profiles/. */
   profile: boolean;
+  /** Measure nothing: rewrite docs/BENCHMARKS.md from bench/results/latest.json (after editing bench/analysis.md). */
+  reportOnly?: boolean;
 }
 
-const usage = 'usage: npm run bench [-- --quick] [-- --only=<scenario>[,<scenario>…]] [-- --profile]';
+const usage = 'usage: npm run bench [-- --quick] [-- --only=<scenario>[,<scenario>…]] [-- --profile] [-- --report-only]';
 
 export function parseArgs(argv: string[]): BenchArgs {
   const args: BenchArgs = { quick: false, profile: false };
   for (const a of argv) {
     if (a === '--quick') args.quick = true;
     else if (a === '--profile') args.profile = true;
+    else if (a === '--report-only') args.reportOnly = true;
     else if (a.startsWith('--only=')) args.only = a.slice('--only='.length);
     else if (a === '--help' || a === '-h') {
       console.log(`${usage}\nscenarios: ${scenarios.map((s) => s.name).join(', ')}`);
@@ -68,6 +71,11 @@ const defaultNeeds: Server[] = ['nats', 'postgres', 'redis'];
 
 /** Runs the selected scenarios one after another; returns the exit code. */
 export async function runBench(args: BenchArgs): Promise<number> {
+  if (args.reportOnly) {
+    writeOutputs(JSON.parse(readFileSync(outputs.json, 'utf8')) as BenchResults, outputs);
+    console.log(`wrote ${outputs.markdown} from ${outputs.json}`);
+    return 0;
+  }
   const only = args.only?.split(',');
   const selected = only ? scenarios.filter((s) => only.includes(s.name)) : scenarios;
   if (selected.length === 0 || (only && selected.length !== only.length)) {
