@@ -20,7 +20,8 @@ export interface BenchArgs {
   reportOnly?: boolean;
 }
 
-const usage = 'usage: npm run bench [-- --quick] [-- --only=<scenario>[,<scenario>…]] [-- --profile] [-- --report-only]';
+const usage =
+  'usage: npm run bench [-- --quick] [-- --only=<scenario>[,<scenario>…]] [-- --profile] [-- --report-only]';
 
 export function parseArgs(argv: string[]): BenchArgs {
   const args: BenchArgs = { quick: false, profile: false };

@@ -127,6 +127,7 @@ npm run bench -- --only=appends --quick   # one scenario; prints only, writes no
 npm run bench -- --only=http-commands,projector-rebuild --quick --profile
                          # also writes CPU profiles per scenario to bench/results/profiles/<scenario>/
 node --import tsx bench/profileTop.ts bench/results/profiles/http-commands/command-api-*.cpuprofile   # top self-time frames
+npm run bench -- --report-only   # rewrite this file from latest.json (after editing bench/analysis.md)
 \`\`\`
 
 A scenario that fails is reported (here and on stderr) and the run goes on with the next;
