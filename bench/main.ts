@@ -50,8 +50,10 @@ const outputs = {
 /** `EADDRINUSE … 127.0.0.1:5673` anywhere in a failure: name the port first. */
 function failureText(err: unknown): string {
   const text = (err as Error)?.stack ?? String(err);
-  const busy = /EADDRINUSE\D*?(?:[\d.]+:)?(\d{2,5})/.exec(text);
-  return busy ? `port ${busy[1]} is held by another process (EADDRINUSE)\n${text}` : text;
+  const busy = /EADDRINUSE: address already in use \S*?:(\d+)/.exec(text) ?? /EADDRINUSE\D*?(\d{2,5})/.exec(text);
+  return busy && !text.includes('is held by another process')
+    ? `port ${busy[1]} is held by another process (EADDRINUSE)\n${text}`
+    : text;
 }
 
 /** The bench process's own CPU profile for one scenario (children write theirs with --cpu-prof). */

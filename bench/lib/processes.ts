@@ -82,9 +82,9 @@ export async function freePort(): Promise<number> {
  */
 export function exitedError(proc: ServiceProcess): Error {
   const out = proc.output();
-  const busy = /EADDRINUSE[^\n]*?(?:address already in use)?\s*([\d.:[\]a-f]*:(\d+))?/.exec(out);
+  const busy = /EADDRINUSE(?:: address already in use (\S*?:(\d+)))?/.exec(out);
   const head = busy
-    ? `port ${busy[2] ?? '(see below)'} is held by another process (EADDRINUSE); free it or let the bench pick another`
+    ? `port ${busy[2] ?? '(see the output below)'} is held by another process (EADDRINUSE${busy[1] ? ` on ${busy[1]}` : ''}); free it or let the bench pick another`
     : `process exited (${proc.child.exitCode})`;
   return new Error(`${head}:\n${out.slice(-3000)}`);
 }
