@@ -8,6 +8,7 @@ import {
   type RedisTestEnv,
   testServers,
 } from '@lightdom/testkit';
+import { connect } from 'nats';
 import type { Scope } from './types.js';
 
 /** A stream with the event stream's configuration under other subjects, for raw baselines. */
@@ -29,7 +30,15 @@ export interface BenchEnv {
   rawStream(suffix: string): Promise<RawStream>;
   /** Another Postgres schema of this environment (not created; dropped at the end). */
   schemaName(suffix: string): string;
-  /** The variables a service needs to use this environment's stream and schema. */
+  /** The bearer token the services accept from the bench (an admin). */
+  token: string;
+  /** `{ authorization: 'Bearer <token>' }`, for requests to a service. */
+  authHeaders: Record<string, string>;
+  /**
+   * The variables a service needs to use this environment's stream and schema. The
+   * command-api's gRPC and AMQP listeners get port 0 (any free port) unless `extra` names one,
+   * so a port held by something else never fails a scenario that does not use it.
+   */
   serviceEnv(extra?: Record<string, string>): Record<string, string>;
 }
 
@@ -38,9 +47,15 @@ export interface BenchEnv {
  * when the scenario's scope closes. Never the production `EVENTS` stream.
  */
 export async function createBenchEnv(scope: Scope, label: string): Promise<BenchEnv> {
-  const nats = await createNatsTestEnv(`bench${label}`);
-  scope.defer(() => nats.cleanup());
-  if (nats.stream === 'EVENTS') throw new Error('refusing to benchmark against the production EVENTS stream');
+  const testNats = await createNatsTestEnv(`bench${label}`);
+  // The cleanup also deletes `${stream}_*`, e.g. the AMQP gateway's stream serviceEnv names.
+  scope.defer(() => testNats.cleanup());
+  if (testNats.stream === 'EVENTS') throw new Error('refusing to benchmark against the production EVENTS stream');
+  // In-process stores and every raw baseline share one connection configured as the
+  // services' (connectNats): without async stack traces, which nats.js builds per request.
+  const nc = await connect({ servers: testServers.natsUrl, name: `bench-${label}`, noAsyncTraces: true });
+  scope.defer(() => nc.close());
+  const nats: NatsTestEnv = { ...testNats, nc };
   const pg = await createPgTestEnv(`bench${label}`);
   scope.defer(() => pg.cleanup());
   const redis = await createRedisTestEnv(`bench${label}`);
@@ -50,10 +65,13 @@ export async function createBenchEnv(scope: Scope, label: string): Promise<Bench
     for (const s of schemas) await pg.pool.query(`drop schema if exists "${s}" cascade`);
   });
 
+  const token = `bench-${nats.id}`;
   return {
     nats,
     pg,
     redis,
+    token,
+    authHeaders: { authorization: `Bearer ${token}` },
     urls: testServers,
     kvBucket: (suffix) => `${nats.kvBucket}_${suffix.toUpperCase()}`,
     async rawStream(suffix) {
@@ -84,6 +102,12 @@ export async function createBenchEnv(scope: Scope, label: string): Promise<Bench
         IDEMPOTENCY_BUCKET: `${nats.kvBucket}_IDEM`,
         SNAPSHOT_BUCKET: `${nats.kvBucket}_SNAP`,
         HOST: '127.0.0.1',
+        API_TOKENS: `${token}:bench:admin`,
+        GRPC_PORT: '0',
+        AMQP_PORT: '0',
+        AMQP_STREAM: `${nats.stream}_AMQP`,
+        AMQP_SUBJECT_PREFIX: `${nats.subjectPrefix}_amqp`,
+        AMQP_TOPOLOGY_BUCKET: `${nats.kvBucket}_TOPO`,
         ...extra,
       };
     },

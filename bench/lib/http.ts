@@ -5,6 +5,8 @@ export interface LoadOptions {
   url: string;
   method: 'GET' | 'POST';
   body?: unknown;
+  /** Extra request headers (e.g. authorization). */
+  headers?: Record<string, string>;
   connections: number;
   durationSeconds: number;
 }
@@ -29,7 +31,7 @@ export async function drive(opts: LoadOptions): Promise<LoadRun> {
         connections: opts.connections,
         pipelining: 1,
         duration: opts.durationSeconds,
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...opts.headers },
         ...(opts.body === undefined ? {} : { body: JSON.stringify(opts.body) }),
       },
       (err, res) => (err ? reject(err) : resolve(res)),

@@ -5,6 +5,24 @@ import { type ServiceProcess, spawnService, spawnTypeScript } from '@lightdom/te
 import type { Scope } from './types.js';
 
 /**
+ * With `--profile`: the directory each child started now writes its CPU profile into (set
+ * per scenario by main.ts; see profilePreload.mjs); undefined otherwise.
+ */
+let profileDir: string | undefined;
+export const setProfileDir = (dir: string | undefined): void => {
+  profileDir = dir;
+};
+const preload = new URL('./profilePreload.mjs', import.meta.url).href;
+const profileEnv = (name: string): Record<string, string> =>
+  profileDir
+    ? {
+        // biome-ignore lint/suspicious/noUndeclaredEnvVars: the bench is not a turbo task, so turbo's cache never sees it.
+        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${preload}`.trim(),
+        BENCH_PROFILE_FILE: `${profileDir}/${name}-{pid}.cpuprofile`,
+      }
+    : {};
+
+/**
  * Starts a bench fixture (`bench/fixtures/<name>.ts`) the way spawnService starts a service:
  * node with the TypeScript loader, so its memory compares with the services'.
  */
@@ -19,7 +37,8 @@ export function startProcess(
   name: string,
   env: Record<string, string>,
 ): ServiceProcess {
-  const proc = kind === 'service' ? spawnService(name, env) : spawnFixture(name, env);
+  const withProfile = { ...profileEnv(name), ...env };
+  const proc = kind === 'service' ? spawnService(name, withProfile) : spawnFixture(name, withProfile);
   scope.defer(() => stopProcess(proc));
   return proc;
 }
@@ -57,12 +76,25 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Why a child exited before it was ready; a port that something else holds is named in the
+ * first line, since that is the usual cause on a shared machine.
+ */
+export function exitedError(proc: ServiceProcess): Error {
+  const out = proc.output();
+  const busy = /EADDRINUSE(?:: address already in use (\S*?:(\d+)))?/.exec(out);
+  const head = busy
+    ? `port ${busy[2] ?? '(see the output below)'} is held by another process (EADDRINUSE${busy[1] ? ` on ${busy[1]}` : ''}); free it or let the bench pick another`
+    : `process exited (${proc.child.exitCode})`;
+  return new Error(`${head}:\n${out.slice(-3000)}`);
+}
+
 /** Polls `url` until it answers 200; fails with the process output after `timeoutMs`. */
 export async function waitForHttp(url: string, proc: ServiceProcess, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
-    if (proc.child.exitCode !== null) throw new Error(`process exited (${proc.child.exitCode}):\n${proc.output()}`);
+    if (proc.child.exitCode !== null) throw exitedError(proc);
     try {
       const res = await fetch(url);
       if (res.status === 200) return;

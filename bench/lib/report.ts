@@ -1,5 +1,6 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { MachineInfo } from './machine.js';
 import type { Figure } from './types.js';
 
@@ -9,7 +10,14 @@ export interface BenchResults {
   durationSeconds: number;
   machine: MachineInfo;
   /** `loadAverage`: the machine's 1-minute load average when the scenario started and ended. */
-  scenarios: { name: string; description: string; seconds: number; loadAverage: [number, number] }[];
+  scenarios: {
+    name: string;
+    description: string;
+    seconds: number;
+    loadAverage: [number, number];
+    /** Set when the scenario failed: the first line of its error. */
+    failed?: string;
+  }[];
   figures: Figure[];
 }
 
@@ -56,6 +64,10 @@ export function textTable(figures: Figure[]): string {
 
 const mdCell = (s: string) => s.replace(/\|/g, '\\|');
 
+/** Hand-written analysis (profiles, what bounds each figure), kept beside the harness and copied in. */
+const analysisFile = fileURLToPath(new URL('../analysis.md', import.meta.url));
+const analysis = (): string => (existsSync(analysisFile) ? `${readFileSync(analysisFile, 'utf8').trim()}\n\n` : '');
+
 export function markdownReport(results: BenchResults): string {
   const m = results.machine;
   const table = [
@@ -70,7 +82,7 @@ export function markdownReport(results: BenchResults): string {
   const scenarios = results.scenarios
     .map(
       (s) =>
-        `- \`${s.name}\` (${s.seconds.toFixed(0)} s, load average ${s.loadAverage.map((l) => l.toFixed(1)).join(' → ')}): ${s.description}`,
+        `- \`${s.name}\` (${s.seconds.toFixed(0)} s, load average ${s.loadAverage.map((l) => l.toFixed(1)).join(' → ')}): ${s.failed ? `**FAILED: ${s.failed}** — ` : ''}${s.description}`,
     )
     .join('\n');
   return `# Benchmarks
@@ -106,13 +118,21 @@ an HTTP figure includes autocannon's own CPU; both sides of a ratio pay it alike
 ${scenarios}
 
 ${notes ? `## Notes\n\n${notes}\n` : ''}
-## Re-run
+${analysis()}## Re-run
 
 \`\`\`sh
 npm run bench            # full run (under ten minutes): writes this file and bench/results/latest.json
 npm run bench -- --quick # about a minute, smaller counts, same scenarios
 npm run bench -- --only=appends --quick   # one scenario; prints only, writes no files
+npm run bench -- --only=http-commands,projector-rebuild --quick --profile
+                         # also writes CPU profiles per scenario to bench/results/profiles/<scenario>/
+node --import tsx bench/profileTop.ts bench/results/profiles/http-commands/command-api-*.cpuprofile   # top self-time frames
+npm run bench -- --report-only   # rewrite this file from latest.json (after editing bench/analysis.md)
 \`\`\`
+
+A scenario that fails is reported (here and on stderr) and the run goes on with the next;
+the exit code is then non-zero. Every port a child listens on is chosen free by the bench,
+and a port that something else holds is named in the failure.
 
 The servers must run on loopback (NATS JetStream 4222, PostgreSQL 5432, Redis 6379); the
 run stops with a non-zero exit and names any that does not answer. Each scenario uses its

@@ -143,7 +143,7 @@ export const appends: Scenario = {
         value: createRun.rate,
         ...perSecond,
         notes:
-          'wired as in the command-api (KV snapshot store): before the append, loading the new id asks for a snapshot (a KV get, a miss) and for its last commit (a direct get, a 404), so three round trips to NATS where raw publish makes one',
+          'wired as in the command-api (KV snapshot store): a create skips the load (no snapshot get, no last-commit get; the append expects position 0 and a clash is decided again on a verified load), so one round trip to NATS, like raw publish',
       }),
       ctx.figure({
         metric: `command handler: RecordCampaignMetrics, ${window} aggregates (cached)`,

@@ -53,6 +53,7 @@ export const httpCommands: Scenario = {
         url: `${who === 'bare' ? bareUrl : apiUrl}/api/campaigns`,
         method: 'POST',
         body: createCampaignData('http'),
+        ...(who === 'api' ? { headers: env.authHeaders } : {}),
         connections,
         durationSeconds: seconds,
       }).then((run) => {
@@ -92,7 +93,7 @@ export const httpCommands: Scenario = {
         value: apiRun.rate,
         baseline: bareName,
         baselineValue: bareRun.rate,
-        notes: `autocannon, ${connections} connections, ${rounds} rounds of ${roundSeconds} s after 1 s of warm-up; each request creates a campaign: one commit after three round trips to NATS (snapshot get, last-commit get, publish; see appends)${apiRun.failed ? `; ${apiRun.failed} requests failed` : ''}. CPU of the server process under load: command-api ${(cpu.api / busy).toFixed(2)} cores, bare fastify ${(cpu.bare / busy).toFixed(2)} cores`,
+        notes: `autocannon, ${connections} connections, ${rounds} rounds of ${roundSeconds} s after 1 s of warm-up; each request creates a campaign: one commit, one round trip to NATS (the publish; a create skips the load, see appends)${apiRun.failed ? `; ${apiRun.failed} requests failed` : ''}. CPU of the server process under load: command-api ${(cpu.api / busy).toFixed(2)} cores, bare fastify ${(cpu.bare / busy).toFixed(2)} cores`,
       }),
       ctx.figure({
         metric: 'POST /api/campaigns commits',

@@ -43,7 +43,7 @@ export const readModelLatency: Scenario = {
       const created = await expectStatus(
         await fetch(`${apiUrl}/api/campaigns`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'application/json', ...env.authHeaders },
           body: JSON.stringify(createCampaignData(i)),
         }),
         201,
@@ -51,7 +51,9 @@ export const readModelLatency: Scenario = {
       );
       const t1 = performance.now();
       await expectStatus(
-        await fetch(`${apiUrl}/api/campaigns/${created.id}?minPosition=${created.position}`),
+        await fetch(`${apiUrl}/api/campaigns/${created.id}?minPosition=${created.position}`, {
+          headers: env.authHeaders,
+        }),
         200,
         'GET /api/campaigns/:id',
       );

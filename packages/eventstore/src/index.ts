@@ -41,7 +41,7 @@ export {
 } from './consumers/durableConsumer.js';
 export { readCommit } from './consumers/readCommit.js';
 export { type ConnectNatsOptions, connectNats, type NatsHandle, trackConnection } from './nats.js';
-export { decodeCommit, encodeCommit, hashCommit } from './store/commitCodec.js';
+export { decodeCommit, encodeCommit, hashCommit, sealCommit } from './store/commitCodec.js';
 export {
   type AppendInput,
   type AppendResult,

@@ -50,6 +50,10 @@ export async function connectNats(opts: ConnectNatsOptions): Promise<NatsHandle>
     waitOnFirstConnect: opts.waitOnFirstConnect ?? true,
     pingInterval: 5_000,
     maxPingOut: 2,
+    // nats.js otherwise builds an Error (and its stack) for every request and publish, up
+    // front, in case it times out: measurable per command (docs/BENCHMARKS.md). Errors keep
+    // their own stack; only the caller's async frames are left out of a time-out's trace.
+    noAsyncTraces: true,
     ...opts.extra,
   });
   const isConnected = trackConnection(nc, opts.logger);

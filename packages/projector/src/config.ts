@@ -32,7 +32,9 @@ export const projectorConfigSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, _ or -')
     .default('projector'),
-  PROJECTOR_BATCH_SIZE: positiveInt(500),
+  // 2000: measured by `npm run bench` (projector-rebuild, docs/BENCHMARKS.md) against 25-500; a batch
+  // still closes early when the consumer is caught up, so live latency does not wait for it.
+  PROJECTOR_BATCH_SIZE: positiveInt(2000),
   // --- stalled projections (issue 7) ---
   /** While a projection is stalled: how often it retries the commit and looks for a skip decision, in ms. */
   PROJECTOR_STALL_RETRY_MS: positiveInt(5000),

@@ -3,7 +3,7 @@ import { expect, it } from 'vitest';
 import { loadProjectorConfig } from '../src/index.js';
 
 it('has defaults and names every bad variable', () => {
-  expect(loadProjectorConfig({})).toMatchObject({ PORT: 3003, DB_SCHEMA: 'public', PROJECTOR_BATCH_SIZE: 500 });
+  expect(loadProjectorConfig({})).toMatchObject({ PORT: 3003, DB_SCHEMA: 'public', PROJECTOR_BATCH_SIZE: 2000 });
   let err: ConfigError | undefined;
   try {
     loadProjectorConfig({ DB_SCHEMA: 'Robert"); drop', PROJECTOR_BATCH_SIZE: '0', REDIS_URL: 'postgres://x' });

@@ -1,6 +1,20 @@
 import { type RecordedEvent, type StoredCommit, toRecordedEvents } from '@lightdom/domain';
 import type { FeedFilter, FeedStart } from './types.js';
 
+/**
+ * A live commit's events, built once and shared by every subscriber it reaches (the hub
+ * offers the same commit object to all of them); read-only from here on.
+ */
+const eventsOfCommit = new WeakMap<StoredCommit, readonly RecordedEvent[]>();
+function sharedEvents(commit: StoredCommit): readonly RecordedEvent[] {
+  let events = eventsOfCommit.get(commit);
+  if (!events) {
+    events = toRecordedEvents(commit);
+    eventsOfCommit.set(commit, events);
+  }
+  return events;
+}
+
 /** What a subscriber needs from its hub. */
 export interface SubscriberHost {
   /** Opens the hub's consumer if it is not open yet. */
@@ -117,7 +131,7 @@ export class Subscriber {
         }
         // Live, until stopped or the queue overflows (then history again from the cursor).
         for (let commit = await this.take(); commit; commit = await this.take()) {
-          for (const e of toRecordedEvents(commit)) {
+          for (const e of sharedEvents(commit)) {
             if (!wanted(e)) continue;
             yield e;
             if (this.stopped) return;

@@ -100,6 +100,17 @@ const errorBody = (err: unknown) => {
  * and no duplicate. Commands sent on the socket are acknowledged with the same result
  * as `POST /api/commands`.
  */
+/** Live events are shared by every subscriber (feed/subscriber.ts): each is encoded once. */
+const encodedEvents = new WeakMap<object, string>();
+function eventJson(event: object): string {
+  let text = encodedEvents.get(event);
+  if (text === undefined) {
+    text = JSON.stringify(event);
+    encodedEvents.set(event, text);
+  }
+  return text;
+}
+
 export const liveFeed = (deps: LiveFeedDeps, options: Partial<LiveFeedOptions> = {}) =>
   async function liveFeedPlugin(app: FastifyInstance) {
     const opts: LiveFeedOptions = { maxSubscriptions: 16, maxBufferedBytes: 8 * 1024 * 1024, ...options };
@@ -182,16 +193,32 @@ export const liveFeed = (deps: LiveFeedDeps, options: Partial<LiveFeedOptions> =
         // subscribe/unsubscribe cannot pile them up).
         const settingUp = new WeakSet<FeedSubscription>();
         let abandoned = 0;
-        const send = (msg: unknown) => {
+        // Frames sent in the same turn of the event loop (a burst of live commits) leave in
+        // one write: the TCP socket is corked at the first and uncorked once the turn's
+        // callbacks ran. A socket that fell behind then catches up with few large writes
+        // instead of one system call per frame (docs/BENCHMARKS.md, ws-fanout).
+        const tcp = (socket as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+        let corked = false;
+        const uncork = () => {
+          corked = false;
+          tcp?.uncork();
+        };
+        const sendText = (text: string) => {
           if (socket.readyState !== socket.OPEN) return false;
           if (socket.bufferedAmount > opts.maxBufferedBytes) {
             // Too slow to keep up: close and let it resume from its last position.
             socket.close(1013, 'slow consumer: resume from your last position');
             return false;
           }
-          socket.send(JSON.stringify(msg));
+          if (tcp && !corked) {
+            corked = true;
+            tcp.cork();
+            process.nextTick(uncork);
+          }
+          socket.send(text);
           return true;
         };
+        const send = (msg: unknown) => sendText(JSON.stringify(msg));
 
         async function subscribe(f: z.infer<typeof subscribeFrame>) {
           if (subscriptions.has(f.id)) throw new LightdomError('VALIDATION_FAILED', `Subscription ${f.id} exists`);
@@ -238,8 +265,11 @@ export const liveFeed = (deps: LiveFeedDeps, options: Partial<LiveFeedOptions> =
           subscriptions.set(f.id, sub);
           send({ op: 'subscribed', id: f.id, after: sub.after });
           void (async () => {
+            // The same bytes as JSON.stringify({ op, sub, event }), with the event's JSON built
+            // once for every socket it goes to.
+            const head = `{"op":"event","sub":${JSON.stringify(f.id)},"event":`;
             for await (const event of sub) {
-              if (!send({ op: 'event', sub: f.id, event })) {
+              if (!sendText(`${head}${eventJson(event)}}`)) {
                 sub.stop();
                 return;
               }

@@ -140,7 +140,9 @@ export function createCommandHandler(
       { cacheSize: opts.cacheSize, snapshotEvery: opts.snapshotEvery },
     );
 
-  async function decideOn(
+  // Synchronous: deciding awaits nothing, and each await before the append is one more
+  // microtask turn before the publish is queued (fewer commands share NATS's next write).
+  function decideOn(
     loaded: LoadedAggregate,
     command: { type: string; data: unknown },
     expectedVersion: number | undefined,
@@ -263,12 +265,12 @@ export function createCommandHandler(
       let events: { type: string; data: unknown }[];
       try {
         try {
-          events = await decideOn(loaded, command, envelope.expectedVersion, now);
+          events = decideOn(loaded, command, envelope.expectedVersion, now);
         } catch (err) {
           // A cached state may be stale: confirm a rejection against the log before reporting it.
           if (!isLightdomError(err) || loaded.verified) throw err;
           loaded = await repository.load(spec.aggregateType, aggregateId, { verify: true });
-          events = await decideOn(loaded, command, envelope.expectedVersion, now);
+          events = decideOn(loaded, command, envelope.expectedVersion, now);
         }
       } catch (err) {
         // A retry whose first attempt landed but was not remembered (a crash between the
@@ -284,7 +286,7 @@ export function createCommandHandler(
       if (events.length === 0 && !loaded.verified) {
         // "Nothing to do" on a cached state may be stale too: confirm it against the log.
         loaded = await repository.load(spec.aggregateType, aggregateId, { verify: true });
-        events = await decideOn(loaded, command, envelope.expectedVersion, now);
+        events = decideOn(loaded, command, envelope.expectedVersion, now);
       }
       if (events.length === 0) {
         return {

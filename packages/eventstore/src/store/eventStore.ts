@@ -15,7 +15,7 @@ import {
 import type { Logger } from 'pino';
 import { defaultStreamOptions, type EventStreamOptions, ensureEventStream } from '../stream.js';
 import { aggregateSubject, typeSubject } from '../subjects.js';
-import { decodeCommit, encodeCommit, hashCommit } from './commitCodec.js';
+import { decodeCommit, sealCommit } from './commitCodec.js';
 import { isNotFound, translateNatsError } from './natsErrors.js';
 
 const isSubjectToken = (token: string): boolean => /^[A-Za-z0-9_-]{1,100}$/.test(token);
@@ -277,14 +277,14 @@ export function createEventStore(deps: EventStoreDeps, options: Partial<EventSto
         events: input.events.map((e) => ({ id: randomUUID(), ...e })),
         prevHash: input.prevHash,
       };
-      const commit: Commit = { ...body, hash: hashCommit(body) };
+      const { commit, bytes } = sealCommit(body);
       const h = natsHeaders();
       h.set('Lightdom-Correlation-Id', meta.correlationId);
       h.set('Lightdom-Commit-Id', commit.commitId);
       if (meta.traceparent) h.set('traceparent', meta.traceparent);
       const subject = aggregateSubject(opts.subjectPrefix, input.aggregateType, input.aggregateId);
       try {
-        const ack = await js.publish(subject, encodeCommit(commit), {
+        const ack = await js.publish(subject, bytes, {
           headers: h,
           timeout: opts.publishTimeoutMs,
           ...(meta.msgId ? { msgID: meta.msgId } : {}),
