@@ -123,7 +123,13 @@ const queueBindingDef = (exchange: string, b: Binding): BindingDefinition => ({
  * the head, length limits, the single active consumer, expiry of an unused queue): a durable
  * queue with one of them is not shared between gateways but kept whole by each (see docs/amqp.md).
  */
-const wholeQueueArguments = ['x-message-ttl', 'x-max-length', 'x-max-length-bytes', 'x-single-active-consumer', 'x-expires'];
+const wholeQueueArguments = [
+  'x-message-ttl',
+  'x-max-length',
+  'x-max-length-bytes',
+  'x-single-active-consumer',
+  'x-expires',
+];
 
 /** Whether a durable queue is shared by the gateways on the stream (one JetStream consumer). */
 export function isSharedQueue(def: QueueDefinition, owner: object | undefined): boolean {
@@ -209,14 +215,25 @@ export class Broker {
           x.exchangeBindings.push({ destination: b.queue, routingKey: b.routingKey, ...args });
       } else if (this.queues.has(b.queue)) x.bindings.push({ queue: b.queue, routingKey: b.routingKey, ...args });
     }
+    const moves: { queue: string; seq: number; message: AmqpMessage }[] = [];
     await this.store.load((queue, seq, message) => {
       const q = this.queues.get(queue);
-      if (!q || q.shared) return;
+      if (!q) return;
+      if (q.shared) {
+        // Stored by a gateway before queues were shared: moved to the work-queue stream below.
+        moves.push({ queue, seq, message });
+        return;
+      }
       // TTLs of restored messages count from the restart (JetStream's timestamp is not read back).
       const d: Delivery = { message, seq, redelivered: false };
       q.stamp(d);
       q.ready.push(d);
     });
+    for (const m of moves) {
+      await this.store.append(m.queue, m.message, `moved:${m.seq}`, true);
+      // Another gateway starting at the same time may have moved it already (same id, deduplicated).
+      await this.store.remove(m.seq).catch(() => undefined);
+    }
     // Bindings to a plugin-fed exchange are bound again from where they got to (the later of
     // the position they were made at and the saved progress of their queue), oldest first, so
     // the plugin replays what was committed while no gateway ran.
@@ -576,7 +593,6 @@ export class Broker {
     const count = q.ready.length + pending;
     q.shared?.stop();
     q.ready.clear();
-    clearTimeout(q.purgeTimer);
     for (const c of q.consumers) c.cancelledByServer();
     q.consumers = [];
     for (const x of this.exchanges.values()) {
@@ -732,7 +748,7 @@ export class Broker {
       }
       q.appending.messages++;
       q.appending.bytes += size;
-      const stored = this.store.append(q.name, message, dedupeId);
+      const stored = this.store.append(q.name, message, dedupeId, q.shared !== undefined);
       // Handled here so a failed append is not an unhandled rejection while it waits its turn.
       stored.catch(() => undefined);
       const done = q.tail.then(async () => {
@@ -757,9 +773,9 @@ export class Broker {
   settle(q: Queue | undefined, d: Delivery, counted: boolean) {
     if (q && counted) q.release(d);
     if (d.shared) {
+      // JetStream deletes the message from the work-queue stream at the ack.
       if (q?.shared) q.shared.settled(d);
       else d.shared.ack();
-      if (q && !q.deleted) this.schedulePurge(q);
       return;
     }
     if (d.seq === undefined || !q || q.deleted) return;
@@ -801,23 +817,6 @@ export class Broker {
   }
 
   private readonly removals = new Map<Queue, Promise<void>>();
-
-  /**
-   * Shared queues: acknowledged messages leave JetStream by one purge below the consumer's
-   * ack floor (every gateway's acks count), at most one every 200 ms per queue.
-   */
-  private schedulePurge(q: Queue) {
-    if (q.purgeTimer) return;
-    q.purgeTimer = setTimeout(() => {
-      this.store
-        .purgeAcked(q.name)
-        .catch((err) => this.logger.debug({ err, queue: q.name }, 'AMQP: removing acknowledged messages failed'))
-        .finally(() => {
-          q.purgeTimer = undefined;
-        });
-    }, 200);
-    q.purgeTimer.unref();
-  }
 
   /** Progress of plugin-fed queues, saved at most every 500 ms (see `noteProgress`). */
   private readonly progress = new Map<string, { exchange: string; queue: string; position: number }>();

@@ -138,8 +138,6 @@ export class Queue {
   shared: SharedFeed | undefined;
   /** Shared queues: messages in JetStream not yet pulled by any gateway, as of the last declare. */
   pendingElsewhere = 0;
-  /** Shared queues: a removal of acknowledged messages is scheduled. */
-  purgeTimer: NodeJS.Timeout | undefined;
   /** `x-message-ttl` in ms, if set. */
   readonly ttl: number | undefined;
   /**

@@ -5,12 +5,12 @@ import {
   DeliverPolicy,
   DiscardPolicy,
   type JetStreamClient,
-  type JsMsg,
   type JetStreamManager,
+  type JsMsg,
   type KV,
+  KvWatchInclude,
   type NatsConnection,
   headers as natsHeaders,
-  KvWatchInclude,
   RetentionPolicy,
   StorageType,
 } from 'nats';
@@ -102,7 +102,11 @@ export interface PulledMessage {
 export interface AmqpStore {
   init(): Promise<Topology>;
   /** Stores a message of a durable queue; resolves with its stream sequence. */
-  append(queue: string, message: AmqpMessage, dedupeId?: string): Promise<number>;
+  /**
+   * `shared`: the queue is shared by the gateways, its messages go to the work-queue stream
+   * `<stream>_WQ` (deleted by JetStream when acknowledged); others stay in `stream`.
+   */
+  append(queue: string, message: AmqpMessage, dedupeId?: string, shared?: boolean): Promise<number>;
   remove(seq: number): Promise<void>;
   /** Removes every message of the queue with a sequence below `seq`. */
   purgeBelow(queue: string, seq: number): Promise<void>;
@@ -128,8 +132,6 @@ export interface AmqpStore {
   pullOne(queue: string): Promise<PulledMessage | undefined>;
   /** Messages of the queue not yet handed to any gateway. */
   pendingOf(queue: string): Promise<number>;
-  /** Removes the queue's messages that every gateway has acknowledged (below the ack floor). */
-  purgeAcked(queue: string): Promise<void>;
   /** Where a plugin-fed exchange has got to for a queue, as saved by `saveProgress`. */
   progressOf(exchange: string, queue: string): number | undefined;
   saveProgress(exchange: string, queue: string, position: number): Promise<void>;
@@ -158,6 +160,9 @@ export function createAmqpStore(nc: NatsConnection, options: AmqpStoreOptions): 
   let jsm: JetStreamManager;
   let kv: KV;
   const queueSubject = (queue: string) => `${options.subjectPrefix}.q.${queue ? b64(queue) : '_'}`;
+  /** Shared durable queues live in a work-queue stream beside the first: JetStream deletes a message at its ack. */
+  const sharedStream = `${options.stream}_WQ`;
+  const sharedSubject = (queue: string) => `${options.subjectPrefix}.w.${queue ? b64(queue) : '_'}`;
   const queueOf = (subject: string) => {
     const token = subject.slice(options.subjectPrefix.length + 3);
     return token === '_' ? '' : unb64(token);
@@ -173,7 +178,7 @@ export function createAmqpStore(nc: NatsConnection, options: AmqpStoreOptions): 
   const consumerOf = (queue: string) => {
     let c = consumers.get(queue);
     if (!c) {
-      c = js.consumers.get(options.stream, consumerName(queue));
+      c = js.consumers.get(sharedStream, consumerName(queue));
       c.catch(() => consumers.delete(queue));
       consumers.set(queue, c);
     }
@@ -215,6 +220,16 @@ export function createAmqpStore(nc: NatsConnection, options: AmqpStoreOptions): 
       } catch {
         await jsm.streams.add(config);
       }
+      try {
+        await jsm.streams.info(sharedStream);
+      } catch {
+        await jsm.streams.add({
+          ...config,
+          name: sharedStream,
+          subjects: [`${options.subjectPrefix}.w.>`],
+          retention: RetentionPolicy.Workqueue,
+        });
+      }
       kv = await js.views.kv(options.topologyBucket, { history: 1 });
       const topology: Topology = { exchanges: [], queues: [], bindings: [] };
       const keys: string[] = [];
@@ -233,13 +248,13 @@ export function createAmqpStore(nc: NatsConnection, options: AmqpStoreOptions): 
       }
       return topology;
     },
-    async append(queue, m, id) {
+    async append(queue, m, id, shared) {
       const h = natsHeaders();
       if (id) h.set('Nats-Msg-Id', `${id}:${b64(queue)}`);
       h.set('Amqp-Exchange', encodeURIComponent(m.exchange));
       h.set('Amqp-Routing-Key', encodeURIComponent(m.routingKey));
       h.set('Amqp-Properties', m.properties.toString('base64'));
-      const ack = await js.publish(queueSubject(queue), m.body, { headers: h });
+      const ack = await js.publish(shared ? sharedSubject(queue) : queueSubject(queue), m.body, { headers: h });
       return ack.seq;
     },
     async remove(seq) {
@@ -250,6 +265,7 @@ export function createAmqpStore(nc: NatsConnection, options: AmqpStoreOptions): 
     },
     async purge(queue) {
       await jsm.streams.purge(options.stream, { filter: queueSubject(queue) });
+      await jsm.streams.purge(sharedStream, { filter: sharedSubject(queue) });
     },
     async load(onMessage) {
       const info = await jsm.streams.info(options.stream);
@@ -332,9 +348,9 @@ export function createAmqpStore(nc: NatsConnection, options: AmqpStoreOptions): 
       })().catch(() => undefined);
     },
     async ensureConsumer(queue) {
-      await jsm.consumers.add(options.stream, {
+      await jsm.consumers.add(sharedStream, {
         durable_name: consumerName(queue),
-        filter_subject: queueSubject(queue),
+        filter_subject: sharedSubject(queue),
         ack_policy: AckPolicy.Explicit,
         deliver_policy: DeliverPolicy.All,
         ack_wait: options.sharedAckWaitMs * 1_000_000,
@@ -344,7 +360,7 @@ export function createAmqpStore(nc: NatsConnection, options: AmqpStoreOptions): 
     },
     async deleteConsumer(queue) {
       consumers.delete(queue);
-      await jsm.consumers.delete(options.stream, consumerName(queue)).catch(() => undefined);
+      await jsm.consumers.delete(sharedStream, consumerName(queue)).catch(() => undefined);
     },
     async fetch(queue, max, expiresMs, onMessage) {
       const consumer = await consumerOf(queue);
@@ -353,19 +369,14 @@ export function createAmqpStore(nc: NatsConnection, options: AmqpStoreOptions): 
     },
     async pullOne(queue) {
       try {
-        return pulled(await js.pull(options.stream, consumerName(queue)));
+        return pulled(await js.pull(sharedStream, consumerName(queue)));
       } catch {
         return undefined;
       }
     },
     async pendingOf(queue) {
-      const info = await jsm.consumers.info(options.stream, consumerName(queue)).catch(() => undefined);
+      const info = await jsm.consumers.info(sharedStream, consumerName(queue)).catch(() => undefined);
       return info?.num_pending ?? 0;
-    },
-    async purgeAcked(queue) {
-      const info = await jsm.consumers.info(options.stream, consumerName(queue));
-      const floor = info.ack_floor.stream_seq;
-      if (floor > 0) await jsm.streams.purge(options.stream, { filter: queueSubject(queue), seq: floor + 1 });
     },
     progressOf(exchange, queue) {
       return progress.get(progressKey(exchange, queue));

@@ -2,7 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { type RecordedEvent, upcastEvent } from '@lightdom/domain';
 import { createCommandHandler, createEventStore } from '@lightdom/eventstore';
 import { createLogger } from '@lightdom/runtime';
-import { createNatsTestEnv, type NatsTestEnv, type ServiceProcess, spawnTypeScript, testServers } from '@lightdom/testkit';
+import {
+  createNatsTestEnv,
+  type NatsTestEnv,
+  type ServiceProcess,
+  spawnTypeScript,
+  testServers,
+} from '@lightdom/testkit';
 import amqp, { type ChannelModel, type ConsumeMessage } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAmqpServer } from '../src/index.js';
@@ -117,7 +123,14 @@ describe('AMQP: three gateways on one stream', () => {
       'every confirmed message acked',
       async () => (confirmed.size === new Set(acks.map((a) => a.id)).size ? true : undefined),
       40_000,
-    );
+    ).catch(async (err) => {
+      const got = new Set(acks.map((a) => a.id));
+      const missing = [...confirmed].filter((id) => !got.has(id));
+      const consumers = await nats.jsm.consumers.list(`${names.stream}_WQ`).next();
+      throw new Error(
+        `${(err as Error).message}: ${missing.length} missing (${missing.slice(0, 5).join(', ')}); acks by gateway ${[0, 1, 2].map((g) => acks.filter((a) => a.gw === g).length).join('/')}; redelivered ${acks.filter((a) => a.redelivered).length}; stream ${JSON.stringify((await nats.jsm.streams.info(`${names.stream}_WQ`)).state)}; consumers ${JSON.stringify(consumers.map((c) => ({ p: c.num_pending, a: c.num_ack_pending, r: c.num_redelivered, w: c.num_waiting, f: c.ack_floor, d: c.delivered })))}\n${gateways.map((g) => g.output().slice(-1500)).join('\n')}`,
+      );
+    });
     // Nothing more comes once the dead gateway's deliveries are back (ack_wait passed twice).
     await new Promise((r) => setTimeout(r, 2 * ACK_WAIT_MS));
     const byId = new Map<string, typeof acks>();
@@ -219,7 +232,10 @@ describe('AMQP: lightdom.events bindings keep their position', () => {
       );
     const meta = (k: string) => ({ actor: 't', correlationId: k, causationId: k });
     const create = (name: string) =>
-      commands.handle({ type: 'CreateCampaign', data: { name, budget: { amount: 1000, currency: 'EUR' } } }, meta(name));
+      commands.handle(
+        { type: 'CreateCampaign', data: { name, budget: { amount: 1000, currency: 'EUR' } } },
+        meta(name),
+      );
     const queue = `events-${randomUUID()}`;
 
     const first = gateway();
@@ -249,9 +265,13 @@ describe('AMQP: lightdom.events bindings keep their position', () => {
     const c2 = await amqp.connect(`amqp://guest:guest@127.0.0.1:${p2}`);
     const ch2 = await c2.createChannel();
     const seen: string[] = [];
-    await ch2.consume(queue, (m) => {
-      if (m) seen.push((JSON.parse(m.content.toString()) as RecordedEvent).aggregateId);
-    }, { noAck: true });
+    await ch2.consume(
+      queue,
+      (m) => {
+        if (m) seen.push((JSON.parse(m.content.toString()) as RecordedEvent).aggregateId);
+      },
+      { noAck: true },
+    );
     const expected = [whileUp.id, down1.id, down2.id, after.id];
     await until('the four events', async () => (seen.length >= expected.length ? true : undefined));
     // Time for a duplicate to show up, if the second gateway had stored one.
