@@ -554,7 +554,7 @@ export class Broker {
         );
       }
       existing.touch();
-      if (existing.shared) existing.pendingElsewhere = await this.store.pendingOf(name);
+      if (existing.shared) await this.countShared(existing);
       return existing;
     }
     if (passive) throw notFound(`no queue '${name}' ${vhost}`);
@@ -565,11 +565,21 @@ export class Broker {
     if (q.shared) {
       await this.store.ensureConsumer(name);
       // Another gateway may have declared it a moment ago, with messages.
-      q.pendingElsewhere = await this.store.pendingOf(name);
+      await this.countShared(q);
     }
     if (def.durable && !def.exclusive) await this.store.saveQueue(q.def);
     // Every queue is bound to the default exchange by its name; routing does that implicitly.
     return q;
+  }
+
+  /**
+   * A shared queue's ready count as JetStream sees it: everything not acked, less what this
+   * gateway holds unacked (and less its own ready messages, which `ready` counts). Unacked
+   * deliveries on other gateways count as ready: docs/amqp.md lists this as a limit.
+   */
+  private async countShared(q: Queue) {
+    const total = await this.store.pendingOf(q.name);
+    q.pendingElsewhere = Math.max(0, total - q.unacked - q.ready.length);
   }
 
   /** Deletes a queue: its consumers are cancelled, its messages dropped. Returns the ready count. */
@@ -583,14 +593,15 @@ export class Broker {
       throw resourceLocked(`cannot obtain exclusive access to locked queue '${name}' ${vhost}`);
     }
     if (opts.ifUnused && q.consumers.length > 0) throw preconditionFailed(`queue '${name}' ${vhost} in use`);
-    if (opts.ifEmpty && q.ready.length + (q.shared ? await this.store.pendingOf(name) : 0) > 0) {
+    if (q.shared && opts.ifEmpty) await this.countShared(q);
+    if (opts.ifEmpty && q.ready.length + (q.shared ? q.pendingElsewhere : 0) > 0) {
       throw preconditionFailed(`queue '${name}' ${vhost} not empty`);
     }
     this.queues.delete(name);
     q.deleted = true;
     q.stopTimers();
-    const pending = q.shared && !opts.remote ? await this.store.pendingOf(name) : 0;
-    const count = q.ready.length + pending;
+    if (q.shared && !opts.remote) await this.countShared(q);
+    const count = q.ready.length + (q.shared ? q.pendingElsewhere : 0);
     q.shared?.stop();
     q.ready.clear();
     for (const c of q.consumers) c.cancelledByServer();
@@ -620,9 +631,9 @@ export class Broker {
     for (const d of dropped) this.settle(q, d, false);
     if (q.shared) {
       // Everything JetStream holds for the queue goes, messages held unacked by other gateways too.
-      const pending = await this.store.pendingOf(q.name);
+      await this.countShared(q);
       await this.store.purge(q.name);
-      return dropped.length + pending;
+      return dropped.length + q.pendingElsewhere;
     }
     return dropped.length;
   }

@@ -130,7 +130,10 @@ export interface AmqpStore {
   fetch(queue: string, max: number, expiresMs: number, onMessage: (m: PulledMessage) => void): Promise<void>;
   /** One message if one is waiting now (basic.get), else undefined. */
   pullOne(queue: string): Promise<PulledMessage | undefined>;
-  /** Messages of the queue not yet handed to any gateway. */
+  /**
+   * Messages of the queue in JetStream not yet acknowledged: never handed to a gateway, or
+   * handed and not acked (held by a gateway, ready or unacked there, or given back with nak).
+   */
   pendingOf(queue: string): Promise<number>;
   /** Where a plugin-fed exchange has got to for a queue, as saved by `saveProgress`. */
   progressOf(exchange: string, queue: string): number | undefined;
@@ -375,8 +378,10 @@ export function createAmqpStore(nc: NatsConnection, options: AmqpStoreOptions): 
       }
     },
     async pendingOf(queue) {
+      // Acks are fire-and-forget: a flush makes sure the server has taken those sent so far.
+      await nc.flush();
       const info = await jsm.consumers.info(sharedStream, consumerName(queue)).catch(() => undefined);
-      return info?.num_pending ?? 0;
+      return (info?.num_pending ?? 0) + (info?.num_ack_pending ?? 0);
     },
     progressOf(exchange, queue) {
       return progress.get(progressKey(exchange, queue));
