@@ -49,17 +49,46 @@ export class SharedFeed {
     return Math.min(room, PULL_MAX) - this.q.ready.length;
   }
 
-  /** Starts pulling if local consumers have room and no pull is running. */
-  kick() {
-    if (this.running || this.want() <= 0) return;
-    this.running = true;
-    this.loop().catch(() => undefined);
+  /**
+   * Starts pulling if local consumers have room and no pull is running. Acks that come in
+   * one turn of the event loop are pulled for together, and while deliveries are still
+   * unacked a pull waits until a quarter of the local capacity is free: pulls of one message
+   * each would cost a round trip per message.
+   */
+  kick(force = false) {
+    if (this.running || (this.kicked && !force)) return;
+    this.kicked = true;
+    setImmediate(() => {
+      this.kicked = false;
+      if (this.running) return;
+      const want = this.want();
+      if (want <= 0) return;
+      if (!force && !this.worthPulling(want)) {
+        // At most 5 ms late, whatever stays unacked.
+        this.late ??= setTimeout(() => {
+          this.late = undefined;
+          this.kick(true);
+        }, 5);
+        return;
+      }
+      clearTimeout(this.late);
+      this.late = undefined;
+      this.running = true;
+      this.loop().catch(() => undefined);
+    });
   }
+
+  private worthPulling(want: number) {
+    return this.q.unacked === 0 || want * 4 >= want + this.q.ready.length + this.q.unacked;
+  }
+
+  private kicked = false;
+  private late: NodeJS.Timeout | undefined;
 
   private async loop() {
     let failed = false;
     try {
-      for (let n = this.want(); n > 0; n = this.want()) {
+      for (let n = this.want(); n > 0 && this.worthPulling(n); n = this.want()) {
         await this.store.fetch(this.q.name, n, PULL_EXPIRES_MS, (m) => this.arrive(m));
       }
     } catch (err) {
@@ -113,6 +142,7 @@ export class SharedFeed {
   stop() {
     this.stopped = true;
     clearInterval(this.beat);
+    clearTimeout(this.late);
     this.q.ready.drainAll();
     for (const d of this.held) d.shared?.nak();
     this.held.clear();

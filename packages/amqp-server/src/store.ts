@@ -96,8 +96,10 @@ export interface PulledMessage {
 }
 
 /**
- * Durable state in JetStream: one stream (limits retention; a message is deleted by
- * sequence when it is acknowledged) and one KV bucket for the topology.
+ * Durable state in JetStream: one stream for whole-queue durable queues (limits retention;
+ * a message is deleted by sequence when it is acknowledged), a work-queue stream
+ * `<stream>_WQ` for queues shared by the gateways (one durable consumer per queue; JetStream
+ * deletes at the ack), and one KV bucket for the topology and binding progress.
  */
 export interface AmqpStore {
   init(): Promise<Topology>;
