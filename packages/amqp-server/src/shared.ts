@@ -74,7 +74,7 @@ export class SharedFeed {
       clearTimeout(this.late);
       this.late = undefined;
       this.running = true;
-      this.loop().catch(() => undefined);
+      this.loop(want).catch(() => undefined);
     });
   }
 
@@ -85,11 +85,15 @@ export class SharedFeed {
   private kicked = false;
   private late: NodeJS.Timeout | undefined;
 
-  private async loop() {
+  /** Pulls `first` messages, then more while the local consumers have room worth a pull. */
+  private async loop(first: number) {
     let failed = false;
     try {
-      for (let n = this.want(); n > 0 && this.worthPulling(n); n = this.want()) {
+      let n = first;
+      while (n > 0) {
         await this.store.fetch(this.q.name, n, PULL_EXPIRES_MS, (m) => this.arrive(m));
+        n = this.want();
+        if (n > 0 && !this.worthPulling(n)) n = 0;
       }
     } catch (err) {
       failed = true;

@@ -8,9 +8,11 @@ import {
   type JetStreamManager,
   type JsMsg,
   type KV,
+  type KvEntry,
   KvWatchInclude,
   type NatsConnection,
   headers as natsHeaders,
+  type QueuedIterator,
   RetentionPolicy,
   StorageType,
 } from 'nats';
@@ -179,6 +181,7 @@ export function createAmqpStore(nc: NatsConnection, options: AmqpStoreOptions): 
   const progressKey = (exchange: string, queue: string) => `p.${b64(exchange)}.${queue ? b64(queue) : '_'}`;
   const consumerName = (queue: string) => `q_${createHash('sha256').update(queue).digest('hex').slice(0, 40)}`;
   let stopWatch: (() => void) | undefined;
+  let watcher: QueuedIterator<KvEntry> | undefined;
   const consumers = new Map<string, Promise<Consumer>>();
   const consumerOf = (queue: string) => {
     let c = consumers.get(queue);
@@ -236,6 +239,8 @@ export function createAmqpStore(nc: NatsConnection, options: AmqpStoreOptions): 
         });
       }
       kv = await js.views.kv(options.topologyBucket, { history: 1 });
+      // Watched from before the keys are read, so no change of another gateway falls between.
+      watcher = await kv.watch({ key: '>', include: KvWatchInclude.UpdatesOnly });
       const topology: Topology = { exchanges: [], queues: [], bindings: [] };
       const keys: string[] = [];
       for await (const k of await kv.keys()) keys.push(k);
@@ -328,7 +333,7 @@ export function createAmqpStore(nc: NatsConnection, options: AmqpStoreOptions): 
       return revisions.get(key);
     },
     async watch(onChange) {
-      const it = await kv.watch({ key: '>', include: KvWatchInclude.UpdatesOnly });
+      const it = watcher ?? (await kv.watch({ key: '>', include: KvWatchInclude.UpdatesOnly }));
       stopWatch = () => it.stop();
       (async () => {
         for await (const e of it) {
@@ -395,6 +400,7 @@ export function createAmqpStore(nc: NatsConnection, options: AmqpStoreOptions): 
     },
     stop() {
       stopWatch?.();
+      watcher?.stop();
     },
   };
 }
