@@ -38,15 +38,20 @@ export class SharedFeed {
     this.beat.unref();
   }
 
-  /** How many more messages the local consumers can take now. */
+  /**
+   * How many more messages to pull: enough to hold twice the local consumers' capacity
+   * (room now plus unacked), so the next window waits here while the consumers ack (no round
+   * trip to JetStream between one prefetch window and the next).
+   */
   private want(): number {
-    if (this.stopped || this.q.deleted) return 0;
+    if (this.stopped || this.q.deleted || this.q.consumers.length === 0) return 0;
     let room = 0;
     for (const c of this.q.consumers) {
       room += c.room ? c.room() : c.ready() ? 1 : 0;
-      if (room >= PULL_MAX) break;
+      if (2 * room >= PULL_MAX) break;
     }
-    return Math.min(room, PULL_MAX) - this.q.ready.length;
+    // Room now plus what is out with the consumers, twice over, less what is here or out.
+    return Math.min(2 * room + this.q.unacked, PULL_MAX) - this.q.ready.length;
   }
 
   /**
