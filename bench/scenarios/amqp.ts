@@ -79,6 +79,8 @@ export const amqpThroughput: Scenario = {
         AMQP_TOPOLOGY_BUCKET: env.kvBucket('amqp'),
         // guest/guest, as against RabbitMQ: a reader, enough for queues (docs/amqp.md).
         AMQP_ALLOW_GUEST: 'true',
+        // The service refuses to start with AUTH on and no token (guest still logs in as a reader).
+        API_TOKENS: 'bench-amqp-token:bench:admin',
         LOG_LEVEL: 'warn',
       }),
     );

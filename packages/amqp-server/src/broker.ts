@@ -6,7 +6,15 @@ import { checkHeadersBinding, headersMatch, type TypedTable } from './headersMat
 import type { ExchangePlugin } from './plugins.js';
 import { type DeathReason, type Delivery, type MemoryBudget, Queue, type QueueLimits } from './queue.js';
 import { assertEquivalentArguments, checkQueueArguments } from './queueArguments.js';
-import type { AmqpMessage, AmqpStore, BindingDefinition, ExchangeDefinition, QueueDefinition } from './store.js';
+import { SharedFeed } from './shared.js';
+import type {
+  AmqpMessage,
+  AmqpStore,
+  BindingDefinition,
+  ExchangeDefinition,
+  QueueDefinition,
+  TopologyChange,
+} from './store.js';
 import { topicMatches } from './topic.js';
 
 export const REPLY_TO_QUEUE = 'amq.rabbitmq.reply-to';
@@ -107,7 +115,26 @@ const queueBindingDef = (exchange: string, b: Binding): BindingDefinition => ({
   queue: b.queue,
   routingKey: b.routingKey,
   ...(b.arguments ? { arguments: b.arguments, argumentTypes: b.argumentTypes } : {}),
+  ...(b.fromPosition !== undefined ? { fromPosition: b.fromPosition } : {}),
 });
+
+/**
+ * Queue arguments whose behaviour needs every message of the queue in one place (expiry at
+ * the head, length limits, the single active consumer, expiry of an unused queue): a durable
+ * queue with one of them is not shared between gateways but kept whole by each (see docs/amqp.md).
+ */
+const wholeQueueArguments = [
+  'x-message-ttl',
+  'x-max-length',
+  'x-max-length-bytes',
+  'x-single-active-consumer',
+  'x-expires',
+];
+
+/** Whether a durable queue is shared by the gateways on the stream (one JetStream consumer). */
+export function isSharedQueue(def: QueueDefinition, owner: object | undefined): boolean {
+  return def.durable && owner === undefined && !wholeQueueArguments.some((k) => def.arguments?.[k] !== undefined);
+}
 const exchangeBindingDef = (exchange: string, b: ExchangeBinding): BindingDefinition => ({
   exchange,
   queue: b.destination,
@@ -135,7 +162,7 @@ export class Broker {
   constructor(
     readonly store: AmqpStore,
     private readonly logger: Logger,
-    private readonly bounds: TransientQueueBounds,
+    private readonly bounds: TransientQueueBounds & { sharedAckWaitMs?: number },
     plugins: readonly ExchangePlugin[] = [],
   ) {
     this.transientMemory = { used: 0, max: bounds.transientTotalMaxBytes };
@@ -174,7 +201,11 @@ export class Broker {
         this.exchanges.set(x.name, { def: x, bindings: [], exchangeBindings: [], builtIn: false });
       }
     }
-    for (const q of topology.queues) this.queues.set(q.name, this.newQueue(q, undefined));
+    for (const q of topology.queues) {
+      const queue = this.newQueue(q, undefined);
+      this.queues.set(q.name, queue);
+      if (queue.shared) await this.store.ensureConsumer(q.name);
+    }
     for (const b of topology.bindings) {
       const x = this.exchanges.get(b.exchange);
       if (!x || this.feeder(b.exchange)) continue;
@@ -184,19 +215,91 @@ export class Broker {
           x.exchangeBindings.push({ destination: b.queue, routingKey: b.routingKey, ...args });
       } else if (this.queues.has(b.queue)) x.bindings.push({ queue: b.queue, routingKey: b.routingKey, ...args });
     }
+    const moves: { queue: string; seq: number; message: AmqpMessage }[] = [];
     await this.store.load((queue, seq, message) => {
       const q = this.queues.get(queue);
       if (!q) return;
+      if (q.shared) {
+        // Stored by a gateway before queues were shared: moved to the work-queue stream below.
+        moves.push({ queue, seq, message });
+        return;
+      }
       // TTLs of restored messages count from the restart (JetStream's timestamp is not read back).
       const d: Delivery = { message, seq, redelivered: false };
       q.stamp(d);
       q.ready.push(d);
     });
-    // Bindings to a plugin-fed exchange are bound again: they resume where the plugin says
-    // (lightdom.events: at the head, so events during the downtime are not delivered).
-    for (const b of topology.bindings) {
-      if (this.feeder(b.exchange) && this.queues.has(b.queue)) await this.bind(b.queue, b.exchange, b.routingKey);
+    for (const m of moves) {
+      await this.store.append(m.queue, m.message, `moved:${m.seq}`, true);
+      // Another gateway starting at the same time may have moved it already (same id, deduplicated).
+      await this.store.remove(m.seq).catch(() => undefined);
     }
+    // Bindings to a plugin-fed exchange are bound again from where they got to (the later of
+    // the position they were made at and the saved progress of their queue), oldest first, so
+    // the plugin replays what was committed while no gateway ran.
+    const fed = topology.bindings
+      .filter((b) => this.feeder(b.exchange) && this.queues.has(b.queue))
+      .map((b) => ({ b, from: this.resumePosition(b) }))
+      .sort((x, y) => (x.from ?? Number.POSITIVE_INFINITY) - (y.from ?? Number.POSITIVE_INFINITY));
+    for (const { b, from } of fed) {
+      await this.bind(b.queue, b.exchange, b.routingKey, undefined, noHeaders, from);
+    }
+    await this.store.watch((change) => this.applyChange(change));
+  }
+
+  /** Where a plugin-fed binding resumes: after its creation position and its queue's saved progress. */
+  private resumePosition(b: BindingDefinition): number | undefined {
+    const progress = this.store.progressOf(b.exchange, b.queue);
+    // Progress is the last position stored; events of that commit are replayed (deduplicated).
+    const done = progress === undefined ? undefined : progress - 1;
+    if (b.fromPosition === undefined) return done;
+    return done === undefined ? b.fromPosition : Math.max(b.fromPosition, done);
+  }
+
+  /**
+   * A topology change made by another gateway (own changes are filtered by revision in the
+   * store): applied here without writing to the bucket again.
+   */
+  private applyChange(c: TopologyChange) {
+    const run = async () => {
+      if (c.kind === 'queue') {
+        const name = Buffer.from(c.key.slice(2), 'base64url').toString('utf8');
+        const existing = this.queues.get(name);
+        if (c.value) {
+          if (!existing) this.queues.set(name, this.newQueue(c.value, undefined));
+        } else if (existing?.def.durable && !existing.owner) await this.deleteQueue(name, { remote: true });
+      } else if (c.kind === 'exchange') {
+        const name = Buffer.from(c.key.slice(2), 'base64url').toString('utf8');
+        const existing = this.exchanges.get(name);
+        if (c.value) {
+          if (!existing) this.exchanges.set(name, { def: c.value, bindings: [], exchangeBindings: [], builtIn: false });
+        } else if (existing && !existing.builtIn) await this.deleteExchange(name, false, true);
+      } else {
+        const def = c.value ?? c.previous;
+        if (!def) return;
+        const x = this.exchanges.get(def.exchange);
+        if (!x) return;
+        const args = def.arguments ? { arguments: def.arguments, argumentTypes: def.argumentTypes } : {};
+        if (def.toExchange) {
+          const binding: ExchangeBinding = { destination: def.queue, routingKey: def.routingKey, ...args };
+          const had = x.exchangeBindings.some((b) => sameExchangeBinding(b, binding));
+          if (c.value && !had) x.exchangeBindings.push(binding);
+          if (!c.value) x.exchangeBindings = x.exchangeBindings.filter((b) => !sameExchangeBinding(b, binding));
+          return;
+        }
+        const binding: Binding = { queue: def.queue, routingKey: def.routingKey, ...args };
+        const had = x.bindings.find((b) => sameQueueBinding(b, binding));
+        if (c.value && !had && this.queues.has(def.queue)) {
+          if (this.feeder(def.exchange)) {
+            await this.bind(def.queue, def.exchange, def.routingKey, undefined, noHeaders, def.fromPosition, true);
+          } else x.bindings.push(binding);
+        } else if (!c.value && had) {
+          x.bindings = x.bindings.filter((b) => b !== had);
+          await this.feeder(def.exchange)?.bindingChanged?.(had, false);
+        }
+      }
+    };
+    run().catch((err) => this.logger.warn({ err, key: c.key }, 'AMQP: applying a topology change failed'));
   }
 
   private newQueue(def: QueueDefinition, owner: object | undefined) {
@@ -210,6 +313,10 @@ export class Broker {
       transient ? this.transientLimits(def) : undefined,
     );
     if (!transient) q.durableCaps = this.ownCaps(def);
+    if (isSharedQueue(def, owner)) {
+      q.durableCaps = undefined;
+      q.shared = new SharedFeed(q, this.store, this.bounds.sharedAckWaitMs ?? 30_000, this.logger);
+    }
     q.onDead = (d, reason) => {
       this.settle(q, d, false);
       this.deadLetter(q, d, reason);
@@ -359,7 +466,7 @@ export class Broker {
     if (def.durable) await this.store.saveExchange(def);
   }
 
-  async deleteExchange(name: string, ifUnused: boolean) {
+  async deleteExchange(name: string, ifUnused: boolean, remote = false) {
     const x = this.exchanges.get(name);
     if (!x) return; // RabbitMQ: deleting a missing exchange succeeds.
     if (x.builtIn) throw accessRefused(`operation not permitted on the default exchange or built-in '${name}'`);
@@ -367,7 +474,7 @@ export class Broker {
       throw preconditionFailed(`exchange '${name}' ${vhost} in use`);
     }
     this.exchanges.delete(name);
-    if (x.def.durable) {
+    if (x.def.durable && !remote) {
       await this.store.deleteExchange(name);
       for (const b of x.bindings) await this.store.deleteBinding(queueBindingDef(name, b));
       for (const b of x.exchangeBindings) await this.store.deleteBinding(exchangeBindingDef(name, b));
@@ -377,7 +484,7 @@ export class Broker {
       const mine = source.exchangeBindings.filter((b) => b.destination === name);
       if (mine.length === 0) continue;
       source.exchangeBindings = source.exchangeBindings.filter((b) => b.destination !== name);
-      if (source.def.durable && x.def.durable) {
+      if (source.def.durable && x.def.durable && !remote) {
         for (const b of mine) await this.store.deleteBinding(exchangeBindingDef(source.def.name, b));
       }
     }
@@ -447,6 +554,7 @@ export class Broker {
         );
       }
       existing.touch();
+      if (existing.shared) await this.countShared(existing);
       return existing;
     }
     if (passive) throw notFound(`no queue '${name}' ${vhost}`);
@@ -454,24 +562,48 @@ export class Broker {
     checkQueueArguments(`queue '${name}' ${vhost}`, def.arguments, def.argumentTypes);
     const q = this.newQueue({ ...def, name }, def.exclusive ? connection : undefined);
     this.queues.set(name, q);
+    if (q.shared) {
+      await this.store.ensureConsumer(name);
+      // Another gateway may have declared it a moment ago, with messages.
+      await this.countShared(q);
+    }
     if (def.durable && !def.exclusive) await this.store.saveQueue(q.def);
     // Every queue is bound to the default exchange by its name; routing does that implicitly.
     return q;
   }
 
+  /**
+   * A shared queue's ready count as JetStream sees it: everything not acked, less what this
+   * gateway holds unacked (and less its own ready messages, which `ready` counts). Unacked
+   * deliveries on other gateways count as ready: docs/amqp.md lists this as a limit.
+   */
+  private async countShared(q: Queue) {
+    const total = await this.store.pendingOf(q.name);
+    q.pendingElsewhere = Math.max(0, total - q.unacked - q.ready.length);
+  }
+
   /** Deletes a queue: its consumers are cancelled, its messages dropped. Returns the ready count. */
-  async deleteQueue(name: string, opts: { ifUnused?: boolean; ifEmpty?: boolean; connection?: object } = {}) {
+  async deleteQueue(
+    name: string,
+    opts: { ifUnused?: boolean; ifEmpty?: boolean; connection?: object; remote?: boolean } = {},
+  ) {
     const q = this.queues.get(name);
     if (!q) return 0;
     if (opts.connection && q.owner && q.owner !== opts.connection) {
       throw resourceLocked(`cannot obtain exclusive access to locked queue '${name}' ${vhost}`);
     }
     if (opts.ifUnused && q.consumers.length > 0) throw preconditionFailed(`queue '${name}' ${vhost} in use`);
-    if (opts.ifEmpty && q.ready.length > 0) throw preconditionFailed(`queue '${name}' ${vhost} not empty`);
+    if (q.shared && opts.ifEmpty) await this.countShared(q);
+    if (opts.ifEmpty && q.ready.length + (q.shared ? q.pendingElsewhere : 0) > 0) {
+      throw preconditionFailed(`queue '${name}' ${vhost} not empty`);
+    }
     this.queues.delete(name);
     q.deleted = true;
     q.stopTimers();
-    const count = q.ready.clear();
+    if (q.shared && !opts.remote) await this.countShared(q);
+    const count = q.ready.length + (q.shared ? q.pendingElsewhere : 0);
+    q.shared?.stop();
+    q.ready.clear();
     for (const c of q.consumers) c.cancelledByServer();
     q.consumers = [];
     for (const x of this.exchanges.values()) {
@@ -480,14 +612,15 @@ export class Broker {
       x.bindings = x.bindings.filter((b) => b.queue !== name);
       const feeder = this.feeder(x.def.name);
       if (feeder) for (const b of mine) await feeder.bindingChanged?.(b, false);
-      if (q.def.durable && !q.owner) {
+      if (q.def.durable && !q.owner && !opts.remote) {
         for (const b of mine) await this.store.deleteBinding(queueBindingDef(x.def.name, b));
       }
     }
-    if (q.def.durable && !q.owner) {
+    if (q.def.durable && !q.owner && !opts.remote) {
       await q.tail;
       await this.store.deleteQueue(name);
       await this.store.purge(name);
+      if (q.shared) await this.store.deleteConsumer(name);
     }
     return count;
   }
@@ -496,6 +629,12 @@ export class Broker {
     await q.tail;
     const dropped = q.ready.drainAll();
     for (const d of dropped) this.settle(q, d, false);
+    if (q.shared) {
+      // Everything JetStream holds for the queue goes, messages held unacked by other gateways too.
+      await this.countShared(q);
+      await this.store.purge(q.name);
+      return dropped.length + q.pendingElsewhere;
+    }
     return dropped.length;
   }
 
@@ -505,6 +644,8 @@ export class Broker {
     routingKey: string,
     connection?: object,
     args: TypedTable = noHeaders,
+    fromPosition?: number,
+    remote = false,
   ) {
     if (exchangeName === '') throw accessRefused(`operation not permitted on the default exchange`);
     const q = connection ? this.queue(queueName, connection) : this.queues.get(queueName);
@@ -518,9 +659,10 @@ export class Broker {
       binding.argumentTypes = args.types;
     }
     if (x.bindings.some((b) => sameQueueBinding(b, binding))) return;
+    if (fromPosition !== undefined) binding.fromPosition = fromPosition;
     await this.feeder(exchangeName)?.bindingChanged?.(binding, true);
     x.bindings.push(binding);
-    if (q.def.durable && x.def.durable && !q.owner) {
+    if (q.def.durable && x.def.durable && !q.owner && !remote) {
       await this.store.saveBinding(queueBindingDef(exchangeName, binding));
     }
   }
@@ -600,7 +742,7 @@ export class Broker {
    * order per queue); the promise resolves when every queue holds the message, with false
    * when a transient queue refused it (its limits, or the gateway's transient memory).
    */
-  enqueue(queues: Queue[], message: AmqpMessage): Promise<boolean> {
+  enqueue(queues: Queue[], message: AmqpMessage, dedupeId?: string): Promise<boolean> {
     const pending: Promise<void>[] = [];
     let taken = true;
     for (const q of queues) {
@@ -617,7 +759,7 @@ export class Broker {
       }
       q.appending.messages++;
       q.appending.bytes += size;
-      const stored = this.store.append(q.name, message);
+      const stored = this.store.append(q.name, message, dedupeId, q.shared !== undefined);
       // Handled here so a failed append is not an unhandled rejection while it waits its turn.
       stored.catch(() => undefined);
       const done = q.tail.then(async () => {
@@ -625,7 +767,8 @@ export class Broker {
           q.appending.messages--;
           q.appending.bytes -= size;
         });
-        if (q.deleted) return;
+        // A shared queue's gateways pull the message from JetStream (this one included).
+        if (q.deleted || q.shared) return;
         const d: Delivery = { message, seq, redelivered: false };
         q.stamp(d);
         q.enqueue(d);
@@ -640,6 +783,12 @@ export class Broker {
   /** An acknowledged (or no-ack) delivery: gone for good. */
   settle(q: Queue | undefined, d: Delivery, counted: boolean) {
     if (q && counted) q.release(d);
+    if (d.shared) {
+      // JetStream deletes the message from the work-queue stream at the ack.
+      if (q?.shared) q.shared.settled(d);
+      else d.shared.ack();
+      return;
+    }
     if (d.seq === undefined || !q || q.deleted) return;
     q.acked.push(d.seq);
     if (d.seq > q.maxAcked) q.maxAcked = d.seq;
@@ -679,6 +828,43 @@ export class Broker {
   }
 
   private readonly removals = new Map<Queue, Promise<void>>();
+
+  /** Progress of plugin-fed queues, saved at most every 500 ms (see `noteProgress`). */
+  private readonly progress = new Map<string, { exchange: string; queue: string; position: number }>();
+  private progressTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * A plugin-fed exchange stored a message at `position` in these queues: the position is
+   * saved for durable ones, so a gateway starting later resumes there.
+   */
+  noteProgress(exchange: string, queues: Queue[], position: number) {
+    for (const q of queues) {
+      if (!q.def.durable || q.owner) continue;
+      this.progress.set(`${exchange}\0${q.name}`, { exchange, queue: q.name, position });
+    }
+    if (this.progressTimer || this.progress.size === 0) return;
+    this.progressTimer = setTimeout(() => {
+      this.progressTimer = undefined;
+      this.flushProgress().catch((err) => this.logger.warn({ err }, 'AMQP: saving binding progress failed'));
+    }, 500);
+    this.progressTimer.unref();
+  }
+
+  async flushProgress() {
+    clearTimeout(this.progressTimer);
+    this.progressTimer = undefined;
+    const batch = [...this.progress.values()];
+    this.progress.clear();
+    for (const p of batch) {
+      if (this.queues.has(p.queue)) await this.store.saveProgress(p.exchange, p.queue, p.position);
+    }
+  }
+
+  /** Stops following the topology and gives back every shared message held here. */
+  stopSharing() {
+    this.store.stop();
+    for (const q of this.queues.values()) q.shared?.stop();
+  }
 
   /** Waits until acknowledged messages are removed from JetStream (before a shutdown). */
   async settled() {

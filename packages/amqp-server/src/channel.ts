@@ -349,7 +349,11 @@ export class Channel implements ReplySink {
       this.host.owner,
     );
     this.lastQueue = q.name;
-    this.ok('queue.declareOk', { queue: q.name, messageCount: q.ready.length, consumerCount: q.consumers.length }, a);
+    this.ok(
+      'queue.declareOk',
+      { queue: q.name, messageCount: q.ready.length + q.pendingElsewhere, consumerCount: q.consumers.length },
+      a,
+    );
   }
 
   private consume(a: Args) {
@@ -370,6 +374,12 @@ export class Channel implements ReplySink {
         this.host.writable() &&
         (consumer.prefetch === 0 || consumer.unacked < consumer.prefetch) &&
         (this.channelPrefetch === 0 || this.unacked.size < this.channelPrefetch),
+      room: () => {
+        if (!consumer.ready()) return 0;
+        let room = consumer.noAck || consumer.prefetch === 0 ? 256 : consumer.prefetch - consumer.unacked;
+        if (this.channelPrefetch !== 0) room = Math.min(room, this.channelPrefetch - this.unacked.size);
+        return room;
+      },
       deliver: (q, d) => this.deliver(consumer, q, d),
       cancelledByServer: () => {
         this.consumers.delete(tag);
@@ -438,9 +448,18 @@ export class Channel implements ReplySink {
     this.host.sendContent(this.id, message.properties, message.body);
   }
 
-  private get(a: Args) {
+  private get(a: Args): Promise<void> | undefined {
     const q = this.broker.queue(this.queueName(a), this.host.owner);
     const d = q.take();
+    if (!d && q.shared) {
+      // A shared queue keeps its messages in JetStream until a gateway pulls one.
+      return q.shared.pullOne().then((pulled) => this.got(a, q, pulled));
+    }
+    this.got(a, q, d);
+    return undefined;
+  }
+
+  private got(a: Args, q: Queue, d: Delivery | undefined) {
     if (!d) {
       this.host.sendMethod(this.id, 'basic.getEmpty');
       return;
@@ -457,7 +476,7 @@ export class Channel implements ReplySink {
       redelivered: d.redelivered,
       exchange: d.message.exchange,
       routingKey: d.message.routingKey,
-      messageCount: q.ready.length,
+      messageCount: q.ready.length + (q.shared ? Math.max(0, q.pendingElsewhere - 1) : 0),
     });
     this.host.sendContent(this.id, d.message.properties, d.message.body);
   }

@@ -35,9 +35,11 @@ export interface ExchangeFeed {
   /**
    * Routes a message through the exchange's bindings. `position` is the plugin's own
    * sequence number: a binding made when the plugin said its head was `p` (see
-   * `bindingChanged`) matches only messages with a position above `p`.
+   * `bindingChanged`) matches only messages with a position above `p`. `id` names the
+   * message for JetStream's duplicate check: several gateways on one stream each feed the
+   * exchange, and a durable queue stores each message once.
    */
-  publish(routingKey: string, message: { properties: Buffer; body: Buffer }, position?: number): void;
+  publish(routingKey: string, message: { properties: Buffer; body: Buffer }, position?: number, id?: string): void;
 }
 
 /** A binding as a plugin sees it; set `fromPosition` in `bindingChanged` to start it at a position. */

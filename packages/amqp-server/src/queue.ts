@@ -1,4 +1,5 @@
 import { decodeProperties } from './codec.js';
+import type { SharedFeed } from './shared.js';
 import type { AmqpMessage, QueueDefinition } from './store.js';
 
 /** One message in a queue; `seq` is its JetStream sequence when the queue is durable. */
@@ -8,6 +9,8 @@ export interface Delivery {
   redelivered: boolean;
   /** Epoch ms after which the message is expired (queue `x-message-ttl`, message `expiration`). */
   expiresAt?: number;
+  /** Shared durable queues: the JetStream delivery this gateway pulled (acked when settled). */
+  shared?: { ack(): void; nak(): void; working(): void };
 }
 
 /** Why a message left its queue without being acknowledged (the `x-death` reason). */
@@ -25,6 +28,8 @@ export interface Consumer {
   priority?: number;
   /** True when the consumer (and its channel) can take another delivery now. */
   ready(): boolean;
+  /** How many deliveries it can take now (its prefetch room); shared queues pull that many. */
+  room?(): number;
   deliver(queue: Queue, delivery: Delivery): void;
   /** The queue went away under the consumer (deleted): tell the client. */
   cancelledByServer(): void;
@@ -126,6 +131,13 @@ export class Queue {
   /** Keeps durable appends in publish order while they are pipelined to JetStream. */
   tail: Promise<void> = Promise.resolve();
   deleted = false;
+  /**
+   * Set for a durable queue shared by the gateways on the stream: messages are pulled from
+   * its JetStream consumer as local consumers have room (`ready` holds only those).
+   */
+  shared: SharedFeed | undefined;
+  /** Shared queues: messages in JetStream not yet pulled by any gateway, as of the last declare. */
+  pendingElsewhere = 0;
   /** `x-message-ttl` in ms, if set. */
   readonly ttl: number | undefined;
   /**
@@ -287,6 +299,7 @@ export class Queue {
     this.ready.unshiftAll(ds);
     this.drain();
     this.scheduleExpiry();
+    if (this.consumers.length === 0) this.shared?.giveBack();
   }
 
   take(): Delivery | undefined {
@@ -370,6 +383,7 @@ export class Queue {
     this.touch();
     // A single active consumer that left hands over to the next one.
     if (this.singleActive) this.drain();
+    if (this.consumers.length === 0) this.shared?.giveBack();
     if (this.consumers.length === 0 && this.hadConsumer && this.def.autoDelete) this.onUnused(this);
   }
 
@@ -393,5 +407,6 @@ export class Queue {
     } finally {
       this.draining = false;
     }
+    this.shared?.kick();
   }
 }

@@ -94,6 +94,7 @@ export function createAmqpServer<P extends AmqpPrincipal>(
     subjectPrefix: 'amqp',
     topologyBucket: 'AMQP_TOPOLOGY',
     storage: 'file' as const,
+    sharedAckWaitMs: 30_000,
     ...options,
   });
   const plugins = opts.exchangePlugins as readonly ExchangePlugin[];
@@ -149,12 +150,17 @@ export function createAmqpServer<P extends AmqpPrincipal>(
       for (const plugin of plugins) {
         const x = broker.exchanges.get(plugin.name)!;
         plugin.start?.({
-          publish(routingKey, message, position) {
+          publish(routingKey, message, position, id) {
             const queues = broker.route(x, routingKey, position);
             if (queues.length === 0) return;
-            broker.enqueue(queues, { exchange: plugin.name, routingKey, ...message }).catch((err) => {
-              deps.logger.warn({ err, exchange: plugin.name, position }, 'AMQP: storing a message in a queue failed');
-            });
+            broker
+              .enqueue(queues, { exchange: plugin.name, routingKey, ...message }, id && `${plugin.name}:${id}`)
+              .then(() => {
+                if (position !== undefined) broker.noteProgress(plugin.name, queues, position);
+              })
+              .catch((err) => {
+                deps.logger.warn({ err, exchange: plugin.name, position }, 'AMQP: storing a message in a queue failed');
+              });
           },
         });
       }
@@ -185,6 +191,8 @@ export function createAmqpServer<P extends AmqpPrincipal>(
       for (const plugin of plugins) plugin.stop?.();
       for (const c of connections) c.forceClose("broker forced connection closure with reason 'shutdown'");
       await broker.settled();
+      broker.stopSharing();
+      await broker.flushProgress().catch((err) => deps.logger.warn({ err }, 'AMQP: saving binding progress failed'));
       await new Promise<void>((resolve) => {
         if (!server.listening) return resolve();
         const timer = setTimeout(resolve, 1500);

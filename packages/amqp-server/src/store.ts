@@ -1,12 +1,18 @@
 import { createHash } from 'node:crypto';
 import {
   AckPolicy,
+  type Consumer,
+  DeliverPolicy,
   DiscardPolicy,
   type JetStreamClient,
   type JetStreamManager,
+  type JsMsg,
   type KV,
+  type KvEntry,
+  KvWatchInclude,
   type NatsConnection,
   headers as natsHeaders,
+  type QueuedIterator,
   RetentionPolicy,
   StorageType,
 } from 'nats';
@@ -48,6 +54,8 @@ export interface BindingDefinition {
   /** Binding arguments (headers exchanges match on them), with their wire type tags. */
   arguments?: Record<string, unknown>;
   argumentTypes?: Record<string, string>;
+  /** Plugin-fed exchanges: the position the binding starts after (older messages do not match). */
+  fromPosition?: number;
 }
 
 export interface Topology {
@@ -65,16 +73,44 @@ export interface AmqpStoreOptions {
   topologyBucket: string;
   /** JetStream storage for the stream. Default `file`. */
   storage: 'file' | 'memory';
+  /**
+   * Shared durable queues: how long JetStream waits for an ack (or a progress beat) from the
+   * gateway that pulled a message before it hands it to another gateway. Default 30000 ms.
+   */
+  sharedAckWaitMs: number;
+}
+
+/** A change to the topology bucket made by any gateway (seen through the KV watch). */
+export type TopologyChange =
+  | { kind: 'queue'; revision: number; key: string; value?: QueueDefinition }
+  | { kind: 'exchange'; revision: number; key: string; value?: ExchangeDefinition }
+  | { kind: 'binding'; revision: number; key: string; value?: BindingDefinition; previous?: BindingDefinition };
+
+/** A message pulled from a shared queue's JetStream consumer. */
+export interface PulledMessage {
+  seq: number;
+  message: AmqpMessage;
+  /** JetStream has delivered it before (to this or another gateway). */
+  redelivered: boolean;
+  /** When it was stored, in epoch ms (TTLs count from here). */
+  storedAt: number;
+  raw: JsMsg;
 }
 
 /**
- * Durable state in JetStream: one stream (limits retention; a message is deleted by
- * sequence when it is acknowledged) and one KV bucket for the topology.
+ * Durable state in JetStream: one stream for whole-queue durable queues (limits retention;
+ * a message is deleted by sequence when it is acknowledged), a work-queue stream
+ * `<stream>_WQ` for queues shared by the gateways (one durable consumer per queue; JetStream
+ * deletes at the ack), and one KV bucket for the topology and binding progress.
  */
 export interface AmqpStore {
   init(): Promise<Topology>;
   /** Stores a message of a durable queue; resolves with its stream sequence. */
-  append(queue: string, message: AmqpMessage): Promise<number>;
+  /**
+   * `shared`: the queue is shared by the gateways, its messages go to the work-queue stream
+   * `<stream>_WQ` (deleted by JetStream when acknowledged); others stay in `stream`.
+   */
+  append(queue: string, message: AmqpMessage, dedupeId?: string, shared?: boolean): Promise<number>;
   remove(seq: number): Promise<void>;
   /** Removes every message of the queue with a sequence below `seq`. */
   purgeBelow(queue: string, seq: number): Promise<void>;
@@ -87,11 +123,35 @@ export interface AmqpStore {
   deleteExchange(name: string): Promise<void>;
   saveBinding(b: BindingDefinition): Promise<void>;
   deleteBinding(b: BindingDefinition): Promise<void>;
+  /** The last KV revision this gateway wrote or saw for a key (stale watch entries are older). */
+  revisionOf(key: string): number | undefined;
+  /** Follows topology changes made by every gateway (its own included) until `stop`. */
+  watch(onChange: (change: TopologyChange) => void): Promise<void>;
+  /** Shared durable queues: makes sure the queue's JetStream consumer exists. */
+  ensureConsumer(queue: string): Promise<void>;
+  deleteConsumer(queue: string): Promise<void>;
+  /** Pulls up to `max` messages of the queue, each as it arrives, for up to `expiresMs`. */
+  fetch(queue: string, max: number, expiresMs: number, onMessage: (m: PulledMessage) => void): Promise<void>;
+  /** One message if one is waiting now (basic.get), else undefined. */
+  pullOne(queue: string): Promise<PulledMessage | undefined>;
+  /**
+   * Messages of the queue in JetStream not yet acknowledged: never handed to a gateway, or
+   * handed and not acked (held by a gateway, ready or unacked there, or given back with nak).
+   */
+  pendingOf(queue: string): Promise<number>;
+  /** Where a plugin-fed exchange has got to for a queue, as saved by `saveProgress`. */
+  progressOf(exchange: string, queue: string): number | undefined;
+  saveProgress(exchange: string, queue: string, position: number): Promise<void>;
+  stop(): void;
 }
+
+/** Key of a queue, an exchange and a binding in the topology bucket. */
+export const queueKey = (name: string) => `q.${b64(name)}`;
+export const exchangeKey = (name: string) => `x.${b64(name)}`;
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64url');
 const unb64 = (s: string) => Buffer.from(s, 'base64url').toString('utf8');
-const bindingKey = (b: BindingDefinition) =>
+export const bindingKey = (b: BindingDefinition) =>
   `b.${createHash('sha256')
     .update(
       JSON.stringify(
@@ -107,11 +167,50 @@ export function createAmqpStore(nc: NatsConnection, options: AmqpStoreOptions): 
   let jsm: JetStreamManager;
   let kv: KV;
   const queueSubject = (queue: string) => `${options.subjectPrefix}.q.${queue ? b64(queue) : '_'}`;
+  /** Shared durable queues live in a work-queue stream beside the first: JetStream deletes a message at its ack. */
+  const sharedStream = `${options.stream}_WQ`;
+  const sharedSubject = (queue: string) => `${options.subjectPrefix}.w.${queue ? b64(queue) : '_'}`;
   const queueOf = (subject: string) => {
     const token = subject.slice(options.subjectPrefix.length + 3);
     return token === '_' ? '' : unb64(token);
   };
   const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
+  const revisions = new Map<string, number>();
+  const bindings = new Map<string, BindingDefinition>();
+  const progress = new Map<string, number>();
+  const progressKey = (exchange: string, queue: string) => `p.${b64(exchange)}.${queue ? b64(queue) : '_'}`;
+  const consumerName = (queue: string) => `q_${createHash('sha256').update(queue).digest('hex').slice(0, 40)}`;
+  let stopWatch: (() => void) | undefined;
+  let watcher: QueuedIterator<KvEntry> | undefined;
+  const consumers = new Map<string, Promise<Consumer>>();
+  const consumerOf = (queue: string) => {
+    let c = consumers.get(queue);
+    if (!c) {
+      c = js.consumers.get(sharedStream, consumerName(queue));
+      c.catch(() => consumers.delete(queue));
+      consumers.set(queue, c);
+    }
+    return c;
+  };
+  const put = async (key: string, value: unknown) => {
+    const rev = await kv.put(key, json(value));
+    if (rev > (revisions.get(key) ?? 0)) revisions.set(key, rev);
+  };
+  const pulled = (m: JsMsg): PulledMessage => {
+    const h = m.headers;
+    return {
+      seq: m.seq,
+      redelivered: m.redelivered,
+      storedAt: Math.floor(m.info.timestampNanos / 1_000_000),
+      raw: m,
+      message: {
+        exchange: decodeURIComponent(h?.get('Amqp-Exchange') ?? ''),
+        routingKey: decodeURIComponent(h?.get('Amqp-Routing-Key') ?? ''),
+        properties: Buffer.from(h?.get('Amqp-Properties') ?? 'AAA=', 'base64'),
+        body: Buffer.from(m.data),
+      },
+    };
+  };
 
   return {
     async init() {
@@ -129,26 +228,43 @@ export function createAmqpStore(nc: NatsConnection, options: AmqpStoreOptions): 
       } catch {
         await jsm.streams.add(config);
       }
+      try {
+        await jsm.streams.info(sharedStream);
+      } catch {
+        await jsm.streams.add({
+          ...config,
+          name: sharedStream,
+          subjects: [`${options.subjectPrefix}.w.>`],
+          retention: RetentionPolicy.Workqueue,
+        });
+      }
       kv = await js.views.kv(options.topologyBucket, { history: 1 });
+      // Watched from before the keys are read, so no change of another gateway falls between.
+      watcher = await kv.watch({ key: '>', include: KvWatchInclude.UpdatesOnly });
       const topology: Topology = { exchanges: [], queues: [], bindings: [] };
       const keys: string[] = [];
       for await (const k of await kv.keys()) keys.push(k);
       for (const k of keys) {
         const entry = await kv.get(k);
         if (entry?.operation !== 'PUT') continue;
+        revisions.set(k, entry.revision);
         const value = entry.json<never>();
         if (k.startsWith('q.')) topology.queues.push(value);
         else if (k.startsWith('x.')) topology.exchanges.push(value);
-        else if (k.startsWith('b.')) topology.bindings.push(value);
+        else if (k.startsWith('b.')) {
+          topology.bindings.push(value);
+          bindings.set(k, value);
+        } else if (k.startsWith('p.')) progress.set(k, Number(value));
       }
       return topology;
     },
-    async append(queue, m) {
+    async append(queue, m, id, shared) {
       const h = natsHeaders();
+      if (id) h.set('Nats-Msg-Id', `${id}:${b64(queue)}`);
       h.set('Amqp-Exchange', encodeURIComponent(m.exchange));
       h.set('Amqp-Routing-Key', encodeURIComponent(m.routingKey));
       h.set('Amqp-Properties', m.properties.toString('base64'));
-      const ack = await js.publish(queueSubject(queue), m.body, { headers: h });
+      const ack = await js.publish(shared ? sharedSubject(queue) : queueSubject(queue), m.body, { headers: h });
       return ack.seq;
     },
     async remove(seq) {
@@ -159,6 +275,7 @@ export function createAmqpStore(nc: NatsConnection, options: AmqpStoreOptions): 
     },
     async purge(queue) {
       await jsm.streams.purge(options.stream, { filter: queueSubject(queue) });
+      await jsm.streams.purge(sharedStream, { filter: sharedSubject(queue) });
     },
     async load(onMessage) {
       const info = await jsm.streams.info(options.stream);
@@ -189,22 +306,101 @@ export function createAmqpStore(nc: NatsConnection, options: AmqpStoreOptions): 
       }
     },
     async saveQueue(q) {
-      await kv.put(`q.${b64(q.name)}`, json(q));
+      await put(queueKey(q.name), q);
     },
     async deleteQueue(name) {
-      await kv.delete(`q.${b64(name)}`);
+      await kv.delete(queueKey(name));
     },
     async saveExchange(x) {
-      await kv.put(`x.${b64(x.name)}`, json(x));
+      await put(exchangeKey(x.name), x);
     },
     async deleteExchange(name) {
-      await kv.delete(`x.${b64(name)}`);
+      await kv.delete(exchangeKey(name));
     },
     async saveBinding(b) {
-      await kv.put(bindingKey(b), json(b));
+      const key = bindingKey(b);
+      bindings.set(key, b);
+      await put(key, b);
     },
     async deleteBinding(b) {
-      await kv.delete(bindingKey(b));
+      const key = bindingKey(b);
+      bindings.delete(key);
+      await kv.delete(key);
+      const p = progressKey(b.exchange, b.queue);
+      if (progress.delete(p)) await kv.delete(p);
+    },
+    revisionOf(key) {
+      return revisions.get(key);
+    },
+    async watch(onChange) {
+      const it = watcher ?? (await kv.watch({ key: '>', include: KvWatchInclude.UpdatesOnly }));
+      stopWatch = () => it.stop();
+      (async () => {
+        for await (const e of it) {
+          const k = e.key;
+          const known = revisions.get(k) ?? 0;
+          if (e.revision <= known) continue;
+          revisions.set(k, e.revision);
+          const value = e.operation === 'PUT' ? e.json<never>() : undefined;
+          try {
+            if (k.startsWith('q.')) onChange({ kind: 'queue', revision: e.revision, key: k, value });
+            else if (k.startsWith('x.')) onChange({ kind: 'exchange', revision: e.revision, key: k, value });
+            else if (k.startsWith('b.')) {
+              const previous = bindings.get(k);
+              if (value) bindings.set(k, value);
+              else bindings.delete(k);
+              onChange({ kind: 'binding', revision: e.revision, key: k, value, previous });
+            }
+          } catch {
+            // A change that does not apply here (a missing queue, say) is skipped.
+          }
+        }
+      })().catch(() => undefined);
+    },
+    async ensureConsumer(queue) {
+      await jsm.consumers.add(sharedStream, {
+        durable_name: consumerName(queue),
+        filter_subject: sharedSubject(queue),
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ack_wait: options.sharedAckWaitMs * 1_000_000,
+        max_ack_pending: -1,
+        max_deliver: -1,
+      });
+    },
+    async deleteConsumer(queue) {
+      consumers.delete(queue);
+      await jsm.consumers.delete(sharedStream, consumerName(queue)).catch(() => undefined);
+    },
+    async fetch(queue, max, expiresMs, onMessage) {
+      const consumer = await consumerOf(queue);
+      const batch = await consumer.fetch({ max_messages: max, expires: expiresMs });
+      for await (const m of batch) onMessage(pulled(m));
+    },
+    async pullOne(queue) {
+      try {
+        return pulled(await js.pull(sharedStream, consumerName(queue)));
+      } catch {
+        return undefined;
+      }
+    },
+    async pendingOf(queue) {
+      // Acks are fire-and-forget: a flush makes sure the server has taken those sent so far.
+      await nc.flush();
+      const info = await jsm.consumers.info(sharedStream, consumerName(queue)).catch(() => undefined);
+      return (info?.num_pending ?? 0) + (info?.num_ack_pending ?? 0);
+    },
+    progressOf(exchange, queue) {
+      return progress.get(progressKey(exchange, queue));
+    },
+    async saveProgress(exchange, queue, position) {
+      const key = progressKey(exchange, queue);
+      progress.set(key, position);
+      await kv.put(key, json(position));
+    },
+    stop() {
+      stopWatch?.();
+      watcher?.stop();
     },
   };
 }

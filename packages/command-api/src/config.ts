@@ -45,6 +45,11 @@ export const commandApiConfigSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_-]+$/, 'must be one subject token')
     .default('amqp'),
+  /**
+   * Shared durable queues: how long JetStream waits for a gateway that pulled a message
+   * (acks and progress beats) before handing the message to another gateway.
+   */
+  AMQP_SHARED_ACK_WAIT_MS: positiveInt(30_000),
   /** KV bucket holding durable exchanges, queues and bindings. */
   AMQP_TOPOLOGY_BUCKET: z
     .string()

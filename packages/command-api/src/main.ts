@@ -107,6 +107,7 @@ runService('command-api', async (logger) => {
       stream: config.AMQP_STREAM,
       subjectPrefix: config.AMQP_SUBJECT_PREFIX,
       topologyBucket: config.AMQP_TOPOLOGY_BUCKET,
+      sharedAckWaitMs: config.AMQP_SHARED_ACK_WAIT_MS,
       ...amqpBoundsOf(config),
     },
   );

@@ -315,7 +315,8 @@ describe('AMQP gateway: durability', () => {
     await ch.close();
     await c1.close();
     await first.stop();
-    expect((await nats.jsm.streams.info(names.stream)).state.messages).toBe(2);
+    // Durable queues are shared by the gateways: their messages live in the work-queue stream.
+    expect((await nats.jsm.streams.info(`${names.stream}_WQ`)).state.messages).toBe(2);
 
     const second = gateway(names);
     const p2 = await second.start(0);

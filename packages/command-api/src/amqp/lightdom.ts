@@ -69,7 +69,7 @@ export function eventsExchange(deps: { store: EventStore; logger: Logger; feed?:
       try {
         for await (const event of current) {
           seen = { position: event.position, index: event.index };
-          exchange?.publish(eventRoutingKey(event), eventMessage(event), event.position);
+          exchange?.publish(eventRoutingKey(event), eventMessage(event), event.position, event.id);
         }
       } catch (err) {
         deps.logger.warn({ err }, 'AMQP: lightdom.events subscription failed; resubscribing');
@@ -90,10 +90,10 @@ export function eventsExchange(deps: { store: EventStore; logger: Logger; feed?:
     },
     async bindingChanged(b: PluginBinding, bound: boolean) {
       if (!bound) return;
-      const head = await deps.store.headPosition();
-      b.fromPosition = head;
+      // A binding restored (or made on another gateway) keeps its position; a new one starts at the head.
+      if (b.fromPosition === undefined) b.fromPosition = await deps.store.headPosition();
       if (!starting) {
-        seen = { position: head };
+        seen = { position: b.fromPosition };
         starting = follow().catch((err) => {
           starting = undefined;
           throw err;
