@@ -19,7 +19,8 @@ import { createAmqpServer } from '../src/index.js';
  * other's topology through the KV bucket, and survive a `kill -9` of one of them.
  */
 const logger = createLogger('amqp-gateways-test', { level: 'silent' });
-const ACK_WAIT_MS = 3000;
+// Long enough that a survivor stalled by a loaded CI machine is not taken for dead (its "working" heartbeats go every third).
+const ACK_WAIT_MS = 5000;
 let nats: NatsTestEnv;
 let names: { stream: string; prefix: string; bucket: string };
 const gateways: ServiceProcess[] = [];
