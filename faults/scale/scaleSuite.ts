@@ -220,7 +220,8 @@ async function quiesce(stack: ScaleStack, jsm: JetStreamManager, store: EventSto
   const durables = [stack.names.executorDurable, `executor-ai-${stack.id}`, stack.names.aiWorkerDurable];
   const backlog: string[] = [];
   for (const durable of durables) {
-    const deadline = Math.max(Date.now() + 20_000, lastDisruptionAt + 15_000);
+    // Generous: only a stuck consumer waits this long (a loaded machine may need several ack waits).
+    const deadline = Math.max(Date.now() + 45_000, lastDisruptionAt + 30_000);
     let info = await jsm.consumers.info(stack.names.stream, durable).catch(() => undefined);
     while (info && info.num_pending + info.num_ack_pending > 0 && Date.now() < deadline) {
       await sleep(500);

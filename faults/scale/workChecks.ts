@@ -8,7 +8,11 @@ import type pg from 'pg';
 import { type CheckResult, check, firstOf } from '../checks/check.js';
 import type { StackNames } from '../lib/services.js';
 
-const eventTypes = (c: StoredCommit) => c.events.map((e) => e.type);
+/** The commit's event types; a failure the task will retry (`willRetry`) is not an end, so it is left out. */
+const eventTypes = (c: StoredCommit) =>
+  c.events
+    .filter((e) => !(e.type === 'AiTaskFailed' && (e.data as { willRetry?: boolean }).willRetry === true))
+    .map((e) => e.type);
 
 /**
  * Work the two executors and two AI workers competed for: every requested run and AI
