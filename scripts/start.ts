@@ -245,7 +245,7 @@ async function printSummary(
   const dashboard = running.find((s) => s.spec.name === 'dashboard');
   if (dashboard) rows.push(['dashboard', dashboardUrl(dashboard), dashboardDev ? 'Vite dev server (--dev)' : 'built']);
   for (const s of running.filter((s) => s !== dashboard))
-    rows.push([s.spec.name, `http://${host}:${s.spec.port}/health /ready /metrics`, await readiness(s)]);
+    rows.push([s.spec.name, `http://${host}:${s.spec.port}/health /ready /metrics`, await readiness(s, tokens)]);
   for (const s of skipped) rows.push([s.name, dim('-'), dim(`skipped: no ${s.entry}`)]);
   for (const spec of backingServers) {
     const state = started.has(spec.name) ? `started here, data in .data/${spec.name}` : 'already running, left alone';
@@ -296,9 +296,13 @@ function tokenNote(tokens: StartTokens, base: string, dashboard: string | undefi
   ].join('\n');
 }
 
-/** /ready tells whether every dependency of a service answers; worth showing, not worth failing over. */
-async function readiness(service: ServiceProcess): Promise<string> {
-  const res = await httpStatus(service.healthUrl.replace(/\/health$/, '/ready'), 3000);
+/**
+ * /ready tells whether every dependency of a service answers; worth showing, not worth failing
+ * over. Its details (which check fails) are for a caller with a token, so ask with the admin's.
+ */
+async function readiness(service: ServiceProcess, tokens: StartTokens): Promise<string> {
+  const auth: Record<string, string> = tokens.admin ? { authorization: `Bearer ${tokens.admin}` } : {};
+  const res = await httpStatus(service.healthUrl.replace(/\/health$/, '/ready'), 3000, auth);
   if (res?.status === 200) return green('ready');
   try {
     const checks = (JSON.parse(res?.body ?? '') as { checks?: Record<string, string> }).checks ?? {};

@@ -185,9 +185,13 @@ export function listening(port: number, host = '127.0.0.1'): Promise<boolean> {
 }
 
 /** GETs a local URL and returns the status code, or undefined when nothing answers. */
-export async function httpStatus(url: string, timeoutMs = 1000): Promise<{ status: number; body: string } | undefined> {
+export async function httpStatus(
+  url: string,
+  timeoutMs = 1000,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string } | undefined> {
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    const res = await fetch(url, { headers, signal: AbortSignal.timeout(timeoutMs) });
     return { status: res.status, body: await res.text() };
   } catch {
     return undefined;
