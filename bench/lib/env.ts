@@ -1,4 +1,4 @@
-import { coalesceWrites, eventStreamConfig } from '@lightdom/eventstore';
+import { eventStreamConfig } from '@lightdom/eventstore';
 import {
   createNatsTestEnv,
   createPgTestEnv,
@@ -52,10 +52,8 @@ export async function createBenchEnv(scope: Scope, label: string): Promise<Bench
   scope.defer(() => testNats.cleanup());
   if (testNats.stream === 'EVENTS') throw new Error('refusing to benchmark against the production EVENTS stream');
   // In-process stores and every raw baseline share one connection configured as the
-  // services' (connectNats): without async stack traces, which nats.js builds per request,
-  // and with the writes of one event-loop turn coalesced.
+  // services' (connectNats): without async stack traces, which nats.js builds per request.
   const nc = await connect({ servers: testServers.natsUrl, name: `bench-${label}`, noAsyncTraces: true });
-  coalesceWrites(nc);
   scope.defer(() => nc.close());
   const nats: NatsTestEnv = { ...testNats, nc };
   const pg = await createPgTestEnv(`bench${label}`);

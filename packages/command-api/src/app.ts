@@ -23,14 +23,13 @@ import { createFeedHub } from './feed/hub.js';
 import { feedHubDefaults } from './feed/options.js';
 import type { FeedFilter, FeedHub, FeedStart, FeedSubscription } from './feed/types.js';
 import { registerCommandRoutes } from './http/commandRoutes.js';
-import { correlationIdFrom, correlationIdOf, requestIdOf } from './http/context.js';
+import { correlationIdOf, requestIdOf } from './http/context.js';
 import { registerDomainReadRoutes } from './http/domainReadRoutes.js';
 import { registerHistoryRoutes } from './http/historyRoutes.js';
 import { liveFeed } from './http/liveFeed.js';
 import { registerApiDocs } from './http/openapi.js';
 import { instanceOf, sendProblem, toLightdomError } from './http/problems.js';
 import { registerReadRoutes } from './http/readRoutes.js';
-import { lazyChildLoggerFactory } from './http/requestLogger.js';
 import { registerRunControlRoutes } from './http/runControlRoutes.js';
 import type { WsSocketBounds } from './http/wsGuards.js';
 import type { CampaignQueries } from './readModel/campaignQueries.js';
@@ -101,10 +100,6 @@ export function buildApp(deps: AppDeps, options: Partial<AppOptions> = {}): Fast
     // One log line per request (below) instead of fastify's two.
     logController: quietRequestLogs(),
     genReqId: (req) => requestIdOf(req.headers),
-    // reqId and correlationId bound without a pino child per request (built on first use).
-    childLoggerFactory: lazyChildLoggerFactory((reqId, headers) => ({
-      correlationId: correlationIdFrom(headers as Record<string, string | undefined>, String(reqId)),
-    })),
     ...httpServerOptions(opts.http),
     // Routing errors (bad percent-encoding, over-long segments) in the problem format, echoing no path.
     frameworkErrors: (err, req, reply) => {
@@ -132,6 +127,7 @@ export function buildApp(deps: AppDeps, options: Partial<AppOptions> = {}): Fast
 
   app.addHook('onRequest', async (req, reply) => {
     const correlationId = correlationIdOf(req);
+    req.log = req.log.child({ correlationId });
     if (req.headers['x-correlation-id'] !== undefined && correlationId !== req.headers['x-correlation-id']) {
       req.log.info({ givenLength: String(req.headers['x-correlation-id']).length }, 'correlation id replaced');
     }
@@ -141,8 +137,7 @@ export function buildApp(deps: AppDeps, options: Partial<AppOptions> = {}): Fast
   const probes = new Set(['/health', '/ready', '/metrics']);
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url;
-    // The line's fields (the redacted URL) are built only when the line is written.
-    if (!probes.has(route ?? '') && (req.log as Logger).isLevelEnabled('info'))
+    if (!probes.has(route ?? ''))
       req.log.info(
         {
           method: req.method,

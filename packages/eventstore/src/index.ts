@@ -40,7 +40,7 @@ export {
   type RunningConsumer,
 } from './consumers/durableConsumer.js';
 export { readCommit } from './consumers/readCommit.js';
-export { type ConnectNatsOptions, coalesceWrites, connectNats, type NatsHandle, trackConnection } from './nats.js';
+export { type ConnectNatsOptions, connectNats, type NatsHandle, trackConnection } from './nats.js';
 export { decodeCommit, encodeCommit, hashCommit, sealCommit } from './store/commitCodec.js';
 export {
   type AppendInput,

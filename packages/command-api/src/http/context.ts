@@ -19,14 +19,8 @@ export const credentialsOf = (req: FastifyRequest): Credentials => ({ token: bea
  * `X-Correlation-Id` header says which one the request carries.
  */
 export function correlationIdOf(req: FastifyRequest): string {
-  return correlationIdFrom(req.headers, req.id);
-}
-
-/** {@link correlationIdOf} from the raw headers and the request id (before fastify's request exists). */
-export function correlationIdFrom(headers: Record<string, string | string[] | undefined>, reqId: string): string {
-  const v = headers['x-correlation-id'];
-  const given = Array.isArray(v) ? v[0] : v;
-  return given !== undefined && traceIdPattern.test(given) ? given : reqId;
+  const given = header(req, 'x-correlation-id');
+  return given !== undefined && traceIdPattern.test(given) ? given : req.id;
 }
 
 /** `X-Request-Id` under the same rule as correlation ids, or a fresh id. */
