@@ -99,6 +99,11 @@ export function createHotViews(deps: { redis: Redis; pool: pg.Pool; schema: stri
   let repaired = 0;
   const dirty = () => failures !== repaired;
   let checking: Promise<'ok' | 'rebuilt' | 'repaired'> | undefined;
+  // Set while a rebuild deletes every view. A write landing between two SCAN pages could
+  // survive in one key (a status set) and be deleted in another (the hash), leaving an id in
+  // a status it has left; so publishes wait for the clearing, and the rebuild's Postgres
+  // snapshot and position checks cover what they held back.
+  let clearing: Promise<void> | undefined;
 
   function writeView(target: unknown, type: HotViewType, id: string, row: Row, position: number): void {
     const totals = totalsOf(type, row);
@@ -150,8 +155,15 @@ export function createHotViews(deps: { redis: Redis; pool: pg.Pool; schema: stri
     const token = randomUUID();
     await redis.set(keys.epoch, token);
     if (from === 0) {
-      await redis.del(keys.position);
-      await deleteAll();
+      clearing = (async () => {
+        await redis.del(keys.position);
+        await deleteAll();
+      })();
+      try {
+        await clearing;
+      } finally {
+        clearing = undefined;
+      }
     }
     const client = await pool.connect();
     let through = 0;
@@ -218,6 +230,7 @@ export function createHotViews(deps: { redis: Redis; pool: pg.Pool; schema: stri
       return checking;
     },
     async publish(commits, changes, through) {
+      while (clearing) await clearing.catch(() => undefined);
       const pipeline = redis.pipeline();
       for (const c of changes) {
         if (isHotViewType(c.aggregateType)) writeView(pipeline, c.aggregateType, c.aggregateId, c.view, c.position);
