@@ -268,4 +268,43 @@ describe('a run followed over REST and gRPC', () => {
     });
     expect(g.points.map((p) => p.clicks)).toEqual([7]);
   });
+
+  it('says when each schedule fires next, in its time zone, and null once paused', async () => {
+    const wf = await command('DefineWorkflow', { name: 'scheduled', steps: steps.slice(0, 1) });
+    const create = async (data: Record<string, unknown>) => {
+      const res = await app.inject({ method: 'POST', url: '/api/schedules', payload: { workflowId: wf.id, ...data } });
+      expect(res.statusCode, res.body).toBe(201);
+      return res.json() as { id: string; position: number };
+    };
+    const weekdays = await create({ cron: '0 9 * * 1-5', timezone: 'Europe/Berlin' });
+    const at = '2099-06-01T12:00:00.000Z';
+    const once = await create({ at });
+    const before = Date.now();
+    const got = await app.inject(`/api/schedules/${weekdays.id}?minPosition=${once.position}`);
+    expect(got.statusCode, got.body).toBe(200);
+    const next = new Date(got.json().nextSlot as string);
+    // 09:00 on a weekday in Berlin, within the next four days.
+    const berlin = new Intl.DateTimeFormat('en-GB', {
+      timeZone: 'Europe/Berlin',
+      weekday: 'short',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    }).formatToParts(next);
+    const part = (t: string) => berlin.find((p) => p.type === t)?.value;
+    expect(`${part('hour')}:${part('minute')}`).toBe('09:00');
+    expect(['Mon', 'Tue', 'Wed', 'Thu', 'Fri']).toContain(part('weekday'));
+    expect(next.getTime()).toBeGreaterThan(before);
+    expect(next.getTime() - before).toBeLessThan(4 * 24 * 3600_000);
+    const listed = await app.inject(`/api/schedules?workflowId=${wf.id}&minPosition=${once.position}`);
+    const byId = new Map(
+      (listed.json().items as { scheduleId: string; nextSlot: string | null }[]).map((s) => [s.scheduleId, s.nextSlot]),
+    );
+    expect(byId.get(once.id)).toBe(at);
+    expect(byId.get(weekdays.id)).toBe(next.toISOString());
+    const paused = await app.inject({ method: 'POST', url: `/api/schedules/${weekdays.id}/pause`, payload: {} });
+    expect(paused.statusCode, paused.body).toBeLessThan(300);
+    const after = await app.inject(`/api/schedules/${weekdays.id}?minPosition=${paused.json().position}`);
+    expect(after.json()).toMatchObject({ status: 'paused', nextSlot: null });
+  });
 });

@@ -24,4 +24,4 @@ export {
   runRequestSchema,
   signalCommand,
 } from './runs.js';
-export { cronProblem, scheduleCreateData } from './schedules.js';
+export { cronProblem, nextSlot, type ScheduleTiming, scheduleCreateData } from './schedules.js';

@@ -17,6 +17,42 @@ export function cronProblem(expression: string, timezone: string): string | unde
   }
 }
 
+/** What `nextSlot` reads of a schedule (the read model's view has it). */
+export interface ScheduleTiming {
+  status: string;
+  cron: string | null;
+  timezone: string;
+  at: string | null;
+}
+
+/**
+ * When an active schedule fires next, as ISO text, or null (paused, completed, deleted, or
+ * a cron with no further time). A cron schedule's next slot is its next cron time after
+ * `now` in its time zone; a one-time schedule's is its `at` until it fired (an `at` in the
+ * past fires on the scheduler's next tick). The executor fires with the same library, so
+ * the API and the dashboard never disagree with it about time zones or daylight saving.
+ *
+ * @example
+ * nextSlot({ status: 'active', cron: '0 9 * * 1-5', timezone: 'Europe/Berlin', at: null }, new Date('2027-01-01T12:00:00Z'))
+ * // '2027-01-04T08:00:00.000Z' (Monday, 09:00 in Berlin)
+ */
+export function nextSlot(s: ScheduleTiming, now: Date = new Date()): string | null {
+  if (s.status !== 'active') return null;
+  if (s.at !== null) return s.at;
+  if (s.cron === null) return null;
+  try {
+    const cron = new Cron(s.cron, { timezone: s.timezone, paused: true });
+    try {
+      return cron.nextRun(now)?.toISOString() ?? null;
+    } finally {
+      cron.stop();
+    }
+  } catch {
+    // Only a schedule recorded before its expression was checked gets here.
+    return null;
+  }
+}
+
 /**
  * The full CreateSchedule data: the cron expression checked (400 naming `data.cron`), the
  * workflow known and runnable (its pinned version too), and who created it.

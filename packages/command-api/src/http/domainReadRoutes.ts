@@ -1,4 +1,4 @@
-import type { Application } from '@lightdom/app';
+import { type Application, nextSlot, type ScheduleTiming } from '@lightdom/app';
 import { aggregateIdSchema, LightdomError } from '@lightdom/domain';
 import type { ReadModelQueries } from '@lightdom/readmodel';
 import { decodeCursor } from '@lightdom/readmodel';
@@ -48,6 +48,9 @@ const metricsQuery = consistency.extend({
     )
     .optional(),
 });
+
+/** A schedule with `nextSlot`: when it fires next (null when it will not), worked out as the executor does. */
+const withNextSlot = <T extends ScheduleTiming>(s: T, now = new Date()) => ({ ...s, nextSlot: nextSlot(s, now) });
 
 export interface DomainReadRoutesDeps {
   app: Application;
@@ -177,25 +180,27 @@ export function registerDomainReadRoutes(app: FastifyInstance, deps: DomainReadR
     }),
     async (req, reply) => {
       const q = parseQuery(schedulesQuery, req.query);
-      return list(
+      const r = list(
         await read(req, reply, q, () =>
           deps.reads.schedules.list(
             optional({ limit: q.limit, workflowId: q.workflowId, status: q.status, cursor: q.cursor }),
           ),
         ),
       );
+      const now = new Date();
+      return { ...r, items: r.items.map((s) => withNextSlot(s, now)) };
     },
   );
   app.get(
     '/api/schedules/:id',
     routeDoc({
       tags: ['schedules'],
-      summary: 'One schedule: what it runs, when, its status and its last fired slot',
+      summary: 'One schedule: what it runs, when, its status, its last fired slot and the next (nextSlot)',
       params: ['id'],
       query: consistency,
       response: itemResponse(['scheduleId']),
     }),
-    (req, reply) => one(req, reply, 'schedule', (id) => deps.reads.schedules.get(id)),
+    async (req, reply) => withNextSlot(await one(req, reply, 'schedule', (id) => deps.reads.schedules.get(id))),
   );
   // --- end schedules ---
 

@@ -1,6 +1,5 @@
 import { Button, Card, Group, Select, Stack, Table, Text, TextInput, Title } from '@mantine/core';
 import { useMutation, useQuery } from '@tanstack/react-query';
-import { Cron } from 'croner';
 import { useState } from 'react';
 import { type CommandResult, type Page, query, request } from '../lib/api';
 import { useMayOperate, useSeenPosition } from '../lib/live';
@@ -21,22 +20,8 @@ interface ScheduleItem {
   lastRunId: string | null;
   firedCount: number;
   missedSlots: number;
-}
-
-/**
- * The next slot, worked out in the browser with croner (the library the executor fires
- * with) because the API does not say it. Only for active schedules; a one-time schedule's
- * is its `at` until it fired.
- */
-function nextFire(s: ScheduleItem): string | null {
-  if (s.status !== 'active') return null;
-  if (s.at) return s.at;
-  if (!s.cron) return null;
-  try {
-    return new Cron(s.cron, { timezone: s.timezone, paused: true }).nextRun()?.toISOString() ?? null;
-  } catch {
-    return null;
-  }
+  /** When it fires next (the API works it out as the executor does); null when it will not. */
+  nextSlot: string | null;
 }
 
 const post = (path: string, body: Record<string, unknown> = {}) =>
@@ -118,7 +103,7 @@ export function SchedulesPage() {
                 <Table.Td style={{ whiteSpace: 'nowrap' }}>
                   <StatusBadge status={s.status} />
                 </Table.Td>
-                <Table.Td data-testid="schedule-next">{when(nextFire(s))}</Table.Td>
+                <Table.Td data-testid="schedule-next">{when(s.nextSlot)}</Table.Td>
                 <Table.Td>
                   {s.lastSlot ? when(s.lastSlot) : 'never'}
                   {s.lastRunId && (
