@@ -144,6 +144,7 @@ export async function runScaleSuite(opts: { quick: boolean }): Promise<ScaleResu
       await allReadModelsReplayCheck(deps, head),
       ...feedChecks(feed, commits),
       ...availability(stack, seen, await streamReplicas(jsm, stack)),
+      await bucketsCheck(jsm, stack),
     ];
     redis.disconnect();
     say('checks:');
@@ -257,6 +258,22 @@ async function streamReplicas(jsm: JetStreamManager, stack: ScaleStack): Promise
   const info = await jsm.streams.info(stack.names.stream);
   const replicas = info.cluster?.replicas ?? [];
   return `leader ${info.cluster?.leader}, replicas ${replicas.map((r) => `${r.name}${r.current ? ' (current)' : ' (behind)'}`).join(', ')}; num_replicas ${info.config.num_replicas}`;
+}
+
+/** The buckets commands depend on are replicated as the log is, so losing a node loses neither. */
+async function bucketsCheck(jsm: JetStreamManager, stack: ScaleStack): Promise<CheckResult> {
+  const buckets = [stack.names.idempotencyBucket, stack.names.snapshotBucket];
+  const found = await Promise.all(
+    buckets.map(async (b) => {
+      const info = await jsm.streams.info(`KV_${b}`).catch(() => undefined);
+      return `${b} ${info ? `num_replicas ${info.config.num_replicas}` : 'missing'}`;
+    }),
+  );
+  return check(
+    'the idempotency and snapshot buckets have 3 replicas, as the log has',
+    found.every((f) => f.endsWith('num_replicas 3')),
+    found.join(', '),
+  );
 }
 
 function availability(stack: ScaleStack, seen: Observed, replicas: string): CheckResult[] {

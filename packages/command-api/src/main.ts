@@ -6,6 +6,7 @@ import {
   createEventStore,
   createKvIdempotencyStore,
   createKvSnapshotStore,
+  eventStreamReplicas,
 } from '@lightdom/eventstore';
 import { createReadModelQueries } from '@lightdom/readmodel';
 import { createMetricsRegistry, natsCheck, runService, startTracing } from '@lightdom/runtime';
@@ -43,12 +44,16 @@ runService('command-api', async (logger) => {
     },
   );
   await store.ensureStream();
+  // The buckets beside the log are replicated as the log is (3 on a cluster).
+  const replicas = await eventStreamReplicas(await nats.nc.jetstreamManager(), config.EVENTS_STREAM);
   const idempotency = await createKvIdempotencyStore(nats.nc.jetstream({ timeout: config.PUBLISH_TIMEOUT_MS }), {
     bucket: config.IDEMPOTENCY_BUCKET,
     ttlMs: config.IDEMPOTENCY_TTL_MS,
+    replicas,
   });
   const snapshots = await createKvSnapshotStore(nats.nc.jetstream({ timeout: config.PUBLISH_TIMEOUT_MS }), {
     bucket: config.SNAPSHOT_BUCKET,
+    replicas,
   });
   const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 10, connectionTimeoutMillis: 2000 });
   pool.on('error', (err) => logger.warn({ err }, 'idle Postgres client failed'));

@@ -316,7 +316,10 @@ describe('AMQP gateway: durability', () => {
     await c1.close();
     await first.stop();
     // Durable queues are shared by the gateways: their messages live in the work-queue stream.
-    expect((await nats.jsm.streams.info(`${names.stream}_WQ`)).state.messages).toBe(2);
+    // JetStream applies acks on its own time (an ack is a publish with no reply): poll.
+    await expect
+      .poll(async () => (await nats.jsm.streams.info(`${names.stream}_WQ`)).state.messages, { timeout: 10_000 })
+      .toBe(2);
 
     const second = gateway(names);
     const p2 = await second.start(0);

@@ -54,6 +54,12 @@ export {
   type SubscribeOptions,
 } from './store/eventStore.js';
 export { isNotFound, translateNatsError } from './store/natsErrors.js';
-export { defaultStreamOptions, type EventStreamOptions, ensureEventStream, eventStreamConfig } from './stream.js';
+export {
+  defaultStreamOptions,
+  type EventStreamOptions,
+  ensureEventStream,
+  eventStreamConfig,
+  eventStreamReplicas,
+} from './stream.js';
 export { aggregateSubject, parseSubject, typeSubject } from './subjects.js';
 export { inSpan, SpanKind, type StartSpanOptions, startSpan, type TraceSpan } from './tracing.js';

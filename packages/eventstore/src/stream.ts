@@ -80,3 +80,17 @@ export async function ensureEventStream(
     throw err;
   }
 }
+
+/**
+ * How many replicas the event stream has (1 when it does not exist yet). The KV buckets
+ * the services keep beside the log (idempotency, snapshots) take the same number, so on a
+ * cluster losing one node loses neither the log nor what commands need to be answered.
+ */
+export async function eventStreamReplicas(jsm: JetStreamManager, stream: string): Promise<number> {
+  try {
+    return (await jsm.streams.info(stream)).config.num_replicas ?? 1;
+  } catch (err) {
+    if ((err as { code?: string }).code === '404' || /stream not found/i.test(String(err))) return 1;
+    throw err;
+  }
+}

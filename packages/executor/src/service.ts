@@ -1,4 +1,4 @@
-import { connectNats, createKvIdempotencyStore } from '@lightdom/eventstore';
+import { connectNats, createKvIdempotencyStore, eventStreamReplicas } from '@lightdom/eventstore';
 import { createMetricsRegistry, type Logger, type RunningService, startOpsServer } from '@lightdom/runtime';
 import { type ExecutorConfig, httpStepOptions } from './config.js';
 import { createExecutor, type Executor } from './executor.js';
@@ -23,6 +23,8 @@ export async function startExecutorService(config: ExecutorConfig, logger: Logge
     const idempotency = await createKvIdempotencyStore(nats.nc.jetstream({ timeout: 2000 }), {
       bucket: config.IDEMPOTENCY_BUCKET,
       ttlMs: config.IDEMPOTENCY_TTL_MS,
+      // Replicated as the log is (3 on a cluster); 1 when the stream does not exist yet.
+      replicas: await eventStreamReplicas(await nats.nc.jetstreamManager(), config.EVENTS_STREAM),
     });
     executor = createExecutor(
       {

@@ -18,6 +18,8 @@ export interface KvIdempotencyOptions {
   bucket: string;
   /** How long a key is remembered, in ms. Default 24 h. */
   ttlMs: number;
+  /** Replicas of the bucket when it is created (an existing bucket keeps its own). Default 1; pass `eventStreamReplicas`. */
+  replicas?: number;
 }
 
 /** KV keys allow a narrow alphabet, so client keys are stored by their hash. */
@@ -29,7 +31,7 @@ export async function createKvIdempotencyStore(
   options: Partial<KvIdempotencyOptions> = {},
 ): Promise<IdempotencyStore> {
   const opts = { bucket: 'LIGHTDOM_IDEMPOTENCY', ttlMs: 24 * 3600_000, ...options };
-  const kv: KV = await js.views.kv(opts.bucket, { ttl: opts.ttlMs, history: 1 });
+  const kv: KV = await js.views.kv(opts.bucket, { ttl: opts.ttlMs, history: 1, replicas: opts.replicas ?? 1 });
   return {
     async get(key) {
       const entry = await kv.get(key);

@@ -18,6 +18,8 @@ export interface SnapshotStore {
 export interface KvSnapshotOptions {
   /** KV bucket name. Default `LIGHTDOM_SNAPSHOTS`. */
   bucket: string;
+  /** Replicas of the bucket when it is created (an existing bucket keeps its own). Default 1; pass `eventStreamReplicas`. */
+  replicas?: number;
 }
 
 /**
@@ -30,7 +32,7 @@ export async function createKvSnapshotStore(
   options: Partial<KvSnapshotOptions> = {},
 ): Promise<SnapshotStore> {
   const opts = { bucket: 'LIGHTDOM_SNAPSHOTS', ...options };
-  const kv: KV = await js.views.kv(opts.bucket, { history: 1 });
+  const kv: KV = await js.views.kv(opts.bucket, { history: 1, replicas: opts.replicas ?? 1 });
   const key = (t: string, id: string) => `${t}.${id}`;
   return {
     async get(t, id) {
