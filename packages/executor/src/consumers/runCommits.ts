@@ -1,4 +1,11 @@
-import { commandVisibility, type EventRecord, type StoredCommit, type WorkflowStepType } from '@lightdom/domain';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  commandVisibility,
+  type EventRecord,
+  LightdomError,
+  type StoredCommit,
+  type WorkflowStepType,
+} from '@lightdom/domain';
 import { type AggregateRepository, inSpan, SpanKind, startSpan } from '@lightdom/eventstore';
 import type { Logger } from '@lightdom/runtime';
 import type { JsMsg } from 'nats';
@@ -34,6 +41,40 @@ const minTimerMs = 20;
 
 export const loadRunView = async (runs: AggregateRepository, runId: string): Promise<RunView> =>
   (await runs.load('workflowRun', runId, { verify: true })).state as RunView;
+
+/** In-process re-reads of a run whose read is behind the commit in hand, before the commit is handed back. */
+const staleReadAttempts = 10;
+const staleReadPauseMs = 100;
+
+/**
+ * The run as of at least `position` (the commit being handled). A read that does not yet
+ * hold the commit the consumer just delivered comes from a stream leader that has not
+ * applied everything its followers delivered (nats-server 2.9 after a leader change,
+ * docs/executor.md "A run requested but never started"): deciding on it would see no run,
+ * plan nothing and ack, and the run would never start. Re-read a few times, then throw
+ * (UNAVAILABLE): the commit is redelivered instead of acknowledged.
+ */
+export async function loadRunViewAt(
+  runs: AggregateRepository,
+  runId: string,
+  position: number,
+  log?: Logger,
+): Promise<RunView> {
+  for (let attempt = 1; ; attempt++) {
+    const loaded = await runs.load('workflowRun', runId, { verify: true });
+    if (loaded.position >= position) return loaded.state as RunView;
+    if (attempt >= staleReadAttempts) {
+      throw new LightdomError(
+        'UNAVAILABLE',
+        `the log read of run ${runId} ends at position ${loaded.position}, before the commit in hand (${position})`,
+      );
+    }
+    if (attempt === 1)
+      log?.warn({ readPosition: loaded.position, position }, 'run read is behind the commit in hand; reading again');
+    runs.forget('workflowRun', runId);
+    await sleep(staleReadPauseMs);
+  }
+}
 
 export const stepInfo = (view: RunView, stepId: string | undefined, attempt?: number): StepInfo | undefined => {
   const step = stepId === undefined ? undefined : view.run.steps.find((s) => s.id === stepId);
@@ -186,6 +227,27 @@ export function createRunCommitHandler(deps: RunCommitDeps): CommitHandler {
     }
   };
 
+  /**
+   * A run command the engine just issued that the reloaded run still needs was not
+   * recorded, although the command handler answered (a refusal decided on a stale read,
+   * or a duplicate the log does not hold): acknowledging now would leave the run where it
+   * is with nothing to wake it. Throwing hands the commit back to JetStream instead.
+   */
+  function assertIssuedLanded(runId: string, planned: PlannedCommand[], view: RunView, log: Logger) {
+    const issued = new Set(planned.filter((p) => p.aggregateType === 'workflowRun').map((p) => p.idempotencyKey));
+    if (issued.size === 0) return;
+    const still = decideNext(runId, view, clock()).filter((p) => issued.has(p.idempotencyKey));
+    if (still.length === 0) return;
+    log.warn(
+      { commands: still.map((p) => p.type) },
+      'an issued command is not in the log; the commit will be redelivered',
+    );
+    throw new LightdomError(
+      'UNAVAILABLE',
+      `issued ${still.map((p) => p.type).join(', ')} for run ${runId}, but the run read afterwards does not hold it`,
+    );
+  }
+
   async function handleCommit(
     commit: StoredCommit,
     msg: JsMsg,
@@ -198,7 +260,7 @@ export function createRunCommitHandler(deps: RunCommitDeps): CommitHandler {
     const last: EventRecord | undefined = commit.events.at(-1);
     if (!last) return { kind: 'ack' };
 
-    let view = await loadRunView(runs, runId);
+    let view = await loadRunViewAt(runs, runId, commit.position, log);
     const deliveries = msg.info.redeliveryCount;
     const exhausted = deliveries > deps.maxDeliveries;
     if (exhausted) {
@@ -209,6 +271,7 @@ export function createRunCommitHandler(deps: RunCommitDeps): CommitHandler {
     if (planned.length > 0) {
       await issuePlanned(runId, planned, { commit, event: last, traceparent }, view, log);
       view = await loadRunView(runs, runId);
+      assertIssuedLanded(runId, planned, view, log);
     }
 
     const works = exhausted ? [] : activitiesOf(commit.events, view);
