@@ -59,6 +59,7 @@ export async function loadRunViewAt(
   runId: string,
   position: number,
   log?: Logger,
+  onStale?: () => void,
 ): Promise<RunView> {
   for (let attempt = 1; ; attempt++) {
     const loaded = await runs.load('workflowRun', runId, { verify: true });
@@ -69,8 +70,10 @@ export async function loadRunViewAt(
         `the log read of run ${runId} ends at position ${loaded.position}, before the commit in hand (${position})`,
       );
     }
-    if (attempt === 1)
+    if (attempt === 1) {
+      onStale?.();
       log?.warn({ readPosition: loaded.position, position }, 'run read is behind the commit in hand; reading again');
+    }
     runs.forget('workflowRun', runId);
     await sleep(staleReadPauseMs);
   }
@@ -95,7 +98,16 @@ export const stepInfo = (view: RunView, stepId: string | undefined, attempt?: nu
  * the executor; a public one (a step's campaign command, its AI task, cancelling that
  * task) is authorised against the run's requester and records the executor as `via`.
  */
-export function createRunCommitHandler(deps: RunCommitDeps): CommitHandler {
+/** The run commit handler, and a way to decide a run again without a delivery (the sweep). */
+export type RunCommitHandler = CommitHandler & {
+  /**
+   * Issues what `decideNext` says is due for the run now, caused by its newest commit, with
+   * the keys a delivery would use. True when something was due.
+   */
+  nudge(runId: string, newest: StoredCommit): Promise<boolean>;
+};
+
+export function createRunCommitHandler(deps: RunCommitDeps): RunCommitHandler {
   const { runs, issuer, metrics, clock } = deps;
 
   /** Each command gets its own span in the trace of the commit that caused it. */
@@ -205,7 +217,30 @@ export function createRunCommitHandler(deps: RunCommitDeps): CommitHandler {
     if (lastErrors.size > 1000) lastErrors.delete(lastErrors.keys().next().value as number);
   };
 
-  return async (commit, msg, signal): Promise<Disposition> => {
+  async function nudge(runId: string, newest: StoredCommit): Promise<boolean> {
+    const last = newest.events.at(-1);
+    if (!last) return false;
+    const log = deps.logger.child({
+      correlationId: newest.correlationId,
+      runId,
+      position: newest.position,
+      sweep: true,
+    });
+    const view = await loadRunViewAt(runs, runId, newest.position, log, () => metrics.staleReads.inc());
+    const planned = decideNext(runId, view, clock());
+    if (planned.length === 0) return false;
+    const span = startSpan(`sweep ${newest.commandType}`, undefined, { attributes: { 'lightdom.run.id': runId } });
+    try {
+      await issuePlanned(runId, planned, { commit: newest, event: last, traceparent: span.traceparent }, view, log);
+      span.end();
+    } catch (err) {
+      span.end(err);
+      throw err;
+    }
+    return true;
+  }
+
+  const handler: CommitHandler = async (commit, msg, signal): Promise<Disposition> => {
     // One span per delivery of a run's commit, below the commit's own span.
     const span = startSpan(`execute ${commit.commandType}`, msg.headers?.get('traceparent') || undefined, {
       kind: SpanKind.CONSUMER,
@@ -248,6 +283,8 @@ export function createRunCommitHandler(deps: RunCommitDeps): CommitHandler {
     );
   }
 
+  return Object.assign(handler, { nudge });
+
   async function handleCommit(
     commit: StoredCommit,
     msg: JsMsg,
@@ -260,7 +297,7 @@ export function createRunCommitHandler(deps: RunCommitDeps): CommitHandler {
     const last: EventRecord | undefined = commit.events.at(-1);
     if (!last) return { kind: 'ack' };
 
-    let view = await loadRunViewAt(runs, runId, commit.position, log);
+    let view = await loadRunViewAt(runs, runId, commit.position, log, () => metrics.staleReads.inc());
     const deliveries = msg.info.redeliveryCount;
     const exhausted = deliveries > deps.maxDeliveries;
     if (exhausted) {

@@ -146,3 +146,31 @@ describe('a workflowRun commit handled on a read that lags it', () => {
     expect((await h.runState(runId)).status).toBe('started');
   });
 });
+
+describe('the run sweep', () => {
+  it('starts a run whose request the durable consumer will never deliver again', async () => {
+    const { runId, commit } = await requested();
+    // What nats-server < 2.11 can do after a consumer leader change: the floor moves past a
+    // delivered, unacknowledged message (here: acknowledged by hand on the executors' durable).
+    const jsm = await h.env.nc.jetstreamManager();
+    await ensureDurableConsumer(jsm, {
+      stream: h.env.stream,
+      durable: 'executor',
+      filterSubject: typeSubject(h.env.subjectPrefix, 'workflowRun'),
+      ackWaitMs: 2000,
+    });
+    const consumer = await h.env.nc.jetstream().consumers.get(h.env.stream, 'executor');
+    for (;;) {
+      const msg = await consumer.next({ expires: 5000 });
+      if (!msg) throw new Error('no delivery');
+      await msg.ackAck();
+      if (msg.seq >= commit.position) break;
+    }
+    const info = await jsm.consumers.info(h.env.stream, 'executor');
+    expect(info.num_pending + info.num_ack_pending).toBe(0);
+
+    const running = await h.startExecutor({ ackWaitMs: 2000, sweep: { intervalMs: 200, idleMs: 1000 } });
+    await expect.poll(async () => (await h.runState(runId)).status, { timeout: 20_000, interval: 100 }).toBe('started');
+    expect(running.logs.some((l) => l.includes('issued it from the sweep') && l.includes(runId))).toBe(true);
+  });
+});
