@@ -102,7 +102,8 @@ export const stepInfo = (view: RunView, stepId: string | undefined, attempt?: nu
 export type RunCommitHandler = CommitHandler & {
   /**
    * Issues what `decideNext` says is due for the run now, caused by its newest commit, with
-   * the keys a delivery would use. True when something was due.
+   * the keys a delivery would use. True when that recorded something (a duplicate of what a
+   * delivery already did is not counted).
    */
   nudge(runId: string, newest: StoredCommit): Promise<boolean>;
 };
@@ -111,7 +112,15 @@ export function createRunCommitHandler(deps: RunCommitDeps): RunCommitHandler {
   const { runs, issuer, metrics, clock } = deps;
 
   /** Each command gets its own span in the trace of the commit that caused it. */
-  async function issuePlanned(runId: string, planned: PlannedCommand[], cause: Cause, view: RunView, log: Logger) {
+  /** Returns how many of the commands were recorded now (not duplicates, not refused). */
+  async function issuePlanned(
+    runId: string,
+    planned: PlannedCommand[],
+    cause: Cause,
+    view: RunView,
+    log: Logger,
+  ): Promise<number> {
+    let recorded = 0;
     for (const p of planned) {
       const step = stepInfo(view, p.stepId, p.attempt);
       const result = await issuer.issue(
@@ -124,7 +133,9 @@ export function createRunCommitHandler(deps: RunCommitDeps): RunCommitHandler {
       if (result && !result.duplicate && p.reason === 'deadline-passed' && p.type === 'FailWorkflowStep' && step) {
         metrics.timeouts.inc({ type: step.type });
       }
+      if (result && !result.duplicate && result.events.length > 0) recorded++;
     }
+    return recorded;
   }
 
   async function runActivity(
@@ -231,13 +242,14 @@ export function createRunCommitHandler(deps: RunCommitDeps): RunCommitHandler {
     if (planned.length === 0) return false;
     const span = startSpan(`sweep ${newest.commandType}`, undefined, { attributes: { 'lightdom.run.id': runId } });
     try {
-      await issuePlanned(runId, planned, { commit: newest, event: last, traceparent: span.traceparent }, view, log);
+      const cause = { commit: newest, event: last, traceparent: span.traceparent };
+      const recorded = await issuePlanned(runId, planned, cause, view, log);
       span.end();
+      return recorded > 0;
     } catch (err) {
       span.end(err);
       throw err;
     }
-    return true;
   }
 
   const handler: CommitHandler = async (commit, msg, signal): Promise<Disposition> => {

@@ -37,7 +37,7 @@ export function createRunSweep(
     store: EventStore;
     logger: Logger;
     clock: () => Date;
-    /** Decides the run again from its newest commit; true when it issued something. */
+    /** Decides the run again from its newest commit; true when that recorded something. */
     nudge: (runId: string, newest: StoredCommit) => Promise<boolean>;
   },
   options: RunSweepOptions,
