@@ -281,7 +281,11 @@ export function createRunCommitHandler(deps: RunCommitDeps): RunCommitHandler {
    * is with nothing to wake it. Throwing hands the commit back to JetStream instead.
    */
   function assertIssuedLanded(runId: string, planned: PlannedCommand[], view: RunView, log: Logger) {
-    const issued = new Set(planned.filter((p) => p.aggregateType === 'workflowRun').map((p) => p.idempotencyKey));
+    // Only commands on this run: what it planned for another aggregate (a parent's step, a
+    // child run, an AI task) stays planned whatever became of it, because this run's state
+    // does not record it.
+    const own = planned.filter((p) => p.aggregateType === 'workflowRun' && p.aggregateId === runId);
+    const issued = new Set(own.map((p) => p.idempotencyKey));
     if (issued.size === 0) return;
     const still = decideNext(runId, view, clock()).filter((p) => issued.has(p.idempotencyKey));
     if (still.length === 0) return;
