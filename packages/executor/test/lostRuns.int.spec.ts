@@ -12,6 +12,7 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Activity } from '../src/activities/activity.js';
 import { createRunCommitHandler } from '../src/consumers/runCommits.js';
+import { createRunSweep } from '../src/consumers/runSweep.js';
 import { runViewDecider } from '../src/engine/runView.js';
 import { createIssuer, type Submit } from '../src/issuer.js';
 import { createExecutorMetrics } from '../src/metrics.js';
@@ -172,5 +173,44 @@ describe('the run sweep', () => {
     const running = await h.startExecutor({ ackWaitMs: 2000, sweep: { intervalMs: 200, idleMs: 1000 } });
     await expect.poll(async () => (await h.runState(runId)).status, { timeout: 20_000, interval: 100 }).toBe('started');
     expect(running.logs.some((l) => l.includes('issued it from the sweep') && l.includes(runId))).toBe(true);
+  });
+
+  it('looks at a run with nothing due less and less often, and again at once after a new commit', async () => {
+    // No executor moves the run on by itself here: only the test's own commit does.
+    await h.stopExecutors();
+    const { runId } = await requested();
+    let now = Date.now() + 3_600_000; // later than every run the other tests left open
+    const looked: number[] = [];
+    const idleMs = 1000;
+    const sweep = createRunSweep(
+      {
+        store: h.store,
+        logger: pino({ level: 'silent' }),
+        clock: () => new Date(now),
+        nudge: async (id) => {
+          if (id === runId) looked.push(now);
+          return false;
+        },
+      },
+      { intervalMs: 60_000, idleMs },
+    );
+    const start = now;
+    const at = async (offset: number) => {
+      now = start + offset;
+      await sweep.sweep();
+    };
+    await at(0);
+    for (const t of [500, 1000, 2000, 3000, 5000, 7000, 10_000, 15_000]) await at(t);
+    // Seen at 0; due after 1 idle period, then after 2, 4, 8 more.
+    expect(looked.map((t) => t - start)).toEqual([1000, 3000, 7000, 15_000]);
+    // A new commit of the run: looked at one idle period after it, not 16 later.
+    await h.commands.handle(
+      { type: 'StartWorkflowRun', aggregateId: runId, data: {} },
+      { actor: 'executor', correlationId: 'sweep-test', causationId: 'sweep-test' },
+    );
+    await at(16_000);
+    await at(17_000);
+    expect(looked.map((t) => t - start)).toEqual([1000, 3000, 7000, 15_000, 17_000]);
+    await sweep.stop();
   });
 });

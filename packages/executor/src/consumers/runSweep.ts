@@ -22,7 +22,8 @@ export interface RunSweep {
 /**
  * A safety net under the durable consumer. It follows the workflowRun commits of the log
  * (positions only, of runs that have not ended) and, for every run whose newest commit
- * has been the newest for `idleMs`, asks `nudge` to decide the run again: `nudge` issues
+ * has been the newest for `idleMs` (then 2, 4 … 32 times that while nothing is due),
+ * asks `nudge` to decide the run again: `nudge` issues
  * what `decideNext` says is due, with the same idempotency keys a delivery would use, so
  * a run some executor is handling anyway costs only duplicates.
  *
@@ -43,8 +44,13 @@ export function createRunSweep(
   options: RunSweepOptions,
 ): RunSweep {
   const { store, logger, clock } = deps;
-  /** Run id → its newest commit's position and when the sweep first saw it. */
-  const open = new Map<string, { position: number; seenAt: number }>();
+  /**
+   * Run id → its newest commit's position and when the sweep looks at it next. A run found
+   * with nothing due (waiting for a signal, a long delay) is looked at half as often each
+   * time, up to every 32 idle periods, so many waiting runs cost few reads.
+   */
+  const open = new Map<string, { position: number; checkAt: number; wait: number }>();
+  const maxWait = options.idleMs * 32;
   let after = 0;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> | undefined;
@@ -56,7 +62,7 @@ export function createRunSweep(
       for (const c of commits) {
         after = c.position;
         if (c.events.some((e) => endTypes.has(e.type))) open.delete(c.aggregateId);
-        else open.set(c.aggregateId, { position: c.position, seenAt: now });
+        else open.set(c.aggregateId, { position: c.position, checkAt: now + options.idleMs, wait: options.idleMs });
       }
       if (commits.length < 1000 || stopped) return;
     }
@@ -68,8 +74,10 @@ export function createRunSweep(
     let nudged = 0;
     for (const [runId, entry] of open) {
       if (stopped) break;
-      if (now - entry.seenAt < options.idleMs) continue;
-      entry.seenAt = now; // once per idle period, whatever happens below
+      if (now < entry.checkAt) continue;
+      // Looked at later again whatever happens below; sooner only when a new commit comes.
+      entry.wait = Math.min(entry.wait * 2, maxWait);
+      entry.checkAt = now + entry.wait;
       try {
         const newest = await store.getCommit(entry.position);
         if (!newest) continue;
