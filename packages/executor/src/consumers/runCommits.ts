@@ -85,6 +85,16 @@ export const stepInfo = (view: RunView, stepId: string | undefined, attempt?: nu
   return { id: step.id, type: step.type, attempt, startedAt: view.stepStartedAt[step.id] };
 };
 
+/** The run commit handler, and a way to decide a run again without a delivery (the sweep). */
+export type RunCommitHandler = CommitHandler & {
+  /**
+   * Issues what `decideNext` says is due for the run now, caused by its newest commit, with
+   * the keys a delivery would use. True when that recorded something (a duplicate of what a
+   * delivery already did is not counted).
+   */
+  nudge(runId: string, newest: StoredCommit): Promise<boolean>;
+};
+
 /**
  * Handles one workflowRun commit: the engine's loop.
  *
@@ -98,21 +108,13 @@ export const stepInfo = (view: RunView, stepId: string | undefined, attempt?: nu
  * the executor; a public one (a step's campaign command, its AI task, cancelling that
  * task) is authorised against the run's requester and records the executor as `via`.
  */
-/** The run commit handler, and a way to decide a run again without a delivery (the sweep). */
-export type RunCommitHandler = CommitHandler & {
-  /**
-   * Issues what `decideNext` says is due for the run now, caused by its newest commit, with
-   * the keys a delivery would use. True when that recorded something (a duplicate of what a
-   * delivery already did is not counted).
-   */
-  nudge(runId: string, newest: StoredCommit): Promise<boolean>;
-};
-
 export function createRunCommitHandler(deps: RunCommitDeps): RunCommitHandler {
   const { runs, issuer, metrics, clock } = deps;
 
-  /** Each command gets its own span in the trace of the commit that caused it. */
-  /** Returns how many of the commands were recorded now (not duplicates, not refused). */
+  /**
+   * Each command gets its own span in the trace of the commit that caused it. Returns how
+   * many of the commands were recorded now (not duplicates, not refused).
+   */
   async function issuePlanned(
     runId: string,
     planned: PlannedCommand[],
