@@ -87,6 +87,10 @@ export async function startScaleStack(opts: { restartDelayMs: number; batchSize:
         // Work a killed worker held comes back after its ack wait: short, to keep the run short.
         EXECUTOR_ACK_WAIT_MS: '5000',
         AI_WORKER_ACK_WAIT_MS: '5000',
+        // The run sweep looks every 2 s at runs idle for 15 s: a delivery the cluster lost is
+        // made good before the quiesce gives up, and shows in the executor logs.
+        EXECUTOR_SWEEP_MS: '2000',
+        EXECUTOR_SWEEP_IDLE_MS: '15000',
       },
       logDir,
       restartDelayMs: opts.restartDelayMs,

@@ -11,7 +11,7 @@ import { request, waitUntil } from '../lib/http.js';
 import { accepts, defineProbeWorkflow, type Load, startLoad } from '../lib/load.js';
 import { inject, observe, say, seconds } from '../lib/log.js';
 import { grpcHealth } from './grpcHealth.js';
-import { issuedCheck } from './issuedCheck.js';
+import { executorRescues, issuedCheck } from './issuedCheck.js';
 import { readFromLeader, sameLogCheck } from './leaderLog.js';
 import { activeProjector, type ScaleStack, startScaleStack } from './scaleStack.js';
 import { allReadModelsReplayCheck, workChecks } from './workChecks.js';
@@ -128,6 +128,10 @@ export async function runScaleSuite(opts: { quick: boolean }): Promise<ScaleResu
     say('stopping the load (commands in flight may still retry for 20 s)');
     await load.stop();
     const { head, backlog } = await quiesce(stack, jsm, store, seen.lastDisruptionAt);
+    const rescues = executorRescues(stack.logDir);
+    observe(
+      `executor safety nets: ${rescues.staleReads} run reads behind the commit in hand (read again); ${rescues.sweeps.length} runs decided again by the sweep${rescues.sweeps.length ? ` (${firstOf(rescues.sweeps, 4, (s) => s)})` : ''}`,
+    );
     await feed.stop(head);
     const viaConsumer = await store.readAll({ after: 0, until: head, limit: Number.MAX_SAFE_INTEGER });
     // The leader's log is the truth the checks judge; a follower that serves reads differently shows here.

@@ -89,55 +89,64 @@ const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
  * call stack; it stops at the first problem. The size is that of `JSON.stringify(value)`.
  */
 export function jsonProblem(value: unknown, limits: FreeFormLimits): JsonProblem | undefined {
+  // Each frame names its parent and its own key: the path is built only for a problem,
+  // instead of copied into every member's frame (which allocated for every node checked).
   interface Frame {
     value: unknown;
-    path: (string | number)[];
+    parent: Frame | null;
+    key: string | number | null;
     depth: number;
   }
-  const stack: Frame[] = [{ value, path: [], depth: 0 }];
+  const pathOf = (frame: Frame, extra?: string): (string | number)[] => {
+    const path: (string | number)[] = extra === undefined ? [] : [extra];
+    for (let f: Frame | null = frame; f !== null && f.key !== null; f = f.parent) path.push(f.key);
+    return path.reverse();
+  };
+  const stack: Frame[] = [{ value, parent: null, key: null, depth: 0 }];
   let bytes = 0;
   const tooBig = (path: (string | number)[]): JsonProblem => ({
     path,
     message: `must not be larger than ${limits.maxBytes} bytes as JSON`,
   });
   while (stack.length > 0) {
-    const { value: v, path, depth } = stack.pop()!;
+    const frame = stack.pop()!;
+    const { value: v, depth } = frame;
     if (v === null || typeof v === 'boolean') bytes += v === true ? 4 : 5;
     else if (typeof v === 'number') {
-      if (!Number.isFinite(v)) return { path, message: 'must hold only finite numbers' };
+      if (!Number.isFinite(v)) return { path: pathOf(frame), message: 'must hold only finite numbers' };
       bytes += String(v).length;
     } else if (typeof v === 'string') {
       const problem = textProblem(v);
-      if (problem) return { path, message: problem };
+      if (problem) return { path: pathOf(frame), message: problem };
       bytes += utf8Bytes(v) + 2;
     } else if (typeof v === 'object') {
       if (depth + 1 > limits.maxDepth) {
         // The first step of the path is enough to find it; the rest would be dozens of zeros.
         return {
-          path: path.slice(0, 1),
+          path: pathOf(frame).slice(0, 1),
           message: `must not nest arrays and objects deeper than ${limits.maxDepth} levels`,
         };
       }
       if (Array.isArray(v)) {
         bytes += 2 + Math.max(0, v.length - 1);
-        for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], path: [...path, i], depth: depth + 1 });
+        for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], parent: frame, key: i, depth: depth + 1 });
       } else {
         const proto = Object.getPrototypeOf(v);
-        if (proto !== Object.prototype && proto !== null) return { path, message: 'must be plain JSON' };
+        if (proto !== Object.prototype && proto !== null) return { path: pathOf(frame), message: 'must be plain JSON' };
         const keys = Object.keys(v);
         bytes += 2 + Math.max(0, keys.length - 1);
         for (let i = keys.length - 1; i >= 0; i--) {
           const key = keys[i]!;
           const problem = textProblem(key);
-          if (problem) return { path: [...path, key], message: `key ${problem}` };
+          if (problem) return { path: pathOf(frame, key), message: `key ${problem}` };
           const member = (v as Record<string, unknown>)[key];
           if (member === undefined) continue;
           bytes += utf8Bytes(key) + 3;
-          stack.push({ value: member, path: [...path, key], depth: depth + 1 });
+          stack.push({ value: member, parent: frame, key, depth: depth + 1 });
         }
       }
     } else if (v !== undefined) {
-      return { path, message: 'must be plain JSON' };
+      return { path: pathOf(frame), message: 'must be plain JSON' };
     }
     if (bytes > limits.maxBytes) return tooBig([]);
   }

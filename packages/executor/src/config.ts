@@ -96,6 +96,13 @@ export const executorConfigSchema = z.object({
   WAIT_EVENT_WAIT_MS: positiveInt(60_000).pipe(z.number().max(3_600_000, 'must be at most 3600000')),
   /** How often a waiting wait.event step reads its aggregate's events, in ms. */
   WAIT_EVENT_POLL_MS: positiveInt(500).pipe(z.number().min(10, 'must be at least 10')),
+  /**
+   * How often the run sweep looks for runs with work due that no delivery did, in ms; 0
+   * turns it off (docs/executor.md, "A run requested but never started").
+   */
+  EXECUTOR_SWEEP_MS: z.coerce.number({ invalid_type_error: 'must be a number' }).int().min(0).default(30_000),
+  /** How long a run's newest commit stays the newest before the sweep decides the run again, in ms. */
+  EXECUTOR_SWEEP_IDLE_MS: positiveInt(120_000).pipe(z.number().min(1000, 'must be at least 1000')),
   /** `off`: this executor fires no schedules (others sharing the log still do). */
   EXECUTOR_SCHEDULES: z.enum(['on', 'off']).default('on'),
   /** How often the scheduler looks for due slots, in ms; a slot fires at most this late. */

@@ -21,6 +21,7 @@ import { defaultHttpStepOptions, executorConfigSchema, type HttpStepOptions } fr
 import { createAiTaskCommitHandler } from './consumers/aiTaskCommits.js';
 import { type PullLoop, startPullLoop } from './consumers/pullLoop.js';
 import { createRunCommitHandler } from './consumers/runCommits.js';
+import { createRunSweep, type RunSweep } from './consumers/runSweep.js';
 import { createEgressPolicy } from './egress/addressPolicy.js';
 import { type Connector, directConnector, type Resolver, systemResolver } from './egress/egressClient.js';
 import { runViewDecider } from './engine/runView.js';
@@ -88,6 +89,11 @@ export interface ExecutorOptions {
   waitEvent?: { waitMs?: number; pollMs?: number };
   /** Whether this executor fires schedules, and how often it looks. Default: the config schema's (on, 1000 ms). */
   schedules?: { enabled?: boolean; tickMs?: number };
+  /**
+   * The run sweep (consumers/runSweep.ts): how often it looks (0: off) and how long a run
+   * must be idle before it is decided again. Default: the config schema's (30 s, 120 s).
+   */
+  sweep?: { intervalMs?: number; idleMs?: number };
 }
 
 export interface Executor {
@@ -229,6 +235,26 @@ export function createExecutor(deps: ExecutorDeps, options: ExecutorOptions): Ex
           },
           { tickMs: options.schedules?.tickMs ?? executorConfigSchema.shape.SCHEDULE_TICK_MS.parse(undefined) },
         );
+  const sweepMs = options.sweep?.intervalMs ?? executorConfigSchema.shape.EXECUTOR_SWEEP_MS.parse(undefined);
+  const sweep: RunSweep | undefined =
+    sweepMs > 0
+      ? createRunSweep(
+          {
+            store,
+            logger: logger.child({ component: 'run-sweep' }),
+            clock,
+            nudge: async (runId, newest) => {
+              const nudged = await onRunCommit.nudge(runId, newest);
+              if (nudged) metrics.sweepNudges.inc();
+              return nudged;
+            },
+          },
+          {
+            intervalMs: sweepMs,
+            idleMs: options.sweep?.idleMs ?? executorConfigSchema.shape.EXECUTOR_SWEEP_IDLE_MS.parse(undefined),
+          },
+        )
+      : undefined;
   let runLoop: PullLoop | undefined;
 
   return {
@@ -256,6 +282,7 @@ export function createExecutor(deps: ExecutorDeps, options: ExecutorOptions): Ex
       );
       await aiConsumer.start();
       await scheduler?.start();
+      sweep?.start();
       logger.info(
         { durable: options.durable, concurrency: options.concurrency ?? 16, ackWaitMs },
         'executor consuming workflow runs and AI tasks',
@@ -264,7 +291,7 @@ export function createExecutor(deps: ExecutorDeps, options: ExecutorOptions): Ex
     async stop() {
       const loop = runLoop;
       runLoop = undefined;
-      await Promise.all([loop?.stop(), aiConsumer.stop(), scheduler?.stop()]);
+      await Promise.all([loop?.stop(), aiConsumer.stop(), scheduler?.stop(), sweep?.stop()]);
     },
     checks: {
       nats: natsCheck(nc, deps.isConnected),

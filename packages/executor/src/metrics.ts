@@ -59,6 +59,16 @@ export function createExecutorMetrics(registry: Registry, activeTimers: () => nu
       labelNames: ['consumer'],
       registers,
     }),
+    sweepNudges: new Counter({
+      name: 'lightdom_executor_sweep_nudges_total',
+      help: 'Runs the run sweep found idle with work due and decided again (a delivery that never came: see docs/executor.md)',
+      registers,
+    }),
+    staleReads: new Counter({
+      name: 'lightdom_executor_stale_reads_total',
+      help: 'Deliveries of a run commit whose first read of the run did not yet hold that commit (read again, or redelivered)',
+      registers,
+    }),
     scheduleFires: new Counter({
       name: 'lightdom_executor_schedule_fires_total',
       help: 'Schedule slots this executor tried to fire: fired, taken (another executor fired it first) or failed (left to the next tick)',

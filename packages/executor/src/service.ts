@@ -50,6 +50,7 @@ export async function startExecutorService(config: ExecutorConfig, logger: Logge
         chainAnchor: { waitMs: config.CHAIN_ANCHOR_WAIT_MS, pollMs: config.CHAIN_ANCHOR_POLL_MS },
         waitEvent: { waitMs: config.WAIT_EVENT_WAIT_MS, pollMs: config.WAIT_EVENT_POLL_MS },
         schedules: { enabled: config.EXECUTOR_SCHEDULES === 'on', tickMs: config.SCHEDULE_TICK_MS },
+        sweep: { intervalMs: config.EXECUTOR_SWEEP_MS, idleMs: config.EXECUTOR_SWEEP_IDLE_MS },
       },
     );
     await executor.start();

@@ -49,6 +49,8 @@ describe('executor config', () => {
       CHAIN_ANCHOR_POLL_MS: 1000,
       WAIT_EVENT_WAIT_MS: 60_000,
       WAIT_EVENT_POLL_MS: 500,
+      EXECUTOR_SWEEP_MS: 30_000,
+      EXECUTOR_SWEEP_IDLE_MS: 120_000,
       EXECUTOR_SCHEDULES: 'on',
       SCHEDULE_TICK_MS: 1000,
       AI_DEFAULT_MODEL: 'deepseek-r1:7b',

@@ -6,6 +6,7 @@ import { aiTaskIdFor, childRunIdFor } from '../src/index.js';
 import {
   createExecutorHarness,
   type ExecutorHarness,
+  metricValue,
   settleTimeout,
   startWebhook,
   tester,
@@ -158,7 +159,7 @@ describe('workflow.run: child workflows', () => {
     h.commands.handle({ type: 'DefineWorkflow', aggregateId: id, data: { name: id, steps } }, meta);
 
   it("starts the child, waits for it, and takes the child's result as its output", async () => {
-    await h.startExecutor();
+    const executor = await h.startExecutor();
     await define('child-ok', [{ id: 'ping', type: 'http.request', input: { url: `${webhook.url}/child-ok` } }]);
     const { runId } = await h.requestRun([
       { id: 'sub', type: 'workflow.run', input: { workflowId: 'child-ok', input: { product: 'shoes' } } },
@@ -179,6 +180,13 @@ describe('workflow.run: child workflows', () => {
     });
     // Started from the child's own commit, the parent's next step ran once.
     expect(webhook.callsTo('/after-child')).toHaveLength(1);
+    // The child's last commit was acked: what it reported to its parent is not this run's
+    // state, so it must not count as a command that failed to land (redelivered for ever).
+    const jsm = await h.env.nc.jetstreamManager();
+    await expect
+      .poll(async () => (await jsm.consumers.info(h.env.stream, 'executor')).num_ack_pending, settleTimeout)
+      .toBe(0);
+    expect(await metricValue(executor.registry, 'lightdom_executor_handler_errors_total')).toBe(0);
     await h.stopExecutors();
   });
 

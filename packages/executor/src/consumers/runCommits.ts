@@ -1,4 +1,11 @@
-import { commandVisibility, type EventRecord, type StoredCommit, type WorkflowStepType } from '@lightdom/domain';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  commandVisibility,
+  type EventRecord,
+  LightdomError,
+  type StoredCommit,
+  type WorkflowStepType,
+} from '@lightdom/domain';
 import { type AggregateRepository, inSpan, SpanKind, startSpan } from '@lightdom/eventstore';
 import type { Logger } from '@lightdom/runtime';
 import type { JsMsg } from 'nats';
@@ -35,10 +42,57 @@ const minTimerMs = 20;
 export const loadRunView = async (runs: AggregateRepository, runId: string): Promise<RunView> =>
   (await runs.load('workflowRun', runId, { verify: true })).state as RunView;
 
+/** In-process re-reads of a run whose read is behind the commit in hand, before the commit is handed back. */
+const staleReadAttempts = 10;
+const staleReadPauseMs = 100;
+
+/**
+ * The run as of at least `position` (the commit being handled). A read that does not yet
+ * hold the commit the consumer just delivered comes from a stream leader that has not
+ * applied everything its followers delivered (nats-server 2.9 after a leader change,
+ * docs/executor.md "A run requested but never started"): deciding on it would see no run,
+ * plan nothing and ack, and the run would never start. Re-read a few times, then throw
+ * (UNAVAILABLE): the commit is redelivered instead of acknowledged.
+ */
+export async function loadRunViewAt(
+  runs: AggregateRepository,
+  runId: string,
+  position: number,
+  log?: Logger,
+  onStale?: () => void,
+): Promise<RunView> {
+  for (let attempt = 1; ; attempt++) {
+    const loaded = await runs.load('workflowRun', runId, { verify: true });
+    if (loaded.position >= position) return loaded.state as RunView;
+    if (attempt >= staleReadAttempts) {
+      throw new LightdomError(
+        'UNAVAILABLE',
+        `the log read of run ${runId} ends at position ${loaded.position}, before the commit in hand (${position})`,
+      );
+    }
+    if (attempt === 1) {
+      onStale?.();
+      log?.warn({ readPosition: loaded.position, position }, 'run read is behind the commit in hand; reading again');
+    }
+    runs.forget('workflowRun', runId);
+    await sleep(staleReadPauseMs);
+  }
+}
+
 export const stepInfo = (view: RunView, stepId: string | undefined, attempt?: number): StepInfo | undefined => {
   const step = stepId === undefined ? undefined : view.run.steps.find((s) => s.id === stepId);
   if (!step) return undefined;
   return { id: step.id, type: step.type, attempt, startedAt: view.stepStartedAt[step.id] };
+};
+
+/** The run commit handler, and a way to decide a run again without a delivery (the sweep). */
+export type RunCommitHandler = CommitHandler & {
+  /**
+   * Issues what `decideNext` says is due for the run now, caused by its newest commit, with
+   * the keys a delivery would use. True when that recorded something (a duplicate of what a
+   * delivery already did is not counted).
+   */
+  nudge(runId: string, newest: StoredCommit): Promise<boolean>;
 };
 
 /**
@@ -54,11 +108,21 @@ export const stepInfo = (view: RunView, stepId: string | undefined, attempt?: nu
  * the executor; a public one (a step's campaign command, its AI task, cancelling that
  * task) is authorised against the run's requester and records the executor as `via`.
  */
-export function createRunCommitHandler(deps: RunCommitDeps): CommitHandler {
+export function createRunCommitHandler(deps: RunCommitDeps): RunCommitHandler {
   const { runs, issuer, metrics, clock } = deps;
 
-  /** Each command gets its own span in the trace of the commit that caused it. */
-  async function issuePlanned(runId: string, planned: PlannedCommand[], cause: Cause, view: RunView, log: Logger) {
+  /**
+   * Each command gets its own span in the trace of the commit that caused it. Returns how
+   * many of the commands were recorded now (not duplicates, not refused).
+   */
+  async function issuePlanned(
+    runId: string,
+    planned: PlannedCommand[],
+    cause: Cause,
+    view: RunView,
+    log: Logger,
+  ): Promise<number> {
+    let recorded = 0;
     for (const p of planned) {
       const step = stepInfo(view, p.stepId, p.attempt);
       const result = await issuer.issue(
@@ -71,7 +135,9 @@ export function createRunCommitHandler(deps: RunCommitDeps): CommitHandler {
       if (result && !result.duplicate && p.reason === 'deadline-passed' && p.type === 'FailWorkflowStep' && step) {
         metrics.timeouts.inc({ type: step.type });
       }
+      if (result && !result.duplicate && result.events.length > 0) recorded++;
     }
+    return recorded;
   }
 
   async function runActivity(
@@ -164,7 +230,31 @@ export function createRunCommitHandler(deps: RunCommitDeps): CommitHandler {
     if (lastErrors.size > 1000) lastErrors.delete(lastErrors.keys().next().value as number);
   };
 
-  return async (commit, msg, signal): Promise<Disposition> => {
+  async function nudge(runId: string, newest: StoredCommit): Promise<boolean> {
+    const last = newest.events.at(-1);
+    if (!last) return false;
+    const log = deps.logger.child({
+      correlationId: newest.correlationId,
+      runId,
+      position: newest.position,
+      sweep: true,
+    });
+    const view = await loadRunViewAt(runs, runId, newest.position, log, () => metrics.staleReads.inc());
+    const planned = decideNext(runId, view, clock());
+    if (planned.length === 0) return false;
+    const span = startSpan(`sweep ${newest.commandType}`, undefined, { attributes: { 'lightdom.run.id': runId } });
+    try {
+      const cause = { commit: newest, event: last, traceparent: span.traceparent };
+      const recorded = await issuePlanned(runId, planned, cause, view, log);
+      span.end();
+      return recorded > 0;
+    } catch (err) {
+      span.end(err);
+      throw err;
+    }
+  }
+
+  const handler: CommitHandler = async (commit, msg, signal): Promise<Disposition> => {
     // One span per delivery of a run's commit, below the commit's own span.
     const span = startSpan(`execute ${commit.commandType}`, msg.headers?.get('traceparent') || undefined, {
       kind: SpanKind.CONSUMER,
@@ -186,6 +276,33 @@ export function createRunCommitHandler(deps: RunCommitDeps): CommitHandler {
     }
   };
 
+  /**
+   * A run command the engine just issued that the reloaded run still needs was not
+   * recorded, although the command handler answered (a refusal decided on a stale read,
+   * or a duplicate the log does not hold): acknowledging now would leave the run where it
+   * is with nothing to wake it. Throwing hands the commit back to JetStream instead.
+   */
+  function assertIssuedLanded(runId: string, planned: PlannedCommand[], view: RunView, log: Logger) {
+    // Only commands on this run: what it planned for another aggregate (a parent's step, a
+    // child run, an AI task) stays planned whatever became of it, because this run's state
+    // does not record it.
+    const own = planned.filter((p) => p.aggregateType === 'workflowRun' && p.aggregateId === runId);
+    const issued = new Set(own.map((p) => p.idempotencyKey));
+    if (issued.size === 0) return;
+    const still = decideNext(runId, view, clock()).filter((p) => issued.has(p.idempotencyKey));
+    if (still.length === 0) return;
+    log.warn(
+      { commands: still.map((p) => p.type) },
+      'an issued command is not in the log; the commit will be redelivered',
+    );
+    throw new LightdomError(
+      'UNAVAILABLE',
+      `issued ${still.map((p) => p.type).join(', ')} for run ${runId}, but the run read afterwards does not hold it`,
+    );
+  }
+
+  return Object.assign(handler, { nudge });
+
   async function handleCommit(
     commit: StoredCommit,
     msg: JsMsg,
@@ -198,7 +315,7 @@ export function createRunCommitHandler(deps: RunCommitDeps): CommitHandler {
     const last: EventRecord | undefined = commit.events.at(-1);
     if (!last) return { kind: 'ack' };
 
-    let view = await loadRunView(runs, runId);
+    let view = await loadRunViewAt(runs, runId, commit.position, log, () => metrics.staleReads.inc());
     const deliveries = msg.info.redeliveryCount;
     const exhausted = deliveries > deps.maxDeliveries;
     if (exhausted) {
@@ -209,6 +326,7 @@ export function createRunCommitHandler(deps: RunCommitDeps): CommitHandler {
     if (planned.length > 0) {
       await issuePlanned(runId, planned, { commit, event: last, traceparent }, view, log);
       view = await loadRunView(runs, runId);
+      assertIssuedLanded(runId, planned, view, log);
     }
 
     const works = exhausted ? [] : activitiesOf(commit.events, view);
