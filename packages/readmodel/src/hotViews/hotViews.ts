@@ -15,7 +15,7 @@ import {
   invalidationChannel,
   viewKeys,
 } from './keys.js';
-import { advancePositionLua, applyViewLua, finishRebuildLua } from './scripts.js';
+import { advancePositionLua, applyViewLua, finishRebuildLua, publishManyLua } from './scripts.js';
 
 type Row = Record<string, unknown>;
 
@@ -52,7 +52,11 @@ interface Scripts {
   lightdomApplyView(...args: (string | number)[]): unknown;
   lightdomAdvancePosition(key: string, position: number): Promise<number>;
   lightdomFinishRebuild(epoch: string, position: string, token: string, through: number): Promise<number>;
+  lightdomPublishMany(...channelsAndMessages: string[]): unknown;
 }
+
+/** Feed messages per `lightdomPublishMany` call: bounds one script's run inside Redis. */
+const publishChunk = 500;
 
 /** A commit's events as the feed carries them; a forged commit whose events are not objects yields none. */
 function feedEvents(commit: StoredCommit): RecordedEvent[] {
@@ -92,6 +96,9 @@ export function createHotViews(deps: { redis: Redis; pool: pg.Pool; schema: stri
     redis.defineCommand('lightdomApplyView', { numberOfKeys: 4, lua: applyViewLua });
     redis.defineCommand('lightdomAdvancePosition', { numberOfKeys: 1, lua: advancePositionLua });
     redis.defineCommand('lightdomFinishRebuild', { numberOfKeys: 2, lua: finishRebuildLua });
+  }
+  if (!('lightdomPublishMany' in redis)) {
+    redis.defineCommand('lightdomPublishMany', { numberOfKeys: 0, lua: publishManyLua });
   }
   const scripts = (r: unknown) => r as Scripts;
   // Failed writes counted, and how many of them a finished repair covers.
@@ -235,20 +242,29 @@ export function createHotViews(deps: { redis: Redis; pool: pg.Pool; schema: stri
       for (const c of changes) {
         if (isHotViewType(c.aggregateType)) writeView(pipeline, c.aggregateType, c.aggregateId, c.view, c.position);
       }
+      // The feed in commit order, several hundred messages per command.
+      let feed: string[] = [];
+      const flushFeed = () => {
+        if (feed.length > 0) scripts(pipeline).lightdomPublishMany(...feed);
+        feed = [];
+      };
+      const invalidations = invalidationChannel(opts);
       for (const commit of commits) {
         // Storable JSON: the same text as the tables hold, and no depth overflows the encoder.
         for (const event of feedEvents(commit)) {
-          pipeline.publish(eventsChannel(opts, event.aggregateType), storableJson(event satisfies RecordedEvent));
+          feed.push(eventsChannel(opts, event.aggregateType), storableJson(event satisfies RecordedEvent));
         }
-        pipeline.publish(
-          invalidationChannel(opts),
+        feed.push(
+          invalidations,
           storableJson({
             aggregateType: commit.aggregateType,
             aggregateId: commit.aggregateId,
             position: commit.position,
           }),
         );
+        if (feed.length >= 2 * publishChunk) flushFeed();
       }
+      flushFeed();
       try {
         await exec(pipeline);
       } catch (err) {

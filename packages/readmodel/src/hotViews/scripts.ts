@@ -46,3 +46,12 @@ redis.call('DEL', KEYS[1])
 local cur = redis.call('GET', KEYS[2])
 if not cur or tonumber(cur) < tonumber(ARGV[2]) then redis.call('SET', KEYS[2], ARGV[2]) end
 return 1`;
+
+/**
+ * publishMany — no keys. ARGV: channel, message, channel, message, … Publishes each in
+ * order: the same messages as one PUBLISH each, but one command for many of them, so a
+ * batch's feed costs the client a handful of commands instead of two per commit.
+ */
+export const publishManyLua = `
+for i = 1, #ARGV, 2 do redis.call('PUBLISH', ARGV[i], ARGV[i + 1]) end
+return #ARGV / 2`;
