@@ -56,4 +56,4 @@ export {
 export { isNotFound, translateNatsError } from './store/natsErrors.js';
 export { defaultStreamOptions, type EventStreamOptions, ensureEventStream, eventStreamConfig } from './stream.js';
 export { aggregateSubject, parseSubject, typeSubject } from './subjects.js';
-export { inSpan, SpanKind, type StartSpanOptions, startSpan, type TraceSpan } from './tracing.js';
+export { inSpan, SpanKind, type StartSpanOptions, startSpan, type TraceSpan, tracingInstalled } from './tracing.js';
