@@ -265,7 +265,11 @@ export function createProjector(
       // No filter: the stream holds only `<prefix>.>` (checked at start-up), and nats-server
       // 2.9 delivers unfiltered consumers several times faster.
       ack_wait: nanos(60_000),
-      max_ack_pending: opts.batchSize * 20,
+      // Each batch is acked once committed. Three batches unacked at most: the one in its
+      // transaction, the one being received, one more in flight. With more, a projector
+      // slower than the server's delivery held tens of thousands of messages in memory
+      // (nats.js pulls again as messages arrive, not as they are used), and paid in GC.
+      max_ack_pending: opts.batchSize * 3,
     });
     return nc.jetstream().consumers.get(opts.stream, opts.durable);
   }
