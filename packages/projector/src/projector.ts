@@ -55,7 +55,7 @@ export interface ProjectorOptions {
    * Off, the commit returns once the WAL is written to Postgres' buffers: a crash of the
    * Postgres server (not of the projector) may then lose the last batches, rows and
    * checkpoints together, and the projector applies them again from the log. See
-   * docs/decisions.md ("Projector: one round trip less per step, commits without a flush").
+   * docs/decisions.md ("Projector: batches overlap, fewer round trips, commits without a WAL flush").
    */
   synchronousCommit: boolean;
   /** Called inside the transaction, after the rows and the checkpoint changed, before commit. */
