@@ -62,4 +62,4 @@ export {
   eventStreamReplicas,
 } from './stream.js';
 export { aggregateSubject, parseSubject, typeSubject } from './subjects.js';
-export { inSpan, SpanKind, type StartSpanOptions, startSpan, type TraceSpan } from './tracing.js';
+export { inSpan, SpanKind, type StartSpanOptions, startSpan, type TraceSpan, tracingInstalled } from './tracing.js';

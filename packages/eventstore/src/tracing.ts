@@ -1,5 +1,13 @@
 import { childTraceparent, formatTraceparent, parseTraceparent } from '@lightdom/domain';
-import { type Attributes, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import {
+  type Attributes,
+  ProxyTracerProvider,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from '@opentelemetry/api';
 
 /**
  * Spans over the W3C trace context that already travels with commands and commits.
@@ -35,6 +43,15 @@ export interface StartSpanOptions {
 }
 
 const tracer = () => trace.getTracer('lightdom');
+
+/**
+ * Whether a tracer provider is installed, so spans can be exported at all. Without one
+ * every span is non-recording; a caller starting one span per commit can skip the work.
+ */
+export function tracingInstalled(): boolean {
+  const provider = trace.getTracerProvider();
+  return !(provider instanceof ProxyTracerProvider) || provider.getDelegateTracer('lightdom') !== undefined;
+}
 
 function parentContext(traceparent: string | undefined) {
   const p = parseTraceparent(traceparent);

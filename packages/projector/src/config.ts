@@ -35,6 +35,12 @@ export const projectorConfigSchema = z.object({
   // 2000: measured by `npm run bench` (projector-rebuild, docs/BENCHMARKS.md) against 25-500; a batch
   // still closes early when the consumer is caught up, so live latency does not wait for it.
   PROJECTOR_BATCH_SIZE: positiveInt(2000),
+  /**
+   * `off`: a batch's commit does not wait for Postgres to flush its WAL (about 1.5 ms each,
+   * 10 ms and more at p99 here); a Postgres crash may lose the last batches, which are then
+   * applied again from the log. `on`: every batch waits for the flush. See docs/decisions.md.
+   */
+  PROJECTOR_SYNCHRONOUS_COMMIT: z.enum(['on', 'off']).default('off'),
   // --- stalled projections (issue 7) ---
   /** While a projection is stalled: how often it retries the commit and looks for a skip decision, in ms. */
   PROJECTOR_STALL_RETRY_MS: positiveInt(5000),

@@ -38,6 +38,7 @@ runService('projector', async (logger) => {
       stallRetryMs: config.PROJECTOR_STALL_RETRY_MS,
       projections: createReadModelProjections(),
       viewsCheckMs: config.PROJECTOR_VIEWS_CHECK_MS,
+      synchronousCommit: config.PROJECTOR_SYNCHRONOUS_COMMIT === 'on',
       hotViews: { keyPrefix: config.REDIS_KEY_PREFIX, channelPrefix: config.REDIS_CHANNEL_PREFIX },
       unsafeCheckpointOutsideTransaction: config.PROJECTOR_UNSAFE_CHECKPOINT === '1',
     },

@@ -1,6 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type StoredCommit, upcastEvent } from '@lightdom/domain';
-import { createEventStore, type EventStore, readCommit, SpanKind, startSpan } from '@lightdom/eventstore';
+import {
+  createEventStore,
+  type EventStore,
+  readCommit,
+  SpanKind,
+  startSpan,
+  tracingInstalled,
+} from '@lightdom/eventstore';
 import { createHotViews, type HotViewOptions } from '@lightdom/readmodel';
 import type { Logger } from '@lightdom/runtime';
 import type { Redis } from 'ioredis';
@@ -42,6 +49,15 @@ export interface ProjectorOptions {
    * from Postgres after a failed write or a flush), in ms. Default 1000.
    */
   viewsCheckMs: number;
+  /**
+   * Whether a batch's commit waits for Postgres to flush its WAL to disk. Default false
+   * (PROJECTOR_SYNCHRONOUS_COMMIT).
+   * Off, the commit returns once the WAL is written to Postgres' buffers: a crash of the
+   * Postgres server (not of the projector) may then lose the last batches, rows and
+   * checkpoints together, and the projector applies them again from the log. See
+   * docs/decisions.md ("Projector: batches overlap, fewer round trips, commits without a WAL flush").
+   */
+  synchronousCommit: boolean;
   /** Called inside the transaction, after the rows and the checkpoint changed, before commit. */
   beforeCommit?: (positions: number[]) => Promise<void>;
   /**
@@ -117,15 +133,16 @@ interface Decoded {
   traceparent?: string;
 }
 
-function decode(m: JsMsg): Decoded {
+function decode(m: JsMsg, traced: boolean): Decoded {
   const c = readCommit(m);
   if (!c) return { position: m.seq };
-  const traceparent = m.headers?.get('traceparent') || undefined;
-  const traced = traceparent ? { traceparent } : {};
+  // Headers are parsed on first access; only the spans need them.
+  const traceparent = (traced && m.headers?.get('traceparent')) || undefined;
+  const trace = traceparent ? { traceparent } : {};
   try {
-    return { position: m.seq, commit: { ...c, events: c.events.map(upcastEvent) }, ...traced };
+    return { position: m.seq, commit: { ...c, events: c.events.map(upcastEvent) }, ...trace };
   } catch (err) {
-    return { position: m.seq, commit: c, upcastError: err, ...traced };
+    return { position: m.seq, commit: c, upcastError: err, ...trace };
   }
 }
 
@@ -160,6 +177,7 @@ export function createProjector(
     batchSize: 2000,
     stallRetryMs: 5000,
     viewsCheckMs: 1000,
+    synchronousCommit: false,
     ...options,
   };
   const { nc, pool, logger } = deps;
@@ -178,6 +196,8 @@ export function createProjector(
     { stream: opts.stream, subjectPrefix: opts.subjectPrefix },
   );
   const stalls = new Map<string, ProjectionStall>();
+  // Read once: main.ts installs the provider (or not) before the projector starts.
+  const tracing = tracingInstalled();
   let stopped = false;
   let messages: ConsumerMessages | undefined;
   let loop: Promise<void> | undefined;
@@ -202,12 +222,30 @@ export function createProjector(
     );
   }
 
-  async function checkpoints(client: pg.PoolClient | pg.Pool, lock = false): Promise<Map<string, number>> {
+  async function checkpoints(client: pg.PoolClient | pg.Pool): Promise<Map<string, number>> {
     const { rows } = await client.query<{ name: string; position: string }>(
-      `select name, position from ${s}.projection_checkpoints where name = any($1) ${lock ? 'for update' : ''}`,
+      `select name, position from ${s}.projection_checkpoints where name = any($1)`,
       [names],
     );
     return new Map(rows.map((r) => [r.name, Number(r.position)]));
+  }
+
+  /**
+   * Opens the batch's transaction and locks the checkpoints in one round trip: a simple
+   * query of several statements, so the names go in as escaped literals.
+   */
+  async function beginAndLockCheckpoints(client: pg.PoolClient): Promise<Map<string, number>> {
+    const list = names.map((n) => client.escapeLiteral(n)).join(', ');
+    const statements = [
+      'begin',
+      ...(opts.synchronousCommit ? [] : ['set local synchronous_commit = off']),
+      `select name, position from ${s}.projection_checkpoints where name in (${list}) for update`,
+    ];
+    const results = (await client.query(statements.join('; '))) as unknown as pg.QueryResult<{
+      name: string;
+      position: string;
+    }>[];
+    return new Map(results.at(-1)!.rows.map((r) => [r.name, Number(r.position)]));
   }
 
   async function lowestCheckpoint(): Promise<number> {
@@ -227,7 +265,11 @@ export function createProjector(
       // No filter: the stream holds only `<prefix>.>` (checked at start-up), and nats-server
       // 2.9 delivers unfiltered consumers several times faster.
       ack_wait: nanos(60_000),
-      max_ack_pending: opts.batchSize * 20,
+      // Each batch is acked once committed. Three batches unacked at most: the one in its
+      // transaction, the one being received, one more in flight. With more, a projector
+      // slower than the server's delivery held tens of thousands of messages in memory
+      // (nats.js pulls again as messages arrive, not as they are used), and paid in GC.
+      max_ack_pending: opts.batchSize * 3,
     });
     return nc.jetstream().consumers.get(opts.stream, opts.durable);
   }
@@ -318,15 +360,19 @@ export function createProjector(
     return { reached, changes, stalled: false, stall: undefined };
   }
 
-  async function applyBatch(batch: JsMsg[]): Promise<void> {
-    const decoded = batch.map(decode);
-    for (const d of decoded) {
-      if (d.commit) continue;
+  /** Decodes a message as it arrives, while the previous batch is still in its transaction. */
+  function decodeOne(m: JsMsg): Decoded {
+    const d = decode(m, tracing);
+    if (!d.commit) {
       // Something not written by the store: skip it (the checkpoint still moves past it)
       // rather than stall every projection on it forever.
       metrics?.skipped.inc();
       logger.error({ position: d.position }, 'message is not a commit; skipped');
     }
+    return d;
+  }
+
+  async function applyBatch(batch: JsMsg[], decoded: Decoded[]): Promise<void> {
     try {
       await applyInTransaction(batch, decoded, false);
     } catch (err) {
@@ -357,8 +403,7 @@ export function createProjector(
     let stalled = false;
     const stallsFound: { projection: string; position: number; cause: unknown }[] = [];
     try {
-      await client.query('begin');
-      const cps = await checkpoints(client, true);
+      const cps = await beginAndLockCheckpoints(client);
       for (const projection of opts.projections) {
         const cp = Math.max(cps.get(projection.name) ?? 0, unsafeApplied);
         const fresh = decoded.filter((d) => d.position > cp);
@@ -383,23 +428,32 @@ export function createProjector(
         if (upTo === cp) continue;
         reachedBy.set(projection.name, upTo);
       }
+      // The checkpoints, the notification and the commit leave in one simple query (one round
+      // trip); if a statement fails, Postgres skips the rest and the rollback below runs.
+      const tail: string[] = [];
       if (reachedBy.size > 0 && !opts.unsafeCheckpointOutsideTransaction) {
         // Every projection's checkpoint in one statement, in the rows' transaction.
-        await client.query(
-          `update ${s}.projection_checkpoints as c set position = v.position, updated_at = now()
-           from unnest($1::text[], $2::bigint[]) as v(name, position) where c.name = v.name`,
-          [[...reachedBy.keys()], [...reachedBy.values()]],
+        const values = [...reachedBy].map(([name, position]) => `(${client.escapeLiteral(name)}, ${position})`);
+        tail.push(
+          `update ${s}.projection_checkpoints as c set position = v.position::bigint, updated_at = now()
+           from (values ${values.join(', ')}) as v(name, position) where c.name = v.name`,
         );
       }
       if (reachedBy.size > 0) {
         const last = Math.max(...reachedBy.values());
-        await opts.beforeCommit?.(decoded.filter((d) => d.commit && d.position <= last).map((d) => d.position));
-        await client.query('select pg_notify($1, $2)', [
-          'lightdom_projection',
-          JSON.stringify({ schema: opts.schema, position: last }),
-        ]);
+        // `through`: every projection named is at least there once this commits, so a waiter
+        // reading for those projections needs no query of its own to know it.
+        const through = opts.unsafeCheckpointOutsideTransaction ? undefined : Math.min(...passedBy.values());
+        const payload = JSON.stringify({ schema: opts.schema, position: last, through, projections: names });
+        tail.push(`select pg_notify('lightdom_projection', ${client.escapeLiteral(payload)})`);
+        if (opts.beforeCommit) {
+          await client.query(tail.join('; '));
+          tail.length = 0;
+          await opts.beforeCommit(decoded.filter((d) => d.commit && d.position <= last).map((d) => d.position));
+        }
       }
-      await client.query('commit');
+      tail.push('commit');
+      await client.query(tail.join('; '));
     } catch (err) {
       await client.query('rollback').catch(() => undefined);
       throw err;
@@ -419,7 +473,8 @@ export function createProjector(
     // Every projection is past the batch's positions up to here: these go to the feed.
     const through = Math.min(...passedBy.values());
     if (opts.unsafeCheckpointOutsideTransaction && reachedBy.size > 0) unsafeApplied = through;
-    if (reachedBy.size > 0) traceApplied(decoded, startedFrom, Math.max(...reachedBy.values()), startedAt);
+    // Without a provider every span is a no-op, but building thousands per batch is not.
+    if (tracing && reachedBy.size > 0) traceApplied(decoded, startedFrom, Math.max(...reachedBy.values()), startedAt);
     if (!stalled) batch[batch.length - 1]!.ack();
     const commits = decoded.flatMap((d) => (d.commit && d.position <= through ? [d.commit] : []));
     if (reachedBy.size > 0) {
@@ -445,17 +500,36 @@ export function createProjector(
     const after = await lowestCheckpoint();
     const consumer = await openConsumer(after);
     logger.info({ after, durable: opts.durable }, 'projecting');
-    messages = await consumer.consume({ max_messages: opts.batchSize * 2 });
+    const consumed = await consumer.consume({ max_messages: opts.batchSize * 2 });
+    messages = consumed;
+    // Two batches at a time: one in its transaction, the next being received and decoded
+    // meanwhile. Transactions still run one after another, in order.
     let batch: JsMsg[] = [];
-    for await (const m of messages) {
-      if (stopped) break;
+    let decoded: Decoded[] = [];
+    let applying: Promise<void> | undefined;
+    let failure: { err: unknown } | undefined;
+    for await (const m of consumed) {
+      if (stopped || failure) break;
       batch.push(m);
+      decoded.push(decodeOne(m));
       if (batch.length >= opts.batchSize || m.info.pending === 0) {
-        const current = batch;
+        await applying;
+        if (failure) break;
+        const current = applyBatch(batch, decoded);
+        applying = current.then(
+          () => undefined,
+          (err: unknown) => {
+            failure = { err };
+            // Ends the loop even while it waits for a message that may never come.
+            consumed.stop();
+          },
+        );
         batch = [];
-        await applyBatch(current);
+        decoded = [];
       }
     }
+    await applying;
+    if (failure) throw (failure as { err: unknown }).err;
   }
 
   async function run(): Promise<void> {

@@ -22,3 +22,11 @@ it('the projector reads its tokens through the registry (token:actor:role, AUTH)
   expect(loadProjectorConfig({ AUTH: 'off' }).tokens.enabled).toBe(false);
   expect(() => loadProjectorConfig({ API_TOKENS: 'tok-1:ops:emperor' })).toThrow(/API_TOKENS: entry 1: the role/);
 });
+
+it('commits batches without waiting for the WAL flush unless PROJECTOR_SYNCHRONOUS_COMMIT=on', () => {
+  expect(loadProjectorConfig({}).PROJECTOR_SYNCHRONOUS_COMMIT).toBe('off');
+  expect(loadProjectorConfig({ PROJECTOR_SYNCHRONOUS_COMMIT: 'on' }).PROJECTOR_SYNCHRONOUS_COMMIT).toBe('on');
+  expect(() => loadProjectorConfig({ PROJECTOR_SYNCHRONOUS_COMMIT: 'sometimes' })).toThrow(
+    /PROJECTOR_SYNCHRONOUS_COMMIT/,
+  );
+});

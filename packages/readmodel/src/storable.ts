@@ -81,7 +81,9 @@ export function storableJson(value: unknown): string {
   } catch {
     native = undefined; // nested beyond the call stack, or a bigint
   }
-  if (native !== undefined && !unstorableEscape.test(native) && depthOf(native) <= storableMaxDepth) return native;
+  // Nesting past the limit needs more than that many brackets, each closed: short text cannot.
+  const shallow = (json: string) => json.length <= 2 * storableMaxDepth || depthOf(json) <= storableMaxDepth;
+  if (native !== undefined && !unstorableEscape.test(native) && shallow(native)) return native;
   return encodeSlowly(value);
 }
 

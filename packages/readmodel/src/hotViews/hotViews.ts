@@ -15,7 +15,7 @@ import {
   invalidationChannel,
   viewKeys,
 } from './keys.js';
-import { advancePositionLua, applyViewLua, finishRebuildLua } from './scripts.js';
+import { advancePositionLua, applyViewLua, applyViewsLua, finishRebuildLua, publishManyLua } from './scripts.js';
 
 type Row = Record<string, unknown>;
 
@@ -52,7 +52,15 @@ interface Scripts {
   lightdomApplyView(...args: (string | number)[]): unknown;
   lightdomAdvancePosition(key: string, position: number): Promise<number>;
   lightdomFinishRebuild(epoch: string, position: string, token: string, through: number): Promise<number>;
+  lightdomPublishMany(...channelsAndMessages: string[]): unknown;
+  lightdomApplyViews(numberOfKeys: number, ...keysThenArgs: (string | number)[]): unknown;
 }
+
+/** Views per `lightdomApplyViews` call. */
+const viewChunk = 100;
+
+/** Feed messages per `lightdomPublishMany` call: bounds one script's run inside Redis. */
+const publishChunk = 500;
 
 /** A commit's events as the feed carries them; a forged commit whose events are not objects yields none. */
 function feedEvents(commit: StoredCommit): RecordedEvent[] {
@@ -93,6 +101,13 @@ export function createHotViews(deps: { redis: Redis; pool: pg.Pool; schema: stri
     redis.defineCommand('lightdomAdvancePosition', { numberOfKeys: 1, lua: advancePositionLua });
     redis.defineCommand('lightdomFinishRebuild', { numberOfKeys: 2, lua: finishRebuildLua });
   }
+  if (!('lightdomPublishMany' in redis)) {
+    redis.defineCommand('lightdomPublishMany', { numberOfKeys: 0, lua: publishManyLua });
+  }
+  if (!('lightdomApplyViews' in redis)) {
+    // No fixed number of keys: each call passes it first (four per view).
+    redis.defineCommand('lightdomApplyViews', { lua: applyViewsLua });
+  }
   const scripts = (r: unknown) => r as Scripts;
   // Failed writes counted, and how many of them a finished repair covers.
   let failures = 0;
@@ -105,25 +120,44 @@ export function createHotViews(deps: { redis: Redis; pool: pg.Pool; schema: stri
   // snapshot and position checks cover what they held back.
   let clearing: Promise<void> | undefined;
 
-  function writeView(target: unknown, type: HotViewType, id: string, row: Row, position: number): void {
+  /** One view's keys and arguments, as applyView takes them. */
+  function viewCall(type: HotViewType, id: string, row: Row, position: number) {
     const totals = totalsOf(type, row);
     const fields: string[] = [];
     for (const [k, v] of Object.entries(row)) fields.push(storableText(k), field(v));
     for (const [k, v] of totals) fields.push(k, v);
-    scripts(target).lightdomApplyView(
-      hotViewKey(opts, type, id),
-      keys.totals(type),
-      keys.bySpend,
-      keys.statuses(type),
-      position,
-      keys.statusPrefix(type),
-      storableText(id),
-      field(row.status),
-      type === 'campaign' ? String(Number(row.spend ?? 0) || 0) : '',
-      totals.length,
-      ...totals.map(([k]) => k),
-      ...fields,
-    );
+    return {
+      keys: [hotViewKey(opts, type, id), keys.totals(type), keys.bySpend, keys.statuses(type)],
+      args: [
+        position,
+        keys.statusPrefix(type),
+        storableText(id),
+        field(row.status),
+        type === 'campaign' ? String(Number(row.spend ?? 0) || 0) : '',
+        totals.length,
+        ...totals.map(([k]) => k),
+        ...fields,
+      ],
+    };
+  }
+
+  function writeView(target: unknown, type: HotViewType, id: string, row: Row, position: number): void {
+    const { keys: viewKeys, args } = viewCall(type, id, row, position);
+    scripts(target).lightdomApplyView(...viewKeys, ...args);
+  }
+
+  /** Writes the views `viewChunk` at a time, one command each. */
+  function writeViews(target: unknown, views: { type: HotViewType; id: string; row: Row; position: number }[]): void {
+    for (let i = 0; i < views.length; i += viewChunk) {
+      const callKeys: string[] = [];
+      const callArgs: (string | number)[] = [];
+      for (const v of views.slice(i, i + viewChunk)) {
+        const call = viewCall(v.type, v.id, v.row, v.position);
+        callKeys.push(...call.keys);
+        callArgs.push(call.args.length, ...call.args);
+      }
+      scripts(target).lightdomApplyViews(callKeys.length, ...callKeys, ...callArgs);
+    }
   }
 
   async function exec(pipeline: ReturnType<Redis['pipeline']>): Promise<unknown[]> {
@@ -232,23 +266,37 @@ export function createHotViews(deps: { redis: Redis; pool: pg.Pool; schema: stri
     async publish(commits, changes, through) {
       while (clearing) await clearing.catch(() => undefined);
       const pipeline = redis.pipeline();
-      for (const c of changes) {
-        if (isHotViewType(c.aggregateType)) writeView(pipeline, c.aggregateType, c.aggregateId, c.view, c.position);
-      }
+      writeViews(
+        pipeline,
+        changes.flatMap((c) =>
+          isHotViewType(c.aggregateType)
+            ? [{ type: c.aggregateType, id: c.aggregateId, row: c.view, position: c.position }]
+            : [],
+        ),
+      );
+      // The feed in commit order, several hundred messages per command.
+      let feed: string[] = [];
+      const flushFeed = () => {
+        if (feed.length > 0) scripts(pipeline).lightdomPublishMany(...feed);
+        feed = [];
+      };
+      const invalidations = invalidationChannel(opts);
       for (const commit of commits) {
         // Storable JSON: the same text as the tables hold, and no depth overflows the encoder.
         for (const event of feedEvents(commit)) {
-          pipeline.publish(eventsChannel(opts, event.aggregateType), storableJson(event satisfies RecordedEvent));
+          feed.push(eventsChannel(opts, event.aggregateType), storableJson(event satisfies RecordedEvent));
         }
-        pipeline.publish(
-          invalidationChannel(opts),
+        feed.push(
+          invalidations,
           storableJson({
             aggregateType: commit.aggregateType,
             aggregateId: commit.aggregateId,
             position: commit.position,
           }),
         );
+        if (feed.length >= 2 * publishChunk) flushFeed();
       }
+      flushFeed();
       try {
         await exec(pipeline);
       } catch (err) {

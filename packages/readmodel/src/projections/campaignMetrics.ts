@@ -7,8 +7,14 @@ import type { Projection } from './projection.js';
 export type MetricsBucket = 'hour' | 'day';
 export const metricsBuckets: readonly MetricsBucket[] = ['hour', 'day'];
 
+/** `YYYY-MM-DDTHH:mm:ss.sssZ`, as `toISOString` writes years 0-9999 (and `commitTime` gives). */
+const isoUtc = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
 /** Start of the UTC hour or day holding `iso`. */
 export function bucketStart(iso: string, bucket: MetricsBucket): string {
+  // The common case without a Date: cut the canonical text at the hour or the day.
+  if (isoUtc.test(iso))
+    return bucket === 'day' ? `${iso.slice(0, 10)}T00:00:00.000Z` : `${iso.slice(0, 13)}:00:00.000Z`;
   const d = new Date(iso);
   if (bucket === 'day') d.setUTCHours(0, 0, 0, 0);
   else d.setUTCMinutes(0, 0, 0);
@@ -42,14 +48,18 @@ export function createCampaignMetricsProjection(tables: TableNames = liveTables)
       const sums = new Map<string, Sums>();
       for (const commit of commits) {
         if (commit.aggregateType !== 'campaign') continue;
+        let at: string | undefined;
+        let id: string | undefined;
         for (const event of eventsOf(commit)) {
           if (typeOf(event) !== 'CampaignMetricsRecorded') continue;
           const d = dataOf(event);
+          at ??= commitTime(commit);
+          id ??= idOf(commit);
           for (const bucket of metricsBuckets) {
-            const start = bucketStart(commitTime(commit), bucket);
-            const key = `${bucket}|${start}|${idOf(commit)}`;
+            const start = bucketStart(at, bucket);
+            const key = `${bucket}|${start}|${id}`;
             const s = sums.get(key) ?? {
-              campaign_id: idOf(commit),
+              campaign_id: id,
               bucket,
               bucket_start: start,
               impressions: 0,

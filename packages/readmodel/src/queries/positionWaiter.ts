@@ -60,15 +60,34 @@ export function createPositionWaiter(deps: {
     client.on('error', () => undefined);
     client.on('end', () => {
       listener = undefined;
+      // The connection ends when Postgres restarts; after a crash the read model may be
+      // behind what was seen (commits without a WAL flush, see the projector), so what is
+      // known is asked again rather than remembered.
+      known = 0;
       if (!closed) setTimeout(() => void listen().catch(() => undefined), 1000);
     });
     client.on('notification', (n) => {
       try {
-        const msg = JSON.parse(n.payload ?? '{}') as { schema?: string; position?: number };
-        if (msg.schema === schema && typeof msg.position === 'number' && msg.position > known) {
-          // A notification names one projection; confirm the minimum over all of them.
-          void current().catch(() => undefined);
+        const msg = JSON.parse(n.payload ?? '{}') as {
+          schema?: string;
+          position?: number;
+          through?: number;
+          projections?: unknown;
+        };
+        if (msg.schema !== schema || typeof msg.position !== 'number' || msg.position <= known) return;
+        // The projector names the projections its transaction covered and the lowest
+        // checkpoint among them once committed; when those are all the reads depend on,
+        // that is the answer without a query.
+        const names = Array.isArray(msg.projections) ? msg.projections : [];
+        if (typeof msg.through === 'number' && projections.every((p) => names.includes(p))) {
+          if (msg.through > known) {
+            known = msg.through;
+            wake();
+          }
+          if (known >= msg.position) return;
         }
+        // Otherwise (another writer, or projections not covered): ask for the minimum.
+        void current().catch(() => undefined);
       } catch {
         /* not ours */
       }
