@@ -7,6 +7,7 @@ import type { ExchangePlugin } from './plugins.js';
 import { type DeathReason, type Delivery, type MemoryBudget, Queue, type QueueLimits } from './queue.js';
 import { assertEquivalentArguments, checkQueueArguments } from './queueArguments.js';
 import { SharedFeed } from './shared.js';
+import { SingleActiveLease } from './singleActive.js';
 import type {
   AmqpMessage,
   AmqpStore,
@@ -120,16 +121,11 @@ const queueBindingDef = (exchange: string, b: Binding): BindingDefinition => ({
 
 /**
  * Queue arguments whose behaviour needs every message of the queue in one place (expiry at
- * the head, length limits, the single active consumer, expiry of an unused queue): a durable
- * queue with one of them is not shared between gateways but kept whole by each (see docs/amqp.md).
+ * the head, length limits, expiry of an unused queue): a durable queue with one of them is
+ * not shared between gateways but kept whole by each (see docs/amqp.md). A shared queue with
+ * `x-single-active-consumer` is gated by a lease instead (`SingleActiveLease`).
  */
-const wholeQueueArguments = [
-  'x-message-ttl',
-  'x-max-length',
-  'x-max-length-bytes',
-  'x-single-active-consumer',
-  'x-expires',
-];
+const wholeQueueArguments = ['x-message-ttl', 'x-max-length', 'x-max-length-bytes', 'x-expires'];
 
 /** Whether a durable queue is shared by the gateways on the stream (one JetStream consumer). */
 export function isSharedQueue(def: QueueDefinition, owner: object | undefined): boolean {
@@ -158,6 +154,8 @@ export class Broker {
 
   /** Body bytes of ready messages in all transient queues. */
   readonly transientMemory: MemoryBudget;
+  /** This gateway's name in single-active-consumer leases (one per process start). */
+  readonly gatewayId = randomBytes(8).toString('hex');
 
   constructor(
     readonly store: AmqpStore,
@@ -268,6 +266,9 @@ export class Broker {
         if (c.value) {
           if (!existing) this.queues.set(name, this.newQueue(c.value, undefined));
         } else if (existing?.def.durable && !existing.owner) await this.deleteQueue(name, { remote: true });
+      } else if (c.kind === 'lease') {
+        // A released lease: a gateway with consumers waiting takes it now, not at its next beat.
+        if (!c.value) this.queues.get(c.queue)?.lease?.changed();
       } else if (c.kind === 'exchange') {
         const name = Buffer.from(c.key.slice(2), 'base64url').toString('utf8');
         const existing = this.exchanges.get(name);
@@ -315,7 +316,9 @@ export class Broker {
     if (!transient) q.durableCaps = this.ownCaps(def);
     if (isSharedQueue(def, owner)) {
       q.durableCaps = undefined;
-      q.shared = new SharedFeed(q, this.store, this.bounds.sharedAckWaitMs ?? 30_000, this.logger);
+      const ackWaitMs = this.bounds.sharedAckWaitMs ?? 30_000;
+      q.shared = new SharedFeed(q, this.store, ackWaitMs, this.logger);
+      if (q.singleActive) q.lease = new SingleActiveLease(q, this.store, this.gatewayId, ackWaitMs, this.logger);
     }
     q.onDead = (d, reason) => {
       this.settle(q, d, false);
@@ -603,6 +606,7 @@ export class Broker {
     if (q.shared && !opts.remote) await this.countShared(q);
     const count = q.ready.length + (q.shared ? q.pendingElsewhere : 0);
     q.shared?.stop();
+    await q.lease?.stop();
     q.ready.clear();
     for (const c of q.consumers) c.cancelledByServer();
     q.consumers = [];
@@ -860,10 +864,14 @@ export class Broker {
     }
   }
 
-  /** Stops following the topology and gives back every shared message held here. */
-  stopSharing() {
+  /**
+   * Stops following the topology and gives back every shared message held here, then the
+   * single-active-consumer leases (so the next holder finds the messages back first).
+   */
+  async stopSharing() {
     this.store.stop();
     for (const q of this.queues.values()) q.shared?.stop();
+    await Promise.all([...this.queues.values()].map((q) => q.lease?.stop()));
   }
 
   /** Waits until acknowledged messages are removed from JetStream (before a shutdown). */

@@ -1,5 +1,6 @@
 import { decodeProperties } from './codec.js';
 import type { SharedFeed } from './shared.js';
+import type { SingleActiveLease } from './singleActive.js';
 import type { AmqpMessage, QueueDefinition } from './store.js';
 
 /** One message in a queue; `seq` is its JetStream sequence when the queue is durable. */
@@ -136,6 +137,11 @@ export class Queue {
    * its JetStream consumer as local consumers have room (`ready` holds only those).
    */
   shared: SharedFeed | undefined;
+  /**
+   * Shared queues with `x-single-active-consumer`: the lease that says which gateway's
+   * consumer is the active one (only that gateway pulls).
+   */
+  lease: SingleActiveLease | undefined;
   /** Shared queues: messages in JetStream not yet pulled by any gateway, as of the last declare. */
   pendingElsewhere = 0;
   /** `x-message-ttl` in ms, if set. */
@@ -299,7 +305,18 @@ export class Queue {
     this.ready.unshiftAll(ds);
     this.drain();
     this.scheduleExpiry();
-    if (this.consumers.length === 0) this.shared?.giveBack();
+    if (this.consumers.length === 0) this.noConsumers();
+  }
+
+  /**
+   * A shared queue has no consumer here: what this gateway holds ready goes back to
+   * JetStream for the other gateways. A gated queue (single active consumer) does that when
+   * its pull has ended and before it releases its lease, so the next holder gets the
+   * messages first, in order.
+   */
+  noConsumers() {
+    if (this.lease) this.lease.changed();
+    else this.shared?.giveBack();
   }
 
   take(): Delivery | undefined {
@@ -374,6 +391,7 @@ export class Queue {
     this.consumersChanged();
     this.touch();
     this.hadConsumer = true;
+    this.lease?.changed();
     this.drain();
   }
 
@@ -383,7 +401,8 @@ export class Queue {
     this.touch();
     // A single active consumer that left hands over to the next one.
     if (this.singleActive) this.drain();
-    if (this.consumers.length === 0) this.shared?.giveBack();
+    if (this.consumers.length === 0) this.noConsumers();
+    else this.lease?.changed();
     if (this.consumers.length === 0 && this.hadConsumer && this.def.autoDelete) this.onUnused(this);
   }
 

@@ -84,7 +84,20 @@ export interface AmqpStoreOptions {
 export type TopologyChange =
   | { kind: 'queue'; revision: number; key: string; value?: QueueDefinition }
   | { kind: 'exchange'; revision: number; key: string; value?: ExchangeDefinition }
-  | { kind: 'binding'; revision: number; key: string; value?: BindingDefinition; previous?: BindingDefinition };
+  | { kind: 'binding'; revision: number; key: string; value?: BindingDefinition; previous?: BindingDefinition }
+  | { kind: 'lease'; revision: number; key: string; queue: string; value?: LeaseHolder };
+
+/** Who holds a single-active-consumer queue's lease: a gateway and its active consumer. */
+export interface LeaseHolder {
+  gateway: string;
+  consumer: string;
+}
+
+/** A lease as read from the bucket: its holder and the KV revision (the compare-and-set token). */
+export interface Lease {
+  holder: LeaseHolder;
+  revision: number;
+}
 
 /** A message pulled from a shared queue's JetStream consumer. */
 export interface PulledMessage {
@@ -142,12 +155,23 @@ export interface AmqpStore {
   /** Where a plugin-fed exchange has got to for a queue, as saved by `saveProgress`. */
   progressOf(exchange: string, queue: string): number | undefined;
   saveProgress(exchange: string, queue: string, position: number): Promise<void>;
+  /** The lease of a single-active-consumer queue (key `s.<base64url(queue)>`), if one is held. */
+  leaseOf(queue: string): Promise<Lease | undefined>;
+  /**
+   * Takes the lease: a new one when `revision` is undefined (fails if one is held), else
+   * only if it is still at `revision` (a renewal, or the takeover of a stale lease).
+   * Resolves with the new revision, or undefined when another gateway got there first.
+   */
+  takeLease(queue: string, holder: LeaseHolder, revision?: number): Promise<number | undefined>;
+  /** Gives the lease up if it is still at `revision`. */
+  releaseLease(queue: string, revision: number): Promise<void>;
   stop(): void;
 }
 
 /** Key of a queue, an exchange and a binding in the topology bucket. */
 export const queueKey = (name: string) => `q.${b64(name)}`;
 export const exchangeKey = (name: string) => `x.${b64(name)}`;
+export const leaseKey = (name: string) => `s.${name ? b64(name) : '_'}`;
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64url');
 const unb64 = (s: string) => Buffer.from(s, 'base64url').toString('utf8');
@@ -345,7 +369,16 @@ export function createAmqpStore(nc: NatsConnection, options: AmqpStoreOptions): 
           try {
             if (k.startsWith('q.')) onChange({ kind: 'queue', revision: e.revision, key: k, value });
             else if (k.startsWith('x.')) onChange({ kind: 'exchange', revision: e.revision, key: k, value });
-            else if (k.startsWith('b.')) {
+            else if (k.startsWith('s.')) {
+              const token = k.slice(2);
+              onChange({
+                kind: 'lease',
+                revision: e.revision,
+                key: k,
+                queue: token === '_' ? '' : unb64(token),
+                value,
+              });
+            } else if (k.startsWith('b.')) {
               const previous = bindings.get(k);
               if (value) bindings.set(k, value);
               else bindings.delete(k);
@@ -397,6 +430,24 @@ export function createAmqpStore(nc: NatsConnection, options: AmqpStoreOptions): 
       const key = progressKey(exchange, queue);
       progress.set(key, position);
       await kv.put(key, json(position));
+    },
+    async leaseOf(queue) {
+      const e = await kv.get(leaseKey(queue));
+      if (e?.operation !== 'PUT') return undefined;
+      return { holder: e.json<LeaseHolder>(), revision: e.revision };
+    },
+    async takeLease(queue, holder, revision) {
+      try {
+        return revision === undefined
+          ? await kv.create(leaseKey(queue), json(holder))
+          : await kv.update(leaseKey(queue), json(holder), revision);
+      } catch {
+        // Wrong last sequence: another gateway holds it, or renewed or took it since.
+        return undefined;
+      }
+    },
+    async releaseLease(queue, revision) {
+      await kv.delete(leaseKey(queue), { previousSeq: revision }).catch(() => undefined);
     },
     stop() {
       stopWatch?.();

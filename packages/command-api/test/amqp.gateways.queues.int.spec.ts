@@ -1,0 +1,181 @@
+import { randomUUID } from 'node:crypto';
+import {
+  createNatsTestEnv,
+  type NatsTestEnv,
+  type ServiceProcess,
+  spawnTypeScript,
+  testServers,
+} from '@lightdom/testkit';
+import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/**
+ * Durable queues with the arguments that once kept a queue whole on each gateway, across
+ * several gateway processes on one AMQP_STREAM (docs/amqp.md, "Several gateways on one
+ * stream"): `x-single-active-consumer` through a lease per queue, with a `kill -9` of the
+ * active consumer's gateway.
+ */
+// Short, so a takeover after kill -9 comes within seconds; long enough for a loaded machine's beats.
+const ACK_WAIT_MS = 3000;
+let nats: NatsTestEnv;
+let names: { stream: string; prefix: string; bucket: string };
+const gateways: ServiceProcess[] = [];
+const ports: number[] = [];
+const connections: ChannelModel[] = [];
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function open(port: number) {
+  const c = await amqp.connect(`amqp://guest:guest@127.0.0.1:${port}`);
+  c.on('error', () => undefined);
+  connections.push(c);
+  return c;
+}
+
+async function channel(gw: number) {
+  const ch = await (await open(ports[gw]!)).createChannel();
+  ch.on('error', () => undefined);
+  return ch;
+}
+
+async function publish(gw: number, queue: string, ids: string[]) {
+  const ch = await (await open(ports[gw]!)).createConfirmChannel();
+  for (const id of ids) ch.sendToQueue(queue, Buffer.from(id), { persistent: true, messageId: id });
+  await ch.waitForConfirms();
+}
+
+const ids = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `m-${from + i}`);
+
+/** A consumer recording each delivery: its message id and whether it came marked redelivered. */
+function recorder() {
+  const got: { id: string; redelivered: boolean; m: ConsumeMessage }[] = [];
+  return {
+    got,
+    on: (m: ConsumeMessage | null) => {
+      if (m) got.push({ id: String(m.properties.messageId), redelivered: m.fields.redelivered, m });
+    },
+  };
+}
+
+/** The JetStream consumer of a shared queue, found by its subject. */
+async function consumerOf(queue: string) {
+  const subject = `${names.prefix}.w.${Buffer.from(queue).toString('base64url')}`;
+  const list = await nats.jsm.consumers.list(`${names.stream}_WQ`).next();
+  return list.find((c) => c.config.filter_subject === subject);
+}
+
+const sacQueue = async (ch: Channel, queue: string) =>
+  ch.assertQueue(queue, { durable: true, arguments: { 'x-single-active-consumer': true } });
+
+beforeAll(async () => {
+  nats = await createNatsTestEnv('amqpgwq');
+  names = { stream: `${nats.stream}_AMQP`, prefix: `${nats.subjectPrefix}_amqp`, bucket: `${nats.kvBucket}_AMQP` };
+  for (let i = 0; i < 3; i++) {
+    const gw = spawnTypeScript(`amqp-gateway-q${i}`, 'packages/command-api/test/fixtures/amqpGateway.ts', {
+      NATS_URL: testServers.natsUrl,
+      AMQP_STREAM: names.stream,
+      AMQP_SUBJECT_PREFIX: names.prefix,
+      AMQP_TOPOLOGY_BUCKET: names.bucket,
+      AMQP_SHARED_ACK_WAIT_MS: String(ACK_WAIT_MS),
+      LOG_LEVEL: 'warn',
+    });
+    gateways.push(gw);
+    const line = await gw.waitForLine(/gateway listening \d+/, 40_000);
+    ports.push(Number(line.match(/listening (\d+)/)![1]));
+  }
+}, 90_000);
+
+afterAll(async () => {
+  for (const c of connections) await c.close().catch(() => undefined);
+  for (const gw of gateways) await gw.kill('SIGTERM');
+  await nats?.cleanup();
+});
+
+describe('AMQP: x-single-active-consumer across gateways', () => {
+  it('gives one consumer everything; when it cancels, a consumer on another gateway takes over', async () => {
+    const queue = `sac-cancel-${randomUUID()}`;
+    const chA = await channel(1);
+    const chB = await channel(2);
+    await sacQueue(chA, queue);
+    await sacQueue(chB, queue);
+    const a = recorder();
+    const b = recorder();
+    const { consumerTag: tagA } = await chA.consume(queue, a.on, { noAck: true });
+    await publish(2, queue, ids(0, 1));
+    await until('the first message on A', async () => (a.got.length === 1 ? true : undefined));
+    await chB.consume(queue, b.on, { noAck: true });
+    // Published on B's gateway: it still goes to A, the active consumer.
+    await publish(2, queue, ids(1, 50));
+    await until('50 messages on A', async () => (a.got.length === 50 ? true : undefined));
+    expect(b.got).toEqual([]);
+
+    await chA.cancel(tagA);
+    await publish(1, queue, ids(50, 80));
+    await until('30 messages on B', async () => (b.got.length === 30 ? true : undefined));
+    expect(a.got.map((g) => g.id)).toEqual(ids(0, 50));
+    expect(b.got.map((g) => g.id)).toEqual(ids(50, 80));
+  }, 60_000);
+
+  it('after kill -9 of the active consumer’s gateway, a consumer on another gateway gets every unacked message, each acked once overall', async () => {
+    const queue = `sac-kill-${randomUUID()}`;
+    const chA = await channel(0);
+    const chB = await channel(1);
+    await sacQueue(chA, queue);
+    await chA.prefetch(10);
+    await chB.prefetch(10);
+    const a = recorder();
+    const b = recorder();
+    const acked: string[] = [];
+    // A acks the first 50 and then holds what it gets, unacked, until its gateway dies.
+    await chA.consume(queue, (m) => {
+      a.on(m);
+      if (m && a.got.length <= 50) {
+        acked.push(String(m.properties.messageId));
+        chA.ack(m);
+      }
+    });
+    await publish(1, queue, ids(0, 1));
+    await until('the first message on A', async () => (a.got.length === 1 ? true : undefined));
+    await chB.consume(queue, (m) => {
+      b.on(m);
+      if (m) {
+        acked.push(String(m.properties.messageId));
+        chB.ack(m);
+      }
+    });
+    await publish(1, queue, ids(1, 200));
+    await until('A holding 10 unacked after 50 acked', async () => (a.got.length === 60 ? true : undefined));
+    // A's acks have reached JetStream: 150 messages left, some held by A's gateway.
+    await until('the 50 acks at JetStream', async () => {
+      const info = await consumerOf(queue);
+      return info && info.num_ack_pending >= 10 && info.num_pending + info.num_ack_pending === 150 ? true : undefined;
+    });
+    expect(b.got).toEqual([]);
+
+    await gateways[0]!.kill('SIGKILL');
+    await until('B has the 150 messages A did not ack', async () => (b.got.length >= 150 ? true : undefined), 60_000);
+    // Time for a duplicate to show up, if one were coming (ack_wait passed twice).
+    await new Promise((r) => setTimeout(r, 2 * ACK_WAIT_MS));
+    expect(a.got.map((g) => g.id)).toEqual(ids(0, 60));
+    expect([...b.got.map((g) => g.id)].sort()).toEqual(ids(50, 200).sort());
+    // Those A held unacked come back marked redelivered (and so may the few its gateway had pulled ahead).
+    for (const g of b.got) if (Number(g.id.slice(2)) < 60) expect(g.redelivered, g.id).toBe(true);
+    // In order: the takeover waits until JetStream has the dead gateway's deliveries due again.
+    expect(b.got.map((g) => g.id)).toEqual(ids(50, 200));
+    // Acked exactly once in the whole set of gateways.
+    expect(acked.length).toBe(200);
+    expect(new Set(acked).size).toBe(200);
+    await until('the queue empty at JetStream', async () => {
+      const info = await consumerOf(queue);
+      return info?.num_ack_pending === 0 && info.num_pending === 0 ? true : undefined;
+    });
+  }, 120_000);
+});
