@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { decodeProperties, encodeProperties, type FieldTable } from './codec.js';
 import { AmqpError, accessRefused, notFound, preconditionFailed, resourceLocked } from './errors.js';
+import { SharedExpiry } from './expiry.js';
 import { checkHeadersBinding, headersMatch, type TypedTable } from './headersMatch.js';
 import type { ExchangePlugin } from './plugins.js';
 import { type DeathReason, type Delivery, type MemoryBudget, Queue, type QueueLimits } from './queue.js';
@@ -120,12 +121,13 @@ const queueBindingDef = (exchange: string, b: Binding): BindingDefinition => ({
 });
 
 /**
- * Queue arguments whose behaviour needs every message of the queue in one place (expiry at
- * the head, length limits, expiry of an unused queue): a durable queue with one of them is
- * not shared between gateways but kept whole by each (see docs/amqp.md). A shared queue with
- * `x-single-active-consumer` is gated by a lease instead (`SingleActiveLease`).
+ * Queue arguments whose behaviour needs every message of the queue in one place (length
+ * limits, expiry of an unused queue): a durable queue with one of them is not shared between
+ * gateways but kept whole by each (see docs/amqp.md). A shared queue with
+ * `x-single-active-consumer` is gated by a lease instead (`SingleActiveLease`), one with
+ * `x-message-ttl` is swept at its head in JetStream (`SharedExpiry`).
  */
-const wholeQueueArguments = ['x-message-ttl', 'x-max-length', 'x-max-length-bytes', 'x-expires'];
+const wholeQueueArguments = ['x-max-length', 'x-max-length-bytes', 'x-expires'];
 
 /** Whether a durable queue is shared by the gateways on the stream (one JetStream consumer). */
 export function isSharedQueue(def: QueueDefinition, owner: object | undefined): boolean {
@@ -319,6 +321,9 @@ export class Broker {
       const ackWaitMs = this.bounds.sharedAckWaitMs ?? 30_000;
       q.shared = new SharedFeed(q, this.store, ackWaitMs, this.logger);
       if (q.singleActive) q.lease = new SingleActiveLease(q, this.store, this.gatewayId, ackWaitMs, this.logger);
+      if (q.ttl !== undefined) {
+        q.expiry = new SharedExpiry(q, this.store, Math.min(1000, Math.max(100, q.ttl)), this.logger);
+      }
     }
     q.onDead = (d, reason) => {
       this.settle(q, d, false);
@@ -606,6 +611,7 @@ export class Broker {
     if (q.shared && !opts.remote) await this.countShared(q);
     const count = q.ready.length + (q.shared ? q.pendingElsewhere : 0);
     q.shared?.stop();
+    q.expiry?.stop();
     await q.lease?.stop();
     q.ready.clear();
     for (const c of q.consumers) c.cancelledByServer();
@@ -772,6 +778,11 @@ export class Broker {
           q.appending.bytes -= size;
         });
         // A shared queue's gateways pull the message from JetStream (this one included).
+        if (q.expiry) {
+          const probe: Delivery = { message, redelivered: false };
+          q.stamp(probe);
+          if (probe.expiresAt !== undefined) q.expiry.due(probe.expiresAt);
+        }
         if (q.deleted || q.shared) return;
         const d: Delivery = { message, seq, redelivered: false };
         q.stamp(d);
@@ -870,7 +881,10 @@ export class Broker {
    */
   async stopSharing() {
     this.store.stop();
-    for (const q of this.queues.values()) q.shared?.stop();
+    for (const q of this.queues.values()) {
+      q.shared?.stop();
+      q.expiry?.stop();
+    }
     await Promise.all([...this.queues.values()].map((q) => q.lease?.stop()));
   }
 

@@ -1,4 +1,5 @@
 import { decodeProperties } from './codec.js';
+import type { SharedExpiry } from './expiry.js';
 import type { SharedFeed } from './shared.js';
 import type { SingleActiveLease } from './singleActive.js';
 import type { AmqpMessage, QueueDefinition } from './store.js';
@@ -142,6 +143,8 @@ export class Queue {
    * consumer is the active one (only that gateway pulls).
    */
   lease: SingleActiveLease | undefined;
+  /** Shared queues with `x-message-ttl`: expires the messages no gateway has pulled. */
+  expiry: SharedExpiry | undefined;
   /** Shared queues: messages in JetStream not yet pulled by any gateway, as of the last declare. */
   pendingElsewhere = 0;
   /** `x-message-ttl` in ms, if set. */

@@ -99,6 +99,14 @@ export interface Lease {
   revision: number;
 }
 
+/** A message of a shared queue read in place (not pulled): its sequence and stored time. */
+export interface PeekedMessage {
+  seq: number;
+  message: AmqpMessage;
+  /** When it was stored, in epoch ms. */
+  storedAt: number;
+}
+
 /** A message pulled from a shared queue's JetStream consumer. */
 export interface PulledMessage {
   seq: number;
@@ -155,6 +163,13 @@ export interface AmqpStore {
   /** Where a plugin-fed exchange has got to for a queue, as saved by `saveProgress`. */
   progressOf(exchange: string, queue: string): number | undefined;
   saveProgress(exchange: string, queue: string, position: number): Promise<void>;
+  /**
+   * Shared queues: the stream sequence of the last message JetStream delivered to a gateway
+   * and how many of the queue's messages it has not delivered yet.
+   */
+  positionOf(queue: string): Promise<{ delivered: number; pending: number } | undefined>;
+  /** Shared queues: the first message of the queue at or after `seq`, read without pulling it. */
+  peek(queue: string, seq: number): Promise<PeekedMessage | undefined>;
   /** The lease of a single-active-consumer queue (key `s.<base64url(queue)>`), if one is held. */
   leaseOf(queue: string): Promise<Lease | undefined>;
   /**
@@ -430,6 +445,29 @@ export function createAmqpStore(nc: NatsConnection, options: AmqpStoreOptions): 
       const key = progressKey(exchange, queue);
       progress.set(key, position);
       await kv.put(key, json(position));
+    },
+    async positionOf(queue) {
+      const info = await jsm.consumers.info(sharedStream, consumerName(queue)).catch(() => undefined);
+      return info ? { delivered: info.delivered.stream_seq, pending: info.num_pending } : undefined;
+    },
+    async peek(queue, seq) {
+      // STREAM.MSG.GET with next_by_subj (nats-server 2.9); nats.js types only the direct-get form.
+      const query = { seq, next_by_subj: sharedSubject(queue) } as unknown as Parameters<
+        JetStreamManager['streams']['getMessage']
+      >[1];
+      const m = await jsm.streams.getMessage(sharedStream, query).catch(() => undefined);
+      if (!m) return undefined;
+      const h = m.header;
+      return {
+        seq: m.seq,
+        storedAt: m.time.getTime(),
+        message: {
+          exchange: decodeURIComponent(h?.get('Amqp-Exchange') ?? ''),
+          routingKey: decodeURIComponent(h?.get('Amqp-Routing-Key') ?? ''),
+          properties: Buffer.from(h?.get('Amqp-Properties') ?? 'AAA=', 'base64'),
+          body: Buffer.from(m.data),
+        },
+      };
     },
     async leaseOf(queue) {
       const e = await kv.get(leaseKey(queue));

@@ -99,6 +99,99 @@ afterAll(async () => {
   await nats?.cleanup();
 });
 
+/** A durable queue with `x-message-ttl` dead-lettering to a durable fanout exchange and its queue. */
+async function ttlQueue(ch: Channel, ttl: number) {
+  const id = randomUUID();
+  const dlx = `ttl-dlx-${id}`;
+  const source = `ttl-src-${id}`;
+  const dead = `ttl-dead-${id}`;
+  await ch.assertExchange(dlx, 'fanout', { durable: true });
+  await ch.assertQueue(dead, { durable: true });
+  await ch.bindQueue(dead, dlx, '');
+  await ch.assertQueue(source, {
+    durable: true,
+    arguments: { 'x-message-ttl': ttl, 'x-dead-letter-exchange': dlx },
+  });
+  for (const q of [source, dead]) await known(q);
+  return { source, dead };
+}
+
+/** Waits until every gateway knows a queue declared on one of them (the topology watch). */
+async function known(queue: string) {
+  for (let gw = 0; gw < gateways.length; gw++) {
+    await until(`queue ${queue} on gateway ${gw}`, async () => {
+      const probe = await (await open(ports[gw]!)).createChannel();
+      probe.on('error', () => undefined);
+      await probe.checkQueue(queue);
+      await probe.close();
+      return true;
+    });
+  }
+}
+
+/** Collects a queue's messages on one gateway, acking each. */
+async function drainer(gw: number, queue: string) {
+  const ch = await channel(gw);
+  const got: ConsumeMessage[] = [];
+  await ch.consume(queue, (m) => {
+    if (!m) return;
+    got.push(m);
+    ch.ack(m);
+  });
+  return got;
+}
+
+const deathOf = (m: ConsumeMessage) => m.properties.headers?.['x-death']?.[0];
+
+describe('AMQP: x-message-ttl across gateways', () => {
+  it('expires messages no gateway consumes and dead-letters each once, with x-death, whichever gateway they were published on', async () => {
+    const ch = await channel(0);
+    const { source, dead } = await ttlQueue(ch, 500);
+    const deadOn2 = await drainer(2, dead);
+    await publish(1, source, ids(0, 20));
+    await publish(2, source, ids(20, 40));
+    await until('40 dead-lettered messages', async () => (deadOn2.length >= 40 ? true : undefined)).catch(
+      async (err) => {
+        const counts = [];
+        for (const gw of [0, 1, 2]) counts.push((await (await channel(gw)).checkQueue(source)).messageCount);
+        throw new Error(
+          `${(err as Error).message}: ${deadOn2.length} dead-lettered; source count by gateway ${counts.join('/')}; consumer ${JSON.stringify(await consumerOf(source))}\n${gateways.map((g) => g.output().slice(-1500)).join('\n')}`,
+        );
+      },
+    );
+    // Three gateways sweep the queue: time for a second copy to show up, if one were coming.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(deadOn2.map((m) => String(m.properties.messageId)).sort()).toEqual(ids(0, 40).sort());
+    for (const m of deadOn2) {
+      const death = deathOf(m);
+      expect(death?.reason).toBe('expired');
+      expect(death?.queue).toBe(source);
+      expect(Number(death?.count)).toBe(1);
+      expect(m.properties.headers?.['x-first-death-reason']).toBe('expired');
+    }
+    for (const gw of [0, 1, 2]) expect((await (await channel(gw)).checkQueue(source)).messageCount).toBe(0);
+  }, 60_000);
+
+  it('expires the messages waiting behind a busy consumer on another gateway; the one it holds stays', async () => {
+    const ch = await channel(0);
+    const { source, dead } = await ttlQueue(ch, 800);
+    const deadOn1 = await drainer(1, dead);
+    const busy = await channel(2);
+    await busy.prefetch(1);
+    const held: ConsumeMessage[] = [];
+    // Never acks: the first message stays with it, the others wait in the queue and expire.
+    await busy.consume(source, (m) => {
+      if (m) held.push(m);
+    });
+    await publish(0, source, ids(0, 30));
+    await until('29 dead-lettered messages', async () => (deadOn1.length >= 29 ? true : undefined));
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(held.map((m) => String(m.properties.messageId))).toEqual(['m-0']);
+    expect(deadOn1.map((m) => String(m.properties.messageId)).sort()).toEqual(ids(1, 30).sort());
+    expect(deadOn1.every((m) => deathOf(m)?.reason === 'expired')).toBe(true);
+  }, 60_000);
+});
+
 describe('AMQP: x-single-active-consumer across gateways', () => {
   it('gives one consumer everything; when it cancels, a consumer on another gateway takes over', async () => {
     const queue = `sac-cancel-${randomUUID()}`;
@@ -129,6 +222,7 @@ describe('AMQP: x-single-active-consumer across gateways', () => {
     const chA = await channel(0);
     const chB = await channel(1);
     await sacQueue(chA, queue);
+    await known(queue);
     await chA.prefetch(10);
     await chB.prefetch(10);
     const a = recorder();
