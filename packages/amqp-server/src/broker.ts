@@ -122,16 +122,23 @@ const queueBindingDef = (exchange: string, b: Binding): BindingDefinition => ({
 
 /**
  * Queue arguments whose behaviour needs every message of the queue in one place (length
- * limits, expiry of an unused queue): a durable queue with one of them is not shared between
- * gateways but kept whole by each (see docs/amqp.md). A shared queue with
+ * limits with drop-head, expiry of an unused queue): a durable queue with one of them is not
+ * shared between gateways but kept whole by each (see docs/amqp.md). A shared queue with
+ * reject-publish limits checks them at JetStream before each append (`appendIfRoom`); one with
  * `x-single-active-consumer` is gated by a lease instead (`SingleActiveLease`), one with
  * `x-message-ttl` is swept at its head in JetStream (`SharedExpiry`).
  */
-const wholeQueueArguments = ['x-max-length', 'x-max-length-bytes', 'x-expires'];
+const wholeQueueArguments = ['x-expires'];
+/** Length limits: shared with `x-overflow: reject-publish(-dlx)`, whole with drop-head. */
+const lengthArguments = ['x-max-length', 'x-max-length-bytes'];
 
 /** Whether a durable queue is shared by the gateways on the stream (one JetStream consumer). */
 export function isSharedQueue(def: QueueDefinition, owner: object | undefined): boolean {
-  return def.durable && owner === undefined && !wholeQueueArguments.some((k) => def.arguments?.[k] !== undefined);
+  if (!def.durable || owner !== undefined) return false;
+  const args = def.arguments ?? {};
+  if (wholeQueueArguments.some((k) => args[k] !== undefined)) return false;
+  const bounded = lengthArguments.some((k) => args[k] !== undefined);
+  return !bounded || String(args['x-overflow'] ?? 'drop-head').startsWith('reject-publish');
 }
 const exchangeBindingDef = (exchange: string, b: ExchangeBinding): BindingDefinition => ({
   exchange,
@@ -317,7 +324,7 @@ export class Broker {
     );
     if (!transient) q.durableCaps = this.ownCaps(def);
     if (isSharedQueue(def, owner)) {
-      q.durableCaps = undefined;
+      // Only reject-publish limits remain here, checked at JetStream by `appendIfRoom`.
       const ackWaitMs = this.bounds.sharedAckWaitMs ?? 30_000;
       q.shared = new SharedFeed(q, this.store, ackWaitMs, this.logger);
       if (q.singleActive) q.lease = new SingleActiveLease(q, this.store, this.gatewayId, ackWaitMs, this.logger);
@@ -763,6 +770,14 @@ export class Broker {
         continue;
       }
       const size = message.body.length;
+      if (q.shared && q.durableCaps) {
+        pending.push(
+          this.appendIfRoom(q, message, dedupeId).then((stored) => {
+            if (!stored) taken = false;
+          }),
+        );
+        continue;
+      }
       if (q.refuses(size)) {
         taken = false;
         continue;
@@ -793,6 +808,36 @@ export class Broker {
       pending.push(done);
     }
     return pending.length === 0 ? Promise.resolve(taken) : Promise.all(pending).then(() => taken);
+  }
+
+  /**
+   * A shared queue with reject-publish limits: the message is appended only if the queue's
+   * ready messages in JetStream leave room, checked and appended one at a time per queue
+   * (across gateways by JetStream's expected-sequence check). False when refused.
+   */
+  private appendIfRoom(q: Queue, message: AmqpMessage, dedupeId?: string): Promise<boolean> {
+    const caps = q.durableCaps!;
+    const size = message.body.length;
+    const done = q.tail.then(async () => {
+      const seq = await this.store.appendIfRoom(
+        q.name,
+        message,
+        (ready) => ready.messages + 1 <= caps.maxMessages && ready.bytes + size <= caps.maxBytes,
+        Number.isFinite(caps.maxBytes),
+        dedupeId,
+      );
+      if (seq !== undefined && q.expiry) {
+        const probe: Delivery = { message, redelivered: false };
+        q.stamp(probe);
+        if (probe.expiresAt !== undefined) q.expiry.due(probe.expiresAt);
+      }
+      return seq !== undefined;
+    });
+    q.tail = done.then(
+      () => undefined,
+      () => undefined,
+    );
+    return done;
   }
 
   /** An acknowledged (or no-ack) delivery: gone for good. */

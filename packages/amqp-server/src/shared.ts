@@ -55,6 +55,9 @@ export class SharedFeed {
       room += c.room ? c.room() : c.ready() ? 1 : 0;
       if (2 * room >= PULL_MAX) break;
     }
+    // A bounded queue pulls no more than its consumers take now: what waits in JetStream is
+    // what its length limit counts (RabbitMQ counts ready messages only).
+    if (this.q.durableCaps) return Math.min(room, PULL_MAX) - this.q.ready.length;
     // Room now plus what is out with the consumers, twice over, less what is here or out.
     return Math.min(2 * room + this.q.unacked, PULL_MAX) - this.q.ready.length;
   }

@@ -132,6 +132,20 @@ export interface AmqpStore {
    * `<stream>_WQ` (deleted by JetStream when acknowledged); others stay in `stream`.
    */
   append(queue: string, message: AmqpMessage, dedupeId?: string, shared?: boolean): Promise<number>;
+  /**
+   * Shared queues with `x-overflow: reject-publish`: appends only if `fits` the queue's ready
+   * messages (those JetStream has not delivered; their body bytes are summed only when
+   * `countBytes`). Appends of all gateways to the queue are serialised by JetStream's
+   * expected-last-subject-sequence check (a lost race reads again), so two gateways cannot
+   * both take the last place. Resolves with the sequence, or undefined when refused.
+   */
+  appendIfRoom(
+    queue: string,
+    message: AmqpMessage,
+    fits: (ready: { messages: number; bytes: number }) => boolean,
+    countBytes: boolean,
+    dedupeId?: string,
+  ): Promise<number | undefined>;
   remove(seq: number): Promise<void>;
   /** Removes every message of the queue with a sequence below `seq`. */
   purgeBelow(queue: string, seq: number): Promise<void>;
@@ -305,6 +319,40 @@ export function createAmqpStore(nc: NatsConnection, options: AmqpStoreOptions): 
       h.set('Amqp-Properties', m.properties.toString('base64'));
       const ack = await js.publish(shared ? sharedSubject(queue) : queueSubject(queue), m.body, { headers: h });
       return ack.seq;
+    },
+    async appendIfRoom(queue, m, fits, countBytes, id) {
+      const subject = sharedSubject(queue);
+      for (;;) {
+        const [info, last] = await Promise.all([
+          jsm.consumers.info(sharedStream, consumerName(queue)),
+          jsm.streams.getMessage(sharedStream, { last_by_subj: subject }).catch(() => undefined),
+        ]);
+        let bytes = 0;
+        if (countBytes) {
+          for (let seq = info.delivered.stream_seq + 1, left = info.num_pending; left > 0; left--) {
+            const next = await this.peek(queue, seq);
+            if (!next) break;
+            bytes += next.message.body.length;
+            seq = next.seq + 1;
+          }
+        }
+        if (!fits({ messages: info.num_pending, bytes })) return undefined;
+        const h = natsHeaders();
+        if (id) h.set('Nats-Msg-Id', `${id}:${b64(queue)}`);
+        h.set('Amqp-Exchange', encodeURIComponent(m.exchange));
+        h.set('Amqp-Routing-Key', encodeURIComponent(m.routingKey));
+        h.set('Amqp-Properties', m.properties.toString('base64'));
+        try {
+          const ack = await js.publish(subject, m.body, {
+            headers: h,
+            expect: { lastSubjectSequence: last?.seq ?? 0 },
+          });
+          return ack.seq;
+        } catch (err) {
+          // 10071: another gateway appended (or an ack removed the last message) since the read.
+          if ((err as { api_error?: { err_code?: number } }).api_error?.err_code !== 10071) throw err;
+        }
+      }
     },
     async remove(seq) {
       await jsm.streams.deleteMessage(options.stream, seq, false);

@@ -192,6 +192,70 @@ describe('AMQP: x-message-ttl across gateways', () => {
   }, 60_000);
 });
 
+/** Publishes each id with confirms and says, per id, whether the gateway took it (ack) or refused it (nack). */
+async function publishOutcomes(gw: number, queue: string, list: string[], body: (id: string) => Buffer) {
+  const ch = await (await open(ports[gw]!)).createConfirmChannel();
+  ch.on('error', () => undefined);
+  const outcomes = await Promise.all(
+    list.map(
+      (id) =>
+        new Promise<[string, boolean]>((resolve) =>
+          ch.sendToQueue(queue, body(id), { persistent: true, messageId: id }, (err) => resolve([id, !err])),
+        ),
+    ),
+  );
+  return outcomes;
+}
+
+describe('AMQP: x-max-length / x-max-length-bytes with reject-publish across gateways', () => {
+  it('takes exactly the limit from publishers on two gateways and nacks the rest; room made by acks is taken again', async () => {
+    const ch = await channel(0);
+    const byCount = `bounded-n-${randomUUID()}`;
+    const byBytes = `bounded-b-${randomUUID()}`;
+    await ch.assertQueue(byCount, { durable: true, arguments: { 'x-max-length': 10, 'x-overflow': 'reject-publish' } });
+    await ch.assertQueue(byBytes, {
+      durable: true,
+      arguments: { 'x-max-length-bytes': 50, 'x-overflow': 'reject-publish' },
+    });
+    await known(byCount);
+    await known(byBytes);
+    const tenBytes = (id: string) => Buffer.from(id.padEnd(10, '.'));
+    const outcomes = await Promise.all([
+      publishOutcomes(1, byCount, ids(0, 15), tenBytes),
+      publishOutcomes(2, byCount, ids(15, 30), tenBytes),
+      publishOutcomes(1, byBytes, ids(0, 8), tenBytes),
+      publishOutcomes(2, byBytes, ids(8, 16), tenBytes),
+    ]);
+    const taken = (list: [string, boolean][][]) =>
+      list
+        .flat()
+        .filter(([, ok]) => ok)
+        .map(([id]) => id);
+    const countTaken = taken(outcomes.slice(0, 2));
+    const bytesTaken = taken(outcomes.slice(2));
+    expect(countTaken.length).toBe(10);
+    expect(bytesTaken.length).toBe(5);
+    for (const gw of [0, 1, 2]) {
+      const probe = await channel(gw);
+      expect((await probe.checkQueue(byCount)).messageCount).toBe(10);
+      expect((await probe.checkQueue(byBytes)).messageCount).toBe(5);
+    }
+    // The queue holds exactly the messages that were confirmed.
+    const got: string[] = [];
+    for (let m = await ch.get(byCount); m; m = await ch.get(byCount)) {
+      got.push(String(m.properties.messageId));
+      ch.ack(m);
+    }
+    expect(got.sort()).toEqual([...countTaken].sort());
+    // Acked on gateway 0: gateway 1 has room again.
+    const again = await until('room again after the acks', async () => {
+      const [[, ok]] = (await publishOutcomes(1, byCount, ['again'], tenBytes)) as [[string, boolean]];
+      return ok ? true : undefined;
+    });
+    expect(again).toBe(true);
+  }, 60_000);
+});
+
 describe('AMQP: x-single-active-consumer across gateways', () => {
   it('gives one consumer everything; when it cancels, a consumer on another gateway takes over', async () => {
     const queue = `sac-cancel-${randomUUID()}`;
