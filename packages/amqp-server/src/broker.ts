@@ -4,6 +4,7 @@ import { decodeProperties, encodeProperties, type FieldTable } from './codec.js'
 import { AmqpError, accessRefused, notFound, preconditionFailed, resourceLocked } from './errors.js';
 import { SharedExpiry } from './expiry.js';
 import { checkHeadersBinding, headersMatch, type TypedTable } from './headersMatch.js';
+import { DropHeadKeeper } from './keeper.js';
 import type { ExchangePlugin } from './plugins.js';
 import { type DeathReason, type Delivery, type MemoryBudget, Queue, type QueueLimits } from './queue.js';
 import { assertEquivalentArguments, checkQueueArguments } from './queueArguments.js';
@@ -121,24 +122,19 @@ const queueBindingDef = (exchange: string, b: Binding): BindingDefinition => ({
 });
 
 /**
- * Queue arguments whose behaviour needs every message of the queue in one place (length
- * limits with drop-head, expiry of an unused queue): a durable queue with one of them is not
- * shared between gateways but kept whole by each (see docs/amqp.md). A shared queue with
- * reject-publish limits checks them at JetStream before each append (`appendIfRoom`); one with
+ * Queue arguments whose behaviour needs every message of the queue in one place (expiry of
+ * an unused queue): a durable queue with one of them is not shared between gateways but kept
+ * whole by each (see docs/amqp.md). A shared queue with reject-publish limits checks them at
+ * JetStream before each append (`appendIfRoom`), one with drop-head limits is trimmed by one
+ * keeper gateway (`DropHeadKeeper`); one with
  * `x-single-active-consumer` is gated by a lease instead (`SingleActiveLease`), one with
  * `x-message-ttl` is swept at its head in JetStream (`SharedExpiry`).
  */
 const wholeQueueArguments = ['x-expires'];
-/** Length limits: shared with `x-overflow: reject-publish(-dlx)`, whole with drop-head. */
-const lengthArguments = ['x-max-length', 'x-max-length-bytes'];
 
 /** Whether a durable queue is shared by the gateways on the stream (one JetStream consumer). */
 export function isSharedQueue(def: QueueDefinition, owner: object | undefined): boolean {
-  if (!def.durable || owner !== undefined) return false;
-  const args = def.arguments ?? {};
-  if (wholeQueueArguments.some((k) => args[k] !== undefined)) return false;
-  const bounded = lengthArguments.some((k) => args[k] !== undefined);
-  return !bounded || String(args['x-overflow'] ?? 'drop-head').startsWith('reject-publish');
+  return def.durable && owner === undefined && !wholeQueueArguments.some((k) => def.arguments?.[k] !== undefined);
 }
 const exchangeBindingDef = (exchange: string, b: ExchangeBinding): BindingDefinition => ({
   exchange,
@@ -324,10 +320,13 @@ export class Broker {
     );
     if (!transient) q.durableCaps = this.ownCaps(def);
     if (isSharedQueue(def, owner)) {
-      // Only reject-publish limits remain here, checked at JetStream by `appendIfRoom`.
+      // Length limits are checked at JetStream: reject-publish by `appendIfRoom`, drop-head by the keeper.
       const ackWaitMs = this.bounds.sharedAckWaitMs ?? 30_000;
       q.shared = new SharedFeed(q, this.store, ackWaitMs, this.logger);
       if (q.singleActive) q.lease = new SingleActiveLease(q, this.store, this.gatewayId, ackWaitMs, this.logger);
+      if (q.durableCaps?.overflow === 'drop-head') {
+        q.keeper = new DropHeadKeeper(q, this.store, this.gatewayId, ackWaitMs, q.durableCaps, this.logger);
+      }
       if (q.ttl !== undefined) {
         q.expiry = new SharedExpiry(q, this.store, Math.min(1000, Math.max(100, q.ttl)), this.logger);
       }
@@ -619,6 +618,7 @@ export class Broker {
     const count = q.ready.length + (q.shared ? q.pendingElsewhere : 0);
     q.shared?.stop();
     q.expiry?.stop();
+    await q.keeper?.stop();
     await q.lease?.stop();
     q.ready.clear();
     for (const c of q.consumers) c.cancelledByServer();
@@ -770,7 +770,7 @@ export class Broker {
         continue;
       }
       const size = message.body.length;
-      if (q.shared && q.durableCaps) {
+      if (q.shared && q.durableCaps?.overflow === 'reject-publish') {
         pending.push(
           this.appendIfRoom(q, message, dedupeId).then((stored) => {
             if (!stored) taken = false;
@@ -793,6 +793,7 @@ export class Broker {
           q.appending.bytes -= size;
         });
         // A shared queue's gateways pull the message from JetStream (this one included).
+        q.keeper?.appended();
         if (q.expiry) {
           const probe: Delivery = { message, redelivered: false };
           q.stamp(probe);
@@ -930,7 +931,7 @@ export class Broker {
       q.shared?.stop();
       q.expiry?.stop();
     }
-    await Promise.all([...this.queues.values()].map((q) => q.lease?.stop()));
+    await Promise.all([...this.queues.values()].flatMap((q) => [q.lease?.stop(), q.keeper?.stop()]));
   }
 
   /** Waits until acknowledged messages are removed from JetStream (before a shutdown). */

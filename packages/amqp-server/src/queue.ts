@@ -1,5 +1,6 @@
 import { decodeProperties } from './codec.js';
 import type { SharedExpiry } from './expiry.js';
+import type { DropHeadKeeper } from './keeper.js';
 import type { SharedFeed } from './shared.js';
 import type { SingleActiveLease } from './singleActive.js';
 import type { AmqpMessage, QueueDefinition } from './store.js';
@@ -143,6 +144,8 @@ export class Queue {
    * consumer is the active one (only that gateway pulls).
    */
   lease: SingleActiveLease | undefined;
+  /** Shared queues with a drop-head length limit: trims the queue when this gateway keeps it. */
+  keeper: DropHeadKeeper | undefined;
   /** Shared queues with `x-message-ttl`: expires the messages no gateway has pulled. */
   expiry: SharedExpiry | undefined;
   /** Shared queues: messages in JetStream not yet pulled by any gateway, as of the last declare. */

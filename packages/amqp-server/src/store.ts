@@ -185,22 +185,28 @@ export interface AmqpStore {
   /** Shared queues: the first message of the queue at or after `seq`, read without pulling it. */
   peek(queue: string, seq: number): Promise<PeekedMessage | undefined>;
   /** The lease of a single-active-consumer queue (key `s.<base64url(queue)>`), if one is held. */
-  leaseOf(queue: string): Promise<Lease | undefined>;
+  leaseOf(queue: string, kind?: LeaseKind): Promise<Lease | undefined>;
   /**
    * Takes the lease: a new one when `revision` is undefined (fails if one is held), else
    * only if it is still at `revision` (a renewal, or the takeover of a stale lease).
    * Resolves with the new revision, or undefined when another gateway got there first.
    */
-  takeLease(queue: string, holder: LeaseHolder, revision?: number): Promise<number | undefined>;
+  takeLease(queue: string, holder: LeaseHolder, revision?: number, kind?: LeaseKind): Promise<number | undefined>;
   /** Gives the lease up if it is still at `revision`. */
-  releaseLease(queue: string, revision: number): Promise<void>;
+  releaseLease(queue: string, revision: number, kind?: LeaseKind): Promise<void>;
   stop(): void;
 }
 
 /** Key of a queue, an exchange and a binding in the topology bucket. */
 export const queueKey = (name: string) => `q.${b64(name)}`;
 export const exchangeKey = (name: string) => `x.${b64(name)}`;
-export const leaseKey = (name: string) => `s.${name ? b64(name) : '_'}`;
+/**
+ * A queue's leases: `active` says which gateway's consumer is the single active one (key
+ * `s.…`, watched), `keeper` which gateway trims a drop-head queue (key `k.…`).
+ */
+export type LeaseKind = 'active' | 'keeper';
+export const leaseKey = (name: string, kind: LeaseKind = 'active') =>
+  `${kind === 'active' ? 's' : 'k'}.${name ? b64(name) : '_'}`;
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64url');
 const unb64 = (s: string) => Buffer.from(s, 'base64url').toString('utf8');
@@ -517,23 +523,23 @@ export function createAmqpStore(nc: NatsConnection, options: AmqpStoreOptions): 
         },
       };
     },
-    async leaseOf(queue) {
-      const e = await kv.get(leaseKey(queue));
+    async leaseOf(queue, kind) {
+      const e = await kv.get(leaseKey(queue, kind));
       if (e?.operation !== 'PUT') return undefined;
       return { holder: e.json<LeaseHolder>(), revision: e.revision };
     },
-    async takeLease(queue, holder, revision) {
+    async takeLease(queue, holder, revision, kind) {
       try {
         return revision === undefined
-          ? await kv.create(leaseKey(queue), json(holder))
-          : await kv.update(leaseKey(queue), json(holder), revision);
+          ? await kv.create(leaseKey(queue, kind), json(holder))
+          : await kv.update(leaseKey(queue, kind), json(holder), revision);
       } catch {
         // Wrong last sequence: another gateway holds it, or renewed or took it since.
         return undefined;
       }
     },
-    async releaseLease(queue, revision) {
-      await kv.delete(leaseKey(queue), { previousSeq: revision }).catch(() => undefined);
+    async releaseLease(queue, revision, kind) {
+      await kv.delete(leaseKey(queue, kind), { previousSeq: revision }).catch(() => undefined);
     },
     stop() {
       stopWatch?.();

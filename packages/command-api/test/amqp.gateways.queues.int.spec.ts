@@ -256,6 +256,55 @@ describe('AMQP: x-max-length / x-max-length-bytes with reject-publish across gat
   }, 60_000);
 });
 
+describe('AMQP: x-max-length / x-max-length-bytes with drop-head across gateways', () => {
+  it('keeps the newest messages published on two gateways and dead-letters each older one once (maxlen)', async () => {
+    const ch = await channel(0);
+    const id = randomUUID();
+    const dlx = `dh-dlx-${id}`;
+    const dead = `dh-dead-${id}`;
+    const byCount = `dh-n-${id}`;
+    const byBytes = `dh-b-${id}`;
+    await ch.assertExchange(dlx, 'fanout', { durable: true });
+    await ch.assertQueue(dead, { durable: true });
+    await ch.bindQueue(dead, dlx, '');
+    await ch.assertQueue(byCount, { durable: true, arguments: { 'x-max-length': 5, 'x-dead-letter-exchange': dlx } });
+    await ch.assertQueue(byBytes, {
+      durable: true,
+      arguments: { 'x-max-length-bytes': 30, 'x-dead-letter-exchange': dlx },
+    });
+    for (const q of [dead, byCount, byBytes]) await known(q);
+    const deadOn2 = await drainer(2, dead);
+    const tenBytes = (m: string) => Buffer.from(m.padEnd(10, '.'));
+    for (const q of [byCount, byBytes]) {
+      await publishOutcomes(1, q, ids(0, 10), tenBytes);
+      await publishOutcomes(2, q, ids(10, 20), tenBytes);
+    }
+    const deadFrom = (q: string) => deadOn2.filter((m) => deathOf(m)?.queue === q);
+    await until('15 + 17 dead-lettered', async () =>
+      deadFrom(byCount).length >= 15 && deadFrom(byBytes).length >= 17 ? true : undefined,
+    );
+    // Time for a second trim to drop more than it should, if one were coming.
+    await new Promise((r) => setTimeout(r, 1500));
+    const deadIds = (q: string) =>
+      deadFrom(q)
+        .map((m) => String(m.properties.messageId))
+        .sort();
+    expect(deadIds(byCount)).toEqual(ids(0, 15).sort());
+    expect(deadIds(byBytes)).toEqual(ids(0, 17).sort());
+    expect(deadOn2.every((m) => deathOf(m)?.reason === 'maxlen')).toBe(true);
+    for (const gw of [0, 1, 2]) {
+      const probe = await channel(gw);
+      expect((await probe.checkQueue(byCount)).messageCount).toBe(5);
+      expect((await probe.checkQueue(byBytes)).messageCount).toBe(3);
+    }
+    const left: string[] = [];
+    for (let m = await ch.get(byCount, { noAck: true }); m; m = await ch.get(byCount, { noAck: true })) {
+      left.push(String(m.properties.messageId));
+    }
+    expect(left).toEqual(ids(15, 20));
+  }, 60_000);
+});
+
 describe('AMQP: x-single-active-consumer across gateways', () => {
   it('gives one consumer everything; when it cancels, a consumer on another gateway takes over', async () => {
     const queue = `sac-cancel-${randomUUID()}`;
