@@ -19,6 +19,7 @@ import type {
   TopologyChange,
 } from './store.js';
 import { topicMatches } from './topic.js';
+import { SharedUnused } from './unused.js';
 
 export const REPLY_TO_QUEUE = 'amq.rabbitmq.reply-to';
 
@@ -122,19 +123,15 @@ const queueBindingDef = (exchange: string, b: Binding): BindingDefinition => ({
 });
 
 /**
- * Queue arguments whose behaviour needs every message of the queue in one place (expiry of
- * an unused queue): a durable queue with one of them is not shared between gateways but kept
- * whole by each (see docs/amqp.md). A shared queue with reject-publish limits checks them at
- * JetStream before each append (`appendIfRoom`), one with drop-head limits is trimmed by one
- * keeper gateway (`DropHeadKeeper`); one with
- * `x-single-active-consumer` is gated by a lease instead (`SingleActiveLease`), one with
- * `x-message-ttl` is swept at its head in JetStream (`SharedExpiry`).
+ * Whether a durable queue is shared by the gateways on the stream (one JetStream consumer):
+ * every durable, non-exclusive one. The queue arguments that need the whole queue in one
+ * place are coordinated through JetStream and the topology bucket: `x-single-active-consumer`
+ * by a lease (`SingleActiveLease`), `x-message-ttl` by head sweeps (`SharedExpiry`),
+ * reject-publish limits at each append (`appendIfRoom`), drop-head limits by one keeper
+ * (`DropHeadKeeper`), `x-expires` by uses and presences seen by all (`SharedUnused`).
  */
-const wholeQueueArguments = ['x-expires'];
-
-/** Whether a durable queue is shared by the gateways on the stream (one JetStream consumer). */
 export function isSharedQueue(def: QueueDefinition, owner: object | undefined): boolean {
-  return def.durable && owner === undefined && !wholeQueueArguments.some((k) => def.arguments?.[k] !== undefined);
+  return def.durable && owner === undefined;
 }
 const exchangeBindingDef = (exchange: string, b: ExchangeBinding): BindingDefinition => ({
   exchange,
@@ -271,6 +268,10 @@ export class Broker {
         if (c.value) {
           if (!existing) this.queues.set(name, this.newQueue(c.value, undefined));
         } else if (existing?.def.durable && !existing.owner) await this.deleteQueue(name, { remote: true });
+      } else if (c.kind === 'use') {
+        this.queues.get(c.queue)?.unused?.remoteUse();
+      } else if (c.kind === 'presence') {
+        this.queues.get(c.queue)?.unused?.remotePresence(c.gateway, c.present);
       } else if (c.kind === 'lease') {
         // A released lease: a gateway with consumers waiting takes it now, not at its next beat.
         if (!c.value) this.queues.get(c.queue)?.lease?.changed();
@@ -326,6 +327,10 @@ export class Broker {
       if (q.singleActive) q.lease = new SingleActiveLease(q, this.store, this.gatewayId, ackWaitMs, this.logger);
       if (q.durableCaps?.overflow === 'drop-head') {
         q.keeper = new DropHeadKeeper(q, this.store, this.gatewayId, ackWaitMs, q.durableCaps, this.logger);
+      }
+      const expires = countArg(def.arguments?.['x-expires']);
+      if (expires !== undefined) {
+        q.unused = new SharedUnused(q, this.store, this.gatewayId, ackWaitMs, expires, this.logger);
       }
       if (q.ttl !== undefined) {
         q.expiry = new SharedExpiry(q, this.store, Math.min(1000, Math.max(100, q.ttl)), this.logger);
@@ -620,6 +625,7 @@ export class Broker {
     q.expiry?.stop();
     await q.keeper?.stop();
     await q.lease?.stop();
+    await q.unused?.stop();
     q.ready.clear();
     for (const c of q.consumers) c.cancelledByServer();
     q.consumers = [];
@@ -931,7 +937,7 @@ export class Broker {
       q.shared?.stop();
       q.expiry?.stop();
     }
-    await Promise.all([...this.queues.values()].flatMap((q) => [q.lease?.stop(), q.keeper?.stop()]));
+    await Promise.all([...this.queues.values()].flatMap((q) => [q.lease?.stop(), q.keeper?.stop(), q.unused?.stop()]));
   }
 
   /** Waits until acknowledged messages are removed from JetStream (before a shutdown). */

@@ -4,6 +4,7 @@ import type { DropHeadKeeper } from './keeper.js';
 import type { SharedFeed } from './shared.js';
 import type { SingleActiveLease } from './singleActive.js';
 import type { AmqpMessage, QueueDefinition } from './store.js';
+import type { SharedUnused } from './unused.js';
 
 /** One message in a queue; `seq` is its JetStream sequence when the queue is durable. */
 export interface Delivery {
@@ -144,6 +145,8 @@ export class Queue {
    * consumer is the active one (only that gateway pulls).
    */
   lease: SingleActiveLease | undefined;
+  /** Shared queues with `x-expires`: what the other gateways say of their consumers and uses. */
+  unused: SharedUnused | undefined;
   /** Shared queues with a drop-head length limit: trims the queue when this gateway keeps it. */
   keeper: DropHeadKeeper | undefined;
   /** Shared queues with `x-message-ttl`: expires the messages no gateway has pulled. */
@@ -257,13 +260,15 @@ export class Queue {
 
   /**
    * The queue was used (declared, read with basic.get, a consumer came or went): `x-expires`
-   * counts again from now, and only while it has no consumers, as in RabbitMQ.
+   * counts again from now, and only while it has no consumers, as in RabbitMQ. `local` is
+   * false for a use on another gateway (shared queues), which is not passed on again.
    */
-  touch() {
+  touch(local = true) {
     if (this.unusedFor === undefined) return;
+    if (local) this.unused?.used();
     clearTimeout(this.unusedTimer);
     this.unusedTimer = undefined;
-    if (this.deleted || this.consumers.length > 0) return;
+    if (this.deleted || this.consumers.length > 0 || this.unused?.busyElsewhere) return;
     this.unusedTimer = setTimeout(() => this.onUnused(this), this.unusedFor);
     this.unusedTimer.unref();
   }
@@ -397,6 +402,7 @@ export class Queue {
     this.consumersChanged();
     this.touch();
     this.hadConsumer = true;
+    this.unused?.consumersChanged();
     this.lease?.changed();
     this.drain();
   }
@@ -404,6 +410,7 @@ export class Queue {
   removeConsumer(tag: string, owner: Consumer) {
     this.consumers = this.consumers.filter((c) => !(c.tag === tag && c === owner));
     this.consumersChanged();
+    this.unused?.consumersChanged();
     this.touch();
     // A single active consumer that left hands over to the next one.
     if (this.singleActive) this.drain();

@@ -85,7 +85,11 @@ export type TopologyChange =
   | { kind: 'queue'; revision: number; key: string; value?: QueueDefinition }
   | { kind: 'exchange'; revision: number; key: string; value?: ExchangeDefinition }
   | { kind: 'binding'; revision: number; key: string; value?: BindingDefinition; previous?: BindingDefinition }
-  | { kind: 'lease'; revision: number; key: string; queue: string; value?: LeaseHolder };
+  | { kind: 'lease'; revision: number; key: string; queue: string; value?: LeaseHolder }
+  /** `x-expires` on shared queues: a gateway used the queue (`u.…`). */
+  | { kind: 'use'; revision: number; key: string; queue: string }
+  /** `x-expires` on shared queues: a gateway has consumers of the queue, or no longer (`c.…`). */
+  | { kind: 'presence'; revision: number; key: string; queue: string; gateway: string; present: boolean };
 
 /** Who holds a single-active-consumer queue's lease: a gateway and its active consumer. */
 export interface LeaseHolder {
@@ -184,6 +188,10 @@ export interface AmqpStore {
   positionOf(queue: string): Promise<{ delivered: number; pending: number } | undefined>;
   /** Shared queues: the first message of the queue at or after `seq`, read without pulling it. */
   peek(queue: string, seq: number): Promise<PeekedMessage | undefined>;
+  /** `x-expires` on shared queues: tells the other gateways the queue was used. */
+  noteUse(queue: string): Promise<void>;
+  /** `x-expires` on shared queues: tells the others this gateway has consumers of the queue (or no longer). */
+  notePresence(queue: string, gateway: string, present: boolean): Promise<void>;
   /** The lease of a single-active-consumer queue (key `s.<base64url(queue)>`), if one is held. */
   leaseOf(queue: string, kind?: LeaseKind): Promise<Lease | undefined>;
   /**
@@ -210,6 +218,8 @@ export const leaseKey = (name: string, kind: LeaseKind = 'active') =>
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64url');
 const unb64 = (s: string) => Buffer.from(s, 'base64url').toString('utf8');
+/** A queue name from its key token (`_` is the empty name). */
+const unqueue = (token: string) => (token === '_' ? '' : unb64(token));
 export const bindingKey = (b: BindingDefinition) =>
   `b.${createHash('sha256')
     .update(
@@ -438,7 +448,13 @@ export function createAmqpStore(nc: NatsConnection, options: AmqpStoreOptions): 
           try {
             if (k.startsWith('q.')) onChange({ kind: 'queue', revision: e.revision, key: k, value });
             else if (k.startsWith('x.')) onChange({ kind: 'exchange', revision: e.revision, key: k, value });
-            else if (k.startsWith('s.')) {
+            else if (k.startsWith('u.')) {
+              onChange({ kind: 'use', revision: e.revision, key: k, queue: unqueue(k.slice(2)) });
+            } else if (k.startsWith('c.')) {
+              const [token = '', gateway = ''] = k.slice(2).split('.');
+              const present = e.operation === 'PUT';
+              onChange({ kind: 'presence', revision: e.revision, key: k, queue: unqueue(token), gateway, present });
+            } else if (k.startsWith('s.')) {
               const token = k.slice(2);
               onChange({
                 kind: 'lease',
@@ -522,6 +538,14 @@ export function createAmqpStore(nc: NatsConnection, options: AmqpStoreOptions): 
           body: Buffer.from(m.data),
         },
       };
+    },
+    async noteUse(queue) {
+      await kv.put(`u.${queue ? b64(queue) : '_'}`, json(Date.now()));
+    },
+    async notePresence(queue, gateway, present) {
+      const key = `c.${queue ? b64(queue) : '_'}.${gateway}`;
+      if (present) await kv.put(key, json(Date.now()));
+      else await kv.delete(key);
     },
     async leaseOf(queue, kind) {
       const e = await kv.get(leaseKey(queue, kind));

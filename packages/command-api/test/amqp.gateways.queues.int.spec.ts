@@ -305,6 +305,69 @@ describe('AMQP: x-max-length / x-max-length-bytes with drop-head across gateways
   }, 60_000);
 });
 
+/** Whether a queue exists on a gateway (a passive declare there), as true / false. */
+async function exists(gw: number, queue: string) {
+  const probe = await (await open(ports[gw]!)).createChannel();
+  probe.on('error', () => undefined);
+  try {
+    await probe.checkQueue(queue);
+    await probe.close();
+    return true;
+  } catch (err) {
+    if (/404/.test(String(err))) return false;
+    throw err;
+  }
+}
+
+/**
+ * Waits until a queue is deleted for all gateways (its key gone from the topology bucket, read
+ * without a passive declare, which would count as a use), then sees a 404 on each gateway.
+ */
+async function expired(queue: string) {
+  const kv = await nats.nc.jetstream().views.kv(names.bucket);
+  const key = `q.${Buffer.from(queue).toString('base64url')}`;
+  await until('the queue deleted in the bucket', async () => {
+    const e = await kv.get(key);
+    return e === null || e.operation !== 'PUT' ? true : undefined;
+  });
+  for (let gw = 0; gw < 3; gw++) {
+    await until(`the queue gone on gateway ${gw}`, async () => ((await exists(gw, queue)) ? undefined : true));
+  }
+}
+
+describe('AMQP: x-expires across gateways', () => {
+  it('a consumer on another gateway keeps the queue; once it leaves, the queue expires on every gateway', async () => {
+    const queue = `expires-${randomUUID()}`;
+    const ch = await channel(0);
+    await ch.assertQueue(queue, { durable: true, arguments: { 'x-expires': 1500 } });
+    await known(queue);
+    const consumerCh = await channel(1);
+    const { consumerTag } = await consumerCh.consume(queue, () => undefined, { noAck: true });
+    // Well past x-expires (counted from the declare) with the consumer on gateway 1 only.
+    await new Promise((r) => setTimeout(r, 4000));
+    for (const gw of [0, 1, 2]) expect(await exists(gw, queue), `queue on gateway ${gw}`).toBe(true);
+
+    await consumerCh.cancel(consumerTag);
+    await expired(queue);
+  }, 60_000);
+
+  it('basic.get on another gateway keeps the queue in use', async () => {
+    const queue = `expires-get-${randomUUID()}`;
+    const ch = await channel(0);
+    await ch.assertQueue(queue, { durable: true, arguments: { 'x-expires': 1500 } });
+    await known(queue);
+    const getter = await channel(2);
+    // Reads on gateway 2 every 300 ms for 4 s: gateway 0, which sees no use of its own, keeps the queue.
+    const end = Date.now() + 4000;
+    while (Date.now() < end) {
+      await getter.get(queue, { noAck: true });
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    expect(await exists(0, queue)).toBe(true);
+    await expired(queue);
+  }, 60_000);
+});
+
 describe('AMQP: x-single-active-consumer across gateways', () => {
   it('gives one consumer everything; when it cancels, a consumer on another gateway takes over', async () => {
     const queue = `sac-cancel-${randomUUID()}`;
