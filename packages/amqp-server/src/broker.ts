@@ -5,6 +5,7 @@ import { AmqpError, accessRefused, notFound, preconditionFailed, resourceLocked 
 import { SharedExpiry } from './expiry.js';
 import { checkHeadersBinding, headersMatch, type TypedTable } from './headersMatch.js';
 import { DropHeadKeeper } from './keeper.js';
+import { KeeperLease } from './keeperLease.js';
 import type { ExchangePlugin } from './plugins.js';
 import { type DeathReason, type Delivery, type MemoryBudget, Queue, type QueueLimits } from './queue.js';
 import { assertEquivalentArguments, checkQueueArguments } from './queueArguments.js';
@@ -325,15 +326,19 @@ export class Broker {
       const ackWaitMs = this.bounds.sharedAckWaitMs ?? 30_000;
       q.shared = new SharedFeed(q, this.store, ackWaitMs, this.logger);
       if (q.singleActive) q.lease = new SingleActiveLease(q, this.store, this.gatewayId, ackWaitMs, this.logger);
-      if (q.durableCaps?.overflow === 'drop-head') {
-        q.keeper = new DropHeadKeeper(q, this.store, this.gatewayId, ackWaitMs, q.durableCaps, this.logger);
+      const dropHead = q.durableCaps?.overflow === 'drop-head';
+      if (dropHead || q.ttl !== undefined) {
+        q.keeperLease = new KeeperLease(q, this.store, this.gatewayId, ackWaitMs, this.logger);
+      }
+      if (dropHead && q.durableCaps && q.keeperLease) {
+        q.keeper = new DropHeadKeeper(q, this.store, q.keeperLease, q.durableCaps, this.logger);
       }
       const expires = countArg(def.arguments?.['x-expires']);
       if (expires !== undefined) {
         q.unused = new SharedUnused(q, this.store, this.gatewayId, ackWaitMs, expires, this.logger);
       }
       if (q.ttl !== undefined) {
-        q.expiry = new SharedExpiry(q, this.store, Math.min(1000, Math.max(100, q.ttl)), this.logger);
+        q.expiry = new SharedExpiry(q, this.store, q.keeperLease!, Math.min(1000, Math.max(100, q.ttl)), this.logger);
       }
     }
     q.onDead = (d, reason) => {
@@ -624,6 +629,7 @@ export class Broker {
     q.shared?.stop();
     q.expiry?.stop();
     await q.keeper?.stop();
+    await q.keeperLease?.stop();
     await q.lease?.stop();
     await q.unused?.stop();
     q.ready.clear();
@@ -937,7 +943,13 @@ export class Broker {
       q.shared?.stop();
       q.expiry?.stop();
     }
-    await Promise.all([...this.queues.values()].flatMap((q) => [q.lease?.stop(), q.keeper?.stop(), q.unused?.stop()]));
+    await Promise.all(
+      [...this.queues.values()].flatMap((q) => [
+        q.lease?.stop(),
+        Promise.resolve(q.keeper?.stop()).then(() => q.keeperLease?.stop()),
+        q.unused?.stop(),
+      ]),
+    );
   }
 
   /** Waits until acknowledged messages are removed from JetStream (before a shutdown). */

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { KeeperLease } from './keeperLease.js';
 import type { Delivery, Queue } from './queue.js';
 import type { AmqpStore, PulledMessage } from './store.js';
 
@@ -10,7 +11,8 @@ const REAP_EXPIRES_MS = 1000;
 /**
  * `x-message-ttl` on a shared durable queue: messages that no gateway has pulled expire at
  * the head of the queue in JetStream, as RabbitMQ expires them at the head of a queue
- * without (or with busy) consumers. Every gateway that knows the queue sweeps it: it reads
+ * without (or with busy) consumers. The queue's keeper (`KeeperLease`: one gateway, so two
+ * sweeps never race each other into pulling messages that have not expired) sweeps it: it reads
  * the messages after the consumer's last delivered one (`next_by_subj`), counts those at the
  * head whose time (stored time plus TTL, or their own shorter `expiration`) is up, pulls
  * that many and dead-letters them (the broker's `onDead`: ack, then `x-dead-letter-exchange`
@@ -28,6 +30,7 @@ export class SharedExpiry {
   constructor(
     private readonly q: Queue,
     private readonly store: AmqpStore,
+    private readonly lease: KeeperLease,
     /** How often a queue is swept when nothing says when its head is due (messages of other gateways). */
     private readonly pollMs: number,
     private readonly logger: Logger,
@@ -71,6 +74,7 @@ export class SharedExpiry {
   private async sweep(): Promise<number> {
     const q = this.q;
     if (this.stopped || q.deleted) return Number.POSITIVE_INFINITY;
+    if (!(await this.lease.ensure())) return Date.now() + this.pollMs;
     const position = await this.store.positionOf(q.name);
     if (!position || position.pending === 0) return Date.now() + this.pollMs;
     let seq = position.delivered + 1;

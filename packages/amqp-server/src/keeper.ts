@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { KeeperLease } from './keeperLease.js';
 import type { Delivery, Queue } from './queue.js';
 import type { AmqpStore, PulledMessage } from './store.js';
 
@@ -9,8 +10,7 @@ const TRIM_EXPIRES_MS = 1000;
 
 /**
  * `x-max-length` / `x-max-length-bytes` with drop-head on a shared durable queue: one gateway,
- * the keeper (a KV lease `k.<base64url(queue)>`, renewed every third of `staleMs`, taken over
- * when seen unchanged for `staleMs`), trims the queue. After each append made through it and
+ * the keeper (`KeeperLease`), trims the queue. After each append made through it and
  * every 250 ms it reads the ready messages at JetStream (those not delivered; for a byte limit
  * their body sizes, read in place), pulls as many from the head as are over the limits and
  * dead-letters them (`maxlen`). Before dead-lettering it reads the count again, so messages
@@ -18,9 +18,6 @@ const TRIM_EXPIRES_MS = 1000;
  * (`nak`). One keeper means two gateways never trim the same excess.
  */
 export class DropHeadKeeper {
-  private revision: number | undefined;
-  private seen: { revision: number; since: number } | undefined;
-  private readonly leaseTimer: NodeJS.Timeout;
   private readonly trimTimer: NodeJS.Timeout;
   private trimming: Promise<void> | undefined;
   private again = false;
@@ -29,21 +26,12 @@ export class DropHeadKeeper {
   constructor(
     private readonly q: Queue,
     private readonly store: AmqpStore,
-    private readonly gateway: string,
-    /** A keeper lease not renewed for this long is taken for dead: the shared queues' ack wait. */
-    private readonly staleMs: number,
+    private readonly lease: KeeperLease,
     private readonly caps: { maxMessages: number; maxBytes: number },
     private readonly logger: Logger,
   ) {
-    this.leaseTimer = setInterval(
-      () => {
-        this.lease().catch((err) => this.logger.warn({ err, queue: q.name }, 'AMQP: keeper lease failed'));
-      },
-      Math.max(100, Math.floor(staleMs / 3)),
-    );
-    this.leaseTimer.unref();
     this.trimTimer = setInterval(() => {
-      if (this.revision !== undefined) this.trim();
+      if (this.lease.held) this.trim();
     }, TRIM_POLL_MS);
     this.trimTimer.unref();
   }
@@ -53,35 +41,16 @@ export class DropHeadKeeper {
     this.trim();
   }
 
-  private async lease() {
-    if (this.stopped || this.q.deleted) return;
-    const holder = { gateway: this.gateway, consumer: '' };
-    if (this.revision !== undefined) {
-      this.revision = await this.store.takeLease(this.q.name, holder, this.revision, 'keeper');
-      if (this.revision !== undefined) return;
-    }
-    const lease = await this.store.leaseOf(this.q.name, 'keeper');
-    if (!lease || lease.holder.gateway === this.gateway) {
-      this.revision = await this.store.takeLease(this.q.name, holder, lease?.revision, 'keeper');
-      return;
-    }
-    const now = Date.now();
-    if (this.seen?.revision !== lease.revision) this.seen = { revision: lease.revision, since: now };
-    else if (now - this.seen.since >= this.staleMs) {
-      this.revision = await this.store.takeLease(this.q.name, holder, lease.revision, 'keeper');
-    }
-  }
-
   private trim() {
     if (this.trimming) {
       this.again = true;
       return;
     }
     const run = async () => {
-      if (this.revision === undefined) await this.lease();
+      if (!this.lease.held) await this.lease.ensure();
       do {
         this.again = false;
-        if (this.revision === undefined || this.stopped || this.q.deleted) return;
+        if (!this.lease.held || this.stopped || this.q.deleted) return;
         await this.trimOnce();
       } while (this.again);
     };
@@ -91,7 +60,6 @@ export class DropHeadKeeper {
         this.trimming = undefined;
       });
   }
-
   private async trimOnce() {
     const { maxMessages, maxBytes } = this.caps;
     const position = await this.store.positionOf(this.q.name);
@@ -131,14 +99,10 @@ export class DropHeadKeeper {
     });
   }
 
-  /** The queue is gone here or the gateway stops: trimming ends and the lease is given up. */
+  /** The queue is gone here or the gateway stops: trimming ends (the broker then gives up the lease). */
   async stop() {
     this.stopped = true;
-    clearInterval(this.leaseTimer);
     clearInterval(this.trimTimer);
     await this.trimming;
-    const revision = this.revision;
-    this.revision = undefined;
-    if (revision !== undefined) await this.store.releaseLease(this.q.name, revision, 'keeper');
   }
 }

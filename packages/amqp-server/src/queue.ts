@@ -1,6 +1,7 @@
 import { decodeProperties } from './codec.js';
 import type { SharedExpiry } from './expiry.js';
 import type { DropHeadKeeper } from './keeper.js';
+import type { KeeperLease } from './keeperLease.js';
 import type { SharedFeed } from './shared.js';
 import type { SingleActiveLease } from './singleActive.js';
 import type { AmqpMessage, QueueDefinition } from './store.js';
@@ -147,6 +148,8 @@ export class Queue {
   lease: SingleActiveLease | undefined;
   /** Shared queues with `x-expires`: what the other gateways say of their consumers and uses. */
   unused: SharedUnused | undefined;
+  /** Shared queues that are trimmed or swept: whether this gateway is the one that does it. */
+  keeperLease: KeeperLease | undefined;
   /** Shared queues with a drop-head length limit: trims the queue when this gateway keeps it. */
   keeper: DropHeadKeeper | undefined;
   /** Shared queues with `x-message-ttl`: expires the messages no gateway has pulled. */

@@ -323,14 +323,14 @@ async function exists(gw: number, queue: string) {
  * Waits until a queue is deleted for all gateways (its key gone from the topology bucket, read
  * without a passive declare, which would count as a use), then sees a 404 on each gateway.
  */
-async function expired(queue: string) {
+async function expired(queue: string, on = [0, 1, 2]) {
   const kv = await nats.nc.jetstream().views.kv(names.bucket);
   const key = `q.${Buffer.from(queue).toString('base64url')}`;
   await until('the queue deleted in the bucket', async () => {
     const e = await kv.get(key);
     return e === null || e.operation !== 'PUT' ? true : undefined;
   });
-  for (let gw = 0; gw < 3; gw++) {
+  for (const gw of on) {
     await until(`the queue gone on gateway ${gw}`, async () => ((await exists(gw, queue)) ? undefined : true));
   }
 }
@@ -447,5 +447,62 @@ describe('AMQP: x-single-active-consumer across gateways', () => {
       const info = await consumerOf(queue);
       return info?.num_ack_pending === 0 && info.num_pending === 0 ? true : undefined;
     });
+  }, 120_000);
+});
+
+describe('AMQP: the coordination of a gateway killed with kill -9 is taken over', () => {
+  it('x-expires: its consumer keeps the queue only until its presence goes stale; drop-head: another gateway becomes the keeper', async () => {
+    // A fourth gateway of its own, to kill.
+    const extra = spawnTypeScript('amqp-gateway-q3', 'packages/command-api/test/fixtures/amqpGateway.ts', {
+      NATS_URL: testServers.natsUrl,
+      AMQP_STREAM: names.stream,
+      AMQP_SUBJECT_PREFIX: names.prefix,
+      AMQP_TOPOLOGY_BUCKET: names.bucket,
+      AMQP_SHARED_ACK_WAIT_MS: String(ACK_WAIT_MS),
+      LOG_LEVEL: 'warn',
+    });
+    gateways.push(extra);
+    const line = await extra.waitForLine(/gateway listening \d+/, 40_000);
+    const port = Number(line.match(/listening (\d+)/)![1]);
+    const ch = await (await open(port)).createChannel();
+    ch.on('error', () => undefined);
+    const id = randomUUID();
+    const idle = `kill-expires-${id}`;
+    const bounded = `kill-dh-${id}`;
+    await ch.assertQueue(idle, { durable: true, arguments: { 'x-expires': 1000 } });
+    await ch.assertQueue(bounded, { durable: true, arguments: { 'x-max-length': 3 } });
+    for (const gw of [1, 2]) {
+      for (const q of [idle, bounded]) {
+        await until(`${q} on gateway ${gw}`, async () => ((await exists(gw, q)) ? true : undefined));
+      }
+    }
+    await ch.consume(idle, () => undefined, { noAck: true });
+    // Published through the extra gateway, which so becomes the drop-head keeper.
+    const pub = await (await open(port)).createConfirmChannel();
+    for (const m of ids(0, 5)) pub.sendToQueue(bounded, Buffer.from(m), { persistent: true, messageId: m });
+    await pub.waitForConfirms();
+    await until('the extra gateway trimmed to 3', async () =>
+      (await consumerOf(bounded))?.num_pending === 3 ? true : undefined,
+    );
+    // Past x-expires: the consumer on the extra gateway keeps the queue.
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(await exists(1, idle)).toBe(true);
+
+    await extra.kill('SIGKILL');
+    // The dead gateway's presence goes stale after the ack wait, then x-expires runs out.
+    await expired(idle, [1, 2]);
+    // Appends through gateway 1 are trimmed once gateway 1 or 2 has taken the keeper lease over.
+    await publish(1, bounded, ids(5, 10));
+    await until(
+      'the queue trimmed to 3 by a surviving gateway',
+      async () => ((await consumerOf(bounded))?.num_pending === 3 ? true : undefined),
+      30_000,
+    );
+    const left: string[] = [];
+    const get = await channel(1);
+    for (let m = await get.get(bounded, { noAck: true }); m; m = await get.get(bounded, { noAck: true })) {
+      left.push(String(m.properties.messageId));
+    }
+    expect(left).toEqual(ids(7, 10));
   }, 120_000);
 });
