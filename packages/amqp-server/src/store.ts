@@ -123,10 +123,11 @@ export interface PulledMessage {
 }
 
 /**
- * Durable state in JetStream: one stream for whole-queue durable queues (limits retention;
- * a message is deleted by sequence when it is acknowledged), a work-queue stream
- * `<stream>_WQ` for queues shared by the gateways (one durable consumer per queue; JetStream
- * deletes at the ack), and one KV bucket for the topology and binding progress.
+ * Durable state in JetStream: a work-queue stream `<stream>_WQ` for the durable queues, all
+ * shared by the gateways (one durable consumer per queue; JetStream deletes at the ack), the
+ * limits stream `<stream>` where earlier versions kept durable queues (read back and moved at
+ * start), and one KV bucket for the topology, binding progress and the gateways'
+ * coordination keys (leases, `x-expires` uses and presences).
  */
 export interface AmqpStore {
   init(): Promise<Topology>;
