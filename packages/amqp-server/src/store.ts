@@ -193,6 +193,8 @@ export interface AmqpStore {
   noteUse(queue: string): Promise<void>;
   /** `x-expires` on shared queues: tells the others this gateway has consumers of the queue (or no longer). */
   notePresence(queue: string, gateway: string, present: boolean): Promise<void>;
+  /** `x-expires` on shared queues: the gateways whose presence key for the queue is there now. */
+  presencesOf(queue: string): Promise<string[]>;
   /** The lease of a single-active-consumer queue (key `s.<base64url(queue)>`), if one is held. */
   leaseOf(queue: string, kind?: LeaseKind): Promise<Lease | undefined>;
   /**
@@ -547,6 +549,12 @@ export function createAmqpStore(nc: NatsConnection, options: AmqpStoreOptions): 
       const key = `c.${queue ? b64(queue) : '_'}.${gateway}`;
       if (present) await kv.put(key, json(Date.now()));
       else await kv.delete(key);
+    },
+    async presencesOf(queue) {
+      const prefix = `c.${queue ? b64(queue) : '_'}.`;
+      const out: string[] = [];
+      for await (const k of await kv.keys(`${prefix}*`)) out.push(k.slice(prefix.length));
+      return out;
     },
     async leaseOf(queue, kind) {
       const e = await kv.get(leaseKey(queue, kind));

@@ -32,6 +32,13 @@ export class SharedUnused {
   ) {
     this.timer = setInterval(() => this.beat(), Math.max(100, Math.floor(staleMs / 3)));
     this.timer.unref();
+    // Consumers other gateways had before this one knew the queue (the watch shows only changes).
+    store
+      .presencesOf(q.name)
+      .then((gateways) => {
+        for (const gw of gateways) this.remotePresence(gw, true);
+      })
+      .catch(this.warn);
   }
 
   /** Whether a consumer on another gateway keeps the queue in use. */
