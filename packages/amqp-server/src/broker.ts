@@ -2,11 +2,15 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { decodeProperties, encodeProperties, type FieldTable } from './codec.js';
 import { AmqpError, accessRefused, notFound, preconditionFailed, resourceLocked } from './errors.js';
+import { SharedExpiry } from './expiry.js';
 import { checkHeadersBinding, headersMatch, type TypedTable } from './headersMatch.js';
+import { DropHeadKeeper } from './keeper.js';
+import { KeeperLease } from './keeperLease.js';
 import type { ExchangePlugin } from './plugins.js';
 import { type DeathReason, type Delivery, type MemoryBudget, Queue, type QueueLimits } from './queue.js';
 import { assertEquivalentArguments, checkQueueArguments } from './queueArguments.js';
 import { SharedFeed } from './shared.js';
+import { SingleActiveLease } from './singleActive.js';
 import type {
   AmqpMessage,
   AmqpStore,
@@ -16,6 +20,7 @@ import type {
   TopologyChange,
 } from './store.js';
 import { topicMatches } from './topic.js';
+import { SharedUnused } from './unused.js';
 
 export const REPLY_TO_QUEUE = 'amq.rabbitmq.reply-to';
 
@@ -119,21 +124,15 @@ const queueBindingDef = (exchange: string, b: Binding): BindingDefinition => ({
 });
 
 /**
- * Queue arguments whose behaviour needs every message of the queue in one place (expiry at
- * the head, length limits, the single active consumer, expiry of an unused queue): a durable
- * queue with one of them is not shared between gateways but kept whole by each (see docs/amqp.md).
+ * Whether a durable queue is shared by the gateways on the stream (one JetStream consumer):
+ * every durable, non-exclusive one. The queue arguments that need the whole queue in one
+ * place are coordinated through JetStream and the topology bucket: `x-single-active-consumer`
+ * by a lease (`SingleActiveLease`), `x-message-ttl` by head sweeps (`SharedExpiry`),
+ * reject-publish limits at each append (`appendIfRoom`), drop-head limits by one keeper
+ * (`DropHeadKeeper`), `x-expires` by uses and presences seen by all (`SharedUnused`).
  */
-const wholeQueueArguments = [
-  'x-message-ttl',
-  'x-max-length',
-  'x-max-length-bytes',
-  'x-single-active-consumer',
-  'x-expires',
-];
-
-/** Whether a durable queue is shared by the gateways on the stream (one JetStream consumer). */
 export function isSharedQueue(def: QueueDefinition, owner: object | undefined): boolean {
-  return def.durable && owner === undefined && !wholeQueueArguments.some((k) => def.arguments?.[k] !== undefined);
+  return def.durable && owner === undefined;
 }
 const exchangeBindingDef = (exchange: string, b: ExchangeBinding): BindingDefinition => ({
   exchange,
@@ -158,6 +157,8 @@ export class Broker {
 
   /** Body bytes of ready messages in all transient queues. */
   readonly transientMemory: MemoryBudget;
+  /** This gateway's name in single-active-consumer leases (one per process start). */
+  readonly gatewayId = randomBytes(8).toString('hex');
 
   constructor(
     readonly store: AmqpStore,
@@ -268,6 +269,13 @@ export class Broker {
         if (c.value) {
           if (!existing) this.queues.set(name, this.newQueue(c.value, undefined));
         } else if (existing?.def.durable && !existing.owner) await this.deleteQueue(name, { remote: true });
+      } else if (c.kind === 'use') {
+        this.queues.get(c.queue)?.unused?.remoteUse();
+      } else if (c.kind === 'presence') {
+        this.queues.get(c.queue)?.unused?.remotePresence(c.gateway, c.present);
+      } else if (c.kind === 'lease') {
+        // A released lease: a gateway with consumers waiting takes it now, not at its next beat.
+        if (!c.value) this.queues.get(c.queue)?.lease?.changed();
       } else if (c.kind === 'exchange') {
         const name = Buffer.from(c.key.slice(2), 'base64url').toString('utf8');
         const existing = this.exchanges.get(name);
@@ -314,8 +322,24 @@ export class Broker {
     );
     if (!transient) q.durableCaps = this.ownCaps(def);
     if (isSharedQueue(def, owner)) {
-      q.durableCaps = undefined;
-      q.shared = new SharedFeed(q, this.store, this.bounds.sharedAckWaitMs ?? 30_000, this.logger);
+      // Length limits are checked at JetStream: reject-publish by `appendIfRoom`, drop-head by the keeper.
+      const ackWaitMs = this.bounds.sharedAckWaitMs ?? 30_000;
+      q.shared = new SharedFeed(q, this.store, ackWaitMs, this.logger);
+      if (q.singleActive) q.lease = new SingleActiveLease(q, this.store, this.gatewayId, ackWaitMs, this.logger);
+      const dropHead = q.durableCaps?.overflow === 'drop-head';
+      if (dropHead || q.ttl !== undefined) {
+        q.keeperLease = new KeeperLease(q, this.store, this.gatewayId, ackWaitMs, this.logger);
+      }
+      if (dropHead && q.durableCaps && q.keeperLease) {
+        q.keeper = new DropHeadKeeper(q, this.store, q.keeperLease, q.durableCaps, this.logger);
+      }
+      const expires = countArg(def.arguments?.['x-expires']);
+      if (expires !== undefined) {
+        q.unused = new SharedUnused(q, this.store, this.gatewayId, ackWaitMs, expires, this.logger);
+      }
+      if (q.ttl !== undefined) {
+        q.expiry = new SharedExpiry(q, this.store, q.keeperLease!, Math.min(1000, Math.max(100, q.ttl)), this.logger);
+      }
     }
     q.onDead = (d, reason) => {
       this.settle(q, d, false);
@@ -603,6 +627,11 @@ export class Broker {
     if (q.shared && !opts.remote) await this.countShared(q);
     const count = q.ready.length + (q.shared ? q.pendingElsewhere : 0);
     q.shared?.stop();
+    q.expiry?.stop();
+    await q.keeper?.stop();
+    await q.keeperLease?.stop();
+    await q.lease?.stop();
+    await q.unused?.stop();
     q.ready.clear();
     for (const c of q.consumers) c.cancelledByServer();
     q.consumers = [];
@@ -753,6 +782,14 @@ export class Broker {
         continue;
       }
       const size = message.body.length;
+      if (q.shared && q.durableCaps?.overflow === 'reject-publish') {
+        pending.push(
+          this.appendIfRoom(q, message, dedupeId).then((stored) => {
+            if (!stored) taken = false;
+          }),
+        );
+        continue;
+      }
       if (q.refuses(size)) {
         taken = false;
         continue;
@@ -768,6 +805,12 @@ export class Broker {
           q.appending.bytes -= size;
         });
         // A shared queue's gateways pull the message from JetStream (this one included).
+        q.keeper?.appended();
+        if (q.expiry) {
+          const probe: Delivery = { message, redelivered: false };
+          q.stamp(probe);
+          if (probe.expiresAt !== undefined) q.expiry.due(probe.expiresAt);
+        }
         if (q.deleted || q.shared) return;
         const d: Delivery = { message, seq, redelivered: false };
         q.stamp(d);
@@ -778,6 +821,36 @@ export class Broker {
       pending.push(done);
     }
     return pending.length === 0 ? Promise.resolve(taken) : Promise.all(pending).then(() => taken);
+  }
+
+  /**
+   * A shared queue with reject-publish limits: the message is appended only if the queue's
+   * ready messages in JetStream leave room, checked and appended one at a time per queue
+   * (across gateways by JetStream's expected-sequence check). False when refused.
+   */
+  private appendIfRoom(q: Queue, message: AmqpMessage, dedupeId?: string): Promise<boolean> {
+    const caps = q.durableCaps!;
+    const size = message.body.length;
+    const done = q.tail.then(async () => {
+      const seq = await this.store.appendIfRoom(
+        q.name,
+        message,
+        (ready) => ready.messages + 1 <= caps.maxMessages && ready.bytes + size <= caps.maxBytes,
+        Number.isFinite(caps.maxBytes),
+        dedupeId,
+      );
+      if (seq !== undefined && q.expiry) {
+        const probe: Delivery = { message, redelivered: false };
+        q.stamp(probe);
+        if (probe.expiresAt !== undefined) q.expiry.due(probe.expiresAt);
+      }
+      return seq !== undefined;
+    });
+    q.tail = done.then(
+      () => undefined,
+      () => undefined,
+    );
+    return done;
   }
 
   /** An acknowledged (or no-ack) delivery: gone for good. */
@@ -860,10 +933,23 @@ export class Broker {
     }
   }
 
-  /** Stops following the topology and gives back every shared message held here. */
-  stopSharing() {
+  /**
+   * Stops following the topology and gives back every shared message held here, then the
+   * single-active-consumer leases (so the next holder finds the messages back first).
+   */
+  async stopSharing() {
     this.store.stop();
-    for (const q of this.queues.values()) q.shared?.stop();
+    for (const q of this.queues.values()) {
+      q.shared?.stop();
+      q.expiry?.stop();
+    }
+    await Promise.all(
+      [...this.queues.values()].flatMap((q) => [
+        q.lease?.stop(),
+        Promise.resolve(q.keeper?.stop()).then(() => q.keeperLease?.stop()),
+        q.unused?.stop(),
+      ]),
+    );
   }
 
   /** Waits until acknowledged messages are removed from JetStream (before a shutdown). */

@@ -1,6 +1,11 @@
 import { decodeProperties } from './codec.js';
+import type { SharedExpiry } from './expiry.js';
+import type { DropHeadKeeper } from './keeper.js';
+import type { KeeperLease } from './keeperLease.js';
 import type { SharedFeed } from './shared.js';
+import type { SingleActiveLease } from './singleActive.js';
 import type { AmqpMessage, QueueDefinition } from './store.js';
+import type { SharedUnused } from './unused.js';
 
 /** One message in a queue; `seq` is its JetStream sequence when the queue is durable. */
 export interface Delivery {
@@ -136,6 +141,19 @@ export class Queue {
    * its JetStream consumer as local consumers have room (`ready` holds only those).
    */
   shared: SharedFeed | undefined;
+  /**
+   * Shared queues with `x-single-active-consumer`: the lease that says which gateway's
+   * consumer is the active one (only that gateway pulls).
+   */
+  lease: SingleActiveLease | undefined;
+  /** Shared queues with `x-expires`: what the other gateways say of their consumers and uses. */
+  unused: SharedUnused | undefined;
+  /** Shared queues that are trimmed or swept: whether this gateway is the one that does it. */
+  keeperLease: KeeperLease | undefined;
+  /** Shared queues with a drop-head length limit: trims the queue when this gateway keeps it. */
+  keeper: DropHeadKeeper | undefined;
+  /** Shared queues with `x-message-ttl`: expires the messages no gateway has pulled. */
+  expiry: SharedExpiry | undefined;
   /** Shared queues: messages in JetStream not yet pulled by any gateway, as of the last declare. */
   pendingElsewhere = 0;
   /** `x-message-ttl` in ms, if set. */
@@ -245,13 +263,15 @@ export class Queue {
 
   /**
    * The queue was used (declared, read with basic.get, a consumer came or went): `x-expires`
-   * counts again from now, and only while it has no consumers, as in RabbitMQ.
+   * counts again from now, and only while it has no consumers, as in RabbitMQ. `local` is
+   * false for a use on another gateway (shared queues), which is not passed on again.
    */
-  touch() {
+  touch(local = true) {
     if (this.unusedFor === undefined) return;
+    if (local) this.unused?.used();
     clearTimeout(this.unusedTimer);
     this.unusedTimer = undefined;
-    if (this.deleted || this.consumers.length > 0) return;
+    if (this.deleted || this.consumers.length > 0 || this.unused?.busyElsewhere) return;
     this.unusedTimer = setTimeout(() => this.onUnused(this), this.unusedFor);
     this.unusedTimer.unref();
   }
@@ -299,7 +319,18 @@ export class Queue {
     this.ready.unshiftAll(ds);
     this.drain();
     this.scheduleExpiry();
-    if (this.consumers.length === 0) this.shared?.giveBack();
+    if (this.consumers.length === 0) this.noConsumers();
+  }
+
+  /**
+   * A shared queue has no consumer here: what this gateway holds ready goes back to
+   * JetStream for the other gateways. A gated queue (single active consumer) does that when
+   * its pull has ended and before it releases its lease, so the next holder gets the
+   * messages first, in order.
+   */
+  noConsumers() {
+    if (this.lease) this.lease.changed();
+    else this.shared?.giveBack();
   }
 
   take(): Delivery | undefined {
@@ -374,16 +405,20 @@ export class Queue {
     this.consumersChanged();
     this.touch();
     this.hadConsumer = true;
+    this.unused?.consumersChanged();
+    this.lease?.changed();
     this.drain();
   }
 
   removeConsumer(tag: string, owner: Consumer) {
     this.consumers = this.consumers.filter((c) => !(c.tag === tag && c === owner));
     this.consumersChanged();
+    this.unused?.consumersChanged();
     this.touch();
     // A single active consumer that left hands over to the next one.
     if (this.singleActive) this.drain();
-    if (this.consumers.length === 0) this.shared?.giveBack();
+    if (this.consumers.length === 0) this.noConsumers();
+    else this.lease?.changed();
     if (this.consumers.length === 0 && this.hadConsumer && this.def.autoDelete) this.onUnused(this);
   }
 

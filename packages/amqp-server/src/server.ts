@@ -191,7 +191,7 @@ export function createAmqpServer<P extends AmqpPrincipal>(
       for (const plugin of plugins) plugin.stop?.();
       for (const c of connections) c.forceClose("broker forced connection closure with reason 'shutdown'");
       await broker.settled();
-      broker.stopSharing();
+      await broker.stopSharing();
       await broker.flushProgress().catch((err) => deps.logger.warn({ err }, 'AMQP: saving binding progress failed'));
       await new Promise<void>((resolve) => {
         if (!server.listening) return resolve();

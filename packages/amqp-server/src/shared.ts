@@ -6,6 +6,8 @@ import type { AmqpStore, PulledMessage } from './store.js';
 const PULL_MAX = 1024;
 /** How long one pull request waits on the server for messages. */
 const PULL_EXPIRES_MS = 5000;
+/** The same for a queue gated by a single-active-consumer lease. */
+const GATED_PULL_EXPIRES_MS = 1000;
 
 /**
  * The local end of a shared durable queue: every gateway on the stream pulls from the
@@ -45,11 +47,17 @@ export class SharedFeed {
    */
   private want(): number {
     if (this.stopped || this.q.deleted || this.q.consumers.length === 0) return 0;
+    // x-single-active-consumer: only the gateway holding the lease pulls, for its first consumer.
+    if (this.q.lease && !this.q.lease.active) return 0;
+    const consumers = this.q.singleActive ? this.q.consumers.slice(0, 1) : this.q.consumers;
     let room = 0;
-    for (const c of this.q.consumers) {
+    for (const c of consumers) {
       room += c.room ? c.room() : c.ready() ? 1 : 0;
       if (2 * room >= PULL_MAX) break;
     }
+    // A bounded queue pulls no more than its consumers take now: what waits in JetStream is
+    // what its length limit counts (RabbitMQ counts ready messages only).
+    if (this.q.durableCaps) return Math.min(room, PULL_MAX) - this.q.ready.length;
     // Room now plus what is out with the consumers, twice over, less what is here or out.
     return Math.min(2 * room + this.q.unacked, PULL_MAX) - this.q.ready.length;
   }
@@ -79,7 +87,11 @@ export class SharedFeed {
       clearTimeout(this.late);
       this.late = undefined;
       this.running = true;
-      this.loop(want).catch(() => undefined);
+      this.looping = this.loop(want)
+        .catch(() => undefined)
+        .finally(() => {
+          this.looping = undefined;
+        });
     });
   }
 
@@ -89,6 +101,12 @@ export class SharedFeed {
 
   private kicked = false;
   private late: NodeJS.Timeout | undefined;
+  private looping: Promise<void> | undefined;
+
+  /** Resolves when no pull is running (a gated queue gives its messages back only then, in order). */
+  async idle() {
+    while (this.looping) await this.looping;
+  }
 
   /** Pulls `first` messages, then more while the local consumers have room worth a pull. */
   private async loop(first: number) {
@@ -96,7 +114,9 @@ export class SharedFeed {
     try {
       let n = first;
       while (n > 0) {
-        await this.store.fetch(this.q.name, n, PULL_EXPIRES_MS, (m) => this.arrive(m));
+        // A gated queue's pull is short: its gateway waits for it to end before handing over.
+        const expires = this.q.lease ? GATED_PULL_EXPIRES_MS : PULL_EXPIRES_MS;
+        await this.store.fetch(this.q.name, n, expires, (m) => this.arrive(m));
         n = this.want();
         if (n > 0 && !this.worthPulling(n)) n = 0;
       }
@@ -112,7 +132,8 @@ export class SharedFeed {
   }
 
   private arrive(m: PulledMessage) {
-    if (this.stopped || this.q.deleted) {
+    // A gated queue whose lease went to another gateway while this pull waited: not ours.
+    if (this.stopped || this.q.deleted || this.q.lease?.held === false) {
       m.raw.nak();
       return;
     }
@@ -120,7 +141,7 @@ export class SharedFeed {
     this.q.stamp(d, m.storedAt);
     this.held.add(d);
     this.q.enqueue(d);
-    if (this.q.consumers.length === 0) this.giveBack();
+    if (this.q.consumers.length === 0) this.q.noConsumers();
   }
 
   /** basic.get: one message waiting in JetStream now, held here like a pulled one. */

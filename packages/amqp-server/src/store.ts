@@ -84,7 +84,32 @@ export interface AmqpStoreOptions {
 export type TopologyChange =
   | { kind: 'queue'; revision: number; key: string; value?: QueueDefinition }
   | { kind: 'exchange'; revision: number; key: string; value?: ExchangeDefinition }
-  | { kind: 'binding'; revision: number; key: string; value?: BindingDefinition; previous?: BindingDefinition };
+  | { kind: 'binding'; revision: number; key: string; value?: BindingDefinition; previous?: BindingDefinition }
+  | { kind: 'lease'; revision: number; key: string; queue: string; value?: LeaseHolder }
+  /** `x-expires` on shared queues: a gateway used the queue (`u.…`). */
+  | { kind: 'use'; revision: number; key: string; queue: string }
+  /** `x-expires` on shared queues: a gateway has consumers of the queue, or no longer (`c.…`). */
+  | { kind: 'presence'; revision: number; key: string; queue: string; gateway: string; present: boolean };
+
+/** Who holds a single-active-consumer queue's lease: a gateway and its active consumer. */
+export interface LeaseHolder {
+  gateway: string;
+  consumer: string;
+}
+
+/** A lease as read from the bucket: its holder and the KV revision (the compare-and-set token). */
+export interface Lease {
+  holder: LeaseHolder;
+  revision: number;
+}
+
+/** A message of a shared queue read in place (not pulled): its sequence and stored time. */
+export interface PeekedMessage {
+  seq: number;
+  message: AmqpMessage;
+  /** When it was stored, in epoch ms. */
+  storedAt: number;
+}
 
 /** A message pulled from a shared queue's JetStream consumer. */
 export interface PulledMessage {
@@ -98,10 +123,11 @@ export interface PulledMessage {
 }
 
 /**
- * Durable state in JetStream: one stream for whole-queue durable queues (limits retention;
- * a message is deleted by sequence when it is acknowledged), a work-queue stream
- * `<stream>_WQ` for queues shared by the gateways (one durable consumer per queue; JetStream
- * deletes at the ack), and one KV bucket for the topology and binding progress.
+ * Durable state in JetStream: a work-queue stream `<stream>_WQ` for the durable queues, all
+ * shared by the gateways (one durable consumer per queue; JetStream deletes at the ack), the
+ * limits stream `<stream>` where earlier versions kept durable queues (read back and moved at
+ * start), and one KV bucket for the topology, binding progress and the gateways'
+ * coordination keys (leases, `x-expires` uses and presences).
  */
 export interface AmqpStore {
   init(): Promise<Topology>;
@@ -111,6 +137,20 @@ export interface AmqpStore {
    * `<stream>_WQ` (deleted by JetStream when acknowledged); others stay in `stream`.
    */
   append(queue: string, message: AmqpMessage, dedupeId?: string, shared?: boolean): Promise<number>;
+  /**
+   * Shared queues with `x-overflow: reject-publish`: appends only if `fits` the queue's ready
+   * messages (those JetStream has not delivered; their body bytes are summed only when
+   * `countBytes`). Appends of all gateways to the queue are serialised by JetStream's
+   * expected-last-subject-sequence check (a lost race reads again), so two gateways cannot
+   * both take the last place. Resolves with the sequence, or undefined when refused.
+   */
+  appendIfRoom(
+    queue: string,
+    message: AmqpMessage,
+    fits: (ready: { messages: number; bytes: number }) => boolean,
+    countBytes: boolean,
+    dedupeId?: string,
+  ): Promise<number | undefined>;
   remove(seq: number): Promise<void>;
   /** Removes every message of the queue with a sequence below `seq`. */
   purgeBelow(queue: string, seq: number): Promise<void>;
@@ -142,15 +182,47 @@ export interface AmqpStore {
   /** Where a plugin-fed exchange has got to for a queue, as saved by `saveProgress`. */
   progressOf(exchange: string, queue: string): number | undefined;
   saveProgress(exchange: string, queue: string, position: number): Promise<void>;
+  /**
+   * Shared queues: the stream sequence of the last message JetStream delivered to a gateway
+   * and how many of the queue's messages it has not delivered yet.
+   */
+  positionOf(queue: string): Promise<{ delivered: number; pending: number } | undefined>;
+  /** Shared queues: the first message of the queue at or after `seq`, read without pulling it. */
+  peek(queue: string, seq: number): Promise<PeekedMessage | undefined>;
+  /** `x-expires` on shared queues: tells the other gateways the queue was used. */
+  noteUse(queue: string): Promise<void>;
+  /** `x-expires` on shared queues: tells the others this gateway has consumers of the queue (or no longer). */
+  notePresence(queue: string, gateway: string, present: boolean): Promise<void>;
+  /** `x-expires` on shared queues: the gateways whose presence key for the queue is there now. */
+  presencesOf(queue: string): Promise<string[]>;
+  /** The lease of a single-active-consumer queue (key `s.<base64url(queue)>`), if one is held. */
+  leaseOf(queue: string, kind?: LeaseKind): Promise<Lease | undefined>;
+  /**
+   * Takes the lease: a new one when `revision` is undefined (fails if one is held), else
+   * only if it is still at `revision` (a renewal, or the takeover of a stale lease).
+   * Resolves with the new revision, or undefined when another gateway got there first.
+   */
+  takeLease(queue: string, holder: LeaseHolder, revision?: number, kind?: LeaseKind): Promise<number | undefined>;
+  /** Gives the lease up if it is still at `revision`. */
+  releaseLease(queue: string, revision: number, kind?: LeaseKind): Promise<void>;
   stop(): void;
 }
 
 /** Key of a queue, an exchange and a binding in the topology bucket. */
 export const queueKey = (name: string) => `q.${b64(name)}`;
 export const exchangeKey = (name: string) => `x.${b64(name)}`;
+/**
+ * A queue's leases: `active` says which gateway's consumer is the single active one (key
+ * `s.…`, watched), `keeper` which gateway trims a drop-head queue (key `k.…`).
+ */
+export type LeaseKind = 'active' | 'keeper';
+export const leaseKey = (name: string, kind: LeaseKind = 'active') =>
+  `${kind === 'active' ? 's' : 'k'}.${name ? b64(name) : '_'}`;
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64url');
 const unb64 = (s: string) => Buffer.from(s, 'base64url').toString('utf8');
+/** A queue name from its key token (`_` is the empty name). */
+const unqueue = (token: string) => (token === '_' ? '' : unb64(token));
 export const bindingKey = (b: BindingDefinition) =>
   `b.${createHash('sha256')
     .update(
@@ -267,6 +339,40 @@ export function createAmqpStore(nc: NatsConnection, options: AmqpStoreOptions): 
       const ack = await js.publish(shared ? sharedSubject(queue) : queueSubject(queue), m.body, { headers: h });
       return ack.seq;
     },
+    async appendIfRoom(queue, m, fits, countBytes, id) {
+      const subject = sharedSubject(queue);
+      for (;;) {
+        const [info, last] = await Promise.all([
+          jsm.consumers.info(sharedStream, consumerName(queue)),
+          jsm.streams.getMessage(sharedStream, { last_by_subj: subject }).catch(() => undefined),
+        ]);
+        let bytes = 0;
+        if (countBytes) {
+          for (let seq = info.delivered.stream_seq + 1, left = info.num_pending; left > 0; left--) {
+            const next = await this.peek(queue, seq);
+            if (!next) break;
+            bytes += next.message.body.length;
+            seq = next.seq + 1;
+          }
+        }
+        if (!fits({ messages: info.num_pending, bytes })) return undefined;
+        const h = natsHeaders();
+        if (id) h.set('Nats-Msg-Id', `${id}:${b64(queue)}`);
+        h.set('Amqp-Exchange', encodeURIComponent(m.exchange));
+        h.set('Amqp-Routing-Key', encodeURIComponent(m.routingKey));
+        h.set('Amqp-Properties', m.properties.toString('base64'));
+        try {
+          const ack = await js.publish(subject, m.body, {
+            headers: h,
+            expect: { lastSubjectSequence: last?.seq ?? 0 },
+          });
+          return ack.seq;
+        } catch (err) {
+          // 10071: another gateway appended (or an ack removed the last message) since the read.
+          if ((err as { api_error?: { err_code?: number } }).api_error?.err_code !== 10071) throw err;
+        }
+      }
+    },
     async remove(seq) {
       await jsm.streams.deleteMessage(options.stream, seq, false);
     },
@@ -345,7 +451,22 @@ export function createAmqpStore(nc: NatsConnection, options: AmqpStoreOptions): 
           try {
             if (k.startsWith('q.')) onChange({ kind: 'queue', revision: e.revision, key: k, value });
             else if (k.startsWith('x.')) onChange({ kind: 'exchange', revision: e.revision, key: k, value });
-            else if (k.startsWith('b.')) {
+            else if (k.startsWith('u.')) {
+              onChange({ kind: 'use', revision: e.revision, key: k, queue: unqueue(k.slice(2)) });
+            } else if (k.startsWith('c.')) {
+              const [token = '', gateway = ''] = k.slice(2).split('.');
+              const present = e.operation === 'PUT';
+              onChange({ kind: 'presence', revision: e.revision, key: k, queue: unqueue(token), gateway, present });
+            } else if (k.startsWith('s.')) {
+              const token = k.slice(2);
+              onChange({
+                kind: 'lease',
+                revision: e.revision,
+                key: k,
+                queue: token === '_' ? '' : unb64(token),
+                value,
+              });
+            } else if (k.startsWith('b.')) {
               const previous = bindings.get(k);
               if (value) bindings.set(k, value);
               else bindings.delete(k);
@@ -397,6 +518,61 @@ export function createAmqpStore(nc: NatsConnection, options: AmqpStoreOptions): 
       const key = progressKey(exchange, queue);
       progress.set(key, position);
       await kv.put(key, json(position));
+    },
+    async positionOf(queue) {
+      const info = await jsm.consumers.info(sharedStream, consumerName(queue)).catch(() => undefined);
+      return info ? { delivered: info.delivered.stream_seq, pending: info.num_pending } : undefined;
+    },
+    async peek(queue, seq) {
+      // STREAM.MSG.GET with next_by_subj (nats-server 2.9); nats.js types only the direct-get form.
+      const query = { seq, next_by_subj: sharedSubject(queue) } as unknown as Parameters<
+        JetStreamManager['streams']['getMessage']
+      >[1];
+      const m = await jsm.streams.getMessage(sharedStream, query).catch(() => undefined);
+      if (!m) return undefined;
+      const h = m.header;
+      return {
+        seq: m.seq,
+        storedAt: m.time.getTime(),
+        message: {
+          exchange: decodeURIComponent(h?.get('Amqp-Exchange') ?? ''),
+          routingKey: decodeURIComponent(h?.get('Amqp-Routing-Key') ?? ''),
+          properties: Buffer.from(h?.get('Amqp-Properties') ?? 'AAA=', 'base64'),
+          body: Buffer.from(m.data),
+        },
+      };
+    },
+    async noteUse(queue) {
+      await kv.put(`u.${queue ? b64(queue) : '_'}`, json(Date.now()));
+    },
+    async notePresence(queue, gateway, present) {
+      const key = `c.${queue ? b64(queue) : '_'}.${gateway}`;
+      if (present) await kv.put(key, json(Date.now()));
+      else await kv.delete(key);
+    },
+    async presencesOf(queue) {
+      const prefix = `c.${queue ? b64(queue) : '_'}.`;
+      const out: string[] = [];
+      for await (const k of await kv.keys(`${prefix}*`)) out.push(k.slice(prefix.length));
+      return out;
+    },
+    async leaseOf(queue, kind) {
+      const e = await kv.get(leaseKey(queue, kind));
+      if (e?.operation !== 'PUT') return undefined;
+      return { holder: e.json<LeaseHolder>(), revision: e.revision };
+    },
+    async takeLease(queue, holder, revision, kind) {
+      try {
+        return revision === undefined
+          ? await kv.create(leaseKey(queue, kind), json(holder))
+          : await kv.update(leaseKey(queue, kind), json(holder), revision);
+      } catch {
+        // Wrong last sequence: another gateway holds it, or renewed or took it since.
+        return undefined;
+      }
+    },
+    async releaseLease(queue, revision, kind) {
+      await kv.delete(leaseKey(queue, kind), { previousSeq: revision }).catch(() => undefined);
     },
     stop() {
       stopWatch?.();
