@@ -160,8 +160,30 @@ export class SharedFeed {
     d.shared?.ack();
   }
 
-  /** Ready messages with no local consumer go back to JetStream for the other gateways. */
-  giveBack() {
+  private givingBack = false;
+
+  /**
+   * Ready messages with no local consumer go back to JetStream for the other gateways, in
+   * order. A pull still waiting on the server would take the first of them straight back
+   * (here, with no consumer, to be given back again behind the others), so while one runs
+   * they wait for it to end; a consumer that comes meanwhile gets them from here. `now`:
+   * at once, whatever runs (a single-active-consumer gateway that waited for its pull itself,
+   * or lost its lease and must not keep anything).
+   */
+  giveBack(now = false) {
+    if (this.looping && !now) {
+      if (this.givingBack) return;
+      this.givingBack = true;
+      void this.idle().then(() => {
+        this.givingBack = false;
+        if (!this.stopped && this.q.consumers.length === 0) this.giveBackNow();
+      });
+      return;
+    }
+    this.giveBackNow();
+  }
+
+  private giveBackNow() {
     for (const d of this.q.ready.drainAll()) {
       this.held.delete(d);
       d.shared?.nak();

@@ -80,7 +80,7 @@ export class SingleActiveLease {
     if (q.consumers.length === 0 || q.deleted) {
       await q.shared?.idle();
       if (q.consumers.length > 0 && !q.deleted) return this.step();
-      q.shared?.giveBack();
+      q.shared?.giveBack(true);
       await this.release();
       return;
     }
@@ -93,7 +93,7 @@ export class SingleActiveLease {
       // Taken over (this gateway looked dead to another): what it pulled goes back.
       this.logger.warn({ queue: q.name }, 'AMQP: single-active-consumer lease lost to another gateway');
       this.revision = undefined;
-      q.shared?.giveBack();
+      q.shared?.giveBack(true);
     }
     const lease = await this.store.leaseOf(q.name);
     if (lease === undefined) {
