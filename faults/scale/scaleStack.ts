@@ -84,6 +84,8 @@ export async function startScaleStack(opts: { restartDelayMs: number; batchSize:
         EXECUTOR_AI_DURABLE: `executor-ai-${id}`,
         PROJECTOR_LEASE: 'on',
         PROJECTOR_LEASE_RETRY_MS: '250',
+        // As deploy/k8s sets it; the stream already exists at 3 (above), which this matches.
+        EVENTS_REPLICAS: '3',
         // Work a killed worker held comes back after its ack wait: short, to keep the run short.
         EXECUTOR_ACK_WAIT_MS: '5000',
         AI_WORKER_ACK_WAIT_MS: '5000',

@@ -79,6 +79,17 @@ export const commandApiConfigSchema = z.object({
   SNAPSHOT_EVERY: positiveInt(100),
   AGGREGATE_CACHE_SIZE: z.coerce.number().int().nonnegative().default(10_000),
   DUPLICATE_WINDOW_MS: positiveInt(120_000),
+  /**
+   * Replicas of the event stream when the command-api creates it (1: one server; 3 on a
+   * JetStream cluster). An existing stream keeps its own; the idempotency and snapshot
+   * buckets follow the stream's.
+   */
+  EVENTS_REPLICAS: z.coerce
+    .number({ invalid_type_error: 'must be a number' })
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .max(5, 'must be at most 5 (JetStream allows 1 to 5)')
+    .default(1),
   // --- AMQP bounds (issue 7) ---
   /** Open AMQP connections (any state) before new ones are refused at connection.open with 530. */
   AMQP_MAX_CONNECTIONS: positiveInt(1000),

@@ -40,6 +40,7 @@ runService('command-api', async (logger) => {
       subjectPrefix: config.EVENTS_SUBJECT_PREFIX,
       publishTimeoutMs: config.PUBLISH_TIMEOUT_MS,
       duplicateWindowMs: config.DUPLICATE_WINDOW_MS,
+      replicas: config.EVENTS_REPLICAS,
       upcast: upcastEvent,
     },
   );
