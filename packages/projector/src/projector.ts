@@ -265,11 +265,12 @@ export function createProjector(
       // No filter: the stream holds only `<prefix>.>` (checked at start-up), and nats-server
       // 2.9 delivers unfiltered consumers several times faster.
       ack_wait: nanos(60_000),
-      // Each batch is acked once committed. Three batches unacked at most: the one in its
-      // transaction, the one being received, one more in flight. With more, a projector
-      // slower than the server's delivery held tens of thousands of messages in memory
-      // (nats.js pulls again as messages arrive, not as they are used), and paid in GC.
-      max_ack_pending: opts.batchSize * 3,
+      // Each batch is acked once committed. Twenty batches of room: messages that were on the
+      // wire when the connection to NATS dropped count as pending until `ack_wait`, and with
+      // only three batches of room they filled it, so the projector stood still for the whole
+      // ack wait after a NATS restart (the fault suite's check caught a 53 s pause). The cost:
+      // a projector slower than delivery holds more messages in memory.
+      max_ack_pending: opts.batchSize * 20,
     });
     return nc.jetstream().consumers.get(opts.stream, opts.durable);
   }
