@@ -39,19 +39,19 @@ export function issuedCheck(logDir: string, commits: StoredCommit[]): CheckResul
 
 /**
  * How often the executors' safety nets fired (docs/executor.md, "A run requested but never
- * started"): reads of a run that lagged the commit in hand, and runs the sweep decided
- * again because no delivery did. Printed, not judged: a rescue is the net working, but a
+ * started"): reads of a run that lagged the commit in hand, and runs and AI tasks the
+ * sweeps (executor, AI worker) acted on because no delivery did. Printed, not judged: a rescue is the net working, but a
  * run that needed one says the cluster lost a delivery.
  */
 export function executorRescues(logDir: string): { staleReads: number; sweeps: string[] } {
   let staleReads = 0;
   const sweeps: string[] = [];
-  for (const file of readdirSync(logDir).filter((f) => /^executor-\d+\.log$/.test(f))) {
+  for (const file of readdirSync(logDir).filter((f) => /^(executor|ai-worker)-\d+\.log$/.test(f))) {
     for (const line of readFileSync(join(logDir, file), 'utf8').split('\n')) {
       if (line.includes('"run read is behind the commit in hand; reading again"')) staleReads++;
       else if (line.includes('issued it from the sweep')) {
-        const runId = /"runId":"([^"]+)"/.exec(line)?.[1];
-        sweeps.push(`${file}: ${runId ?? '?'}`);
+        const id = /"id":"([^"]+)"/.exec(line)?.[1];
+        sweeps.push(`${file}: ${id ?? '?'}`);
       }
     }
   }

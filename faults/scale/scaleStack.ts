@@ -93,6 +93,9 @@ export async function startScaleStack(opts: { restartDelayMs: number; batchSize:
         // made good before the quiesce gives up, and shows in the executor logs.
         EXECUTOR_SWEEP_MS: '2000',
         EXECUTOR_SWEEP_IDLE_MS: '15000',
+        // The same for the AI workers' task sweep.
+        AI_WORKER_SWEEP_MS: '2000',
+        AI_WORKER_SWEEP_IDLE_MS: '15000',
       },
       logDir,
       restartDelayMs: opts.restartDelayMs,

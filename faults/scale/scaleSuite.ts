@@ -130,7 +130,7 @@ export async function runScaleSuite(opts: { quick: boolean }): Promise<ScaleResu
     const { head, backlog } = await quiesce(stack, jsm, store, seen.lastDisruptionAt);
     const rescues = executorRescues(stack.logDir);
     observe(
-      `executor safety nets: ${rescues.staleReads} run reads behind the commit in hand (read again); ${rescues.sweeps.length} runs decided again by the sweep${rescues.sweeps.length ? ` (${firstOf(rescues.sweeps, 4, (s) => s)})` : ''}`,
+      `executor safety nets: ${rescues.staleReads} run reads behind the commit in hand (read again); ${rescues.sweeps.length} runs or AI tasks acted on by the sweeps${rescues.sweeps.length ? ` (${firstOf(rescues.sweeps, 4, (s) => s)})` : ''}`,
     );
     await feed.stop(head);
     const viaConsumer = await store.readAll({ after: 0, until: head, limit: Number.MAX_SAFE_INTEGER });

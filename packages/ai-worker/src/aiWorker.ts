@@ -4,6 +4,7 @@ import {
   createCommandHandler,
   createCommitConsumer,
   createEventStore,
+  createIdleSweep,
   SpanKind,
   startSpan,
 } from '@lightdom/eventstore';
@@ -67,6 +68,11 @@ export interface AiWorkerOptions {
   busyRetryMs?: number;
   /** How long to wait for another worker to say whether it still runs a task, in ms. Default 2000. */
   presenceTimeoutMs?: number;
+  /**
+   * The task sweep (eventstore's `createIdleSweep`): how often it looks (0: off) and how long
+   * a task must be idle before it acts. Default 30 s and 120 s.
+   */
+  sweep?: { intervalMs?: number; idleMs?: number };
 }
 
 export interface AiWorker {
@@ -79,6 +85,8 @@ export interface AiWorker {
   stop(): Promise<void>;
   /** Task ids running here now. */
   running(): string[];
+  /** One pass of the task sweep now (tests); 0 when the sweep is off. */
+  sweep(): Promise<number>;
   /** Readiness checks for the ops server: `nats`, `consumer` and `ollama`. */
   checks: Record<string, ReadinessCheck>;
 }
@@ -133,6 +141,57 @@ export function createAiWorker(deps: AiWorkerDeps, options: AiWorkerOptions): Ai
   const settings = { ...opts, redeliverMs: opts.busyRetryMs };
   let presence: Subscription | undefined;
   let stopping = false;
+
+  /** What a task handled from the sweep holds instead of a message: nothing to ack or nak. */
+  const detached = {
+    ack() {},
+    nak() {},
+    working() {},
+    term() {},
+    headers: undefined,
+  } as unknown as JsMsg;
+
+  /**
+   * A task idle with work due that no delivery did (the cluster lost it, see
+   * `createIdleSweep`): one left `requested` is claimed here as a delivery would claim it;
+   * one left `started` is supervised as its redelivery would be (failed retryable when its
+   * claimant is gone). True when that recorded something.
+   */
+  async function nudge(taskId: string, newest: StoredCommit): Promise<boolean> {
+    if (stopping || running.has(taskId) || claiming.has(taskId)) return false;
+    const request = requestedAttempt(newest);
+    if (request) {
+      if (running.size >= opts.concurrency) return false;
+      if (retryWaitMs(newest, request, opts.retryDelayMs, Date.now()) > 0) return false;
+      await claim(newest, request, detached);
+      return running.has(taskId);
+    }
+    const state = (await tasks.repository.load(aiTaskAggregate, taskId)).state as AiTaskState;
+    const event = newest.events.at(-1);
+    if (state.status !== 'started' || !event) return false;
+    const log = logger.child({ taskId, correlationId: newest.correlationId, attempt: state.attempts });
+    await superviseClaim(taskId, state.attempts, causedContext(newest, event, ''), log);
+    return ((await store.lastCommit(aiTaskAggregate, taskId))?.position ?? 0) > newest.position;
+  }
+  const sweepMs = opts.sweep?.intervalMs ?? 30_000;
+  const sweep =
+    sweepMs > 0
+      ? createIdleSweep(
+          { store, logger: logger.child({ component: 'task-sweep' }), clock: () => new Date(), nudge },
+          {
+            aggregateType: aiTaskAggregate,
+            ended: (c) =>
+              c.events.some(
+                (e) =>
+                  e.type === 'AiTaskCompleted' ||
+                  e.type === 'AiTaskCancelled' ||
+                  (e.type === 'AiTaskFailed' && !(e.data as { willRetry?: boolean }).willRetry),
+              ),
+            intervalMs: sweepMs,
+            idleMs: opts.sweep?.idleMs ?? 120_000,
+          },
+        )
+      : undefined;
 
   const consumer = createCommitConsumer(
     { nc, logger, ...connection },
@@ -289,12 +348,13 @@ export function createAiWorker(deps: AiWorkerDeps, options: AiWorkerOptions): Ai
         (taskId) => running.has(taskId) || claiming.has(taskId),
       );
       await consumer.start();
+      sweep?.start();
       logger.info({ workerId, concurrency: opts.concurrency, durable }, 'AI worker consuming');
       void warnIfDefaultModelMissing();
     },
     async stop() {
       stopping = true;
-      await consumer.stop();
+      await Promise.all([consumer.stop(), sweep?.stop()]);
       const attempts = [...running.values()];
       for (const a of attempts) a.control.stop('shutdown');
       await Promise.allSettled(attempts.map((a) => a.done));
@@ -302,6 +362,7 @@ export function createAiWorker(deps: AiWorkerDeps, options: AiWorkerOptions): Ai
       presence = undefined;
     },
     running: () => [...running.keys()],
+    sweep: () => sweep?.sweep() ?? Promise.resolve(0),
     checks: {
       nats: natsCheck(nc, deps.isConnected),
       consumer: () => consumer.check(),

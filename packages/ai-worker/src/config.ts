@@ -50,6 +50,13 @@ export const aiWorkerConfigSchema = z.object({
   AI_RETRY_DELAY_MS: positiveInt(5_000),
   /** How long JetStream waits for an ack (or a working signal) before it redelivers, in ms. */
   AI_WORKER_ACK_WAIT_MS: positiveInt(60_000).pipe(z.number().min(1_000, 'must be at least 1000')),
+  /**
+   * How often the task sweep looks for tasks with work due that no delivery did, in ms; 0
+   * turns it off (docs/ai-worker.md, "Tasks no delivery reached").
+   */
+  AI_WORKER_SWEEP_MS: z.coerce.number({ invalid_type_error: 'must be a number' }).int().min(0).default(30_000),
+  /** How long a task's newest commit stays the newest before the sweep acts on it, in ms. */
+  AI_WORKER_SWEEP_IDLE_MS: positiveInt(120_000).pipe(z.number().min(1000, 'must be at least 1000')),
 });
 
 /** The parsed variables, with the token registry and the worker's own identity resolved from them. */

@@ -43,6 +43,7 @@ export async function startAiWorkerService(config: AiWorkerConfig, logger: Logge
       progressIntervalMs: config.AI_PROGRESS_INTERVAL_MS,
       retryDelayMs: config.AI_RETRY_DELAY_MS,
       ackWaitMs: config.AI_WORKER_ACK_WAIT_MS,
+      sweep: { intervalMs: config.AI_WORKER_SWEEP_MS, idleMs: config.AI_WORKER_SWEEP_IDLE_MS },
     },
   );
   let ops: Awaited<ReturnType<typeof startOpsServer>>;

@@ -28,6 +28,8 @@ describe('ai-worker config', () => {
       AI_PROGRESS_INTERVAL_MS: 500,
       AI_RETRY_DELAY_MS: 5_000,
       AI_WORKER_ACK_WAIT_MS: 60_000,
+      AI_WORKER_SWEEP_MS: 30_000,
+      AI_WORKER_SWEEP_IDLE_MS: 120_000,
     });
   });
 

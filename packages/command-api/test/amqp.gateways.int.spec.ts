@@ -2,16 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { type RecordedEvent, upcastEvent } from '@lightdom/domain';
 import { createCommandHandler, createEventStore } from '@lightdom/eventstore';
 import { createLogger } from '@lightdom/runtime';
-import {
-  createNatsTestEnv,
-  type NatsTestEnv,
-  type ServiceProcess,
-  spawnTypeScript,
-  testServers,
-} from '@lightdom/testkit';
-import amqp, { type ChannelModel, type ConsumeMessage } from 'amqplib';
+import type { NatsTestEnv } from '@lightdom/testkit';
+import amqp, { type ConsumeMessage } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAmqpServer } from '../src/index.js';
+import { gatewaySet, until } from './fixtures/gatewaySet.js';
 
 /**
  * Several gateways on one AMQP_STREAM (docs/amqp.md, "Several gateways"): three gateway
@@ -21,52 +16,16 @@ import { createAmqpServer } from '../src/index.js';
 const logger = createLogger('amqp-gateways-test', { level: 'silent' });
 // Long enough that a survivor stalled by a loaded CI machine is not taken for dead (its "working" heartbeats go every third).
 const ACK_WAIT_MS = 5000;
+const set = gatewaySet('amqpgw', ACK_WAIT_MS);
+const { gateways, ports, open } = set;
 let nats: NatsTestEnv;
 let names: { stream: string; prefix: string; bucket: string };
-const gateways: ServiceProcess[] = [];
-const ports: number[] = [];
-const connections: ChannelModel[] = [];
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function open(port: number) {
-  const c = await amqp.connect(`amqp://guest:guest@127.0.0.1:${port}`);
-  c.on('error', () => undefined);
-  connections.push(c);
-  return c;
-}
 
 beforeAll(async () => {
-  nats = await createNatsTestEnv('amqpgw');
-  names = { stream: `${nats.stream}_AMQP`, prefix: `${nats.subjectPrefix}_amqp`, bucket: `${nats.kvBucket}_AMQP` };
-  for (let i = 0; i < 3; i++) {
-    const gw = spawnTypeScript(`amqp-gateway-${i}`, 'packages/command-api/test/fixtures/amqpGateway.ts', {
-      NATS_URL: testServers.natsUrl,
-      AMQP_STREAM: names.stream,
-      AMQP_SUBJECT_PREFIX: names.prefix,
-      AMQP_TOPOLOGY_BUCKET: names.bucket,
-      AMQP_SHARED_ACK_WAIT_MS: String(ACK_WAIT_MS),
-      LOG_LEVEL: 'warn',
-    });
-    gateways.push(gw);
-    const line = await gw.waitForLine(/gateway listening \d+/, 40_000);
-    ports.push(Number(line.match(/listening (\d+)/)![1]));
-  }
+  await set.setUp(3);
+  ({ nats, names } = set);
 }, 90_000);
-
-afterAll(async () => {
-  for (const c of connections) await c.close().catch(() => undefined);
-  for (const gw of gateways) await gw.kill('SIGTERM');
-  await nats?.cleanup();
-});
+afterAll(() => set.tearDown());
 
 describe('AMQP: three gateways on one stream', () => {
   it('shares a durable queue and, after kill -9 of one gateway under load, every confirmed message is acked exactly once by the survivors or the dead one', async () => {

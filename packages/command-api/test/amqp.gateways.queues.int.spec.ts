@@ -1,13 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import {
-  createNatsTestEnv,
-  type NatsTestEnv,
-  type ServiceProcess,
-  spawnTypeScript,
-  testServers,
-} from '@lightdom/testkit';
-import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
+import type { NatsTestEnv } from '@lightdom/testkit';
+import type { Channel, ConsumeMessage } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gatewaySet, until } from './fixtures/gatewaySet.js';
 
 /**
  * Durable queues with the arguments that once kept a queue whole on each gateway, across
@@ -17,28 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
  */
 // Short, so a takeover after kill -9 comes within seconds; long enough for a loaded machine's beats.
 const ACK_WAIT_MS = 3000;
+const set = gatewaySet('amqpgwq', ACK_WAIT_MS);
+const { gateways, ports, open } = set;
 let nats: NatsTestEnv;
 let names: { stream: string; prefix: string; bucket: string };
-const gateways: ServiceProcess[] = [];
-const ports: number[] = [];
-const connections: ChannelModel[] = [];
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function open(port: number) {
-  const c = await amqp.connect(`amqp://guest:guest@127.0.0.1:${port}`);
-  c.on('error', () => undefined);
-  connections.push(c);
-  return c;
-}
 
 async function channel(gw: number) {
   const ch = await (await open(ports[gw]!)).createChannel();
@@ -76,28 +53,10 @@ const sacQueue = async (ch: Channel, queue: string) =>
   ch.assertQueue(queue, { durable: true, arguments: { 'x-single-active-consumer': true } });
 
 beforeAll(async () => {
-  nats = await createNatsTestEnv('amqpgwq');
-  names = { stream: `${nats.stream}_AMQP`, prefix: `${nats.subjectPrefix}_amqp`, bucket: `${nats.kvBucket}_AMQP` };
-  for (let i = 0; i < 3; i++) {
-    const gw = spawnTypeScript(`amqp-gateway-q${i}`, 'packages/command-api/test/fixtures/amqpGateway.ts', {
-      NATS_URL: testServers.natsUrl,
-      AMQP_STREAM: names.stream,
-      AMQP_SUBJECT_PREFIX: names.prefix,
-      AMQP_TOPOLOGY_BUCKET: names.bucket,
-      AMQP_SHARED_ACK_WAIT_MS: String(ACK_WAIT_MS),
-      LOG_LEVEL: 'warn',
-    });
-    gateways.push(gw);
-    const line = await gw.waitForLine(/gateway listening \d+/, 40_000);
-    ports.push(Number(line.match(/listening (\d+)/)![1]));
-  }
+  await set.setUp(3);
+  ({ nats, names } = set);
 }, 90_000);
-
-afterAll(async () => {
-  for (const c of connections) await c.close().catch(() => undefined);
-  for (const gw of gateways) await gw.kill('SIGTERM');
-  await nats?.cleanup();
-});
+afterAll(() => set.tearDown());
 
 /** A durable queue with `x-message-ttl` dead-lettering to a durable fanout exchange and its queue. */
 async function ttlQueue(ch: Channel, ttl: number) {
@@ -453,17 +412,8 @@ describe('AMQP: x-single-active-consumer across gateways', () => {
 describe('AMQP: the coordination of a gateway killed with kill -9 is taken over', () => {
   it('x-expires: its consumer keeps the queue only until its presence goes stale; drop-head: another gateway becomes the keeper', async () => {
     // A fourth gateway of its own, to kill.
-    const extra = spawnTypeScript('amqp-gateway-q3', 'packages/command-api/test/fixtures/amqpGateway.ts', {
-      NATS_URL: testServers.natsUrl,
-      AMQP_STREAM: names.stream,
-      AMQP_SUBJECT_PREFIX: names.prefix,
-      AMQP_TOPOLOGY_BUCKET: names.bucket,
-      AMQP_SHARED_ACK_WAIT_MS: String(ACK_WAIT_MS),
-      LOG_LEVEL: 'warn',
-    });
-    gateways.push(extra);
-    const line = await extra.waitForLine(/gateway listening \d+/, 40_000);
-    const port = Number(line.match(/listening (\d+)/)![1]);
+    const port = await set.spawn('amqp-gateway-q3');
+    const extra = gateways.at(-1)!;
     const ch = await (await open(port)).createChannel();
     ch.on('error', () => undefined);
     const id = randomUUID();

@@ -39,6 +39,7 @@ export {
   ensureDurableConsumer,
   type RunningConsumer,
 } from './consumers/durableConsumer.js';
+export { createIdleSweep, type IdleSweep, type IdleSweepOptions } from './consumers/idleSweep.js';
 export { readCommit } from './consumers/readCommit.js';
 export { type ConnectNatsOptions, connectNats, type NatsHandle, trackConnection } from './nats.js';
 export { decodeCommit, encodeCommit, hashCommit, sealCommit } from './store/commitCodec.js';
