@@ -1,5 +1,5 @@
 import type { StoredCommit } from '@lightdom/domain';
-import type { Logger } from '@lightdom/runtime';
+import type { Logger } from 'pino';
 import type { EventStore } from '../store/eventStore.js';
 
 export interface IdleSweepOptions {
